@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pmk_persist.h -- CPU flush primitives: CPUID detection, cache-line
+ * flush, store fence, and persistent copies.
+ *
+ * Mechanism only. Which flush kind a mapping uses is decided in Swift
+ * (PMemKit.PersistPath); this file executes that choice through a small
+ * table of functions, so the hot path never branches on CPU features.
+ */
+#ifndef PMK_PERSIST_H
+#define PMK_PERSIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PMK_CACHELINE 64
+
+/* CPU capabilities relevant to persistence, straight from CPUID. */
+struct pmk_cpu_features {
+	bool clflush;
+	bool clflushopt;
+	bool clwb;
+	bool sse2;
+	bool avx;
+	bool avx512f;
+	bool pku;
+	bool ospke;
+	char vendor[16];
+	char brand[64];
+};
+
+/* How cache lines are written back. */
+enum pmk_flush_kind {
+	PMK_FLUSH_NONE = 0,	/* eADR: caches are in the persistence domain */
+	PMK_FLUSH_CLWB = 1,
+	PMK_FLUSH_CLFLUSHOPT = 2,
+	PMK_FLUSH_CLFLUSH = 3,
+};
+
+/* How large copies reach memory. */
+enum pmk_copy_kind {
+	PMK_COPY_TEMPORAL = 0,	/* plain stores, then flush */
+	PMK_COPY_NT_SSE2 = 1,	/* movntdq, 16 bytes a store */
+	PMK_COPY_NT_AVX = 2,	/* vmovntdq, 32 bytes a store */
+	PMK_COPY_NT_AVX512F = 3,	/* vmovntdq, 64 bytes a store */
+};
+
+/*
+ * One persist path: the flush and copy functions chosen for a mapping.
+ * Tables are static and immutable; pmk_persist_ops_get() hands them out.
+ */
+struct pmk_persist_ops {
+	void (*flush)(const void *addr, size_t len);
+	void (*fence)(void);
+	void *(*memcpy_nodrain)(void *dst, const void *src, size_t len);
+	void (*memset_nodrain)(void *dst, int c, size_t len);
+	enum pmk_flush_kind flush_kind;
+	enum pmk_copy_kind copy_kind;
+	size_t movnt_threshold;
+};
+
+/* pmk_cpu_detect -- read CPUID into @out; ignores every override */
+void pmk_cpu_detect(struct pmk_cpu_features *out);
+
+/*
+ * pmk_persist_ops_get -- the table for @flush and @copy.
+ * Returns NULL when the pair is not valid (an unknown kind).
+ * The caller must only ask for instructions the CPU has.
+ */
+const struct pmk_persist_ops *pmk_persist_ops_get(enum pmk_flush_kind flush,
+						  enum pmk_copy_kind copy);
+
+/* pmk_flush_kind_name -- "clwb", "clflushopt", "clflush" or "none" */
+const char *pmk_flush_kind_name(enum pmk_flush_kind kind);
+
+/* pmk_copy_kind_name -- "temporal", "movnt-sse2", "movnt-avx", "movnt-avx512f" */
+const char *pmk_copy_kind_name(enum pmk_copy_kind kind);
+
+/* pmk_ops_flush -- write back the cache lines covering [addr, addr+len) */
+static inline void pmk_ops_flush(const struct pmk_persist_ops *ops,
+				 const void *addr, size_t len)
+{
+	ops->flush(addr, len);
+}
+
+/* pmk_ops_drain -- order earlier flushes and non-temporal stores */
+static inline void pmk_ops_drain(const struct pmk_persist_ops *ops)
+{
+	ops->fence();
+}
+
+/* pmk_ops_persist -- flush then drain */
+static inline void pmk_ops_persist(const struct pmk_persist_ops *ops,
+				   const void *addr, size_t len)
+{
+	ops->flush(addr, len);
+	ops->fence();
+}
+
+/* pmk_ops_memcpy_persist -- copy, flush and drain; returns @dst */
+static inline void *pmk_ops_memcpy_persist(const struct pmk_persist_ops *ops,
+					   void *dst, const void *src,
+					   size_t len)
+{
+	ops->memcpy_nodrain(dst, src, len);
+	ops->fence();
+	return dst;
+}
+
+/* pmk_ops_memset_persist -- fill, flush and drain */
+static inline void pmk_ops_memset_persist(const struct pmk_persist_ops *ops,
+					  void *dst, int c, size_t len)
+{
+	ops->memset_nodrain(dst, c, len);
+	ops->fence();
+}
+
+#endif /* PMK_PERSIST_H */

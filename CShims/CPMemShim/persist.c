@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * persist.c -- CPUID detection, cache-line flushes, fences and persistent
+ * copies for x86-64.
+ *
+ * Every combination of flush instruction and copy instruction set gets its
+ * own function, generated from one always-inline template, so a persist
+ * call is one indirect call with no feature tests inside.
+ */
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pmk_persist.h"
+
+/* Copies below this many bytes use plain stores and a flush (as libpmem). */
+#define PMK_MOVNT_THRESHOLD 256
+
+/* xgetbv0 -- read XCR0, which says what register state the OS saves */
+static uint64_t xgetbv0(void)
+{
+	uint32_t eax, edx;
+
+	__asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+	return ((uint64_t)edx << 32) | eax;
+}
+
+/* pmk_cpu_detect -- read CPUID into @out; ignores every override */
+void pmk_cpu_detect(struct pmk_cpu_features *out)
+{
+	unsigned int eax, ebx, ecx, edx, max_leaf, i;
+	bool osxsave;
+	uint64_t xcr0 = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!__get_cpuid(0, &max_leaf, &ebx, &ecx, &edx))
+		return;
+	memcpy(out->vendor + 0, &ebx, 4);
+	memcpy(out->vendor + 4, &edx, 4);
+	memcpy(out->vendor + 8, &ecx, 4);
+
+	__cpuid(1, eax, ebx, ecx, edx);
+	out->clflush = edx & bit_CLFSH;
+	out->sse2 = edx & bit_SSE2;
+	osxsave = ecx & bit_OSXSAVE;
+	if (osxsave)
+		xcr0 = xgetbv0();
+	/* AVX needs XMM and YMM state saved by the OS. */
+	out->avx = (ecx & bit_AVX) && (xcr0 & 0x6) == 0x6;
+
+	if (max_leaf >= 7) {
+		__cpuid_count(7, 0, eax, ebx, ecx, edx);
+		out->clflushopt = ebx & bit_CLFLUSHOPT;
+		out->clwb = ebx & bit_CLWB;
+		/* AVX-512 also needs opmask and ZMM state. */
+		out->avx512f = (ebx & bit_AVX512F) && (xcr0 & 0xe6) == 0xe6;
+		out->pku = ecx & bit_PKU;
+		out->ospke = ecx & bit_OSPKE;
+	}
+
+	if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) &&
+	    eax >= 0x80000004) {
+		unsigned int *b = (unsigned int *)out->brand;
+
+		for (i = 0; i < 3; i++)
+			__cpuid(0x80000002 + i, b[4 * i], b[4 * i + 1],
+				b[4 * i + 2], b[4 * i + 3]);
+		out->brand[sizeof(out->brand) - 1] = '\0';
+	}
+}
+
+/* line_start -- the cache line holding @addr */
+static inline uintptr_t line_start(const void *addr)
+{
+	return (uintptr_t)addr & ~(uintptr_t)(PMK_CACHELINE - 1);
+}
+
+/* flush_none -- eADR: the caches are persistent, nothing to write back */
+static void flush_none(const void *addr, size_t len)
+{
+	(void)addr;
+	(void)len;
+}
+
+/* flush_clwb -- write back lines, keep them cached */
+static void flush_clwb(const void *addr, size_t len)
+{
+	uintptr_t p = line_start(addr), end = (uintptr_t)addr + len;
+
+	for (; p < end; p += PMK_CACHELINE)
+		__asm__ volatile("clwb %0" : "+m"(*(volatile char *)p));
+}
+
+/* flush_clflushopt -- write back and evict lines, weakly ordered */
+static void flush_clflushopt(const void *addr, size_t len)
+{
+	uintptr_t p = line_start(addr), end = (uintptr_t)addr + len;
+
+	for (; p < end; p += PMK_CACHELINE)
+		__asm__ volatile("clflushopt %0" : "+m"(*(volatile char *)p));
+}
+
+/* flush_clflush -- write back and evict lines, serialized by the CPU */
+static void flush_clflush(const void *addr, size_t len)
+{
+	uintptr_t p = line_start(addr), end = (uintptr_t)addr + len;
+
+	for (; p < end; p += PMK_CACHELINE)
+		__asm__ volatile("clflush %0" : "+m"(*(volatile char *)p));
+}
+
+/* fence_sfence -- order flushes and non-temporal stores before later stores */
+static void fence_sfence(void)
+{
+	__asm__ volatile("sfence" ::: "memory");
+}
+
+/* overlaps -- whether two ranges share a byte */
+static inline int overlaps(const void *a, const void *b, size_t len)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + len && y < x + len;
+}
+
+/*
+ * Streaming stores of one cache line, one function per instruction set.
+ * The caller guarantees @dst is 64-byte aligned.
+ */
+static inline __attribute__((always_inline)) void
+line_nt_sse2(char *dst, const char *src)
+{
+	__m128i a = _mm_loadu_si128((const __m128i *)src + 0);
+	__m128i b = _mm_loadu_si128((const __m128i *)src + 1);
+	__m128i c = _mm_loadu_si128((const __m128i *)src + 2);
+	__m128i d = _mm_loadu_si128((const __m128i *)src + 3);
+
+	_mm_stream_si128((__m128i *)dst + 0, a);
+	_mm_stream_si128((__m128i *)dst + 1, b);
+	_mm_stream_si128((__m128i *)dst + 2, c);
+	_mm_stream_si128((__m128i *)dst + 3, d);
+}
+
+static inline __attribute__((always_inline, target("avx"))) void
+line_nt_avx(char *dst, const char *src)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)src + 0);
+	__m256i b = _mm256_loadu_si256((const __m256i *)src + 1);
+
+	_mm256_stream_si256((__m256i *)dst + 0, a);
+	_mm256_stream_si256((__m256i *)dst + 1, b);
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+line_nt_avx512f(char *dst, const char *src)
+{
+	_mm512_stream_si512((void *)dst, _mm512_loadu_si512(src));
+}
+
+static inline __attribute__((always_inline)) void
+fill_nt_sse2(char *dst, int c)
+{
+	__m128i v = _mm_set1_epi8((char)c);
+
+	_mm_stream_si128((__m128i *)dst + 0, v);
+	_mm_stream_si128((__m128i *)dst + 1, v);
+	_mm_stream_si128((__m128i *)dst + 2, v);
+	_mm_stream_si128((__m128i *)dst + 3, v);
+}
+
+static inline __attribute__((always_inline, target("avx"))) void
+fill_nt_avx(char *dst, int c)
+{
+	__m256i v = _mm256_set1_epi8((char)c);
+
+	_mm256_stream_si256((__m256i *)dst + 0, v);
+	_mm256_stream_si256((__m256i *)dst + 1, v);
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+fill_nt_avx512f(char *dst, int c)
+{
+	_mm512_stream_si512((void *)dst, _mm512_set1_epi8((char)c));
+}
+
+/*
+ * COPY_FUNCS -- define the copy and fill functions for one flush kind and
+ * one streaming instruction set. Small or overlapping copies use plain
+ * stores and a flush; the rest streams whole lines, four at a time, with
+ * flushed plain-store head and tail.
+ */
+#define COPY_FUNCS(name, flushfn, linefn, fillfn, attr)                      \
+static attr void *memcpy_##name(void *dst, const void *src, size_t len)      \
+{                                                                            \
+	char *d = dst;                                                       \
+	const char *s = src;                                                 \
+	size_t head, bulk;                                                   \
+                                                                             \
+	if (len < PMK_MOVNT_THRESHOLD || overlaps(dst, src, len)) {          \
+		memmove(dst, src, len);                                      \
+		flushfn(dst, len);                                           \
+		return dst;                                                  \
+	}                                                                    \
+	head = (PMK_CACHELINE - ((uintptr_t)d & (PMK_CACHELINE - 1))) &      \
+	       (PMK_CACHELINE - 1);                                          \
+	if (head) {                                                          \
+		memcpy(d, s, head);                                          \
+		flushfn(d, head);                                            \
+		d += head;                                                   \
+		s += head;                                                   \
+		len -= head;                                                 \
+	}                                                                    \
+	bulk = len & ~(size_t)(4 * PMK_CACHELINE - 1);                       \
+	for (len -= bulk; bulk; bulk -= 4 * PMK_CACHELINE) {                 \
+		linefn(d + 0 * PMK_CACHELINE, s + 0 * PMK_CACHELINE);        \
+		linefn(d + 1 * PMK_CACHELINE, s + 1 * PMK_CACHELINE);        \
+		linefn(d + 2 * PMK_CACHELINE, s + 2 * PMK_CACHELINE);        \
+		linefn(d + 3 * PMK_CACHELINE, s + 3 * PMK_CACHELINE);        \
+		d += 4 * PMK_CACHELINE;                                      \
+		s += 4 * PMK_CACHELINE;                                      \
+	}                                                                    \
+	for (; len >= PMK_CACHELINE; len -= PMK_CACHELINE) {                 \
+		linefn(d, s);                                                \
+		d += PMK_CACHELINE;                                          \
+		s += PMK_CACHELINE;                                          \
+	}                                                                    \
+	if (len) {                                                           \
+		memcpy(d, s, len);                                           \
+		flushfn(d, len);                                             \
+	}                                                                    \
+	return dst;                                                          \
+}                                                                            \
+static attr void memset_##name(void *dst, int c, size_t len)                 \
+{                                                                            \
+	char *d = dst;                                                       \
+	size_t head;                                                         \
+                                                                             \
+	if (len < PMK_MOVNT_THRESHOLD) {                                     \
+		memset(dst, c, len);                                         \
+		flushfn(dst, len);                                           \
+		return;                                                      \
+	}                                                                    \
+	head = (PMK_CACHELINE - ((uintptr_t)d & (PMK_CACHELINE - 1))) &      \
+	       (PMK_CACHELINE - 1);                                          \
+	if (head) {                                                          \
+		memset(d, c, head);                                          \
+		flushfn(d, head);                                            \
+		d += head;                                                   \
+		len -= head;                                                 \
+	}                                                                    \
+	for (; len >= PMK_CACHELINE; len -= PMK_CACHELINE) {                 \
+		fillfn(d, c);                                                \
+		d += PMK_CACHELINE;                                          \
+	}                                                                    \
+	if (len) {                                                           \
+		memset(d, c, len);                                           \
+		flushfn(d, len);                                             \
+	}                                                                    \
+}
+
+/* memcpy_temporal -- plain stores, then write back what was stored */
+#define TEMPORAL_FUNCS(name, flushfn)                                        \
+static void *memcpy_##name(void *dst, const void *src, size_t len)           \
+{                                                                            \
+	memmove(dst, src, len);                                              \
+	flushfn(dst, len);                                                   \
+	return dst;                                                          \
+}                                                                            \
+static void memset_##name(void *dst, int c, size_t len)                      \
+{                                                                            \
+	memset(dst, c, len);                                                 \
+	flushfn(dst, len);                                                   \
+}
+
+#define NO_ATTR
+#define FUNCS_FOR_FLUSH(fl)                                                  \
+	TEMPORAL_FUNCS(fl##_temporal, flush_##fl)                            \
+	COPY_FUNCS(fl##_sse2, flush_##fl, line_nt_sse2, fill_nt_sse2, NO_ATTR) \
+	COPY_FUNCS(fl##_avx, flush_##fl, line_nt_avx, fill_nt_avx,           \
+		   __attribute__((target("avx"))))                           \
+	COPY_FUNCS(fl##_avx512f, flush_##fl, line_nt_avx512f,                \
+		   fill_nt_avx512f, __attribute__((target("avx512f"))))
+
+FUNCS_FOR_FLUSH(none)
+FUNCS_FOR_FLUSH(clwb)
+FUNCS_FOR_FLUSH(clflushopt)
+FUNCS_FOR_FLUSH(clflush)
+
+#define OPS(fl, kind, cp, ckind)                                             \
+	{ .flush = flush_##fl, .fence = fence_sfence,                        \
+	  .memcpy_nodrain = memcpy_##fl##_##cp,                              \
+	  .memset_nodrain = memset_##fl##_##cp, .flush_kind = kind,          \
+	  .copy_kind = ckind,                                                \
+	  .movnt_threshold = (ckind) == PMK_COPY_TEMPORAL ?                  \
+				     (size_t)-1 : PMK_MOVNT_THRESHOLD }
+
+#define OPS_ROW(fl, kind)                                                    \
+	{ OPS(fl, kind, temporal, PMK_COPY_TEMPORAL),                        \
+	  OPS(fl, kind, sse2, PMK_COPY_NT_SSE2),                             \
+	  OPS(fl, kind, avx, PMK_COPY_NT_AVX),                               \
+	  OPS(fl, kind, avx512f, PMK_COPY_NT_AVX512F) }
+
+/* Indexed by enum pmk_flush_kind, then enum pmk_copy_kind. */
+static const struct pmk_persist_ops ops_table[4][4] = {
+	OPS_ROW(none, PMK_FLUSH_NONE),
+	OPS_ROW(clwb, PMK_FLUSH_CLWB),
+	OPS_ROW(clflushopt, PMK_FLUSH_CLFLUSHOPT),
+	OPS_ROW(clflush, PMK_FLUSH_CLFLUSH),
+};
+
+/* pmk_persist_ops_get -- the table for @flush and @copy, or NULL */
+const struct pmk_persist_ops *pmk_persist_ops_get(enum pmk_flush_kind flush,
+						  enum pmk_copy_kind copy)
+{
+	if ((unsigned int)flush > PMK_FLUSH_CLFLUSH ||
+	    (unsigned int)copy > PMK_COPY_NT_AVX512F)
+		return NULL;
+	return &ops_table[flush][copy];
+}
+
+/* pmk_flush_kind_name -- the instruction's name */
+const char *pmk_flush_kind_name(enum pmk_flush_kind kind)
+{
+	switch (kind) {
+	case PMK_FLUSH_NONE:
+		return "none";
+	case PMK_FLUSH_CLWB:
+		return "clwb";
+	case PMK_FLUSH_CLFLUSHOPT:
+		return "clflushopt";
+	case PMK_FLUSH_CLFLUSH:
+		return "clflush";
+	}
+	return "unknown";
+}
+
+/* pmk_copy_kind_name -- the copy instruction set's name */
+const char *pmk_copy_kind_name(enum pmk_copy_kind kind)
+{
+	switch (kind) {
+	case PMK_COPY_TEMPORAL:
+		return "temporal";
+	case PMK_COPY_NT_SSE2:
+		return "movnt-sse2";
+	case PMK_COPY_NT_AVX:
+		return "movnt-avx";
+	case PMK_COPY_NT_AVX512F:
+		return "movnt-avx512f";
+	}
+	return "unknown";
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * provision.c -- namespace life cycle through libndctl: seed namespace,
+ * mode device (pfn for fsdax, dax for devdax), enable; and the reverse.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ndctl/libndctl.h>
+#include <linux/ndctl.h>
+
+#include "pmk_provision.h"
+#include "shim_internal.h"
+
+/* Bytes at the start of a namespace that hold a pfn/dax/btt info block. */
+#define INFO_BLOCK_SIZE 8192
+
+/* fail -- format the one-line reason and return @rc */
+static int __attribute__((format(printf, 4, 5)))
+fail(int rc, char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* seed_namespace -- the idle namespace to configure: id 0 first, else the seed */
+static struct ndctl_namespace *seed_namespace(struct ndctl_region *region)
+{
+	struct ndctl_namespace *ndns;
+
+	ndctl_namespace_foreach(region, ndns)
+		if (ndctl_namespace_get_id(ndns) == 0 &&
+		    ndctl_namespace_is_configuration_idle(ndns))
+			return ndns;
+	return ndctl_region_get_namespace_seed(region);
+}
+
+/* enable_mode -- attach a pfn, dax or nothing to @ndns and enable it */
+static int enable_mode(struct ndctl_region *region,
+		       struct ndctl_namespace *ndns,
+		       const struct pmk_ns_request *req, char *msg,
+		       size_t len)
+{
+	const char *dev = ndctl_namespace_get_devname(ndns);
+	int rc;
+
+	ndctl_namespace_set_enforce_mode(ndns, req->mode == PMK_NS_MODE_FSDAX ?
+					 NDCTL_NS_MODE_FSDAX :
+					 req->mode == PMK_NS_MODE_DEVDAX ?
+					 NDCTL_NS_MODE_DEVDAX :
+					 NDCTL_NS_MODE_RAW);
+
+	if (req->mode == PMK_NS_MODE_FSDAX) {
+		struct ndctl_pfn *pfn = ndctl_region_get_pfn_seed(region);
+
+		if (!pfn)
+			return fail(-ENXIO, msg, len,
+				    "%s: no pfn seed for fsdax mode", dev);
+		if ((rc = ndctl_pfn_set_uuid(pfn, (unsigned char *)req->mode_uuid)) ||
+		    (rc = ndctl_pfn_set_location(pfn, NDCTL_PFN_LOC_PMEM)) ||
+		    (req->align && ndctl_pfn_has_align(pfn) &&
+		     (rc = ndctl_pfn_set_align(pfn, req->align))) ||
+		    (rc = ndctl_pfn_set_namespace(pfn, ndns)))
+			return fail(rc, msg, len, "%s: configuring fsdax: %s",
+				    dev, strerror(-rc));
+		rc = ndctl_pfn_enable(pfn);
+		if (rc) {
+			ndctl_pfn_set_namespace(pfn, NULL);
+			return fail(rc, msg, len, "%s: enabling fsdax: %s", dev,
+				    strerror(-rc));
+		}
+		return 0;
+	}
+	if (req->mode == PMK_NS_MODE_DEVDAX) {
+		struct ndctl_dax *dax = ndctl_region_get_dax_seed(region);
+
+		if (!dax)
+			return fail(-ENXIO, msg, len,
+				    "%s: no dax seed for devdax mode", dev);
+		if ((rc = ndctl_dax_set_uuid(dax, (unsigned char *)req->mode_uuid)) ||
+		    (rc = ndctl_dax_set_location(dax, NDCTL_PFN_LOC_PMEM)) ||
+		    (req->align && (rc = ndctl_dax_set_align(dax, req->align))) ||
+		    (rc = ndctl_dax_set_namespace(dax, ndns)))
+			return fail(rc, msg, len, "%s: configuring devdax: %s",
+				    dev, strerror(-rc));
+		rc = ndctl_dax_enable(dax);
+		if (rc) {
+			ndctl_dax_set_namespace(dax, NULL);
+			return fail(rc, msg, len, "%s: enabling devdax: %s", dev,
+				    strerror(-rc));
+		}
+		return 0;
+	}
+	rc = ndctl_namespace_enable(ndns);
+	if (rc)
+		return fail(rc, msg, len, "%s: enabling raw namespace: %s", dev,
+			    strerror(-rc));
+	return 0;
+}
+
+/* setup_namespace -- size, name and mode for an idle namespace */
+static int setup_namespace(struct ndctl_region *region,
+			   struct ndctl_namespace *ndns,
+			   const struct pmk_ns_request *req, char *msg,
+			   size_t len)
+{
+	const char *dev = ndctl_namespace_get_devname(ndns);
+	int rc;
+
+	if (req->mode != PMK_NS_MODE_FSDAX && req->mode != PMK_NS_MODE_DEVDAX &&
+	    req->mode != PMK_NS_MODE_RAW)
+		return fail(-EINVAL, msg, len, "unsupported namespace mode %d",
+			    req->mode);
+	if (ndctl_namespace_get_type(ndns) != ND_DEVICE_NAMESPACE_IO) {
+		if ((rc = ndctl_namespace_set_uuid(ndns, (unsigned char *)req->uuid)) ||
+		    (rc = ndctl_namespace_set_alt_name(ndns, req->name ? req->name : "")) ||
+		    (rc = ndctl_namespace_set_size(ndns, req->size)))
+			return fail(rc, msg, len, "%s: setting size %llu: %s",
+				    dev, req->size, strerror(-rc));
+	}
+	rc = enable_mode(region, ndns, req, msg, len);
+	if (rc && ndctl_namespace_get_type(ndns) != ND_DEVICE_NAMESPACE_IO) {
+		/* Give the capacity back rather than leave a half-made namespace. */
+		ndctl_namespace_set_enforce_mode(ndns, NDCTL_NS_MODE_RAW);
+		ndctl_namespace_delete(ndns);
+	}
+	return rc;
+}
+
+/* pmk_namespace_create -- carve a namespace out of @region_name */
+int pmk_namespace_create(struct pmk_ctx *ctx, const char *region_name,
+			 const struct pmk_ns_request *req, char *created,
+			 size_t created_len, char *msg, size_t msg_len)
+{
+	struct ndctl_region *region = pmk_region_find(ctx, region_name);
+	struct ndctl_namespace *ndns;
+	int rc;
+
+	if (!region)
+		return fail(-ENODEV, msg, msg_len, "no region named %s",
+			    region_name);
+	if (!ndctl_region_is_enabled(region))
+		return fail(-ENXIO, msg, msg_len, "%s is disabled", region_name);
+	if (ndctl_region_get_ro(region))
+		return fail(-EROFS, msg, msg_len, "%s is read-only", region_name);
+	ndns = seed_namespace(region);
+	if (!ndns || !ndctl_namespace_is_configuration_idle(ndns))
+		return fail(-EAGAIN, msg, msg_len,
+			    "%s has no idle namespace to configure%s",
+			    region_name,
+			    ndctl_region_get_nstype(region) ==
+					    ND_DEVICE_NAMESPACE_IO ?
+				    " (label-less region: initialize labels, or reconfigure its namespace)" :
+				    "");
+	rc = setup_namespace(region, ndns, req, msg, msg_len);
+	if (rc == 0)
+		pmk_copy_name(created, created_len,
+			      ndctl_namespace_get_devname(ndns));
+	return rc;
+}
+
+/* zero_info_block -- clear a stale pfn/dax/btt info block through raw mode */
+static int zero_info_block(struct ndctl_namespace *ndns, char *msg,
+			   size_t len)
+{
+	const char *dev = ndctl_namespace_get_devname(ndns);
+	char path[PMK_NAME_MAX + 8];
+	void *buf = NULL;
+	int fd, rc;
+	ssize_t n;
+
+	ndctl_namespace_set_raw_mode(ndns, 1);
+	rc = ndctl_namespace_enable(ndns);
+	if (rc < 0) {
+		/* Nothing enabled means nothing to clear. */
+		rc = 0;
+		goto out;
+	}
+	if (posix_memalign(&buf, 4096, INFO_BLOCK_SIZE)) {
+		rc = fail(-ENOMEM, msg, len, "%s: out of memory", dev);
+		goto out;
+	}
+	memset(buf, 0, INFO_BLOCK_SIZE);
+	snprintf(path, sizeof(path), "/dev/%s",
+		 ndctl_namespace_get_block_device(ndns));
+	fd = open(path, O_RDWR | O_DIRECT | O_EXCL);
+	if (fd < 0) {
+		rc = fail(-errno, msg, len, "%s: opening %s to clear its info block: %s",
+			  dev, path, strerror(errno));
+		goto out;
+	}
+	n = pwrite(fd, buf, INFO_BLOCK_SIZE, 0);
+	if (n != INFO_BLOCK_SIZE)
+		rc = fail(n < 0 ? -errno : -EIO, msg, len,
+			  "%s: clearing info block on %s failed", dev, path);
+	close(fd);
+out:
+	free(buf);
+	ndctl_namespace_set_raw_mode(ndns, 0);
+	ndctl_namespace_disable_invalidate(ndns);
+	return rc;
+}
+
+/* prep_reconfig -- disable @ndns and clear its info block */
+static int prep_reconfig(struct ndctl_namespace *ndns, bool force, char *msg,
+			 size_t len)
+{
+	struct ndctl_region *region = ndctl_namespace_get_region(ndns);
+	const char *dev = ndctl_namespace_get_devname(ndns);
+	int rc;
+
+	if (ndctl_region_get_ro(region))
+		return fail(-EROFS, msg, len, "%s: region is read-only", dev);
+	if (ndctl_namespace_is_active(ndns) && !force)
+		return fail(-EBUSY, msg, len,
+			    "%s is active (mounted or in use); use --force", dev);
+	rc = ndctl_namespace_disable_safe(ndns);
+	if (rc)
+		return fail(rc, msg, len, "%s: cannot disable: %s", dev,
+			    strerror(-rc));
+	ndctl_namespace_set_enforce_mode(ndns, NDCTL_NS_MODE_RAW);
+	return zero_info_block(ndns, msg, len);
+}
+
+/* pmk_namespace_reconfigure -- new mode for an existing namespace */
+int pmk_namespace_reconfigure(struct pmk_ctx *ctx, const char *ns_name,
+			      const struct pmk_ns_request *req, bool force,
+			      char *msg, size_t msg_len)
+{
+	struct ndctl_namespace *ndns = pmk_namespace_find(ctx, ns_name);
+	struct ndctl_region *region;
+	struct pmk_ns_request same = *req;
+	int rc;
+
+	if (!ndns)
+		return fail(-ENODEV, msg, msg_len, "no namespace named %s",
+			    ns_name);
+	region = ndctl_namespace_get_region(ndns);
+	/* A labeled namespace keeps its size unless a new one is asked for. */
+	if (!same.size)
+		same.size = ndctl_namespace_get_size(ndns);
+	rc = prep_reconfig(ndns, force, msg, msg_len);
+	if (rc)
+		return rc;
+	return setup_namespace(region, ndns, &same, msg, msg_len);
+}
+
+/* pmk_namespace_destroy -- disable, clear and free @ns_name */
+int pmk_namespace_destroy(struct pmk_ctx *ctx, const char *ns_name,
+			  bool force, char *msg, size_t msg_len)
+{
+	struct ndctl_namespace *ndns = pmk_namespace_find(ctx, ns_name);
+	int rc;
+
+	if (!ndns)
+		return fail(-ENODEV, msg, msg_len, "no namespace named %s",
+			    ns_name);
+	if (!ndctl_namespace_get_size(ndns))
+		return fail(-ENXIO, msg, msg_len, "%s is an idle seed, nothing to destroy",
+			    ns_name);
+	rc = prep_reconfig(ndns, force, msg, msg_len);
+	if (rc)
+		return rc;
+	if (ndctl_namespace_get_type(ndns) == ND_DEVICE_NAMESPACE_IO)
+		return 0;	/* label-less: the capacity stays as a raw namespace */
+	rc = ndctl_namespace_delete(ndns);
+	if (rc)
+		return fail(rc, msg, msg_len, "%s: freeing its labels: %s",
+			    ns_name, strerror(-rc));
+	return 0;
+}
+
+/* region_dimms_support_labels -- every DIMM of @region answers label commands */
+static int region_dimms_support_labels(struct ndctl_region *region)
+{
+	struct ndctl_dimm *dimm;
+	unsigned int count = 0;
+
+	ndctl_dimm_foreach_in_region(region, dimm) {
+		if (!ndctl_dimm_is_cmd_supported(dimm, ND_CMD_GET_CONFIG_SIZE) ||
+		    !ndctl_dimm_is_cmd_supported(dimm, ND_CMD_GET_CONFIG_DATA) ||
+		    !ndctl_dimm_is_cmd_supported(dimm, ND_CMD_SET_CONFIG_DATA))
+			return 0;
+		count++;
+	}
+	return count && count == ndctl_region_get_mappings(region);
+}
+
+/* pmk_region_init_labels -- label index blocks on every DIMM of a region */
+int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
+			   char *msg, size_t msg_len)
+{
+	struct ndctl_region *region = pmk_region_find(ctx, region_name);
+	struct ndctl_namespace *ndns;
+	enum ndctl_namespace_version v = NDCTL_NS_VERSION_1_2;
+	struct ndctl_dimm *dimm;
+	struct ndctl_cmd *cmd;
+	int rc = 0, num, avail;
+
+	if (!region)
+		return fail(-ENODEV, msg, msg_len, "no region named %s",
+			    region_name);
+	if (ndctl_region_get_nstype(region) != ND_DEVICE_NAMESPACE_IO)
+		return 0;	/* labels already there */
+	if (!region_dimms_support_labels(region))
+		return fail(-EOPNOTSUPP, msg, msg_len,
+			    "%s: its DIMMs have no label area", region_name);
+	ndctl_namespace_foreach(region, ndns)
+		if (ndctl_namespace_is_active(ndns))
+			return fail(-EBUSY, msg, msg_len,
+				    "%s: %s is in use; destroy it first",
+				    region_name,
+				    ndctl_namespace_get_devname(ndns));
+
+	rc = ndctl_region_disable_invalidate(region);
+	if (rc)
+		return fail(rc, msg, msg_len, "%s: cannot disable: %s",
+			    region_name, strerror(-rc));
+retry:
+	ndctl_dimm_foreach_in_region(region, dimm) {
+		/* init_labels works on the label area this read brings in. */
+		cmd = ndctl_dimm_read_label_index(dimm);
+		if (!cmd) {
+			rc = fail(-EIO, msg, msg_len,
+				  "%s: cannot read its label area",
+				  ndctl_dimm_get_devname(dimm));
+			break;
+		}
+		num = ndctl_dimm_init_labels(dimm, v);
+		ndctl_cmd_unref(cmd);
+		if (num < 0) {
+			rc = fail(num, msg, msg_len,
+				  "%s: writing label index: %s",
+				  ndctl_dimm_get_devname(dimm), strerror(-num));
+			break;
+		}
+		ndctl_dimm_disable(dimm);
+		ndctl_dimm_enable(dimm);
+		/* A kernel that does not take v1.2 labels sees fewer slots. */
+		avail = (int)ndctl_dimm_get_available_labels(dimm) + 1;
+		if (num != avail && v == NDCTL_NS_VERSION_1_2) {
+			v = NDCTL_NS_VERSION_1_1;
+			goto retry;
+		}
+	}
+	ndctl_region_enable(region);
+	if (rc)
+		return rc;
+	if (ndctl_region_get_nstype(region) != ND_DEVICE_NAMESPACE_PMEM)
+		return fail(-EIO, msg, msg_len,
+			    "%s: labels written but the region is still label-less",
+			    region_name);
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* shim_internal.h -- definitions shared by the shim's files, not exported. */
+#ifndef PMK_SHIM_INTERNAL_H
+#define PMK_SHIM_INTERNAL_H
+
+#include <stddef.h>
+
+struct ndctl_ctx;
+struct daxctl_ctx;
+
+struct pmk_ctx {
+	struct ndctl_ctx *nd;
+	struct daxctl_ctx *dax;
+};
+
+/* pmk_copy_name -- bounded copy that tolerates a NULL source */
+void pmk_copy_name(char *dst, size_t len, const char *src);
+
+#endif /* PMK_SHIM_INTERNAL_H */

@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// PMemKit: a kernel-style C shim (CShims/) over libndctl, libdaxctl and libpmem,
+// and a Swift control plane (Sources/) with one module per capability.
+let package = Package(
+    name: "PMemKit",
+    products: [
+        .library(name: "PMemKit", targets: ["PMemKit"]),
+        .executable(name: "pmemctl", targets: ["pmemctl"]),
+        .executable(name: "pmem-bench", targets: ["pmem-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(
+            name: "CNdctl", path: "CShims/CNdctl", pkgConfig: "libndctl",
+            providers: [.apt(["libndctl-dev"])]),
+        .systemLibrary(
+            name: "CDaxctl", path: "CShims/CDaxctl", pkgConfig: "libdaxctl",
+            providers: [.apt(["libdaxctl-dev"])]),
+        .systemLibrary(
+            name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
+            providers: [.apt(["libpmem-dev"])]),
+
+        // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
+        .target(
+            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CPmem"],
+            path: "CShims/CPMemShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
+            linkerSettings: [.linkedLibrary("uuid")]),
+
+        .target(
+            name: "PMemKit",
+            dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
+
+        .executableTarget(
+            name: "pmemctl",
+            dependencies: ["PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "pmem-bench",
+            dependencies: [
+                "PMemKit", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
+        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+    ]
+)

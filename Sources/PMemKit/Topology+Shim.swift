@@ -1,0 +1,122 @@
+import CPMemShim
+
+// Conversions from the shim's plain structs to the Codable model. Kept free
+// of I/O so tests can build topologies from fixed structs.
+
+extension PersistenceDomain {
+    /// The model's value for the shim's enum.
+    public init(shim: pmk_persistence_domain) {
+        switch shim {
+        case PMK_PD_NONE: self = .none
+        case PMK_PD_MEMORY_CONTROLLER: self = .memoryController
+        case PMK_PD_CPU_CACHE: self = .cpuCache
+        default: self = .unknown
+        }
+    }
+}
+
+extension DeepFlushCapability {
+    /// The model's value for the shim's enum.
+    public init(shim: pmk_deep_flush) {
+        switch shim {
+        case PMK_DEEP_FLUSH_SUPPORTED: self = .supported
+        case PMK_DEEP_FLUSH_NOT_NEEDED: self = .notNeeded
+        default: self = .unavailable
+        }
+    }
+}
+
+extension NamespaceMode {
+    /// The model's value for the shim's enum.
+    public init(shim: pmk_ns_mode) {
+        switch shim {
+        case PMK_NS_MODE_FSDAX: self = .fsdax
+        case PMK_NS_MODE_DEVDAX: self = .devdax
+        case PMK_NS_MODE_RAW: self = .raw
+        case PMK_NS_MODE_SECTOR: self = .sector
+        default: self = .unknown
+        }
+    }
+
+    /// The shim's value, for provisioning.
+    var shim: pmk_ns_mode {
+        switch self {
+        case .fsdax: return PMK_NS_MODE_FSDAX
+        case .devdax: return PMK_NS_MODE_DEVDAX
+        case .raw: return PMK_NS_MODE_RAW
+        case .sector: return PMK_NS_MODE_SECTOR
+        case .unknown: return PMK_NS_MODE_UNKNOWN
+        }
+    }
+}
+
+extension Bus {
+    /// A bus from the shim's struct; DIMMs and regions are added by the scanner.
+    public init(shim info: pmk_bus_info) {
+        self.init(name: shimString(info.devname), provider: shimString(info.provider))
+    }
+}
+
+extension DIMM {
+    /// A DIMM from the shim's struct.
+    public init(shim info: pmk_dimm_info) {
+        self.init(
+            name: shimString(info.devname), handle: info.handle, physId: info.phys_id,
+            vendor: info.vendor, serial: info.serial, enabled: info.enabled, active: info.active,
+            labelsSupported: info.labels_supported,
+            availableLabels: info.available_labels < 0 ? nil : Int(info.available_labels))
+    }
+}
+
+extension RegionMapping {
+    /// A mapping from the shim's struct.
+    public init(shim info: pmk_mapping_info) {
+        self.init(
+            dimm: shimString(info.dimm), offset: info.offset, length: info.length,
+            position: Int(info.position))
+    }
+}
+
+/// The values libndctl uses for "not known".
+private let unknownULL = UInt64.max
+
+extension Region {
+    /// A region from the shim's struct; mappings and namespaces are added by the scanner.
+    public init(shim info: pmk_region_info) {
+        let fsdax = withUnsafeBytes(of: info.fsdax_aligns) { Array($0.bindMemory(to: UInt.self)) }
+        let devdax = withUnsafeBytes(of: info.devdax_aligns) { Array($0.bindMemory(to: UInt.self)) }
+        self.init(
+            name: shimString(info.devname), type: shimString(info.type), size: info.size,
+            availableSize: info.available_size,
+            maxAvailableExtent: info.max_available_extent == unknownULL
+                ? info.available_size : info.max_available_extent,
+            persistenceDomain: PersistenceDomain(shim: info.persistence_domain),
+            deepFlush: DeepFlushCapability(shim: info.deep_flush),
+            numaNode: info.numa_node < 0 ? nil : Int(info.numa_node),
+            interleaveWays: Int(info.interleave_ways),
+            align: info.align == UInt.max ? nil : UInt64(info.align),
+            enabled: info.enabled, readonly: info.readonly, labeled: info.labeled,
+            fsdaxAlignments: fsdax.prefix(Int(info.n_fsdax_aligns)).map { UInt64($0) },
+            devdaxAlignments: devdax.prefix(Int(info.n_devdax_aligns)).map { UInt64($0) })
+    }
+}
+
+extension Namespace {
+    /// A namespace from the shim's struct.
+    public init(shim info: pmk_namespace_info) {
+        self.init(
+            name: shimString(info.devname), mode: NamespaceMode(shim: info.mode), size: info.size,
+            uuid: nonEmpty(shimString(info.uuid)), blockdev: nonEmpty(shimString(info.blockdev)),
+            chardev: nonEmpty(shimString(info.chardev)), align: info.align == 0 ? nil : UInt64(info.align),
+            altName: nonEmpty(shimString(info.name)), enabled: info.enabled)
+    }
+}
+
+extension DaxDevice {
+    /// A DAX device from the shim's struct.
+    public init(shim info: pmk_dax_info) {
+        self.init(
+            name: shimString(info.devname), region: shimString(info.region), size: info.size,
+            align: UInt64(info.align), enabled: info.enabled)
+    }
+}

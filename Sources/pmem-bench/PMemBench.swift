@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+
+/// A benchmark suite: builds its cases on a backing and names that backing.
+protocol BenchSuite {
+    /// The suite's name on the command line.
+    static var name: String { get }
+    /// What one line of help says about it.
+    static var summary: String { get }
+    /// Prepares the suite (maps its backing, builds its data).
+    init(options: BenchOptions) throws
+    /// The backing it runs on, honestly (`emulated: DRAM (/dev/shm)`).
+    var backing: String { get }
+    /// The cases, in report order.
+    func cases() throws -> [BenchCase]
+}
+
+/// Options every suite sees.
+struct BenchOptions {
+    /// Fewer rounds and smaller data, for CI smoke runs.
+    var quick: Bool
+    /// Where to put the backing file or device; suites default to /dev/shm.
+    var path: String?
+}
+
+/// Every suite, by name.
+var allSuites: [any BenchSuite.Type] {
+    [
+        PersistSuite.self
+    ]
+}
+
+/// `pmem-bench <suite> [--json] [--quick]`: our code against PMDK or OS baselines.
+@main
+struct PMemBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pmem-bench",
+        abstract: "Benchmarks against PMDK and OS baselines, reported as speedups (baseline time / our time).",
+        discussion: "Suites:\n" + allSuites.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n"))
+
+    @Argument(help: "The suite to run.")
+    var suite: String
+
+    @Flag(help: "Print the report as JSON (the benchmark contract).")
+    var json = false
+
+    @Flag(help: "Fewer rounds and smaller data: a smoke run, not figures to report.")
+    var quick = false
+
+    @Option(help: "File or DAX device to run on (default: a file in /dev/shm).")
+    var path: String?
+
+    func validate() throws {
+        guard allSuites.contains(where: { $0.name == suite }) else {
+            throw ValidationError(
+                "unknown suite '\(suite)'; suites: \(allSuites.map { $0.name }.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let type = allSuites.first { $0.name == suite }!
+        let instance = try type.init(options: BenchOptions(quick: quick, path: path))
+        let runner = Runner(warmupRounds: quick ? 1 : 3, rounds: quick ? 5 : 31, progress: !json)
+        var results: [CaseResult] = []
+        for bench in try instance.cases() {
+            results.append(try runner.run(bench))
+        }
+        let report = SuiteReport(
+            suite: suite, machine: .current(backing: instance.backing), cases: results)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table(), terminator: "")
+        }
+    }
+}
