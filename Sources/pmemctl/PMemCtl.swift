@@ -1,12 +1,36 @@
 import ArgumentParser
+import Foundation
 import PMemKit
 
 /// `pmemctl`: provision, inspect and use persistent memory.
+///
+/// One file per command; each command parses, calls a module and prints.
+/// Exit codes (contract): 0 success, 1 a failed operation (one line on
+/// stderr), 2 bad usage (one line on stderr).
 @main
 struct PMemCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pmemctl",
         abstract: "Provision, inspect and use persistent memory (NVDIMM, CXL, emulated).",
-        subcommands: []
+        subcommands: [
+        ]
     )
+
+    /// Parses and runs, mapping usage errors to one line and exit code 2.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success, code.rawValue != 1 else { exit(withError: error) }
+            // A usage error: one line, naming the problem, then exit 2.
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            Output.error("\(message) (see pmemctl --help)")
+            exit(2)
+        }
+    }
 }

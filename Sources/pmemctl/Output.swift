@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import PMemKit
+
+/// Output conventions shared by every command: JSON for machines, aligned
+/// tables for people, and one-line errors with the contract's exit codes
+/// (0 success, 1 failed operation, 2 bad usage).
+enum Output {
+    /// Prints `value` as pretty, key-sorted JSON on stdout.
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Prints rows as a table whose first row is the header.
+    static func table(_ rows: [[String]]) {
+        guard let first = rows.first else { return }
+        let widths = (0..<first.count).map { col in rows.map { $0[col].count }.max() ?? 0 }
+        for row in rows {
+            let cells = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// Writes one line to stderr.
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data("pmemctl: \(line)\n".utf8))
+    }
+}
+
+/// Runs a command body; a failed operation prints one line and exits 1.
+///
+/// Usage errors (`ValidationError`) pass through to ArgumentParser, which exits 2.
+func reportingFailures(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as PMemError where error.kind == .invalidArgument {
+        throw ValidationError(error.description)
+    } catch let error as PMemError {
+        Output.error(error.description)
+        throw ExitCode(1)
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        Output.error("\(error)")
+        throw ExitCode(1)
+    }
+}
