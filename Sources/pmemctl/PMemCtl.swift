@@ -23,14 +23,14 @@ struct PMemCtl: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch let error as ExitCode {
-            exit(error.rawValue)
+            Foundation.exit(error.rawValue)
         } catch {
             let code = exitCode(for: error)
             guard code != .success, code.rawValue != 1 else { exit(withError: error) }
             // A usage error: one line, naming the problem, then exit 2.
             let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
             Output.error("\(message) (see pmemctl --help)")
-            exit(2)
+            Foundation.exit(2)
         }
     }
 }
