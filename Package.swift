@@ -7,6 +7,7 @@ let package = Package(
     name: "PMemKit",
     products: [
         .library(name: "PMemKit", targets: ["PMemKit"]),
+        .library(name: "PMemHeap", targets: ["PMemHeap"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-bench", targets: ["pmem-bench"]),
     ],
@@ -25,6 +26,9 @@ let package = Package(
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
+        .systemLibrary(
+            name: "CPmemobj", path: "CShims/CPmemobj", pkgConfig: "libpmemobj",
+            providers: [.apt(["libpmemobj-dev"])]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
@@ -37,17 +41,27 @@ let package = Package(
             name: "PMemKit",
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
 
+        // The heap: atomics, checksums and the swizzling loop in C; policy in Swift.
+        .target(
+            name: "CPMemHeap", dependencies: ["CPMemShim"], path: "CShims/CPMemHeap",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim"]),
+        // The crash-test child: runs a heap workload until killed, and verifies a pool.
+        .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
+
         .executableTarget(
             name: "pmemctl",
-            dependencies: ["PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["PMemKit", "PMemHeap", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemHeap", "CPmem", "CPmemobj",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
+        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
     ]
 )

@@ -1,0 +1,211 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+/// The redo log: lanes of records, the global commit sequence, and the
+/// checkpoint that says which records are no longer needed.
+///
+/// Commit protocol (one ordering point): a transaction writes its entries
+/// and a sealed header into its lane, flushes them, and fences once; from
+/// then on the record alone proves the commit (its checksum covers every
+/// byte). The changes are then stored in place and flushed *without* a
+/// fence; the thread's next fence, or a helper's, makes them durable.
+///
+/// Recovery replays, in sequence order, every valid record newer than the
+/// persistent checkpoint. The checkpoint only moves past a sequence once
+/// every record up to it is durably applied, and a lane is only rewritten
+/// from its start once the checkpoint covers everything in it, so no record
+/// that could still matter is ever overwritten.
+final class RedoLog: @unchecked Sendable {
+    let pool: PoolMemory
+    let geometry: PoolGeometry
+    let lanes: [Lane]
+    let bounds: RedoRecord.Bounds
+    /// The last sequence number handed out (own cache line).
+    private let sequence: UnsafeMutablePointer<UInt64>
+    /// Guards checkpoint advances.
+    private let lock = NSLock()
+    /// The persistent checkpoint, mirrored (read under `lock`).
+    private(set) var checkpoint: UInt64
+
+    init(pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64) {
+        self.pool = pool
+        self.geometry = geometry
+        self.bounds = RedoRecord.Bounds(geometry: geometry)
+        self.checkpoint = checkpoint
+        lanes = (0..<geometry.laneCount).map {
+            Lane(index: $0, start: pool.base + geometry.laneOffset($0), size: geometry.laneSize)
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+        sequence = raw.initializeMemory(as: UInt64.self, repeating: 0, count: 8)
+        sequence.pointee = checkpoint
+    }
+
+    deinit { sequence.deallocate() }
+
+    /// The caller's thread, as the lanes record it.
+    @inline(__always) static var currentThread: UInt64 { UInt64(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
+
+    // MARK: Lanes
+
+    /// A free lane, preferring `hint`; waits (yielding) while all are busy.
+    func acquireLane(hint: Int) -> Lane {
+        var i = hint % lanes.count
+        var tries = 0
+        while !lanes[i].tryAcquire() {
+            i = (i + 1) % lanes.count
+            tries += 1
+            if tries % lanes.count == 0 { sched_yield() }
+        }
+        let lane = lanes[i]
+        let me = RedoLog.currentThread
+        if pmh_load_acquire(lane.word(.lastThread)) != me {
+            // The previous applier's flushes are not ordered by our fences: flush again.
+            flushPendingApply(of: lane)
+            pmh_store_release(lane.word(.lastThread), me)
+        }
+        return lane
+    }
+
+    /// Flushes the destinations of a lane's applied-but-not-durable record (no fence).
+    private func flushPendingApply(of lane: Lane) {
+        guard pmh_load_acquire(lane.word(.applied)) > pmh_load_acquire(lane.word(.durable)) else { return }
+        let offset = Int(pmh_load_acquire(lane.word(.pendingOffset)))
+        guard offset >= lane.start - pool.base, offset + HeapFormat.recordHeaderSize <= lane.start - pool.base + lane.size
+        else { return }
+        let record = pool.base + offset
+        guard RedoRecord.length(record) <= lane.size - (offset - (lane.start - pool.base)) else { return }
+        RedoRecord.forEachEntry(record, bounds: bounds) { kind, offset, value, _ in
+            pool.flush(pool.base + offset, kind == .store ? Int(value) : 8)
+        }
+    }
+
+    // MARK: Sequence numbers
+
+    /// Draws the next sequence number for `lane`, publishing it as in flight
+    /// first so a concurrent checkpoint cannot pass it.
+    @inline(__always) func drawSequence(for lane: Lane) -> UInt64 {
+        pmh_store_seq_cst(lane.word(.inFlight), Lane.reserving)
+        let seq = pmh_fetch_add(sequence, 1) + 1
+        pmh_store_release(lane.word(.inFlight), seq)
+        return seq
+    }
+
+    /// The latest sequence number handed out.
+    var lastSequence: UInt64 { pmh_load_seq_cst(sequence) }
+
+    // MARK: Checkpoint
+
+    /// Advances the persistent checkpoint to at least `needed`, flushing
+    /// (helping) other lanes' applied records, and waiting for transactions
+    /// still between their sequence number and their apply.
+    func advanceCheckpoint(through needed: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        while checkpoint < needed {
+            // Read the counter before the lanes: a lane seen idle draws a larger number later.
+            var target = pmh_load_seq_cst(sequence)
+            for lane in lanes {
+                var inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                while inFlight == Lane.reserving {
+                    pmh_cpu_relax()
+                    inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                }
+                if inFlight != 0 { target = min(target, inFlight - 1) }
+                flushPendingApply(of: lane)
+            }
+            pool.drain()
+            if target > checkpoint {
+                CrashPoints.reach("checkpoint: applies flushed, checkpoint not yet stored")
+                storeCheckpoint(target)
+            }
+            if checkpoint < needed {
+                lock.unlock()
+                sched_yield()
+                lock.lock()
+            }
+        }
+    }
+
+    private func storeCheckpoint(_ value: UInt64) {
+        let word = CheckedWord.encode(value, salt: pool.salt, tag: HeapFormat.checkpointOffset)
+        pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
+        pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+        checkpoint = value
+    }
+
+    // MARK: Recovery
+
+    /// A committed record found in a lane.
+    struct FoundRecord {
+        let seq: UInt64
+        let record: UnsafeRawPointer
+        let lane: Int
+    }
+
+    /// Every valid record newer than `checkpoint`, in sequence order.
+    static func committedRecords(
+        in base: UnsafeRawPointer, geometry: PoolGeometry, checkpoint: UInt64, salt: UInt64
+    ) -> [FoundRecord] {
+        var found: [FoundRecord] = []
+        let bounds = RedoRecord.Bounds(geometry: geometry)
+        for index in 0..<geometry.laneCount {
+            let lane = base + geometry.laneOffset(index)
+            var position = 0
+            var previous = checkpoint
+            while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
+                let record = lane + position
+                let seq = RedoRecord.seq(record)
+                let length = RedoRecord.length(record)
+                guard seq > previous, length >= HeapFormat.recordHeaderSize, length <= geometry.laneSize - position,
+                    length % 8 == 0, record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(index),
+                    record.load(fromByteOffset: 24, as: UInt64.self)
+                        == RedoRecord.checksum(record, length: length, salt: salt),
+                    RedoRecord.forEachEntry(record, bounds: bounds, { _, _, _, _ in })
+                else { break }
+                found.append(FoundRecord(seq: seq, record: record, lane: index))
+                previous = seq
+                position = roundUp(position + length, HeapFormat.line)
+            }
+        }
+        return found.sorted { $0.seq < $1.seq }
+    }
+
+    /// Stores a record's changes in place and flushes them (no fence).
+    static func apply(_ record: UnsafeRawPointer, pool: PoolMemory, bounds: RedoRecord.Bounds) {
+        let base = pool.base
+        RedoRecord.forEachEntry(record, bounds: bounds) { kind, offset, value, data in
+            let target = base + offset
+            switch kind {
+            case .store:
+                target.copyMemory(from: data, byteCount: Int(value))
+                pool.flush(target, Int(value))
+            case .setBits:
+                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                pool.flush(target, 8)
+            case .clearBits:
+                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                pool.flush(target, 8)
+            }
+            CrashPoints.reach("between redo entries")
+        }
+    }
+
+    /// Replays what recovery found, then moves the checkpoint past it (fenced).
+    /// Returns the number of records replayed.
+    static func replay(_ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64) -> UInt64 {
+        let bounds = RedoRecord.Bounds(geometry: geometry)
+        for found in records {
+            apply(found.record, pool: pool, bounds: bounds)
+        }
+        pool.drain()
+        pool.syncAll()
+        let last = records.last?.seq ?? checkpoint
+        if last > checkpoint {
+            let word = CheckedWord.encode(last, salt: pool.salt, tag: HeapFormat.checkpointOffset)
+            pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
+            pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+        }
+        return last
+    }
+}

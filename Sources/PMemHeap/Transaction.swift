@@ -1,0 +1,294 @@
+import CPMemHeap
+import PMemKit
+
+/// A failure-atomic transaction: every write, allocation and free inside it
+/// reaches the pool together at commit, or none does.
+///
+/// Writes are redo-logged: they take effect at commit, so a read inside the
+/// transaction must use `read` or `update` to see them. A new object's
+/// initial value is written straight into its slot (nothing refers to it
+/// before commit). Transactions that touch the same data must be ordered by
+/// the caller (a lock); the heap orders their commits accordingly.
+///
+/// Only use a transaction inside the closure that received it.
+public final class Transaction {
+    @usableFromInline unowned(unsafe) let heap: PersistentHeap
+    var lane: Lane!
+    var context: ThreadContext!
+    /// Bytes of entries written after the record header.
+    var cursor = 0
+    /// Entries written.
+    var count = 0
+    /// Slots reserved for allocations (released if the transaction aborts).
+    var reserved: [(slab: Int, slot: Int)] = []
+    /// Slots freed (released to the allocator after commit).
+    var freed: [(slab: Int, slot: Int)] = []
+
+    init(heap: PersistentHeap) {
+        self.heap = heap
+    }
+
+    func begin(lane: Lane, context: ThreadContext) {
+        self.lane = lane
+        self.context = context
+        cursor = 0
+        count = 0
+    }
+
+    // MARK: Writes
+
+    /// Writes `value` to `address` (inside the heap) when the transaction commits.
+    @inlinable public func write<Value>(_ value: Value, to address: UnsafeMutablePointer<Value>) throws {
+        var copy = value
+        try withUnsafeBytes(of: &copy) { bytes in
+            try appendStore(UnsafeRawPointer(address), bytes.baseAddress!, bytes.count)
+        }
+    }
+
+    /// Writes `value` into field `field` of `object` when the transaction commits.
+    @inlinable public func write<Object, Value>(
+        _ value: Value, to object: PersistentPointer<Object>, field: WritableKeyPath<Object, Value>
+    ) throws {
+        try write(value, to: object.field(field))
+    }
+
+    /// Reads `address` as this transaction sees it: the stored value with the
+    /// transaction's own pending writes on top.
+    @inlinable public func read<Value>(_ address: UnsafeMutablePointer<Value>) -> Value {
+        var value = address.pointee
+        withUnsafeMutableBytes(of: &value) { overlayPending($0, from: UnsafeRawPointer(address)) }
+        return value
+    }
+
+    /// Reads the whole object, applies `body`, and writes the result back
+    /// (logged as one store of the object's bytes).
+    @inlinable public func update<Object>(_ object: PersistentPointer<Object>, _ body: (inout Object) throws -> Void)
+        throws
+    {
+        guard let address = object.address else { throw Transaction.nullPointer("update") }
+        var value = read(address)
+        try body(&value)
+        try write(value, to: address)
+    }
+
+    @usableFromInline static func nullPointer(_ what: String) -> PMemError {
+        PMemError(.invalidArgument, operation: "transaction", detail: "\(what) through a null pointer")
+    }
+
+    /// Appends a store entry; the hot path of every write.
+    @usableFromInline func appendStore(_ address: UnsafeRawPointer, _ bytes: UnsafeRawPointer, _ length: Int) throws {
+        let offset = address - UnsafeRawPointer(heap.pool.base)
+        guard heap.log.bounds.allows(offset, length) else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail: "write of \(length) bytes at pool offset \(offset) is outside the heap's objects")
+        }
+        let padded = (length + 7) & ~7
+        let p = try reserveEntry(HeapFormat.entryHeaderSize + padded)
+        p.storeBytes(of: UInt64(offset) | (RedoRecord.Kind.store.rawValue << 56), as: UInt64.self)
+        p.storeBytes(of: UInt64(length), toByteOffset: 8, as: UInt64.self)
+        if padded != length {
+            p.storeBytes(of: 0, toByteOffset: HeapFormat.entryHeaderSize + padded - 8, as: UInt64.self)
+        }
+        (p + HeapFormat.entryHeaderSize).copyMemory(from: bytes, byteCount: length)
+    }
+
+    /// Appends a bitmap entry (allocation or free).
+    private func appendBits(_ kind: RedoRecord.Kind, word: UnsafeMutablePointer<UInt64>, mask: UInt64) throws {
+        let p = try reserveEntry(HeapFormat.entryHeaderSize)
+        let offset = UInt64(UnsafeRawPointer(word) - UnsafeRawPointer(heap.pool.base))
+        p.storeBytes(of: offset | (kind.rawValue << 56), as: UInt64.self)
+        p.storeBytes(of: mask, toByteOffset: 8, as: UInt64.self)
+    }
+
+    /// Room for one entry of `size` bytes in the lane; starts the lane over
+    /// (after a checkpoint) when the end is reached.
+    @inline(__always) private func reserveEntry(_ size: Int) throws -> UnsafeMutableRawPointer {
+        if lane.position + HeapFormat.recordHeaderSize + cursor + size > lane.size {
+            try wrapLane(needing: size)
+        }
+        let p = lane.start + lane.position + HeapFormat.recordHeaderSize + cursor
+        cursor += size
+        count += 1
+        return p
+    }
+
+    private func wrapLane(needing size: Int) throws {
+        guard HeapFormat.recordHeaderSize + cursor + size <= lane.size else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail: "the transaction's redo records exceed one lane (\(lane.size) bytes); "
+                    + "create the pool with a larger log (--log-size) or split the transaction")
+        }
+        // Everything already in the lane must be covered by the checkpoint before it is overwritten.
+        heap.log.advanceCheckpoint(through: lane.lastSeq)
+        let from = lane.start + lane.position + HeapFormat.recordHeaderSize
+        (lane.start + HeapFormat.recordHeaderSize).copyMemory(from: from, byteCount: cursor)
+        lane.position = 0
+    }
+
+    /// Copies this transaction's pending stores that overlap `[source, source+count)` into `buffer`.
+    @usableFromInline func overlayPending(_ buffer: UnsafeMutableRawBufferPointer, from source: UnsafeRawPointer) {
+        guard count > 0 else { return }
+        let start = source - UnsafeRawPointer(heap.pool.base)
+        let end = start + buffer.count
+        var p = UnsafeRawPointer(lane.start + lane.position + HeapFormat.recordHeaderSize)
+        for _ in 0..<count {
+            let word = p.load(as: UInt64.self)
+            let value = p.load(fromByteOffset: 8, as: UInt64.self)
+            let isStore = word >> 56 == RedoRecord.Kind.store.rawValue
+            if isStore {
+                let offset = Int(word & RedoRecord.offsetMask)
+                let length = Int(value)
+                let lo = max(offset, start)
+                let hi = min(offset + length, end)
+                if lo < hi {
+                    (buffer.baseAddress! + (lo - start)).copyMemory(
+                        from: p + HeapFormat.entryHeaderSize + (lo - offset), byteCount: hi - lo)
+                }
+                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
+            } else {
+                p += HeapFormat.entryHeaderSize
+            }
+        }
+    }
+
+    // MARK: Allocation
+
+    /// Allocates an object of a registered type holding `initial`; it becomes
+    /// allocated in the pool when the transaction commits.
+    @inlinable public func allocate<T>(_ type: TypeHandle<T>, _ initial: T) throws -> PersistentPointer<T> {
+        let raw = try allocateSlot(typeID: type.id, size: MemoryLayout<T>.size)
+        let typed = raw.assumingMemoryBound(to: T.self)
+        typed.initialize(to: initial)
+        flushFresh(raw, MemoryLayout<T>.size)
+        return PersistentPointer(typed)
+    }
+
+    /// Allocates an object of a registered Swift type holding `initial`.
+    @inlinable public func allocate<T: PersistentType>(_ type: T.Type, _ initial: T) throws -> PersistentPointer<T> {
+        try allocate(heap.handle(for: type), initial)
+    }
+
+    /// Allocates a zero-filled object of the type with id `typeID` (C-described types).
+    public func allocateZeroed(typeID: UInt32) throws -> UnsafeMutableRawPointer {
+        guard typeID > 0, Int(typeID) < context.cacheCount, let type = heap.allocator.types[Int(typeID)] else {
+            throw PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        }
+        let raw = try allocateSlot(typeID: typeID, size: type.description.size)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: type.description.size)
+        flushFresh(raw, type.description.size)
+        return raw
+    }
+
+    @usableFromInline func flushFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
+        heap.pool.flush(raw, size)
+    }
+
+    /// Reserves a slot and logs its bitmap bit; returns the slot's address.
+    @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
+        let allocator = heap.allocator
+        guard let type = allocator.types[Int(typeID)] else {
+            throw PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        }
+        let (slab, slot) = try allocator.reserve(type, cache: context.caches + Int(typeID))
+        reserved.append((slab, slot))
+        do {
+            try appendBits(.setBits, word: allocator.persistentBitmap(slab) + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
+        } catch {
+            reserved.removeLast()
+            allocator.release(slab: slab, slot: slot)
+            throw error
+        }
+        return allocator.address(slab: slab, slot: slot, layout: type.layout)
+    }
+
+    /// Frees an object when the transaction commits.
+    public func free<T>(_ object: PersistentPointer<T>) throws {
+        guard let raw = object.rawAddress else { throw Transaction.nullPointer("free") }
+        try freeRaw(raw)
+    }
+
+    /// Frees the object at `address` when the transaction commits.
+    public func freeRaw(_ address: UnsafeMutableRawPointer) throws {
+        let allocator = heap.allocator
+        guard let (slab, slot, _) = allocator.locate(address) else {
+            throw PMemError(
+                .invalidArgument, operation: "free", detail: "\(address) is not the start of an object in this heap")
+        }
+        let mine = reserved.contains { $0 == (slab, slot) }
+        guard mine || allocator.isAllocated(slab: slab, slot: slot) else {
+            throw PMemError(.invalidArgument, operation: "free", detail: "\(address) is not allocated (double free?)")
+        }
+        guard !freed.contains(where: { $0 == (slab, slot) }) else {
+            throw PMemError(.invalidArgument, operation: "free", detail: "\(address) is freed twice in one transaction")
+        }
+        try appendBits(.clearBits, word: allocator.persistentBitmap(slab) + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
+        freed.append((slab, slot))
+    }
+
+    // MARK: Root
+
+    /// Makes `object` the pool's root when the transaction commits (null clears it).
+    public func setRoot<T>(_ object: PersistentPointer<T>) throws {
+        var line: (UInt64, UInt64) = (0, 0)
+        if let raw = object.rawAddress {
+            guard let (_, _, type) = heap.allocator.locate(raw) else {
+                throw PMemError(.invalidArgument, operation: "set root", detail: "\(raw) is not an object in this heap")
+            }
+            line = (UInt64(UInt(bitPattern: raw)), UInt64(type.id))
+        }
+        try withUnsafeBytes(of: &line) { bytes in
+            try appendStore(UnsafeRawPointer(heap.pool.base + HeapFormat.rootPointerOffset), bytes.baseAddress!, 16)
+        }
+    }
+
+    // MARK: Commit
+
+    /// Seals, flushes and fences the record (the commit point), tells the
+    /// observers, then applies the changes in place without a further fence.
+    func commit() {
+        defer { finish() }
+        guard count > 0 else { return }
+        let pool = heap.pool
+        let log = heap.log
+        let record = lane.start + lane.position
+        let length = HeapFormat.recordHeaderSize + cursor
+        let seq = log.drawSequence(for: lane)
+        RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        pool.flush(record, length)
+        CrashPoints.reach("record flushed, not fenced")
+        let appliedBefore = pmh_load_acquire(lane.word(.applied))
+        pool.drain()
+        pmh_store_release(lane.word(.durable), appliedBefore)
+        CrashPoints.reach("committed, not applied")
+        if !heap.observers.isEmpty {
+            let committed = CommittedTransaction(
+                sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length), bounds: log.bounds)
+            for observer in heap.observers { observer(committed) }
+        }
+        RedoLog.apply(record, pool: pool, bounds: log.bounds)
+        pmh_store_release(lane.word(.pendingOffset), UInt64(record - pool.base))
+        pmh_store_release(lane.word(.applied), seq)
+        pmh_store_release(lane.word(.inFlight), 0)
+        lane.lastSeq = seq
+        lane.position = roundUp(lane.position + length, HeapFormat.line)
+        for (slab, slot) in freed { heap.allocator.release(slab: slab, slot: slot) }
+        reserved.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops everything: reserved slots go back, nothing reaches the pool.
+    func abort() {
+        for (slab, slot) in reserved { heap.allocator.release(slab: slab, slot: slot) }
+        reserved.removeAll(keepingCapacity: true)
+        finish()
+    }
+
+    private func finish() {
+        freed.removeAll(keepingCapacity: true)
+        cursor = 0
+        count = 0
+        lane = nil
+        context = nil
+    }
+}
