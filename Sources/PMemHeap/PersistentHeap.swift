@@ -140,16 +140,13 @@ public final class PersistentHeap: @unchecked Sendable {
         typeIDsByName[description.name] = id
     }
 
-    /// The handle of a registered Swift type; throws when it was not registered.
+    /// The handle of a Swift type, registering it on first use.
     @usableFromInline func handle<T: PersistentType>(for type: T.Type) throws -> TypeHandle<T> {
         registryLock.lock()
         let id = typeIDsBySwiftType[ObjectIdentifier(type)]
         registryLock.unlock()
-        guard let id else {
-            throw PMemError(
-                .invalidArgument, operation: "allocate", detail: "type '\(T.persistentName)' is not registered")
-        }
-        return TypeHandle(id: id)
+        if let id { return TypeHandle(id: id) }
+        return try register(type)
     }
 
     /// The types stored in the pool, in id order.
