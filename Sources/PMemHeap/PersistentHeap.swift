@@ -203,11 +203,11 @@ public final class PersistentHeap: @unchecked Sendable {
         let result: R
         do {
             result = try body(tx)
+            try tx.commit()
         } catch {
             tx.abort()
             throw error
         }
-        tx.commit()
         return result
     }
 

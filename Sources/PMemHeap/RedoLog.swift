@@ -67,6 +67,21 @@ final class RedoLog: @unchecked Sendable {
         return lane
     }
 
+    /// Takes `count` more free lanes, all or none at a time (so two large
+    /// transactions never hold half each), yielding while they are busy.
+    func acquireLanes(_ count: Int, besides own: Lane) -> [Lane] {
+        guard count > 0 else { return [] }
+        while true {
+            var got: [Lane] = []
+            for lane in lanes where lane !== own && got.count < count && lane.tryAcquire() {
+                got.append(lane)
+            }
+            if got.count == count { return got }
+            for lane in got { lane.release() }
+            sched_yield()
+        }
+    }
+
     /// Flushes the destinations of a lane's applied-but-not-durable record (no fence).
     private func flushPendingApply(of lane: Lane) {
         guard pmh_load_acquire(lane.word(.applied)) > pmh_load_acquire(lane.word(.durable)) else { return }
@@ -136,11 +151,23 @@ final class RedoLog: @unchecked Sendable {
 
     // MARK: Recovery
 
-    /// A committed record found in a lane.
+    /// A committed record found in the log; multi-lane records are reassembled in DRAM.
     struct FoundRecord {
         let seq: UInt64
         let record: UnsafeRawPointer
         let lane: Int
+        /// Holds a reassembled record's bytes alive.
+        let storage: RecordStorage?
+    }
+
+    /// Owned bytes of a reassembled record.
+    final class RecordStorage {
+        let bytes: UnsafeMutableRawPointer
+        init(_ content: [UInt8]) {
+            bytes = .allocate(byteCount: max(content.count, 1), alignment: 8)
+            content.withUnsafeBytes { bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        deinit { bytes.deallocate() }
     }
 
     /// Every valid record newer than `checkpoint`, in sequence order.
@@ -149,23 +176,38 @@ final class RedoLog: @unchecked Sendable {
     ) -> [FoundRecord] {
         var found: [FoundRecord] = []
         let bounds = RedoRecord.Bounds(geometry: geometry)
+        func valid(_ record: UnsafeRawPointer, room: Int, lane: Int, after previous: UInt64) -> Bool {
+            let length = RedoRecord.length(record)
+            return RedoRecord.seq(record) > previous && length >= HeapFormat.recordHeaderSize && length <= room
+                && length % 8 == 0 && record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(lane)
+                && record.load(fromByteOffset: 24, as: UInt64.self)
+                    == RedoRecord.checksum(record, length: length, salt: salt)
+                && RedoRecord.forEachEntry(record, bounds: bounds, { _, _, _, _ in })
+        }
         for index in 0..<geometry.laneCount {
             let lane = base + geometry.laneOffset(index)
+            if let part = RecordParts.readHeader(lane, laneSize: geometry.laneSize, salt: salt) {
+                // A lane holding a part of a multi-lane record holds nothing else.
+                if part.index == 0, part.seq > checkpoint,
+                    let bytes = RecordParts.gather(first: index, base: base, geometry: geometry, salt: salt)
+                {
+                    let storage = RecordStorage(bytes)
+                    if valid(storage.bytes, room: bytes.count, lane: index, after: checkpoint),
+                        RedoRecord.seq(storage.bytes) == part.seq
+                    {
+                        found.append(FoundRecord(seq: part.seq, record: storage.bytes, lane: index, storage: storage))
+                    }
+                }
+                continue
+            }
             var position = 0
             var previous = checkpoint
             while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
                 let record = lane + position
-                let seq = RedoRecord.seq(record)
-                let length = RedoRecord.length(record)
-                guard seq > previous, length >= HeapFormat.recordHeaderSize, length <= geometry.laneSize - position,
-                    length % 8 == 0, record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(index),
-                    record.load(fromByteOffset: 24, as: UInt64.self)
-                        == RedoRecord.checksum(record, length: length, salt: salt),
-                    RedoRecord.forEachEntry(record, bounds: bounds, { _, _, _, _ in })
-                else { break }
-                found.append(FoundRecord(seq: seq, record: record, lane: index))
-                previous = seq
-                position = roundUp(position + length, HeapFormat.line)
+                guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else { break }
+                found.append(FoundRecord(seq: RedoRecord.seq(record), record: record, lane: index, storage: nil))
+                previous = RedoRecord.seq(record)
+                position = roundUp(position + RedoRecord.length(record), HeapFormat.line)
             }
         }
         return found.sorted { $0.seq < $1.seq }

@@ -23,16 +23,27 @@ public final class Transaction {
     var reserved: [(slab: Int, slot: Int)] = []
     /// Slots freed (released to the allocator after commit).
     var freed: [(slab: Int, slot: Int)] = []
+    /// Where the record is being built: in the lane, or in `spill` once it outgrew one lane.
+    var recordStart: UnsafeMutableRawPointer!
+    /// A DRAM buffer for records larger than a lane (kept for reuse).
+    var spill: UnsafeMutableRawPointer?
+    var spillCapacity = 0
+    /// The record is in `spill`; at commit it is written across several lanes.
+    var spilling = false
 
     init(heap: PersistentHeap) {
         self.heap = heap
     }
+
+    deinit { spill?.deallocate() }
 
     func begin(lane: Lane, context: ThreadContext) {
         self.lane = lane
         self.context = context
         cursor = 0
         count = 0
+        spilling = false
+        recordStart = lane.start + lane.position
     }
 
     // MARK: Writes
@@ -101,30 +112,52 @@ public final class Transaction {
         p.storeBytes(of: mask, toByteOffset: 8, as: UInt64.self)
     }
 
-    /// Room for one entry of `size` bytes in the lane; starts the lane over
-    /// (after a checkpoint) when the end is reached.
+    /// Room for one entry of `size` bytes: in the lane while the record fits
+    /// (starting the lane over after a checkpoint when its end is reached),
+    /// then in a DRAM buffer that grows as needed.
     @inline(__always) private func reserveEntry(_ size: Int) throws -> UnsafeMutableRawPointer {
-        if lane.position + HeapFormat.recordHeaderSize + cursor + size > lane.size {
-            try wrapLane(needing: size)
+        let end = HeapFormat.recordHeaderSize + cursor + size
+        if spilling ? end > spillCapacity : lane.position + end > lane.size {
+            try makeRoom(for: end)
         }
-        let p = lane.start + lane.position + HeapFormat.recordHeaderSize + cursor
+        let p = recordStart + HeapFormat.recordHeaderSize + cursor
         cursor += size
         count += 1
         return p
     }
 
-    private func wrapLane(needing size: Int) throws {
-        guard HeapFormat.recordHeaderSize + cursor + size <= lane.size else {
+    private func makeRoom(for end: Int) throws {
+        if !spilling && end <= lane.size && lane.position > 0 {
+            // Everything already in the lane must be covered by the checkpoint before it is overwritten.
+            heap.log.advanceCheckpoint(through: lane.lastSeq)
+            (lane.start + HeapFormat.recordHeaderSize).copyMemory(
+                from: recordStart + HeapFormat.recordHeaderSize, byteCount: cursor)
+            lane.position = 0
+            recordStart = lane.start
+            return
+        }
+        let limit = heap.geometry.laneCount * RecordParts.capacity(laneSize: heap.geometry.laneSize)
+        guard end <= limit else {
             throw PMemError(
                 .invalidArgument, operation: "transaction",
-                detail: "the transaction's redo records exceed one lane (\(lane.size) bytes); "
-                    + "create the pool with a larger log (--log-size) or split the transaction")
+                detail: "the transaction's redo records need more than the pool's whole log (\(limit) bytes); "
+                    + "create the pool with a larger --log-size or split the transaction")
         }
-        // Everything already in the lane must be covered by the checkpoint before it is overwritten.
-        heap.log.advanceCheckpoint(through: lane.lastSeq)
-        let from = lane.start + lane.position + HeapFormat.recordHeaderSize
-        (lane.start + HeapFormat.recordHeaderSize).copyMemory(from: from, byteCount: cursor)
-        lane.position = 0
+        let capacity = min(max(end * 2, 1 << 16), limit)
+        if spillCapacity < end {
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: HeapFormat.line)
+            if let spill {
+                if spilling { grown.copyMemory(from: spill, byteCount: HeapFormat.recordHeaderSize + cursor) }
+                spill.deallocate()
+            }
+            spill = grown
+            spillCapacity = capacity
+        }
+        if !spilling {
+            spill!.copyMemory(from: recordStart, byteCount: HeapFormat.recordHeaderSize + cursor)
+            spilling = true
+        }
+        recordStart = spill!
     }
 
     /// Copies this transaction's pending stores that overlap `[source, source+count)` into `buffer`.
@@ -132,7 +165,7 @@ public final class Transaction {
         guard count > 0 else { return }
         let start = source - UnsafeRawPointer(heap.pool.base)
         let end = start + buffer.count
-        var p = UnsafeRawPointer(lane.start + lane.position + HeapFormat.recordHeaderSize)
+        var p = UnsafeRawPointer(recordStart + HeapFormat.recordHeaderSize)
         for _ in 0..<count {
             let word = p.load(as: UInt64.self)
             let value = p.load(fromByteOffset: 8, as: UInt64.self)
@@ -247,12 +280,19 @@ public final class Transaction {
 
     /// Seals, flushes and fences the record (the commit point), tells the
     /// observers, then applies the changes in place without a further fence.
-    func commit() {
-        defer { finish() }
-        guard count > 0 else { return }
+    func commit() throws {
+        guard count > 0 else {
+            finish()
+            return
+        }
+        if spilling {
+            try commitAcrossLanes()
+            finish()
+            return
+        }
         let pool = heap.pool
         let log = heap.log
-        let record = lane.start + lane.position
+        let record = recordStart!
         let length = HeapFormat.recordHeaderSize + cursor
         let seq = log.drawSequence(for: lane)
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
@@ -262,11 +302,7 @@ public final class Transaction {
         pool.drain()
         pmh_store_release(lane.word(.durable), appliedBefore)
         CrashPoints.reach("committed, not applied")
-        if !heap.observers.isEmpty {
-            let committed = CommittedTransaction(
-                sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length), bounds: log.bounds)
-            for observer in heap.observers { observer(committed) }
-        }
+        notifyObservers(seq: seq, record: record, length: length)
         RedoLog.apply(record, pool: pool, bounds: log.bounds)
         pmh_store_release(lane.word(.pendingOffset), UInt64(record - pool.base))
         pmh_store_release(lane.word(.applied), seq)
@@ -275,6 +311,59 @@ public final class Transaction {
         lane.position = roundUp(lane.position + length, HeapFormat.line)
         for (slab, slot) in freed { heap.allocator.release(slab: slab, slot: slot) }
         reserved.removeAll(keepingCapacity: true)
+        finish()
+    }
+
+    /// Commits a record that outgrew one lane: it is written across whole
+    /// lanes (see `RecordParts`), fenced once, then applied and fenced again,
+    /// so no helper ever needs to find it later.
+    private func commitAcrossLanes() throws {
+        let pool = heap.pool
+        let log = heap.log
+        let length = HeapFormat.recordHeaderSize + cursor
+        let perLane = RecordParts.capacity(laneSize: lane.size)
+        let parts = (length + perLane - 1) / perLane
+        guard parts <= heap.geometry.laneCount else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail: "the transaction's redo records need more than the pool's whole log")
+        }
+        let lanes = [lane!] + log.acquireLanes(parts - 1, besides: lane)
+        defer { for other in lanes.dropFirst() { other.release() } }
+        log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
+        let seq = log.drawSequence(for: lane)
+        let record = spill!
+        RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        for (index, part) in lanes.enumerated() {
+            let start = index * perLane
+            let payload = min(perLane, length - start)
+            (part.start + RecordParts.headerSize).copyMemory(from: record + start, byteCount: payload)
+            RecordParts.writeHeader(
+                part.start, seq: seq, index: index, count: parts,
+                nextLane: index + 1 < parts ? UInt32(lanes[index + 1].index) : RecordParts.noLane, payload: payload,
+                recordLength: length, salt: pool.salt)
+            pool.flush(part.start, RecordParts.headerSize + payload)
+            part.position = part.size
+            part.lastSeq = seq
+        }
+        CrashPoints.reach("multi-lane record flushed, not fenced")
+        pool.drain()
+        CrashPoints.reach("multi-lane record committed, not applied")
+        notifyObservers(seq: seq, record: record, length: length)
+        RedoLog.apply(record, pool: pool, bounds: log.bounds)
+        pool.drain()
+        pmh_store_release(lane.word(.applied), seq)
+        pmh_store_release(lane.word(.durable), seq)
+        pmh_store_release(lane.word(.inFlight), 0)
+        for (slab, slot) in freed { heap.allocator.release(slab: slab, slot: slot) }
+        reserved.removeAll(keepingCapacity: true)
+    }
+
+    private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
+        guard !heap.observers.isEmpty else { return }
+        let committed = CommittedTransaction(
+            sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length), bounds: heap.log.bounds)
+        for observer in heap.observers { observer(committed) }
     }
 
     /// Drops everything: reserved slots go back, nothing reaches the pool.
@@ -288,7 +377,9 @@ public final class Transaction {
         freed.removeAll(keepingCapacity: true)
         cursor = 0
         count = 0
+        spilling = false
         lane = nil
         context = nil
+        recordStart = nil
     }
 }

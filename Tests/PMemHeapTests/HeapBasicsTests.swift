@@ -96,18 +96,40 @@ final class HeapBasicsTests: XCTestCase {
         XCTAssertEqual(try reopened.root(ListRoot.self).pointee.sum, Int64(laneBytes / 64 * 3))
     }
 
-    func testTransactionLargerThanALaneIsRefusedWhole() throws {
+    func testTransactionLargerThanALaneCommitsAcrossLanes() throws {
+        let path = try scratchDirectory(self) + "/pool"
+        let heap = try PersistentHeap.create(path: path, size: 4 << 20)
+        let nodes = try heap.register(Node.self)
+        let root = try buildList(heap, [0])
+        let count = heap.geometry.laneSize / 16 * 3
+        try heap.transaction { tx in
+            var head = root.pointee.head
+            for i in 1...count { head = try tx.allocate(nodes, Node(value: Int64(i), next: head)) }
+            try tx.write(head, to: root.field(\.head))
+            try tx.write(Int64(count + 1), to: root.field(\.count))
+        }
+        XCTAssertEqual(try listValues(heap).count, count + 1)
+        try heap.close()
+        XCTAssertTrue(try HeapChecker.check(path: path).healthy)
+        let reopened = try PersistentHeap.open(path: path)
+        XCTAssertEqual(try listValues(reopened).count, count + 1)
+    }
+
+    func testTransactionLargerThanTheWholeLogIsRefusedWhole() throws {
         let path = try scratchDirectory(self) + "/pool"
         let heap = try PersistentHeap.create(path: path, size: 4 << 20)
         let root = try buildList(heap, [0])
+        let logBytes = heap.geometry.laneSize * heap.geometry.laneCount
         XCTAssertThrowsError(
             try heap.transaction { tx in
-                for i in 0..<(heap.geometry.laneSize / 16) { try tx.write(Int64(i), to: root.field(\.sum)) }
+                for i in 0..<(logBytes / 24 + 1) { try tx.write(Int64(i), to: root.field(\.sum)) }
             }
         ) { error in
-            XCTAssertTrue("\(error)".contains("exceed one lane"), "\(error)")
+            XCTAssertTrue("\(error)".contains("whole log"), "\(error)")
         }
         XCTAssertEqual(root.pointee.sum, 0)
+        try heap.transaction { try $0.write(Int64(3), to: root.field(\.sum)) }
+        XCTAssertEqual(root.pointee.sum, 3, "the heap works on after the refusal")
     }
 
     func testObserverReceivesTheCommittedRedoEntries() throws {
