@@ -263,6 +263,7 @@ public final class PersistentHeap: @unchecked Sendable {
         registryLock.lock()
         defer { registryLock.unlock() }
         guard !closed, let index = contexts.firstIndex(where: { $0 === context }) else { return }
+        log.advanceCheckpoint(through: context.quarantine.newest)
         context.drain(into: allocator)
         contexts.remove(at: index)
     }
@@ -280,10 +281,10 @@ public final class PersistentHeap: @unchecked Sendable {
         registryLock.lock()
         defer { registryLock.unlock() }
         guard !closed else { return }
-        for context in contexts { context.drain(into: allocator) }
-        contexts.removeAll()
         pthread_key_delete(contextKey)
         log.advanceCheckpoint(through: log.lastSequence)
+        for context in contexts { context.drain(into: allocator) }
+        contexts.removeAll()
         state.generation += 1
         state.cleanShutdown = true
         state.write(into: pool, replacing: stateSlot)

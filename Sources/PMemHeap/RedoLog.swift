@@ -25,14 +25,22 @@ final class RedoLog: @unchecked Sendable {
     private let sequence: UnsafeMutablePointer<UInt64>
     /// Guards checkpoint advances.
     private let lock = NSLock()
-    /// The persistent checkpoint, mirrored (read under `lock`).
-    private(set) var checkpoint: UInt64
+    /// The persistent checkpoint, mirrored (written under `lock`).
+    private(set) var checkpoint: UInt64 {
+        get { pmh_load_acquire(checkpointMirror) }
+        set { pmh_store_release(checkpointMirror, newValue) }
+    }
+    private let checkpointMirror: UnsafeMutablePointer<UInt64>
+
+    /// The checkpoint, readable from any thread without the lock.
+    var checkpointValue: UInt64 { checkpoint }
 
     init(pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64) {
         self.pool = pool
         self.geometry = geometry
         self.bounds = RedoRecord.Bounds(geometry: geometry)
-        self.checkpoint = checkpoint
+        checkpointMirror = .allocate(capacity: 1)
+        checkpointMirror.initialize(to: checkpoint)
         lanes = (0..<geometry.laneCount).map {
             Lane(index: $0, start: pool.base + geometry.laneOffset($0), size: geometry.laneSize)
         }
@@ -41,7 +49,10 @@ final class RedoLog: @unchecked Sendable {
         sequence.pointee = checkpoint
     }
 
-    deinit { sequence.deallocate() }
+    deinit {
+        sequence.deallocate()
+        checkpointMirror.deallocate()
+    }
 
     /// The caller's thread, as the lanes record it.
     @inline(__always) static var currentThread: UInt64 { UInt64(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
@@ -200,13 +211,18 @@ final class RedoLog: @unchecked Sendable {
                 }
                 continue
             }
+            // The lane's records since it last started over form a chain of
+            // increasing sequence numbers from its first byte; the chain's
+            // older links may already be covered by the checkpoint.
             var position = 0
-            var previous = checkpoint
+            var previous: UInt64 = 0
             while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
                 let record = lane + position
                 guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else { break }
-                found.append(FoundRecord(seq: RedoRecord.seq(record), record: record, lane: index, storage: nil))
                 previous = RedoRecord.seq(record)
+                if previous > checkpoint {
+                    found.append(FoundRecord(seq: previous, record: record, lane: index, storage: nil))
+                }
                 position = roundUp(position + RedoRecord.length(record), HeapFormat.line)
             }
         }

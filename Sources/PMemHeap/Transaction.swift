@@ -309,9 +309,21 @@ public final class Transaction {
         pmh_store_release(lane.word(.inFlight), 0)
         lane.lastSeq = seq
         lane.position = roundUp(lane.position + length, HeapFormat.line)
-        for (slab, slot) in freed { heap.allocator.release(slab: slab, slot: slot) }
+        quarantineFreed(seq: seq)
         reserved.removeAll(keepingCapacity: true)
         finish()
+    }
+
+    /// Parks the committed frees until the checkpoint passes `seq`, and
+    /// releases those whose time has come (advancing the checkpoint when
+    /// many are waiting).
+    private func quarantineFreed(seq: UInt64) {
+        guard !freed.isEmpty || context.quarantine.count > 0 else { return }
+        for (slab, slot) in freed { context.quarantine.add(slab: slab, slot: slot, seq: seq) }
+        if context.quarantine.count > Quarantine.limit {
+            heap.log.advanceCheckpoint(through: context.quarantine.newest)
+        }
+        context.quarantine.release(upTo: heap.log.checkpointValue, to: heap.allocator)
     }
 
     /// Commits a record that outgrew one lane: it is written across whole
@@ -355,7 +367,7 @@ public final class Transaction {
         pmh_store_release(lane.word(.applied), seq)
         pmh_store_release(lane.word(.durable), seq)
         pmh_store_release(lane.word(.inFlight), 0)
-        for (slab, slot) in freed { heap.allocator.release(slab: slab, slot: slot) }
+        quarantineFreed(seq: seq)
         reserved.removeAll(keepingCapacity: true)
     }
 

@@ -72,13 +72,13 @@ final class HeapBasicsTests: XCTestCase {
         let heap = try PersistentHeap.create(path: path, size: 8 << 20)
         let nodes = try heap.register(Node.self)
         var seen = Set<UnsafeMutablePointer<Node>>()
-        for _ in 0..<1000 {
+        for _ in 0..<20000 {
             let node = try heap.allocate(nodes)
             XCTAssertEqual(node.pointee, Node(value: 0, next: .null))
             seen.insert(node.address!)
             try heap.free(node)
         }
-        XCTAssertLessThan(seen.count, 1000, "freed slots come back")
+        XCTAssertLessThan(seen.count, 20000, "freed slots come back once the checkpoint passes their free")
         XCTAssertEqual(try HeapStats.read(path: path).objects, 0)
     }
 

@@ -137,11 +137,11 @@ final class RelocationTests: XCTestCase {
                 var at = root
                 while true {
                     let goLeft = key < at.pointee.key
-                    let child = goLeft ? at.pointee.left : at.pointee.right
+                    // Links written earlier in this transaction are pending: read through the transaction.
+                    let link = goLeft ? at.field(\.left) : at.field(\.right)
+                    let child = tx.read(link)
                     if child.isNull {
-                        // The new node's fields are fresh; the parent's link is redo-logged.
-                        try tx.write(node, to: goLeft ? at.field(\.left) : at.field(\.right))
-                        at.pointee[keyPath: goLeft ? \TreeNode.left : \TreeNode.right] = node
+                        try tx.write(node, to: link)
                         break
                     }
                     at = child
