@@ -66,6 +66,7 @@ public final class PersistentHeap: @unchecked Sendable {
         for stored in snapshot.types {
             install(stored.description, id: stored.id)
         }
+        allocator.loadAll()
         transactions = log.lanes.map { _ in Transaction(heap: self) }
         pthread_key_create(&contextKey) { raw in
             guard let raw else { return }

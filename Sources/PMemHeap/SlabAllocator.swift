@@ -11,12 +11,16 @@ import PMemKit
 /// The persistent bit is only set when the allocating transaction commits,
 /// so a crash before commit loses nothing and leaks nothing.
 ///
-/// Slab states: unloaded (not yet looked at since open), owned (a thread
-/// allocates from it), full (no free slot known, owned by nobody), partial
-/// (queued on its type's list after a free).
+/// Every typed slab's DRAM bitmap is built when the heap opens (`loadAll`),
+/// before any free: a slot freed later only becomes allocatable through
+/// `release`, after its quarantine (see `Quarantine`).
+///
+/// Slab states: unclaimed (not yet taken by a thread since open), owned (a
+/// thread allocates from it), full (no free slot known, owned by nobody),
+/// partial (queued on its type's list after a free).
 final class SlabAllocator: @unchecked Sendable {
     enum SlabState: UInt64 {
-        case unloaded = 0
+        case unclaimed = 0
         case owned = 1
         case full = 2
         case partial = 3
@@ -45,7 +49,7 @@ final class SlabAllocator: @unchecked Sendable {
         volatileBitmaps = .allocate(capacity: n)
         for i in 0..<n {
             slabTypes[i] = UInt64(initial[i])
-            states[i] = SlabState.unloaded.rawValue
+            states[i] = SlabState.unclaimed.rawValue
             volatileBitmaps[i] = 0
         }
         types = .allocate(capacity: geometry.typeCapacity + 1)
@@ -167,7 +171,7 @@ final class SlabAllocator: @unchecked Sendable {
     }
 
     /// A slab of `type` for a thread to own: a queued partial slab, a slab of
-    /// this type not yet looked at since open, or a free slab assigned now.
+    /// this type no thread has taken since open, or a free slab assigned now.
     private func acquireSlab(_ type: TypeRuntime) throws -> Int {
         type.lock.lock()
         while let slab = type.partial.popLast() {
@@ -180,10 +184,9 @@ final class SlabAllocator: @unchecked Sendable {
             let slab = type.discoveryCursor
             type.discoveryCursor += 1
             if pmh_load_acquire(slabTypes + slab) == UInt64(type.id),
-                pmh_cas(states + slab, SlabState.unloaded.rawValue, SlabState.owned.rawValue) != 0
+                pmh_cas(states + slab, SlabState.unclaimed.rawValue, SlabState.owned.rawValue) != 0
             {
                 type.lock.unlock()
-                load(slab, type: type)
                 return slab
             }
         }
@@ -191,19 +194,16 @@ final class SlabAllocator: @unchecked Sendable {
         return try assignFreeSlab(to: type)
     }
 
-    /// Builds the DRAM bitmap of a slab from its persistent one.
-    ///
-    /// It is published all-reserved first and then narrowed to the persistent
-    /// bits, so a free that clears a persistent bit at the same moment is
-    /// seen either by the narrowing or by the free's own volatile clear.
-    private func load(_ slab: Int, type: TypeRuntime) {
-        let words = type.layout.bitmapWords
-        let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
-        bitmap.initialize(repeating: ~0, count: words)
-        pmh_store_seq_cst(volatileBitmaps + slab, UInt64(UInt(bitPattern: bitmap)))
-        let persistent = persistentBitmap(slab)
-        for w in 0..<words {
-            _ = pmh_fetch_and(bitmap + w, pmh_load_acquire(persistent + w) | type.layout.invalidBits(word: w))
+    /// Builds the DRAM bitmap of every typed slab from its persistent one;
+    /// called once, after recovery and before any thread allocates or frees.
+    func loadAll() {
+        for slab in 0..<geometry.slabCount {
+            guard let type = types[Int(slabTypes[slab])] else { continue }
+            let words = type.layout.bitmapWords
+            let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+            let persistent = persistentBitmap(slab)
+            for w in 0..<words { bitmap[w] = persistent[w] | type.layout.invalidBits(word: w) }
+            volatileBitmaps[slab] = UInt64(UInt(bitPattern: bitmap))
         }
     }
 

@@ -1,4 +1,5 @@
 import CPMemHeap
+import Foundation
 import PMemKit
 
 /// A failure-atomic transaction: every write, allocation and free inside it
@@ -130,8 +131,7 @@ public final class Transaction {
         if !spilling && end <= lane.size && lane.position > 0 {
             // Everything already in the lane must be covered by the checkpoint before it is overwritten.
             heap.log.advanceCheckpoint(through: lane.lastSeq)
-            (lane.start + HeapFormat.recordHeaderSize).copyMemory(
-                from: recordStart + HeapFormat.recordHeaderSize, byteCount: cursor)
+            memmove(lane.start + HeapFormat.recordHeaderSize, recordStart + HeapFormat.recordHeaderSize, cursor)
             lane.position = 0
             recordStart = lane.start
             return

@@ -14,7 +14,7 @@ final class TypeRuntime: @unchecked Sendable {
     let lock = NSLock()
     /// Slabs of this type, not owned by any thread, that had a slot freed.
     var partial: [Int] = []
-    /// Next slab index to look at when searching for not yet loaded slabs of this type.
+    /// Next slab index to look at when searching for unclaimed slabs of this type.
     var discoveryCursor = 0
 
     init(id: UInt32, description: TypeDescription, layout: SlabLayout) {

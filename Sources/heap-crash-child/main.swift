@@ -46,17 +46,23 @@ do {
         group.wait()
         try heap.close()
     case "verify":
-        guard arguments.count == 5, let a0 = Int64(arguments[3]), let a1 = Int64(arguments[4]) else {
-            fail("usage: verify POOL ACK0 ACK1", status: 2)
+        // "-" for an acknowledgement means: no commit is known to have returned.
+        guard arguments.count == 5, let a0 = Int64(arguments[3]) ?? (arguments[3] == "-" ? -1 : nil),
+            let a1 = Int64(arguments[4]) ?? (arguments[4] == "-" ? -1 : nil)
+        else {
+            fail("usage: verify POOL ACK0|- ACK1|-", status: 2)
         }
         let heap = try PersistentHeap.open(path: path)
         let failures = try verify(heap, acknowledged: [a0, a1])
         let relocated = heap.openReport.relocated
+        let ops = try openRoot(heap).pointee
         try heap.close()
         let report = try HeapChecker.check(path: path)
         let problems = failures + report.problems
         guard problems.isEmpty else { fail(problems.prefix(5).joined(separator: "; ")) }
-        print("ok objects=\(report.objects) relocated=\(relocated) replayed=\(heap.openReport.replayedTransactions)")
+        print(
+            "ok objects=\(report.objects) relocated=\(relocated) replayed=\(heap.openReport.replayedTransactions) "
+                + "ops=\(ops.ops0),\(ops.ops1)")
     case "populate":
         guard arguments.count == 4, let items = Int(arguments[3]) else { fail("usage: populate POOL ITEMS", status: 2) }
         let heap = try PersistentHeap.create(path: path, size: 32 << 20, options: .init(slabSize: 4096))
