@@ -10,14 +10,8 @@ final class Lane: @unchecked Sendable {
         case busy = 0
         /// Sequence being committed, `reserving` while it is drawn, 0 when none.
         case inFlight = 1
-        /// Latest sequence whose changes are stored in place (maybe not yet flushed).
-        case applied = 2
-        /// Latest sequence whose changes are known durable.
-        case durable = 3
-        /// Pool offset of the record of `applied`.
-        case pendingOffset = 4
-        /// The thread that applied `applied` (a fence on another thread does not cover it).
-        case lastThread = 5
+        /// Spinlock over `dirty`.
+        case dirtyLock = 2
     }
     /// `inFlight` while a sequence number is being drawn.
     static let reserving = UInt64.max
@@ -30,9 +24,14 @@ final class Lane: @unchecked Sendable {
     private let words: UnsafeMutablePointer<UInt64>
 
     /// Where the next record starts (owner only).
-    var position = 0
+    @exclusivity(unchecked) var position = 0
     /// Sequence of the last record written here (owner only).
-    var lastSeq: UInt64 = 0
+    @exclusivity(unchecked) var lastSeq: UInt64 = 0
+    /// Ranges that records applied here stored in place without flushing
+    /// (under `dirtyLock`). They only need to be durable before the
+    /// checkpoint passes those records, so `RedoLog.advanceCheckpoint` flushes
+    /// them; until then recovery would replay the records anyway.
+    @exclusivity(unchecked) var dirty: [(UnsafeMutableRawPointer, Int)] = []
 
     init(index: Int, start: UnsafeMutableRawPointer, size: Int) {
         self.index = index
@@ -51,4 +50,20 @@ final class Lane: @unchecked Sendable {
 
     /// Gives the lane back.
     @inline(__always) func release() { pmh_store_release(word(.busy), 0) }
+}
+
+extension Lane {
+    /// Takes the spinlock over `dirty` (held for a few stores at a time).
+    @inline(__always) func lockDirty() {
+        while pmh_cas(word(.dirtyLock), 0, 1) == 0 { pmh_cpu_relax() }
+    }
+
+    /// Releases the spinlock over `dirty`.
+    @inline(__always) func unlockDirty() { pmh_store_release(word(.dirtyLock), 0) }
+
+    /// Records a range stored in place, skipping a repeat of the last line.
+    @inline(__always) func noteDirty(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        if let last = dirty.last, last.0 == address, last.1 >= length { return }
+        dirty.append((address, length))
+    }
 }

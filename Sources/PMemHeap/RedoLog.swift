@@ -5,11 +5,12 @@ import PMemKit
 /// The redo log: lanes of records, the global commit sequence, and the
 /// checkpoint that says which records are no longer needed.
 ///
-/// Commit protocol (one ordering point): a transaction writes its entries
-/// and a sealed header into its lane, flushes them, and fences once; from
-/// then on the record alone proves the commit (its checksum covers every
-/// byte). The changes are then stored in place and flushed *without* a
-/// fence; the thread's next fence, or a helper's, makes them durable.
+/// Commit protocol (one ordering point): a transaction builds its record in
+/// DRAM, seals it (a checksum over every byte), streams it into its lane
+/// and fences once; from then on the record alone proves the commit. The
+/// changes are then stored in place without flushing: until the checkpoint
+/// passes the record, recovery would replay it, so those lines only need to
+/// be flushed before the checkpoint moves (which flushes every lane's).
 ///
 /// Recovery replays, in sequence order, every valid record newer than the
 /// persistent checkpoint. The checkpoint only moves past a sequence once
@@ -68,14 +69,7 @@ final class RedoLog: @unchecked Sendable {
             tries += 1
             if tries % lanes.count == 0 { sched_yield() }
         }
-        let lane = lanes[i]
-        let me = RedoLog.currentThread
-        if pmh_load_acquire(lane.word(.lastThread)) != me {
-            // The previous applier's flushes are not ordered by our fences: flush again.
-            flushPendingApply(of: lane)
-            pmh_store_release(lane.word(.lastThread), me)
-        }
-        return lane
+        return lanes[i]
     }
 
     /// Takes `count` more free lanes, all or none at a time (so two large
@@ -93,17 +87,16 @@ final class RedoLog: @unchecked Sendable {
         }
     }
 
-    /// Flushes the destinations of a lane's applied-but-not-durable record (no fence).
-    private func flushPendingApply(of lane: Lane) {
-        guard pmh_load_acquire(lane.word(.applied)) > pmh_load_acquire(lane.word(.durable)) else { return }
-        let offset = Int(pmh_load_acquire(lane.word(.pendingOffset)))
-        guard offset >= lane.start - pool.base, offset + HeapFormat.recordHeaderSize <= lane.start - pool.base + lane.size
-        else { return }
-        let record = pool.base + offset
-        guard RedoRecord.length(record) <= lane.size - (offset - (lane.start - pool.base)) else { return }
-        RedoRecord.forEachEntry(record, bounds: bounds) { kind, offset, value, _ in
-            pool.flush(pool.base + offset, kind == .store ? Int(value) : 8)
-        }
+    /// Flushes what records applied in `lane` stored in place (no fence).
+    ///
+    /// Any thread may do this for any lane: the flushes are ordered by the
+    /// caller's own fence, which is why the checkpoint calls it for every
+    /// lane before it moves.
+    func flushDirty(of lane: Lane) {
+        lane.lockDirty()
+        for (address, length) in lane.dirty { pool.flush(address, length) }
+        lane.dirty.removeAll(keepingCapacity: true)
+        lane.unlockDirty()
     }
 
     // MARK: Sequence numbers
@@ -122,9 +115,10 @@ final class RedoLog: @unchecked Sendable {
 
     // MARK: Checkpoint
 
-    /// Advances the persistent checkpoint to at least `needed`, flushing
-    /// (helping) other lanes' applied records, and waiting for transactions
-    /// still between their sequence number and their apply.
+    /// Advances the persistent checkpoint to at least `needed`: flushes what
+    /// every lane stored in place, fences, then stores the checkpoint,
+    /// waiting for transactions still between their sequence number and the
+    /// end of their apply.
     func advanceCheckpoint(through needed: UInt64) {
         lock.lock()
         defer { lock.unlock() }
@@ -138,7 +132,7 @@ final class RedoLog: @unchecked Sendable {
                     inFlight = pmh_load_seq_cst(lane.word(.inFlight))
                 }
                 if inFlight != 0 { target = min(target, inFlight - 1) }
-                flushPendingApply(of: lane)
+                flushDirty(of: lane)
             }
             pool.drain()
             if target > checkpoint {

@@ -9,12 +9,14 @@ final class ThreadContext: @unchecked Sendable {
     /// The lane this thread tries first, so its records stay in one lane.
     let laneHint: Int
     /// Set while the thread is inside `transaction`, to refuse nesting.
-    var inTransaction = false
-    /// The heap, for the thread-exit destructor.
-    weak var owner: PersistentHeap?
+    @exclusivity(unchecked) var inTransaction = false
+    /// The heap, for the thread-exit destructor. Not retained, and not weak
+    /// (a weak reference would slow every retain of the heap): the heap
+    /// deletes the pthread key when it closes, so no destructor outlives it.
+    unowned(unsafe) var owner: PersistentHeap?
     /// Slots this thread freed, waiting for the checkpoint to pass the
     /// freeing transaction before they may be reused (see `Quarantine`).
-    var quarantine = Quarantine()
+    @exclusivity(unchecked) var quarantine = Quarantine()
 
     init(typeCapacity: Int, laneHint: Int) {
         cacheCount = typeCapacity + 1

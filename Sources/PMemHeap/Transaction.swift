@@ -14,37 +14,37 @@ import PMemKit
 /// Only use a transaction inside the closure that received it.
 public final class Transaction {
     @usableFromInline unowned(unsafe) let heap: PersistentHeap
-    var lane: Lane!
-    var context: ThreadContext!
+    @exclusivity(unchecked) var lane: Lane!
+    @exclusivity(unchecked) var context: ThreadContext!
     /// Bytes of entries written after the record header.
-    var cursor = 0
+    @exclusivity(unchecked) var cursor = 0
     /// Entries written.
-    var count = 0
+    @exclusivity(unchecked) var count = 0
     /// Slots reserved for allocations (released if the transaction aborts).
-    var reserved: [(slab: Int, slot: Int)] = []
+    @exclusivity(unchecked) var reserved: [(slab: Int, slot: Int)] = []
     /// Slots freed (released to the allocator after commit).
-    var freed: [(slab: Int, slot: Int)] = []
-    /// Where the record is being built: in the lane, or in `spill` once it outgrew one lane.
-    var recordStart: UnsafeMutableRawPointer!
-    /// A DRAM buffer for records larger than a lane (kept for reuse).
-    var spill: UnsafeMutableRawPointer?
-    var spillCapacity = 0
-    /// The record is in `spill`; at commit it is written across several lanes.
-    var spilling = false
+    @exclusivity(unchecked) var freed: [(slab: Int, slot: Int)] = []
+    /// Where the record is built: a DRAM buffer (kept for reuse) that grows
+    /// as needed; at commit it is streamed into the lane.
+    @exclusivity(unchecked) var recordStart: UnsafeMutableRawPointer
+    @exclusivity(unchecked) var recordCapacity: Int
+    /// New objects written in place, flushed just before the commit's fence
+    /// (flushing earlier would make every later atomic instruction wait).
+    @exclusivity(unchecked) var fresh: [(UnsafeMutableRawPointer, Int)] = []
 
     init(heap: PersistentHeap) {
         self.heap = heap
+        recordCapacity = 4096
+        recordStart = .allocate(byteCount: recordCapacity, alignment: HeapFormat.line)
     }
 
-    deinit { spill?.deallocate() }
+    deinit { recordStart.deallocate() }
 
     func begin(lane: Lane, context: ThreadContext) {
         self.lane = lane
         self.context = context
         cursor = 0
         count = 0
-        spilling = false
-        recordStart = lane.start + lane.position
     }
 
     // MARK: Writes
@@ -113,29 +113,18 @@ public final class Transaction {
         p.storeBytes(of: mask, toByteOffset: 8, as: UInt64.self)
     }
 
-    /// Room for one entry of `size` bytes: in the lane while the record fits
-    /// (starting the lane over after a checkpoint when its end is reached),
-    /// then in a DRAM buffer that grows as needed.
+    /// Room for one entry of `size` bytes in the record buffer, which grows
+    /// (up to what the whole log can hold) as needed.
     @inline(__always) private func reserveEntry(_ size: Int) throws -> UnsafeMutableRawPointer {
         let end = HeapFormat.recordHeaderSize + cursor + size
-        if spilling ? end > spillCapacity : lane.position + end > lane.size {
-            try makeRoom(for: end)
-        }
+        if end > recordCapacity { try grow(to: end) }
         let p = recordStart + HeapFormat.recordHeaderSize + cursor
         cursor += size
         count += 1
         return p
     }
 
-    private func makeRoom(for end: Int) throws {
-        if !spilling && end <= lane.size && lane.position > 0 {
-            // Everything already in the lane must be covered by the checkpoint before it is overwritten.
-            heap.log.advanceCheckpoint(through: lane.lastSeq)
-            memmove(lane.start + HeapFormat.recordHeaderSize, recordStart + HeapFormat.recordHeaderSize, cursor)
-            lane.position = 0
-            recordStart = lane.start
-            return
-        }
+    private func grow(to end: Int) throws {
         let limit = heap.geometry.laneCount * RecordParts.capacity(laneSize: heap.geometry.laneSize)
         guard end <= limit else {
             throw PMemError(
@@ -144,20 +133,11 @@ public final class Transaction {
                     + "create the pool with a larger --log-size or split the transaction")
         }
         let capacity = min(max(end * 2, 1 << 16), limit)
-        if spillCapacity < end {
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: HeapFormat.line)
-            if let spill {
-                if spilling { grown.copyMemory(from: spill, byteCount: HeapFormat.recordHeaderSize + cursor) }
-                spill.deallocate()
-            }
-            spill = grown
-            spillCapacity = capacity
-        }
-        if !spilling {
-            spill!.copyMemory(from: recordStart, byteCount: HeapFormat.recordHeaderSize + cursor)
-            spilling = true
-        }
-        recordStart = spill!
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: HeapFormat.line)
+        grown.copyMemory(from: recordStart, byteCount: HeapFormat.recordHeaderSize + cursor)
+        recordStart.deallocate()
+        recordStart = grown
+        recordCapacity = capacity
     }
 
     /// Copies this transaction's pending stores that overlap `[source, source+count)` into `buffer`.
@@ -209,13 +189,29 @@ public final class Transaction {
             throw PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
         }
         let raw = try allocateSlot(typeID: typeID, size: type.description.size)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: type.description.size)
-        flushFresh(raw, type.description.size)
+        zeroFresh(raw, type.description.size)
         return raw
     }
 
+    /// Zeroes a new object: whole lines with streaming stores (no read for
+    /// ownership, nothing to flush; the commit's fence orders them), the rest
+    /// with plain stores flushed before the fence.
+    func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
+        let whole = size & ~(HeapFormat.line - 1)
+        if heap.pool.cpuPath != nil && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
+            pmh_stream_zero(raw, whole)
+            if whole < size {
+                (raw + whole).initializeMemory(as: UInt8.self, repeating: 0, count: size - whole)
+                flushFresh(raw + whole, size - whole)
+            }
+        } else {
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            flushFresh(raw, size)
+        }
+    }
+
     @usableFromInline func flushFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
-        heap.pool.flush(raw, size)
+        fresh.append((raw, size))
     }
 
     /// Reserves a slot and logs its bitmap bit; returns the slot's address.
@@ -278,34 +274,43 @@ public final class Transaction {
 
     // MARK: Commit
 
-    /// Seals, flushes and fences the record (the commit point), tells the
-    /// observers, then applies the changes in place without a further fence.
+    /// Seals the record, streams it into the lane and fences once (the
+    /// commit point), tells the observers, then applies the changes in place
+    /// with plain stores: their lines are flushed under the lane's next fence.
     func commit() throws {
         guard count > 0 else {
             finish()
             return
         }
-        if spilling {
+        let length = HeapFormat.recordHeaderSize + cursor
+        if length > lane.size {
             try commitAcrossLanes()
             finish()
             return
         }
         let pool = heap.pool
         let log = heap.log
-        let record = recordStart!
-        let length = HeapFormat.recordHeaderSize + cursor
+        if lane.position + length > lane.size {
+            // Everything already in the lane must be covered by the checkpoint before it is overwritten.
+            log.advanceCheckpoint(through: lane.lastSeq)
+            lane.position = 0
+        }
+        let record = recordStart
+        let destination = lane.start + lane.position
         let seq = log.drawSequence(for: lane)
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
-        pool.flush(record, length)
-        CrashPoints.reach("record flushed, not fenced")
-        let appliedBefore = pmh_load_acquire(lane.word(.applied))
+        if pool.cpuPath != nil {
+            pmh_stream_copy(destination, record, length)
+        } else {
+            destination.copyMemory(from: record, byteCount: length)
+            pool.flush(destination, length)
+        }
+        for (object, size) in fresh { pool.flush(object, size) }
+        CrashPoints.reach("record written, not fenced")
         pool.drain()
-        pmh_store_release(lane.word(.durable), appliedBefore)
         CrashPoints.reach("committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
-        RedoLog.apply(record, pool: pool, bounds: log.bounds)
-        pmh_store_release(lane.word(.pendingOffset), UInt64(record - pool.base))
-        pmh_store_release(lane.word(.applied), seq)
+        applyOwnRecord(record, pool: pool)
         pmh_store_release(lane.word(.inFlight), 0)
         lane.lastSeq = seq
         lane.position = roundUp(lane.position + length, HeapFormat.line)
@@ -344,8 +349,9 @@ public final class Transaction {
         defer { for other in lanes.dropFirst() { other.release() } }
         log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
         let seq = log.drawSequence(for: lane)
-        let record = spill!
+        let record = recordStart
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        for (object, size) in fresh { pool.flush(object, size) }
         for (index, part) in lanes.enumerated() {
             let start = index * perLane
             let payload = min(perLane, length - start)
@@ -364,11 +370,45 @@ public final class Transaction {
         notifyObservers(seq: seq, record: record, length: length)
         RedoLog.apply(record, pool: pool, bounds: log.bounds)
         pool.drain()
-        pmh_store_release(lane.word(.applied), seq)
-        pmh_store_release(lane.word(.durable), seq)
         pmh_store_release(lane.word(.inFlight), 0)
         quarantineFreed(seq: seq)
         reserved.removeAll(keepingCapacity: true)
+    }
+
+    /// Applies the record this transaction just wrote (and checked entry by
+    /// entry as it wrote it): the stores of `RedoLog.apply`, not validated
+    /// again and not flushed; the ranges go on the lane's dirty list, which
+    /// the next checkpoint flushes.
+    private func applyOwnRecord(_ record: UnsafeRawPointer, pool: PoolMemory) {
+        let base = pool.base
+        var p = record + HeapFormat.recordHeaderSize
+        lane.lockDirty()
+        defer { lane.unlockDirty() }
+        for _ in 0..<count {
+            let word = p.load(as: UInt64.self)
+            let value = p.load(fromByteOffset: 8, as: UInt64.self)
+            let target = base + Int(word & RedoRecord.offsetMask)
+            switch word >> 56 {
+            case RedoRecord.Kind.store.rawValue:
+                let length = Int(value)
+                if length == 8 {
+                    target.storeBytes(of: p.load(fromByteOffset: HeapFormat.entryHeaderSize, as: UInt64.self), as: UInt64.self)
+                } else {
+                    target.copyMemory(from: p + HeapFormat.entryHeaderSize, byteCount: length)
+                }
+                lane.noteDirty(target, length)
+                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
+            case RedoRecord.Kind.setBits.rawValue:
+                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                lane.noteDirty(target, 8)
+                p += HeapFormat.entryHeaderSize
+            default:
+                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                lane.noteDirty(target, 8)
+                p += HeapFormat.entryHeaderSize
+            }
+            CrashPoints.reach("between redo entries")
+        }
     }
 
     private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
@@ -387,11 +427,10 @@ public final class Transaction {
 
     private func finish() {
         freed.removeAll(keepingCapacity: true)
+        fresh.removeAll(keepingCapacity: true)
         cursor = 0
         count = 0
-        spilling = false
         lane = nil
         context = nil
-        recordStart = nil
     }
 }

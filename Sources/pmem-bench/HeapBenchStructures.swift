@@ -77,9 +77,9 @@ enum BenchStructures {
     static func buildTree(_ heap: PersistentHeap, keys: [Int64]) throws -> PersistentPointer<TreeNode> {
         let trees = try heap.register(TreeNode.self)
         var root = PersistentPointer<TreeNode>.null
-        for chunk in stride(from: 0, to: keys.count, by: 2048) {
+        for chunk in stride(from: 0, to: keys.count, by: 256) {
             try heap.transaction { tx in
-                for key in keys[chunk..<min(chunk + 2048, keys.count)] {
+                for key in keys[chunk..<min(chunk + 256, keys.count)] {
                     let node = try tx.allocate(trees, TreeNode(key: key, left: .null, right: .null))
                     guard !root.isNull else {
                         root = node

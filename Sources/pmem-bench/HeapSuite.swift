@@ -38,13 +38,17 @@ struct HeapSuite: BenchSuite {
             + "libpmemobj with PMEM_IS_PMEM_FORCE=1 on the same file system"
     }
 
+    /// The cases; `PMEMKIT_BENCH_CASES=alloc,tx` (prefixes) builds and runs only those, for profiling.
     func cases() throws -> [BenchCase] {
+        let only = ProcessInfo.processInfo.environment["PMEMKIT_BENCH_CASES"]?.split(separator: ",").map(String.init)
+        func wanted(_ prefix: String) -> Bool { only?.contains { prefix.hasPrefix($0) } ?? true }
         var out: [BenchCase] = []
-        out += try allocationCases()
-        out += try chaseCases()
-        out.append(try lookupCase())
-        out += try transactionCases()
-        out += try openCases()
+        if wanted("alloc") { out += try allocationCases() }
+        if wanted("chase") { out += try chaseCases() }
+        if wanted("lookup") { out.append(try lookupCase()) }
+        if wanted("tx") { out += try transactionCases() }
+        if wanted("open") { out += try openCases() }
+        if only?.contains("probe") == true { out += try probeCases() }
         return out
     }
 
@@ -186,6 +190,24 @@ struct HeapSuite: BenchSuite {
                     }
                 })
         }
+    }
+
+    /// Overhead probes, only on request: an empty transaction and a
+    /// one-store transaction on a heap whose stores are never flushed.
+    private func probeCases() throws -> [BenchCase] {
+        let units = 10_000
+        let objects = try heap.register(Object64.self)
+        let target = try heap.allocate(objects)
+        return [
+            BenchCase(
+                name: "probe-empty-tx", unitCount: units,
+                ours: { [heap] in try timed { for _ in 0..<units { try heap.transaction { _ in } } } }),
+            BenchCase(
+                name: "probe-tx-read", unitCount: units,
+                ours: { [heap] in
+                    try timed { for _ in 0..<units { try heap.transaction { benchSink &+= $0.read(target.field(\.words.0)) } } }
+                }),
+        ]
     }
 
     // MARK: Open
