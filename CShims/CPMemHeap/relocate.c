@@ -36,11 +36,11 @@ int pmh_relocate_word(const struct pmh_relocation *r, uint64_t *p)
 	return 1;
 }
 
-/* relocate_object -- move the pointer fields of one object */
-static inline void relocate_object(const struct pmh_relocation *r,
-				   const struct pmh_slab_scan *s,
-				   unsigned char *obj,
-				   struct pmh_relocation_stats *st)
+/* relocate_object -- move the pointer fields of one object; 1 if any moved */
+static inline int relocate_object(const struct pmh_relocation *r,
+				  const struct pmh_slab_scan *s,
+				  unsigned char *obj,
+				  struct pmh_relocation_stats *st)
 {
 	uint32_t k;
 	int outside, moved = 0;
@@ -60,8 +60,7 @@ static inline void relocate_object(const struct pmh_relocation *r,
 		}
 	}
 	st->moved += moved;
-	if (moved && r->flush)
-		r->flush(obj, s->stride);
+	return moved != 0;
 }
 
 /* pmh_relocate_slab -- see pmh_relocate.h */
@@ -76,17 +75,31 @@ void pmh_relocate_slab(const struct pmh_relocation *r,
 			st->objects += __builtin_popcountll(s->bitmap[w]);
 		return;
 	}
+	/*
+	 * The rewritten objects' lines are flushed once per slab, as one range:
+	 * flushing per object would write back (and, where CLWB evicts, reload)
+	 * a line once for every object sharing it.
+	 */
+	unsigned char *lo = NULL, *hi = NULL;
+
 	for (w = 0; w < words; w++) {
 		uint64_t bits = s->bitmap[w];
 
 		while (bits) {
 			uint32_t slot = w * 64 + __builtin_ctzll(bits);
+			unsigned char *obj = s->objects + (size_t)slot * s->stride;
 
 			bits &= bits - 1;
 			if (slot >= s->count)
 				break;
 			st->objects++;
-			relocate_object(r, s, s->objects + (size_t)slot * s->stride, st);
+			if (relocate_object(r, s, obj, st)) {
+				if (!lo)
+					lo = obj;
+				hi = obj + s->stride;
+			}
 		}
 	}
+	if (lo && r->flush)
+		r->flush(lo, (size_t)(hi - lo));
 }

@@ -60,15 +60,17 @@ extension PersistentHeap {
         let lock = try lockPool(path)
         var locked = true
         defer { if locked { Foundation.close(lock) } }
-        let snapshot: PoolSnapshot
-        do {
-            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
-            snapshot = try PoolSnapshot.load(base: probe.base, fileSize: probe.size, path: path)
-            for type in types { try snapshot.checkCompatible(type) }
-        }
+        // The header says where the pool wants to be mapped; everything else is
+        // validated on the final mapping, before the first store to it.
+        let header = try readHeader(path)
         let mapping = try BasePlacement.map(
-            path: path, geometry: snapshot.geometry, bases: snapshot.state.bases, placement: options.placement,
+            path: path, geometry: header.geometry, bases: header.bases, placement: options.placement,
             requirePMem: options.requirePMem)
+        let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
+        guard snapshot.geometry == header.geometry, snapshot.state.bases == header.bases else {
+            throw PMemError(.busy, operation: "heap open", detail: "\(path) changed while it was being opened")
+        }
+        for type in types { try snapshot.checkCompatible(type) }
         let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
         var (state, slot, report) = recover(pool: pool, snapshot: snapshot, options: options)
         state.generation += 1
@@ -128,6 +130,36 @@ extension PersistentHeap {
             report.relocation = stats
         }
         return (state, slot, (report, checkpoint))
+    }
+
+    /// The identity and state from the header: read with `pread` from a
+    /// file, or through a short-lived read-only mapping of a device.
+    private static func readHeader(_ path: String) throws -> (geometry: PoolGeometry, bases: [UInt64]) {
+        let block = UnsafeMutableRawPointer.allocate(byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+        defer { block.deallocate() }
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        defer { Foundation.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        let size: Int
+        if st.st_mode & S_IFMT == S_IFREG {
+            size = Int(st.st_size)
+            guard size >= HeapFormat.headerSize else {
+                throw PMemError(
+                    .corrupt, operation: "heap open", detail: "\(path): \(size) bytes is too small to be a heap pool")
+            }
+            guard pread(fd, block, HeapFormat.headerSize, 0) == HeapFormat.headerSize else {
+                throw PMemError.system("read", errno: errno, detail: path)
+            }
+        } else {
+            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
+            size = probe.size
+            block.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
+        }
+        let identity = try PoolIdentity.read(from: block, fileSize: size, path: path)
+        let (state, _) = try PoolState.read(from: block, salt: identity.salt, path: path)
+        return (identity.geometry, state.bases)
     }
 
     /// Takes an exclusive lock on the pool so two processes never open it at once.
