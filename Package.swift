@@ -51,7 +51,9 @@ let package = Package(
 
         .executableTarget(
             name: "pmemctl",
-            dependencies: ["PMemKit", "PMemHeap", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "PMemKit", "PMemHeap", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [

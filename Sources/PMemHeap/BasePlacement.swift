@@ -20,7 +20,8 @@ enum BasePlacement {
             do {
                 return try PMemMapping(
                     path: path,
-                    options: .init(size: geometry.poolSize, address: address.map { UInt($0) }, requirePMem: requirePMem))
+                    options: .init(
+                        size: geometry.poolSize, address: address.map { UInt($0) }, requirePMem: requirePMem))
             } catch let error as PMemError where error.kind == .busy {
                 return nil
             }
@@ -32,11 +33,14 @@ enum BasePlacement {
             guard unambiguous(wanted), !full || bases.contains(wanted) else {
                 throw PMemError(
                     .invalidArgument, operation: "heap open",
-                    detail: "address 0x\(String(address, radix: 16)) overlaps a range the pool's pointers may hold")
+                    detail:
+                        "address 0x\(String(address, radix: 16)) overlaps a range the pool's pointers may hold"
+                )
             }
             guard let mapping = try attempt(wanted) else {
                 throw PMemError(
-                    .busy, operation: "heap open", detail: "address 0x\(String(address, radix: 16)) is in use")
+                    .busy, operation: "heap open", detail: "address 0x\(String(address, radix: 16)) is in use"
+                )
             }
             return mapping
         case .recorded, .anywhere:
@@ -54,13 +58,16 @@ enum BasePlacement {
         guard !full else {
             throw PMemError(
                 .busy, operation: "heap open",
-                detail: "the pool's last \(bases.count) relocations were interrupted; it can only be opened at one of "
-                    + bases.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") + ", and none is free")
+                detail:
+                    "the pool's last \(bases.count) relocations were interrupted; it can only be opened at one of "
+                    + bases.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+                    + ", and none is free")
         }
         for candidate in candidates(span: span) where !bases.contains(where: { overlaps($0, candidate) }) {
             if let mapping = try attempt(candidate) { return mapping }
         }
-        throw PMemError(.busy, operation: "heap open", detail: "found no free address range for \(span) bytes")
+        throw PMemError(
+            .busy, operation: "heap open", detail: "found no free address range for \(span) bytes")
     }
 
     /// Gigabyte-aligned addresses from 16 TiB up, a pool's size plus a gap apart.

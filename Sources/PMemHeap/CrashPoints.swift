@@ -8,7 +8,8 @@ import Foundation
 /// one predictable branch.
 enum CrashPoints {
     /// The point to die at, or 0 when injection is off.
-    static let target: UInt64 = ProcessInfo.processInfo.environment["PMEMKIT_HEAP_CRASH_AT"].flatMap { UInt64($0) } ?? 0
+    static let target: UInt64 =
+        ProcessInfo.processInfo.environment["PMEMKIT_HEAP_CRASH_AT"].flatMap { UInt64($0) } ?? 0
     /// Whether injection is on.
     static var enabled: Bool { target != 0 }
     private static let logLabel = ProcessInfo.processInfo.environment["PMEMKIT_HEAP_CRASH_LOG"] == "1"

@@ -56,12 +56,15 @@ public enum HeapChecker {
         let snapshot = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         var notes: [String] = []
         let records = RedoLog.committedRecords(
-            in: view.base, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint, salt: snapshot.identity.salt)
+            in: view.base, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint,
+            salt: snapshot.identity.salt)
         if !records.isEmpty {
             if view.isPrivate {
                 let memory = PoolMemory(
-                    privateView: view.base, size: snapshot.geometry.poolSize, salt: snapshot.identity.salt, unmap: {})
-                _ = RedoLog.replay(records, pool: memory, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint)
+                    privateView: view.base, size: snapshot.geometry.poolSize, salt: snapshot.identity.salt,
+                    unmap: {})
+                _ = RedoLog.replay(
+                    records, pool: memory, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint)
                 notes.append("\(records.count) committed transactions await replay (checked as replayed)")
             } else {
                 notes.append("\(records.count) committed transactions await replay (checked as stored)")
@@ -76,7 +79,8 @@ public enum HeapChecker {
         var walker = PoolWalker(base: UnsafeRawPointer(view.base), snapshot: walked)
         walker.walk()
         return HeapCheckReport(
-            problems: Array(walker.problems.prefix(problemLimit)), problemCount: walker.problems.count, notes: notes,
+            problems: Array(walker.problems.prefix(problemLimit)), problemCount: walker.problems.count,
+            notes: notes,
             objects: walker.objects, pointers: walker.pointers, reachable: walker.reachable,
             pendingTransactions: records.count)
     }
@@ -97,7 +101,9 @@ struct PoolWalker {
         self.base = base
         self.snapshot = snapshot
         let slabSize = snapshot.geometry.slabSize
-        layouts = snapshot.types.map { SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: slabSize)! }
+        layouts = snapshot.types.map {
+            SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: slabSize)!
+        }
     }
 
     /// A pool offset for pointer value `value`, or `nil` when it is outside every known range.
@@ -136,7 +142,8 @@ struct PoolWalker {
     }
 
     func isAllocated(slab: Int, slot: Int) -> Bool {
-        let word = base.load(fromByteOffset: snapshot.geometry.slabOffset(slab) + slot / 64 * 8, as: UInt64.self)
+        let word = base.load(
+            fromByteOffset: snapshot.geometry.slabOffset(slab) + slot / 64 * 8, as: UInt64.self)
         return word & (UInt64(1) << UInt64(slot % 64)) != 0
     }
 
@@ -196,7 +203,8 @@ struct PoolWalker {
     private mutating func checkRoot(edges: [Int: [(slab: Int, slot: Int)]]) {
         guard snapshot.rootAddress != 0 else { return }
         guard let offset = resolve(snapshot.rootAddress) else {
-            problems.append("the root pointer 0x\(String(snapshot.rootAddress, radix: 16)) is outside the pool")
+            problems.append(
+                "the root pointer 0x\(String(snapshot.rootAddress, radix: 16)) is outside the pool")
             return
         }
         let root: (slab: Int, slot: Int)
@@ -206,7 +214,9 @@ struct PoolWalker {
             problems.append("the root pointer \(reason)")
             return
         }
-        if snapshot.slabTypes[root.slab] != snapshot.rootType || objectOffset(slab: root.slab, slot: root.slot) != offset {
+        if snapshot.slabTypes[root.slab] != snapshot.rootType
+            || objectOffset(slab: root.slab, slot: root.slot) != offset
+        {
             problems.append("the root does not point to the start of an object of its recorded type")
         }
         let slabSize = snapshot.geometry.slabSize
@@ -220,7 +230,8 @@ struct PoolWalker {
         }
         reachable = seen.count
         if seen.count < objects {
-            problems.append("\(objects - seen.count) allocated objects are unreachable from the root (leaked)")
+            problems.append(
+                "\(objects - seen.count) allocated objects are unreachable from the root (leaked)")
         }
     }
 }

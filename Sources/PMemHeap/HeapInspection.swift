@@ -82,10 +82,12 @@ public struct HeapInfo: Encodable, Sendable {
         ).count
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         return HeapInfo(
-            path: path, uuid: s.identity.uuid.uuidString.lowercased(), version: HeapFormat.version, size: g.poolSize,
+            path: path, uuid: s.identity.uuid.uuidString.lowercased(), version: HeapFormat.version,
+            size: g.poolSize,
             slabSize: g.slabSize, slabCount: g.slabCount, lanes: g.laneCount, laneSize: g.laneSize,
             base: hex(s.state.bases[0]), bases: s.state.bases.map(hex), cleanShutdown: s.state.cleanShutdown,
-            relocationPending: s.state.relocationPending, checkpoint: s.checkpoint, pendingTransactions: pending,
+            relocationPending: s.state.relocationPending, checkpoint: s.checkpoint,
+            pendingTransactions: pending,
             root: s.rootAddress == 0 ? nil : hex(s.rootAddress),
             rootType: s.rootType == 0 ? nil : s.types[Int(s.rootType) - 1].description.name,
             types: s.types.map {
@@ -147,8 +149,12 @@ public struct HeapStats: Encodable, Sendable {
         let view = try PoolView(path: path)
         let s = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         let g = s.geometry
-        var usage = s.types.map { TypeUsage(name: $0.description.name, slabs: 0, objects: 0, capacity: 0, bytesAllocated: 0) }
-        let layouts = s.types.map { SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: g.slabSize)! }
+        var usage = s.types.map {
+            TypeUsage(name: $0.description.name, slabs: 0, objects: 0, capacity: 0, bytesAllocated: 0)
+        }
+        let layouts = s.types.map {
+            SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: g.slabSize)!
+        }
         for (slab, typeID) in s.slabTypes.enumerated() where typeID != 0 {
             let i = Int(typeID) - 1
             let bitmap = view.base + g.slabOffset(slab)
@@ -163,7 +169,8 @@ public struct HeapStats: Encodable, Sendable {
         let used = usage.reduce(0) { $0 + $1.slabs }
         return HeapStats(
             slabsTotal: g.slabCount, slabsUsed: used, slabsFree: g.slabCount - used,
-            objects: usage.reduce(0) { $0 + $1.objects }, bytesAllocated: usage.reduce(0) { $0 + $1.bytesAllocated },
+            objects: usage.reduce(0) { $0 + $1.objects },
+            bytesAllocated: usage.reduce(0) { $0 + $1.bytesAllocated },
             bytesFree: (g.slabCount - used) * g.slabSize, types: usage)
     }
 }

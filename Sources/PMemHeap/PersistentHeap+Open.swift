@@ -6,9 +6,11 @@ extension PersistentHeap {
     /// Creates a pool of `size` bytes at `path` (a new file, or a DAX device)
     /// and opens it, with `types` registered.
     public static func create(
-        path: String, size: Int, options: HeapCreateOptions = HeapCreateOptions(), types: [TypeDescription] = []
+        path: String, size: Int, options: HeapCreateOptions = HeapCreateOptions(),
+        types: [TypeDescription] = []
     ) throws -> PersistentHeap {
-        let geometry = try PoolGeometry.plan(poolSize: size, slabSize: options.slabSize, logSize: options.logSize)
+        let geometry = try PoolGeometry.plan(
+            poolSize: size, slabSize: options.slabSize, logSize: options.logSize)
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
             throw PMemError(.busy, operation: "heap create", errno: EEXIST, detail: "\(path) already exists")
@@ -35,13 +37,19 @@ extension PersistentHeap {
     private static func format(_ pool: PoolMemory, identity: PoolIdentity) {
         let g = identity.geometry
         pool.base.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
-        (pool.base + g.slabDirectoryOffset).initializeMemory(as: UInt8.self, repeating: 0, count: g.slabCount * 8)
+        (pool.base + g.slabDirectoryOffset).initializeMemory(
+            as: UInt8.self, repeating: 0, count: g.slabCount * 8)
         pool.flush(pool.base + g.slabDirectoryOffset, g.slabCount * 8)
-        for (offset, tag) in [(HeapFormat.typeCountOffset, HeapFormat.typeCountOffset), (HeapFormat.checkpointOffset, HeapFormat.checkpointOffset)] {
-            pool.base.storeBytes(of: CheckedWord.encode(0, salt: pool.salt, tag: tag), toByteOffset: offset, as: UInt64.self)
+        for (offset, tag) in [
+            (HeapFormat.typeCountOffset, HeapFormat.typeCountOffset),
+            (HeapFormat.checkpointOffset, HeapFormat.checkpointOffset),
+        ] {
+            pool.base.storeBytes(
+                of: CheckedWord.encode(0, salt: pool.salt, tag: tag), toByteOffset: offset, as: UInt64.self)
         }
         pool.persist(pool.base, HeapFormat.headerSize)
-        PoolState(generation: 1, cleanShutdown: false, bases: [pool.baseAddress]).write(into: pool, replacing: 1)
+        PoolState(generation: 1, cleanShutdown: false, bases: [pool.baseAddress]).write(
+            into: pool, replacing: 1)
         identity.write(to: pool.base)
         pool.persist(pool.base, HeapFormat.identitySize)
     }
@@ -68,7 +76,8 @@ extension PersistentHeap {
             requirePMem: options.requirePMem)
         let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
         guard snapshot.geometry == header.geometry, snapshot.state.bases == header.bases else {
-            throw PMemError(.busy, operation: "heap open", detail: "\(path) changed while it was being opened")
+            throw PMemError(
+                .busy, operation: "heap open", detail: "\(path) changed while it was being opened")
         }
         for type in types { try snapshot.checkCompatible(type) }
         let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
@@ -102,7 +111,8 @@ extension PersistentHeap {
         }
         let target = pool.baseAddress
         var report = OpenReport(
-            recoveredFromCrash: !snapshot.state.cleanShutdown, replayedTransactions: records.count, relocated: false,
+            recoveredFromCrash: !snapshot.state.cleanShutdown, replayedTransactions: records.count,
+            relocated: false,
             relocatedFrom: [], base: target, relocation: nil)
         if state.bases != [target] {
             let from = state.bases.filter { $0 != target }
@@ -115,7 +125,8 @@ extension PersistentHeap {
             let runtimes = snapshot.types.map {
                 TypeRuntime(
                     id: $0.id, description: $0.description,
-                    layout: SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!)
+                    layout: SlabLayout(
+                        stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!)
             }
             let stats = Relocator.run(
                 pool: pool, geometry: geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: from,
@@ -135,7 +146,8 @@ extension PersistentHeap {
     /// The identity and state from the header: read with `pread` from a
     /// file, or through a short-lived read-only mapping of a device.
     private static func readHeader(_ path: String) throws -> (geometry: PoolGeometry, bases: [UInt64]) {
-        let block = UnsafeMutableRawPointer.allocate(byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+        let block = UnsafeMutableRawPointer.allocate(
+            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
         defer { block.deallocate() }
         let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
@@ -147,7 +159,8 @@ extension PersistentHeap {
             size = Int(st.st_size)
             guard size >= HeapFormat.headerSize else {
                 throw PMemError(
-                    .corrupt, operation: "heap open", detail: "\(path): \(size) bytes is too small to be a heap pool")
+                    .corrupt, operation: "heap open",
+                    detail: "\(path): \(size) bytes is too small to be a heap pool")
             }
             guard pread(fd, block, HeapFormat.headerSize, 0) == HeapFormat.headerSize else {
                 throw PMemError.system("read", errno: errno, detail: path)
@@ -170,7 +183,8 @@ extension PersistentHeap {
             let error = errno
             Foundation.close(fd)
             if error == EWOULDBLOCK {
-                throw PMemError(.busy, operation: "heap open", errno: error, detail: "\(path) is open in another process")
+                throw PMemError(
+                    .busy, operation: "heap open", errno: error, detail: "\(path) is open in another process")
             }
             throw PMemError.system("flock", errno: error, detail: path)
         }

@@ -50,7 +50,8 @@ public final class PersistentHeap: @unchecked Sendable {
     public var backing: PMemMapping.Backing? { pool.mapping?.backing }
 
     init(
-        path: String, pool: PoolMemory, snapshot: PoolSnapshot, state: PoolState, stateSlot: Int, report: OpenReport,
+        path: String, pool: PoolMemory, snapshot: PoolSnapshot, state: PoolState, stateSlot: Int,
+        report: OpenReport,
         lockDescriptor: Int32
     ) {
         self.path = path
@@ -107,14 +108,18 @@ public final class PersistentHeap: @unchecked Sendable {
             guard stored.layoutHash == description.layoutHash else {
                 throw PMemError(
                     .invalidArgument, operation: "register type",
-                    detail: "type '\(description.name)' changed: the pool stores size \(stored.size), alignment "
+                    detail:
+                        "type '\(description.name)' changed: the pool stores size \(stored.size), alignment "
                         + "\(stored.alignment), pointer offsets \(stored.pointerOffsets); the program declares size "
                         + "\(description.size), alignment \(description.alignment), pointer offsets "
                         + "\(description.pointerOffsets)")
             }
             return id
         }
-        guard SlabLayout(stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize) != nil
+        guard
+            SlabLayout(
+                stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)
+                != nil
         else {
             throw PMemError(
                 .invalidArgument, operation: "register type",
@@ -136,7 +141,8 @@ public final class PersistentHeap: @unchecked Sendable {
     }
 
     private func install(_ description: TypeDescription, id: UInt32) {
-        let layout = SlabLayout(stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)!
+        let layout = SlabLayout(
+            stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)!
         allocator.types[Int(id)] = TypeRuntime(id: id, description: description, layout: layout)
         typeIDsByName[description.name] = id
     }
@@ -179,7 +185,9 @@ public final class PersistentHeap: @unchecked Sendable {
     public func rootLine() -> (address: UInt64, typeID: UInt32) {
         (
             pool.base.load(fromByteOffset: HeapFormat.rootPointerOffset, as: UInt64.self),
-            UInt32(truncatingIfNeeded: pool.base.load(fromByteOffset: HeapFormat.rootTypeOffset, as: UInt64.self))
+            UInt32(
+                truncatingIfNeeded: pool.base.load(fromByteOffset: HeapFormat.rootTypeOffset, as: UInt64.self)
+            )
         )
     }
 
@@ -269,7 +277,9 @@ public final class PersistentHeap: @unchecked Sendable {
     }
 
     private func ensureOpen() throws {
-        guard !closed else { throw PMemError(.invalidArgument, operation: "heap", detail: "\(path) is closed") }
+        guard !closed else {
+            throw PMemError(.invalidArgument, operation: "heap", detail: "\(path) is closed")
+        }
     }
 
     // MARK: Close

@@ -28,7 +28,9 @@ public struct PersistentPointer<Pointee>: Equatable, Hashable, @unchecked Sendab
     }
 
     /// The address of one field of the object, for `Transaction.write(_:to:)`.
-    @inlinable public func field<Value>(_ path: WritableKeyPath<Pointee, Value>) -> UnsafeMutablePointer<Value> {
+    @inlinable public func field<Value>(_ path: WritableKeyPath<Pointee, Value>) -> UnsafeMutablePointer<
+        Value
+    > {
         let offset = MemoryLayout<Pointee>.offset(of: path)!
         return UnsafeMutableRawPointer(address!).advanced(by: offset).assumingMemoryBound(to: Value.self)
     }
@@ -73,7 +75,9 @@ extension PersistentType {
         guard _isPOD(Self.self) else {
             throw PMemError(
                 .invalidArgument, operation: "register type",
-                detail: "type '\(persistentName)' holds references or other non-trivial fields and cannot live in PMem")
+                detail:
+                    "type '\(persistentName)' holds references or other non-trivial fields and cannot live in PMem"
+            )
         }
         var offsets: [Int] = []
         for path in persistentPointers {

@@ -86,7 +86,9 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         guard logOffset >= slabDirectoryOffset + slabCount * 8, logOffset % 4096 == 0 else {
             throw bad("redo log overlaps the slab directory")
         }
-        guard laneCount <= 64, laneSize % 4096 == 0 else { throw bad("\(laneCount) lanes of \(laneSize) bytes") }
+        guard laneCount <= 64, laneSize % 4096 == 0 else {
+            throw bad("\(laneCount) lanes of \(laneSize) bytes")
+        }
         guard slabsOffset >= logOffset + laneCount * laneSize, slabsOffset % 4096 == 0 else {
             throw bad("slabs overlap the redo log")
         }

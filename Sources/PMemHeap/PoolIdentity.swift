@@ -15,7 +15,9 @@ struct PoolIdentity: Equatable {
     }
 
     private var uuidWords: (UInt64, UInt64) {
-        withUnsafeBytes(of: uuid.uuid) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        withUnsafeBytes(of: uuid.uuid) {
+            ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
     }
 
     // Field offsets inside the block.
@@ -66,22 +68,30 @@ struct PoolIdentity: Equatable {
         }
         let version = block.loadUnaligned(fromByteOffset: Field.version, as: UInt32.self)
         guard version == HeapFormat.version else {
-            throw corrupt("pool format version \(version) is not supported (this build reads \(HeapFormat.version))")
+            throw corrupt(
+                "pool format version \(version) is not supported (this build reads \(HeapFormat.version))")
         }
         let stored = block.loadUnaligned(fromByteOffset: Field.checksum, as: UInt64.self)
         guard pmh_checksum64(block, Field.checksum, HeapFormat.Seed.identity.rawValue) == stored else {
             throw corrupt("header checksum mismatch (the identity block is damaged)")
         }
-        let v = (0..<10).map { Int(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: Field.geometry + 8 * $0, as: UInt64.self)) }
+        let v = (0..<10).map {
+            Int(
+                truncatingIfNeeded: block.loadUnaligned(
+                    fromByteOffset: Field.geometry + 8 * $0, as: UInt64.self))
+        }
         let geometry = PoolGeometry(
-            poolSize: v[0], slabSize: v[1], typeTableOffset: v[2], typeCapacity: v[3], slabDirectoryOffset: v[4],
+            poolSize: v[0], slabSize: v[1], typeTableOffset: v[2], typeCapacity: v[3],
+            slabDirectoryOffset: v[4],
             slabCount: v[5], logOffset: v[6], laneCount: v[7], laneSize: v[8], slabsOffset: v[9])
         try geometry.validate()
         guard geometry.poolSize <= fileSize else {
             throw corrupt("the header says \(geometry.poolSize) bytes but only \(fileSize) are present")
         }
         var raw = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: block + Field.uuid, count: 16)) }
+        withUnsafeMutableBytes(of: &raw) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(start: block + Field.uuid, count: 16))
+        }
         return PoolIdentity(uuid: UUID(uuid: raw), geometry: geometry)
     }
 }

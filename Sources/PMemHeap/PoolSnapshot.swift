@@ -21,23 +21,30 @@ struct PoolSnapshot {
     static func load(base: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolSnapshot {
         guard fileSize >= HeapFormat.headerSize else {
             throw PMemError(
-                .corrupt, operation: "heap open", detail: "\(path): \(fileSize) bytes is too small to be a heap pool")
+                .corrupt, operation: "heap open",
+                detail: "\(path): \(fileSize) bytes is too small to be a heap pool")
         }
         let identity = try PoolIdentity.read(from: base, fileSize: fileSize, path: path)
         let salt = identity.salt
         let geometry = identity.geometry
         let (state, slot) = try PoolState.read(from: base, salt: salt, path: path)
         let checkpointWord = base.load(fromByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
-        guard let checkpoint = CheckedWord.decode(checkpointWord, salt: salt, tag: HeapFormat.checkpointOffset) else {
-            throw PMemError(.corrupt, operation: "heap open", detail: "\(path): the checkpoint word is damaged")
+        guard
+            let checkpoint = CheckedWord.decode(checkpointWord, salt: salt, tag: HeapFormat.checkpointOffset)
+        else {
+            throw PMemError(
+                .corrupt, operation: "heap open", detail: "\(path): the checkpoint word is damaged")
         }
         let types = try TypeTable.read(from: base, geometry: geometry, salt: salt, path: path)
-        for type in types where SlabLayout(
+        for type in types
+        where SlabLayout(
             stride: type.stride, alignment: type.description.alignment, slabSize: geometry.slabSize) == nil
         {
             throw PMemError(
                 .corrupt, operation: "heap open",
-                detail: "\(path): type '\(type.description.name)' does not fit in a slab of \(geometry.slabSize) bytes")
+                detail:
+                    "\(path): type '\(type.description.name)' does not fit in a slab of \(geometry.slabSize) bytes"
+            )
         }
         let slabTypes = try SlabDirectory.read(
             from: base, geometry: geometry, typeCount: types.count, salt: salt, path: path)
@@ -66,7 +73,8 @@ struct PoolSnapshot {
             guard word & layout.invalidBits(word: last) == 0 else {
                 throw PMemError(
                     .corrupt, operation: "heap open",
-                    detail: "\(path): slab \(slab) has allocation bits set past its last slot (bitmap damaged)")
+                    detail:
+                        "\(path): slab \(slab) has allocation bits set past its last slot (bitmap damaged)")
             }
         }
     }
@@ -80,7 +88,8 @@ struct PoolSnapshot {
         let s = stored.description
         throw PMemError(
             .invalidArgument, operation: "heap open",
-            detail: "type '\(description.name)' changed: the pool stores size \(s.size), alignment \(s.alignment), "
+            detail:
+                "type '\(description.name)' changed: the pool stores size \(s.size), alignment \(s.alignment), "
                 + "pointer offsets \(s.pointerOffsets); the program declares size \(description.size), "
                 + "alignment \(description.alignment), pointer offsets \(description.pointerOffsets)")
     }

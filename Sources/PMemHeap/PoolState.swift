@@ -47,12 +47,14 @@ struct PoolState: Equatable {
     }
 
     /// The current state and the slot it is in; `corrupt` when neither slot is valid.
-    static func read(from base: UnsafeRawPointer, salt: UInt64, path: String) throws -> (PoolState, slot: Int) {
+    static func read(from base: UnsafeRawPointer, salt: UInt64, path: String) throws -> (PoolState, slot: Int)
+    {
         var best: (PoolState, Int)?
         for slot in 0..<2 {
             let p = base + HeapFormat.stateSlotOffsets[slot]
             let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
-            guard pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)) == sum
+            guard
+                pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)) == sum
             else { continue }
             let count = Int(p.load(fromByteOffset: Field.baseCount, as: UInt32.self))
             guard (1...maxBases).contains(count) else { continue }

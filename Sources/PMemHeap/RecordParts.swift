@@ -66,7 +66,8 @@ enum RecordParts {
     static func gather(
         first: Int, base: UnsafeRawPointer, geometry: PoolGeometry, salt: UInt64
     ) -> [UInt8]? {
-        guard let head = readHeader(base + geometry.laneOffset(first), laneSize: geometry.laneSize, salt: salt),
+        guard
+            let head = readHeader(base + geometry.laneOffset(first), laneSize: geometry.laneSize, salt: salt),
             head.index == 0, head.count <= geometry.laneCount,
             head.recordLength <= head.count * capacity(laneSize: geometry.laneSize)
         else { return nil }
@@ -76,7 +77,8 @@ enum RecordParts {
         var visited = Set<Int>()
         for index in 0..<head.count {
             guard lane < geometry.laneCount, visited.insert(lane).inserted,
-                let part = readHeader(base + geometry.laneOffset(lane), laneSize: geometry.laneSize, salt: salt),
+                let part = readHeader(
+                    base + geometry.laneOffset(lane), laneSize: geometry.laneSize, salt: salt),
                 part.seq == head.seq, part.index == index, part.count == head.count
             else { return nil }
             let start = base + geometry.laneOffset(lane) + headerSize

@@ -56,7 +56,9 @@ final class RedoLog: @unchecked Sendable {
     }
 
     /// The caller's thread, as the lanes record it.
-    @inline(__always) static var currentThread: UInt64 { UInt64(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
+    @inline(__always) static var currentThread: UInt64 {
+        UInt64(UInt(bitPattern: Int(bitPattern: pthread_self())))
+    }
 
     // MARK: Lanes
 
@@ -183,7 +185,8 @@ final class RedoLog: @unchecked Sendable {
         let bounds = RedoRecord.Bounds(geometry: geometry)
         func valid(_ record: UnsafeRawPointer, room: Int, lane: Int, after previous: UInt64) -> Bool {
             let length = RedoRecord.length(record)
-            return RedoRecord.seq(record) > previous && length >= HeapFormat.recordHeaderSize && length <= room
+            return RedoRecord.seq(record) > previous && length >= HeapFormat.recordHeaderSize
+                && length <= room
                 && length % 8 == 0 && record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(lane)
                 && record.load(fromByteOffset: 24, as: UInt64.self)
                     == RedoRecord.checksum(record, length: length, salt: salt)
@@ -200,7 +203,8 @@ final class RedoLog: @unchecked Sendable {
                     if valid(storage.bytes, room: bytes.count, lane: index, after: checkpoint),
                         RedoRecord.seq(storage.bytes) == part.seq
                     {
-                        found.append(FoundRecord(seq: part.seq, record: storage.bytes, lane: index, storage: storage))
+                        found.append(
+                            FoundRecord(seq: part.seq, record: storage.bytes, lane: index, storage: storage))
                     }
                 }
                 continue
@@ -212,7 +216,9 @@ final class RedoLog: @unchecked Sendable {
             var previous: UInt64 = 0
             while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
                 let record = lane + position
-                guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else { break }
+                guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else {
+                    break
+                }
                 previous = RedoRecord.seq(record)
                 if previous > checkpoint {
                     found.append(FoundRecord(seq: previous, record: record, lane: index, storage: nil))
@@ -245,7 +251,9 @@ final class RedoLog: @unchecked Sendable {
 
     /// Replays what recovery found, then moves the checkpoint past it (fenced).
     /// Returns the number of records replayed.
-    static func replay(_ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64) -> UInt64 {
+    static func replay(_ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64)
+        -> UInt64
+    {
         let bounds = RedoRecord.Bounds(geometry: geometry)
         for found in records {
             apply(found.record, pool: pool, bounds: bounds)

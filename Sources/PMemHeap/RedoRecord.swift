@@ -37,7 +37,8 @@ enum RedoRecord {
         let h1 = record.load(fromByteOffset: 8, as: UInt64.self)
         let h2 = record.load(fromByteOffset: 16, as: UInt64.self)
         let seed = pmh_mix64(salt ^ HeapFormat.Seed.record.rawValue ^ h0) ^ pmh_mix64(h1 ^ pmh_mix64(h2))
-        return pmh_checksum64(record + HeapFormat.recordHeaderSize, length - HeapFormat.recordHeaderSize, seed)
+        return pmh_checksum64(
+            record + HeapFormat.recordHeaderSize, length - HeapFormat.recordHeaderSize, seed)
     }
 
     /// Fills in the header of a record whose entries are written.
@@ -55,9 +56,13 @@ enum RedoRecord {
     /// Sequence number of a record.
     static func seq(_ record: UnsafeRawPointer) -> UInt64 { record.load(as: UInt64.self) }
     /// Bytes of a record, header included.
-    static func length(_ record: UnsafeRawPointer) -> Int { Int(record.load(fromByteOffset: 8, as: UInt32.self)) }
+    static func length(_ record: UnsafeRawPointer) -> Int {
+        Int(record.load(fromByteOffset: 8, as: UInt32.self))
+    }
     /// Entries of a record.
-    static func count(_ record: UnsafeRawPointer) -> Int { Int(record.load(fromByteOffset: 12, as: UInt32.self)) }
+    static func count(_ record: UnsafeRawPointer) -> Int {
+        Int(record.load(fromByteOffset: 12, as: UInt32.self))
+    }
 
     /// Where a record may write: the root line and the slabs. A record that
     /// names anything else is damaged (or hostile) and is never applied.
@@ -75,8 +80,9 @@ enum RedoRecord {
         }
 
         @inline(__always) func allows(_ offset: Int, _ length: Int) -> Bool {
-            length >= 0 && ((offset >= rootStart && offset + length <= rootEnd)
-                || (offset >= slabsStart && offset + length <= slabsEnd))
+            length >= 0
+                && ((offset >= rootStart && offset + length <= rootEnd)
+                    || (offset >= slabsStart && offset + length <= slabsEnd))
         }
     }
 
@@ -128,7 +134,10 @@ enum RedoRecord {
         var out: [RedoEntry] = []
         forEachEntry(record, bounds: bounds) { kind, offset, value, data in
             switch kind {
-            case .store: out.append(.store(offset: offset, bytes: Array(UnsafeRawBufferPointer(start: data, count: Int(value)))))
+            case .store:
+                out.append(
+                    .store(
+                        offset: offset, bytes: Array(UnsafeRawBufferPointer(start: data, count: Int(value)))))
             case .setBits: out.append(.setBits(offset: offset, mask: value))
             case .clearBits: out.append(.clearBits(offset: offset, mask: value))
             }

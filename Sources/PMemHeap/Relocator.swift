@@ -71,13 +71,16 @@ enum Relocator {
                     objects: (slabBase + type.layout.objectsOffset).assumingMemoryBound(to: UInt8.self),
                     bitmap: UnsafePointer(slabBase.assumingMemoryBound(to: UInt64.self)),
                     count: UInt32(type.layout.count), stride: UInt32(type.layout.stride),
-                    offsets: UnsafePointer(type.cOffsets), noffsets: UInt32(type.description.pointerOffsets.count))
+                    offsets: UnsafePointer(type.cOffsets),
+                    noffsets: UInt32(type.description.pointerOffsets.count))
                 pmh_relocate_slab(&shared.relocation, &scan, &stats)
                 let finished = pmh_fetch_add(shared.done, 1) + 1
                 CrashPoints.reach("relocated one slab")
                 if worker == 0, let progress, Date().timeIntervalSince(lastReport) >= 0.1 {
                     lastReport = Date()
-                    progress(RelocationProgress(slabsDone: Int(finished), slabsTotal: total, pointersMoved: stats.moved))
+                    progress(
+                        RelocationProgress(
+                            slabsDone: Int(finished), slabsTotal: total, pointersMoved: stats.moved))
                 }
             }
             pool.drain()

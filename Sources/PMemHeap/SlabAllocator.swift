@@ -85,9 +85,12 @@ final class SlabAllocator: @unchecked Sendable {
         let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
         guard offset >= 0 else { return nil }
         let slab = offset / geometry.slabSize
-        guard slab < geometry.slabCount, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else { return nil }
+        guard slab < geometry.slabCount, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else {
+            return nil
+        }
         let inside = offset - slab * geometry.slabSize - type.layout.objectsOffset
-        guard inside >= 0, inside % type.layout.stride == 0, inside / type.layout.stride < type.layout.count else {
+        guard inside >= 0, inside % type.layout.stride == 0, inside / type.layout.stride < type.layout.count
+        else {
             return nil
         }
         return (slab, inside / type.layout.stride, type)
@@ -149,7 +152,9 @@ final class SlabAllocator: @unchecked Sendable {
     func disown(_ slab: Int, type: TypeRuntime, keepIfFree: Bool = false) -> Bool {
         pmh_store_seq_cst(states + slab, SlabState.full.rawValue)
         guard hasFreeSlot(slab, type: type) else { return true }
-        if keepIfFree && pmh_cas(states + slab, SlabState.full.rawValue, SlabState.owned.rawValue) != 0 { return false }
+        if keepIfFree && pmh_cas(states + slab, SlabState.full.rawValue, SlabState.owned.rawValue) != 0 {
+            return false
+        }
         queueIfFull(slab, type: type)
         return true
     }

@@ -74,7 +74,9 @@ public final class Transaction {
 
     /// Reads the whole object, applies `body`, and writes the result back
     /// (logged as one store of the object's bytes).
-    @inlinable public func update<Object>(_ object: PersistentPointer<Object>, _ body: (inout Object) throws -> Void)
+    @inlinable public func update<Object>(
+        _ object: PersistentPointer<Object>, _ body: (inout Object) throws -> Void
+    )
         throws
     {
         guard let address = object.address else { throw Transaction.nullPointer("update") }
@@ -88,7 +90,9 @@ public final class Transaction {
     }
 
     /// Appends a store entry; the hot path of every write.
-    @usableFromInline func appendStore(_ address: UnsafeRawPointer, _ bytes: UnsafeRawPointer, _ length: Int) throws {
+    @usableFromInline func appendStore(_ address: UnsafeRawPointer, _ bytes: UnsafeRawPointer, _ length: Int)
+        throws
+    {
         let offset = address - UnsafeRawPointer(heap.pool.base)
         guard heap.log.bounds.allows(offset, length) else {
             throw PMemError(
@@ -106,7 +110,8 @@ public final class Transaction {
     }
 
     /// Appends a bitmap entry (allocation or free).
-    private func appendBits(_ kind: RedoRecord.Kind, word: UnsafeMutablePointer<UInt64>, mask: UInt64) throws {
+    private func appendBits(_ kind: RedoRecord.Kind, word: UnsafeMutablePointer<UInt64>, mask: UInt64) throws
+    {
         let p = try reserveEntry(HeapFormat.entryHeaderSize)
         let offset = UInt64(UnsafeRawPointer(word) - UnsafeRawPointer(heap.pool.base))
         p.storeBytes(of: offset | (kind.rawValue << 56), as: UInt64.self)
@@ -129,7 +134,8 @@ public final class Transaction {
         guard end <= limit else {
             throw PMemError(
                 .invalidArgument, operation: "transaction",
-                detail: "the transaction's redo records need more than the pool's whole log (\(limit) bytes); "
+                detail:
+                    "the transaction's redo records need more than the pool's whole log (\(limit) bytes); "
                     + "create the pool with a larger --log-size or split the transaction")
         }
         let capacity = min(max(end * 2, 1 << 16), limit)
@@ -141,7 +147,9 @@ public final class Transaction {
     }
 
     /// Copies this transaction's pending stores that overlap `[source, source+count)` into `buffer`.
-    @usableFromInline func overlayPending(_ buffer: UnsafeMutableRawBufferPointer, from source: UnsafeRawPointer) {
+    @usableFromInline func overlayPending(
+        _ buffer: UnsafeMutableRawBufferPointer, from source: UnsafeRawPointer
+    ) {
         guard count > 0 else { return }
         let start = source - UnsafeRawPointer(heap.pool.base)
         let end = start + buffer.count
@@ -179,14 +187,18 @@ public final class Transaction {
     }
 
     /// Allocates an object of a registered Swift type holding `initial`.
-    @inlinable public func allocate<T: PersistentType>(_ type: T.Type, _ initial: T) throws -> PersistentPointer<T> {
+    @inlinable public func allocate<T: PersistentType>(_ type: T.Type, _ initial: T) throws
+        -> PersistentPointer<T>
+    {
         try allocate(heap.handle(for: type), initial)
     }
 
     /// Allocates a zero-filled object of the type with id `typeID` (C-described types).
     public func allocateZeroed(typeID: UInt32) throws -> UnsafeMutableRawPointer {
-        guard typeID > 0, Int(typeID) < context.cacheCount, let type = heap.allocator.types[Int(typeID)] else {
-            throw PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        guard typeID > 0, Int(typeID) < context.cacheCount, let type = heap.allocator.types[Int(typeID)]
+        else {
+            throw PMemError(
+                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
         }
         let raw = try allocateSlot(typeID: typeID, size: type.description.size)
         zeroFresh(raw, type.description.size)
@@ -218,12 +230,15 @@ public final class Transaction {
     @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
         let allocator = heap.allocator
         guard let type = allocator.types[Int(typeID)] else {
-            throw PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+            throw PMemError(
+                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
         }
         let (slab, slot) = try allocator.reserve(type, cache: context.caches + Int(typeID))
         reserved.append((slab, slot))
         do {
-            try appendBits(.setBits, word: allocator.persistentBitmap(slab) + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
+            try appendBits(
+                .setBits, word: allocator.persistentBitmap(slab) + slot / 64,
+                mask: UInt64(1) << UInt64(slot % 64))
         } catch {
             reserved.removeLast()
             allocator.release(slab: slab, slot: slot)
@@ -243,16 +258,21 @@ public final class Transaction {
         let allocator = heap.allocator
         guard let (slab, slot, _) = allocator.locate(address) else {
             throw PMemError(
-                .invalidArgument, operation: "free", detail: "\(address) is not the start of an object in this heap")
+                .invalidArgument, operation: "free",
+                detail: "\(address) is not the start of an object in this heap")
         }
         let mine = reserved.contains { $0 == (slab, slot) }
         guard mine || allocator.isAllocated(slab: slab, slot: slot) else {
-            throw PMemError(.invalidArgument, operation: "free", detail: "\(address) is not allocated (double free?)")
+            throw PMemError(
+                .invalidArgument, operation: "free", detail: "\(address) is not allocated (double free?)")
         }
         guard !freed.contains(where: { $0 == (slab, slot) }) else {
-            throw PMemError(.invalidArgument, operation: "free", detail: "\(address) is freed twice in one transaction")
+            throw PMemError(
+                .invalidArgument, operation: "free", detail: "\(address) is freed twice in one transaction")
         }
-        try appendBits(.clearBits, word: allocator.persistentBitmap(slab) + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
+        try appendBits(
+            .clearBits, word: allocator.persistentBitmap(slab) + slot / 64,
+            mask: UInt64(1) << UInt64(slot % 64))
         freed.append((slab, slot))
     }
 
@@ -263,12 +283,14 @@ public final class Transaction {
         var line: (UInt64, UInt64) = (0, 0)
         if let raw = object.rawAddress {
             guard let (_, _, type) = heap.allocator.locate(raw) else {
-                throw PMemError(.invalidArgument, operation: "set root", detail: "\(raw) is not an object in this heap")
+                throw PMemError(
+                    .invalidArgument, operation: "set root", detail: "\(raw) is not an object in this heap")
             }
             line = (UInt64(UInt(bitPattern: raw)), UInt64(type.id))
         }
         try withUnsafeBytes(of: &line) { bytes in
-            try appendStore(UnsafeRawPointer(heap.pool.base + HeapFormat.rootPointerOffset), bytes.baseAddress!, 16)
+            try appendStore(
+                UnsafeRawPointer(heap.pool.base + HeapFormat.rootPointerOffset), bytes.baseAddress!, 16)
         }
     }
 
@@ -358,7 +380,8 @@ public final class Transaction {
             (part.start + RecordParts.headerSize).copyMemory(from: record + start, byteCount: payload)
             RecordParts.writeHeader(
                 part.start, seq: seq, index: index, count: parts,
-                nextLane: index + 1 < parts ? UInt32(lanes[index + 1].index) : RecordParts.noLane, payload: payload,
+                nextLane: index + 1 < parts ? UInt32(lanes[index + 1].index) : RecordParts.noLane,
+                payload: payload,
                 recordLength: length, salt: pool.salt)
             pool.flush(part.start, RecordParts.headerSize + payload)
             part.position = part.size
@@ -392,7 +415,9 @@ public final class Transaction {
             case RedoRecord.Kind.store.rawValue:
                 let length = Int(value)
                 if length == 8 {
-                    target.storeBytes(of: p.load(fromByteOffset: HeapFormat.entryHeaderSize, as: UInt64.self), as: UInt64.self)
+                    target.storeBytes(
+                        of: p.load(fromByteOffset: HeapFormat.entryHeaderSize, as: UInt64.self),
+                        as: UInt64.self)
                 } else {
                     target.copyMemory(from: p + HeapFormat.entryHeaderSize, byteCount: length)
                 }
@@ -414,7 +439,8 @@ public final class Transaction {
     private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
         guard !heap.observers.isEmpty else { return }
         let committed = CommittedTransaction(
-            sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length), bounds: heap.log.bounds)
+            sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
+            bounds: heap.log.bounds)
         for observer in heap.observers { observer(committed) }
     }
 

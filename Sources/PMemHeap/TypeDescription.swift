@@ -61,7 +61,9 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         for value in [size, alignment, pointerOffsets.count] + pointerOffsets {
             withUnsafeBytes(of: UInt64(value).littleEndian) { bytes += $0 }
         }
-        return bytes.withUnsafeBytes { pmh_checksum64($0.baseAddress, $0.count, HeapFormat.Seed.layout.rawValue) }
+        return bytes.withUnsafeBytes {
+            pmh_checksum64($0.baseAddress, $0.count, HeapFormat.Seed.layout.rawValue)
+        }
     }
 
     /// Throws `invalidArgument` naming what cannot be stored.
@@ -77,13 +79,17 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
             throw bad("alignment \(alignment) is not a power of two up to 4096")
         }
         guard pointerOffsets.count <= HeapFormat.maxPointerFields else {
-            throw bad("\(pointerOffsets.count) pointer fields; at most \(HeapFormat.maxPointerFields) are supported")
+            throw bad(
+                "\(pointerOffsets.count) pointer fields; at most \(HeapFormat.maxPointerFields) are supported"
+            )
         }
         for (i, offset) in pointerOffsets.enumerated() {
             guard offset >= 0, offset % 8 == 0, offset + 8 <= size else {
                 throw bad("pointer offset \(offset) is not an 8-byte aligned field inside \(size) bytes")
             }
-            guard i == 0 || pointerOffsets[i - 1] != offset else { throw bad("pointer offset \(offset) is repeated") }
+            guard i == 0 || pointerOffsets[i - 1] != offset else {
+                throw bad("pointer offset \(offset) is repeated")
+            }
         }
     }
 
@@ -98,8 +104,10 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         } catch let error as DecodingError {
             let detail: String
             switch error {
-            case .dataCorrupted(let c), .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c):
-                let path = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            case .dataCorrupted(let c), .keyNotFound(_, let c), .typeMismatch(_, let c),
+                .valueNotFound(_, let c):
+                let path = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(
+                    separator: ".")
                 detail = "\(path.isEmpty ? "" : "at \(path): ")\(c.debugDescription)"
             @unknown default:
                 detail = "\(error)"

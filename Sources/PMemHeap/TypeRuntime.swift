@@ -32,6 +32,4 @@ final class TypeRuntime: @unchecked Sendable {
 public struct TypeHandle<T>: Sendable, Equatable {
     /// The id in the pool's type table.
     public let id: UInt32
-    /// Creates a handle; only the heap hands these out.
-    init(id: UInt32) { self.id = id }
 }

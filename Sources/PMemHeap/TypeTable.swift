@@ -33,19 +33,27 @@ enum TypeTable {
         guard let count = CheckedWord.decode(word, salt: salt, tag: HeapFormat.typeCountOffset),
             count <= geometry.typeCapacity
         else {
-            throw PMemError(.corrupt, operation: "heap open", detail: "\(path): the type count word is damaged")
+            throw PMemError(
+                .corrupt, operation: "heap open", detail: "\(path): the type count word is damaged")
         }
         return try (0..<Int(count)).map { index in
-            try readEntry(base + geometry.typeTableOffset + index * HeapFormat.typeEntrySize, index: index, salt: salt, path: path)
+            try readEntry(
+                base + geometry.typeTableOffset + index * HeapFormat.typeEntrySize, index: index, salt: salt,
+                path: path)
         }
     }
 
-    private static func readEntry(_ p: UnsafeRawPointer, index: Int, salt: UInt64, path: String) throws -> StoredType {
+    private static func readEntry(_ p: UnsafeRawPointer, index: Int, salt: UInt64, path: String) throws
+        -> StoredType
+    {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "\(path): type table entry \(index) \(what)")
         }
         let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
-        guard pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index)) == sum else {
+        guard
+            pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
+                == sum
+        else {
             throw corrupt("fails its checksum")
         }
         let nameBytes = UnsafeRawBufferPointer(start: p, count: HeapFormat.typeNameField).prefix { $0 != 0 }
@@ -57,7 +65,8 @@ enum TypeTable {
         do {
             description = try TypeDescription(
                 name: name, size: Int(p.load(fromByteOffset: Field.size, as: UInt64.self)),
-                alignment: Int(p.load(fromByteOffset: Field.alignment, as: UInt32.self)), pointerOffsets: offsets)
+                alignment: Int(p.load(fromByteOffset: Field.alignment, as: UInt32.self)),
+                pointerOffsets: offsets)
         } catch let error as PMemError {
             throw corrupt("is invalid: \(error.detail)")
         }
@@ -79,12 +88,14 @@ enum TypeTable {
         p.storeBytes(of: UInt64(description.size), toByteOffset: Field.size, as: UInt64.self)
         p.storeBytes(of: UInt32(description.alignment), toByteOffset: Field.alignment, as: UInt32.self)
         p.storeBytes(of: UInt32(description.stride), toByteOffset: Field.stride, as: UInt32.self)
-        p.storeBytes(of: UInt32(description.pointerOffsets.count), toByteOffset: Field.pointerCount, as: UInt32.self)
+        p.storeBytes(
+            of: UInt32(description.pointerOffsets.count), toByteOffset: Field.pointerCount, as: UInt32.self)
         p.storeBytes(of: description.layoutHash, toByteOffset: Field.layoutHash, as: UInt64.self)
         for (i, offset) in description.pointerOffsets.enumerated() {
             p.storeBytes(of: UInt32(offset), toByteOffset: Field.offsets + 4 * i, as: UInt32.self)
         }
-        let sum = pmh_checksum64(p, Field.checksum, pool.salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
+        let sum = pmh_checksum64(
+            p, Field.checksum, pool.salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
         p.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
         pool.persist(p, HeapFormat.typeEntrySize)
         CrashPoints.reach("type entry written, count not yet bumped")
@@ -115,11 +126,15 @@ enum SlabDirectory {
     }
 
     private static func check(typeID: UInt32, index: Int, salt: UInt64) -> UInt32 {
-        UInt32(truncatingIfNeeded: pmh_mix64(salt ^ HeapFormat.Seed.slabEntry.rawValue ^ (UInt64(index) << 32) ^ UInt64(typeID)))
+        UInt32(
+            truncatingIfNeeded: pmh_mix64(
+                salt ^ HeapFormat.Seed.slabEntry.rawValue ^ (UInt64(index) << 32) ^ UInt64(typeID)))
     }
 
     /// Every slab's type id; throws `corrupt` for a damaged word or an unknown type.
-    static func read(from base: UnsafeRawPointer, geometry: PoolGeometry, typeCount: Int, salt: UInt64, path: String)
+    static func read(
+        from base: UnsafeRawPointer, geometry: PoolGeometry, typeCount: Int, salt: UInt64, path: String
+    )
         throws -> [UInt32]
     {
         let words = (base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self)
@@ -132,7 +147,9 @@ enum SlabDirectory {
             guard Int(typeID) <= typeCount else {
                 throw PMemError(
                     .corrupt, operation: "heap open",
-                    detail: "\(path): slab \(index) names type id \(typeID), but only \(typeCount) types are registered")
+                    detail:
+                        "\(path): slab \(index) names type id \(typeID), but only \(typeCount) types are registered"
+                )
             }
             return typeID
         }

@@ -18,7 +18,9 @@ func verify(_ heap: PersistentHeap, acknowledged: [Int64]) throws -> [String] {
         var sum: Int64 = 0
         while !node.isNull && count <= 1_000_000 {
             let item = node.pointee
-            if item.check != checkWord(item.value) { failures.append("worker \(index): item \(count) is torn") }
+            if item.check != checkWord(item.value) {
+                failures.append("worker \(index): item \(count) is torn")
+            }
             if !item.blob.isNull && item.blob.pointee.owner != node {
                 failures.append("worker \(index): item \(count)'s blob points elsewhere")
             }
@@ -30,7 +32,9 @@ func verify(_ heap: PersistentHeap, acknowledged: [Int64]) throws -> [String] {
         if count != r[keyPath: fields.count] {
             failures.append("worker \(index): \(count) items, root says \(r[keyPath: fields.count])")
         }
-        if sum != r[keyPath: fields.sum] { failures.append("worker \(index): sum \(sum), root says \(r[keyPath: fields.sum])") }
+        if sum != r[keyPath: fields.sum] {
+            failures.append("worker \(index): sum \(sum), root says \(r[keyPath: fields.sum])")
+        }
         let ops = r[keyPath: fields.ops]
         let acked = index < acknowledged.count ? acknowledged[index] : 0
         if acked >= 0 && (ops < acked || ops > acked + 1) {

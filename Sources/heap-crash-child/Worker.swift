@@ -40,7 +40,8 @@ struct Worker {
         try heap.transaction { tx in
             var head = tx.read(root.field(fields.head))
             for (value, blob) in zip(values, withBlob) {
-                let item = try tx.allocate(Item.self, Item(next: head, value: value, check: checkWord(value), blob: .null))
+                let item = try tx.allocate(
+                    Item.self, Item(next: head, value: value, check: checkWord(value), blob: .null))
                 if blob {
                     let b = try tx.allocate(Blob.self, Blob(owner: item, words: (value, 1, 2, 3, 4, 5, 6, 7)))
                     try tx.write(b, to: item, field: \.blob)

@@ -48,8 +48,8 @@ struct WorkerFields {
 
     static var all: [WorkerFields] {
         [
-        WorkerFields(head: \.head0, count: \.count0, sum: \.sum0, ops: \.ops0),
-        WorkerFields(head: \.head1, count: \.count1, sum: \.sum1, ops: \.ops1),
+            WorkerFields(head: \.head0, count: \.count0, sum: \.sum0, ops: \.ops0),
+            WorkerFields(head: \.head1, count: \.count1, sum: \.sum1, ops: \.ops1),
         ]
     }
 }
@@ -63,7 +63,8 @@ func openRoot(_ heap: PersistentHeap) throws -> PersistentPointer<CrashRoot> {
     if !root.isNull { return root }
     return try heap.transaction { tx in
         let root = try tx.allocate(
-            roots, CrashRoot(head0: .null, head1: .null, count0: 0, count1: 0, sum0: 0, sum1: 0, ops0: 0, ops1: 0))
+            roots,
+            CrashRoot(head0: .null, head1: .null, count0: 0, count1: 0, sum0: 0, sum1: 0, ops0: 0, ops1: 0))
         try tx.setRoot(root)
         return root
     }

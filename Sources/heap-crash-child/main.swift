@@ -17,7 +17,9 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 3 else { fail("usage: heap-crash-child work|verify|populate|reopen POOL ...", status: 2) }
+guard arguments.count >= 3 else {
+    fail("usage: heap-crash-child work|verify|populate|reopen POOL ...", status: 2)
+}
 let path = arguments[2]
 
 do {
@@ -38,7 +40,8 @@ do {
         for index in 0..<threads {
             group.enter()
             Thread {
-                var worker = Worker(heap: heap, root: root, index: index, random: SplitMix(state: seed &+ UInt64(index)))
+                var worker = Worker(
+                    heap: heap, root: root, index: index, random: SplitMix(state: seed &+ UInt64(index)))
                 do { try worker.run(operations: operations) } catch { fail("worker \(index): \(error)") }
                 group.leave()
             }.start()
@@ -64,7 +67,9 @@ do {
             "ok objects=\(report.objects) relocated=\(relocated) replayed=\(heap.openReport.replayedTransactions) "
                 + "ops=\(ops.ops0),\(ops.ops1)")
     case "populate":
-        guard arguments.count == 4, let items = Int(arguments[3]) else { fail("usage: populate POOL ITEMS", status: 2) }
+        guard arguments.count == 4, let items = Int(arguments[3]) else {
+            fail("usage: populate POOL ITEMS", status: 2)
+        }
         let heap = try PersistentHeap.create(path: path, size: 32 << 20, options: .init(slabSize: 4096))
         let root = try openRoot(heap)
         var worker = Worker(heap: heap, root: root, index: 0, random: SplitMix(state: 7))

@@ -34,13 +34,15 @@ struct HeapSuite: BenchSuite {
         baseline = try PmemobjPool(path: "\(directory)/pmem-bench-pmemobj.\(getpid())", size: 2 * poolSize)
         unlink(baseline.path)
         let flush = heap.backing.map { "\($0.rawValue)" } ?? "?"
-        backing = "\(flush) (file in \(directory)\(directory == "/dev/shm" ? ": DRAM standing in for PMem" : "")), "
+        backing =
+            "\(flush) (file in \(directory)\(directory == "/dev/shm" ? ": DRAM standing in for PMem" : "")), "
             + "libpmemobj with PMEM_IS_PMEM_FORCE=1 on the same file system"
     }
 
     /// The cases; `PMEMKIT_BENCH_CASES=alloc,tx` (prefixes) builds and runs only those, for profiling.
     func cases() throws -> [BenchCase] {
-        let only = ProcessInfo.processInfo.environment["PMEMKIT_BENCH_CASES"]?.split(separator: ",").map(String.init)
+        let only = ProcessInfo.processInfo.environment["PMEMKIT_BENCH_CASES"]?.split(separator: ",").map(
+            String.init)
         func wanted(_ prefix: String) -> Bool { only?.contains { prefix.hasPrefix($0) } ?? true }
         var out: [BenchCase] = []
         if wanted("alloc") { out += try allocationCases() }
@@ -88,7 +90,9 @@ struct HeapSuite: BenchSuite {
             let order = Array(0..<count).shuffled(using: &generator)
             let head = try BenchStructures.buildList(heap, order: order).address
             let oidHead = try BenchStructures.buildList(baseline, order: order)
-            guard walkList(head) == walkOidList(oidHead) else { throw BenchError("\(name): the two lists differ") }
+            guard walkList(head) == walkOidList(oidHead) else {
+                throw BenchError("\(name): the two lists differ")
+            }
             let dram = dramList(head: head, count: count)
             out.append(
                 BenchCase(
@@ -177,7 +181,9 @@ struct HeapSuite: BenchSuite {
                 baseline: {
                     try timed {
                         for i in 0..<units {
-                            guard cpmemobj_tx_begin(pool) == 0 else { throw BenchError("pmemobj_tx_begin failed") }
+                            guard cpmemobj_tx_begin(pool) == 0 else {
+                                throw BenchError("pmemobj_tx_begin failed")
+                            }
                             for k in 0..<stores {
                                 guard pmemobj_tx_add_range(theirs[k], 0, 8) == 0 else {
                                     throw BenchError("pmemobj_tx_add_range failed")
@@ -205,7 +211,11 @@ struct HeapSuite: BenchSuite {
             BenchCase(
                 name: "probe-tx-read", unitCount: units,
                 ours: { [heap] in
-                    try timed { for _ in 0..<units { try heap.transaction { benchSink &+= $0.read(target.field(\.words.0)) } } }
+                    try timed {
+                        for _ in 0..<units {
+                            try heap.transaction { benchSink &+= $0.read(target.field(\.words.0)) }
+                        }
+                    }
                 }),
         ]
     }
@@ -234,7 +244,8 @@ struct HeapSuite: BenchSuite {
             BenchCase(
                 name: "open-same-base", unitCount: 1,
                 ours: { try opener.open(HeapOpenOptions(placement: .recorded), expectRelocation: false) },
-                baselineName: "pmemobj_open", baseline: { try withExtendedLifetime(cleanup) { try theirs.reopen() } })
+                baselineName: "pmemobj_open",
+                baseline: { try withExtendedLifetime(cleanup) { try theirs.reopen() } })
         ]
         for threads in [1, 2] {
             out.append(
@@ -253,7 +264,8 @@ struct HeapSuite: BenchSuite {
                             "pointers_moved": Double(stats.moved),
                             "pointers_per_s_open": Double(stats.moved) / openSeconds,
                             "scan_GBps": Double(stats.bytesScanned) / stats.seconds / 1e9,
-                            "scan_GBps_per_core": Double(stats.bytesScanned) / stats.seconds / 1e9 / Double(threads),
+                            "scan_GBps_per_core": Double(stats.bytesScanned) / stats.seconds / 1e9
+                                / Double(threads),
                             "open_GBps": Double(stats.bytesScanned) / openSeconds / 1e9,
                         ]
                     }))
@@ -292,7 +304,8 @@ final class HeapOpener {
         let heap = try PersistentHeap.open(path: path, options: options)
         let elapsed = nowNs() - start
         guard heap.openReport.relocated == expectRelocation else {
-            throw BenchError("open of \(path): relocated=\(heap.openReport.relocated), expected \(expectRelocation)")
+            throw BenchError(
+                "open of \(path): relocated=\(heap.openReport.relocated), expected \(expectRelocation)")
         }
         lastRelocation = heap.openReport.relocation ?? lastRelocation
         try heap.close()
@@ -302,7 +315,8 @@ final class HeapOpener {
     /// Maps an inaccessible placeholder over the (now unmapped) pool range.
     private func hold(_ range: (UnsafeMutableRawPointer, Int)) {
         let fixedNoReplace: Int32 = 0x100000
-        let p = mmap(range.0, range.1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixedNoReplace, -1, 0)
+        let p = mmap(
+            range.0, range.1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixedNoReplace, -1, 0)
         if let p, p != MAP_FAILED { placeholder = (p, range.1) }
     }
 

@@ -28,7 +28,9 @@ import PMemHeap
 }
 
 /// Looks up every key in a tree of native pointers; returns how many were found.
-@inline(never) func lookupTree(_ root: UnsafeMutablePointer<TreeNode>?, _ keys: UnsafeBufferPointer<Int64>) -> Int {
+@inline(never) func lookupTree(_ root: UnsafeMutablePointer<TreeNode>?, _ keys: UnsafeBufferPointer<Int64>)
+    -> Int
+{
     var found = 0
     for key in keys {
         var node = root

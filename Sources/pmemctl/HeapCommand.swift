@@ -34,14 +34,16 @@ struct HeapCommand: ParsableCommand {
                 let options = HeapCreateOptions(
                     slabSize: try slabSize.map { Int(try ByteSize.parse($0)) },
                     logSize: try logSize.map { Int(try ByteSize.parse($0)) })
-                let heap = try PersistentHeap.create(path: pool, size: Int(try ByteSize.parse(size)), options: options)
+                let heap = try PersistentHeap.create(
+                    path: pool, size: Int(try ByteSize.parse(size)), options: options)
                 try heap.close()
                 let info = try HeapInfo.read(path: pool)
                 if json {
                     try Output.json(info)
                 } else {
-                    print("created \(pool): \(ByteSize.format(UInt64(info.size))), \(info.slabCount) slabs of "
-                        + "\(ByteSize.format(UInt64(info.slabSize))), uuid \(info.uuid)")
+                    print(
+                        "created \(pool): \(ByteSize.format(UInt64(info.size))), \(info.slabCount) slabs of "
+                            + "\(ByteSize.format(UInt64(info.slabSize))), uuid \(info.uuid)")
                 }
             }
         }
@@ -49,7 +51,8 @@ struct HeapCommand: ParsableCommand {
 
     /// `pmemctl heap info POOL`.
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a pool's header, state, types and root.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a pool's header, state, types and root.")
 
         @Argument(help: "Pool file or DAX device.")
         var pool: String
@@ -117,8 +120,9 @@ struct HeapCommand: ParsableCommand {
                     for note in report.notes { print("note: \(note)") }
                     for problem in report.problems { print("problem: \(problem)") }
                     let reach = report.reachable.map { ", \($0) reachable from the root" } ?? ""
-                    print("\(report.objects) objects, \(report.pointers) pointers\(reach): "
-                        + (report.healthy ? "healthy" : "\(report.problemCount) problems"))
+                    print(
+                        "\(report.objects) objects, \(report.pointers) pointers\(reach): "
+                            + (report.healthy ? "healthy" : "\(report.problemCount) problems"))
                 }
                 guard report.healthy else {
                     let more = report.problemCount > 1 ? " (and \(report.problemCount - 1) more)" : ""
@@ -132,7 +136,8 @@ struct HeapCommand: ParsableCommand {
             let interactive = isatty(STDERR_FILENO) == 1
             let options = HeapOpenOptions { progress in
                 guard interactive || progress.slabsDone == progress.slabsTotal else { return }
-                let line = "relocating: \(progress.slabsDone)/\(progress.slabsTotal) slabs, "
+                let line =
+                    "relocating: \(progress.slabsDone)/\(progress.slabsTotal) slabs, "
                     + "\(progress.pointersMoved) pointers moved"
                 FileHandle.standardError.write(Data((interactive ? "\r\(line)" : line + "\n").utf8))
             }
@@ -142,9 +147,11 @@ struct HeapCommand: ParsableCommand {
             if interactive && report.relocated { FileHandle.standardError.write(Data("\n".utf8)) }
             if report.replayedTransactions > 0 || report.relocated {
                 FileHandle.standardError.write(
-                    Data(("recovered: \(report.replayedTransactions) transactions replayed"
-                        + (report.relocated ? ", pointers relocated to 0x\(String(report.base, radix: 16))" : "")
-                        + "\n").utf8))
+                    Data(
+                        ("recovered: \(report.replayedTransactions) transactions replayed"
+                            + (report.relocated
+                                ? ", pointers relocated to 0x\(String(report.base, radix: 16))" : "")
+                            + "\n").utf8))
             }
         }
     }
@@ -166,7 +173,10 @@ struct HeapCommand: ParsableCommand {
                 Output.table(
                     [["type", "slabs", "objects", "capacity", "bytes"]]
                         + stats.types.map {
-                            ["\($0.name)", "\($0.slabs)", "\($0.objects)", "\($0.capacity)", "\($0.bytesAllocated)"]
+                            [
+                                "\($0.name)", "\($0.slabs)", "\($0.objects)", "\($0.capacity)",
+                                "\($0.bytesAllocated)",
+                            ]
                         }
                         + [
                             [

@@ -38,7 +38,8 @@ final class CrashTests: XCTestCase {
                 environment: iteration % 2 == 0 ? ["PMEMKIT_HEAP_RELOCATE": "1"] : [:])
             guard verify.status == 0, let committed = CrashHarness.committed(verify.stdout) else {
                 try? FileManager.default.copyItem(atPath: pool, toPath: "/tmp/pmemheap-crash-failed.pool")
-                XCTFail("iteration \(iteration) (seed \(seed), \(environment)): \(verify.stderr)\(verify.stdout)")
+                XCTFail(
+                    "iteration \(iteration) (seed \(seed), \(environment)): \(verify.stderr)\(verify.stdout)")
                 return
             }
             known = committed
@@ -56,7 +57,8 @@ final class CrashTests: XCTestCase {
         let pool = harness.directory + "/pool"
         let populate = try harness.run(harness.child, ["populate", pool, "12000"])
         XCTAssertEqual(populate.status, 0, populate.stderr)
-        let first = try harness.run(harness.child, ["verify", pool, "-", "-"], environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
+        let first = try harness.run(
+            harness.child, ["verify", pool, "-", "-"], environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
         guard let committed = CrashHarness.committed(first.stdout) else { return XCTFail(first.stderr) }
         let slabs = try Int(XCTUnwrap(statsSlabs(harness, pool)))
         var kills = 0
@@ -73,7 +75,8 @@ final class CrashTests: XCTestCase {
             }
             if iteration % 5 == 0 {
                 let recover = try harness.run(
-                    harness.pmemctl, ["heap", "check", "--recover", pool], environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
+                    harness.pmemctl, ["heap", "check", "--recover", pool],
+                    environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
                 XCTAssertEqual(recover.status, 0, "pmemctl heap check --recover: \(recover.stderr)")
                 let check = try harness.run(harness.pmemctl, ["heap", "check", pool])
                 XCTAssertEqual(check.status, 0, "pmemctl heap check: \(check.stderr)")
@@ -88,7 +91,9 @@ final class CrashTests: XCTestCase {
             }
             XCTAssertTrue(verify.stdout.contains("relocated=true"))
         }
-        print("crash test: \(kills) kill points during relocation, \(checks) pmemctl checks after killed relocations")
+        print(
+            "crash test: \(kills) kill points during relocation, \(checks) pmemctl checks after killed relocations"
+        )
         XCTAssertGreaterThanOrEqual(kills, iterations)
     }
 

@@ -162,7 +162,9 @@ final class HeapBasicsTests: XCTestCase {
         let sink = UnsafeSendable(addresses)
         DispatchQueue.concurrentPerform(iterations: 4) { t in
             for i in 0..<perThread {
-                let node = try! heap.transaction { try $0.allocate(nodes, Node(value: Int64(i), next: .null)) }
+                let node = try! heap.transaction {
+                    try $0.allocate(nodes, Node(value: Int64(i), next: .null))
+                }
                 sink.value[t * perThread + i] = UInt(bitPattern: node.address)
                 if i % 3 == 0 { try! heap.free(node) }
             }

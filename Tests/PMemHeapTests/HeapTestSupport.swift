@@ -31,7 +31,8 @@ struct ListRoot: PersistentType {
 
 /// A scratch directory removed after the test.
 func scratchDirectory(_ test: XCTestCase) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pmemheap-\(UUID().uuidString)").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pmemheap-\(UUID().uuidString)")
+        .path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
     return dir
@@ -47,7 +48,8 @@ func buildList(_ heap: PersistentHeap, _ values: [Int64]) throws -> PersistentPo
         for value in values.reversed() {
             head = try tx.allocate(nodes, Node(value: value, next: head))
         }
-        let root = try tx.allocate(roots, ListRoot(head: head, count: Int64(values.count), sum: values.reduce(0, +)))
+        let root = try tx.allocate(
+            roots, ListRoot(head: head, count: Int64(values.count), sum: values.reduce(0, +)))
         try tx.setRoot(root)
         return root
     }

@@ -14,7 +14,9 @@ final class RelocationTests: XCTestCase {
         let moved = try PersistentHeap.open(path: path, options: .init(placement: .differentFromRecorded))
         XCTAssertNotEqual(moved.base, oldBase)
         XCTAssertTrue(moved.openReport.relocated)
-        XCTAssertEqual(moved.openReport.relocation?.moved, 5000 + 1, "every next pointer but the last, the head, and the root")
+        XCTAssertEqual(
+            moved.openReport.relocation?.moved, 5000 + 1,
+            "every next pointer but the last, the head, and the root")
         XCTAssertEqual(moved.openReport.relocation?.outside, 0)
         XCTAssertEqual(try listValues(moved), Array(0..<5000))
         try moved.close()
@@ -33,10 +35,13 @@ final class RelocationTests: XCTestCase {
         let runtimes = snapshot.types.map {
             TypeRuntime(
                 id: $0.id, description: $0.description,
-                layout: SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: moved.geometry.slabSize)!)
+                layout: SlabLayout(
+                    stride: $0.stride, alignment: $0.description.alignment, slabSize: moved.geometry.slabSize)!
+            )
         }
         let again = Relocator.run(
-            pool: moved.pool, geometry: moved.geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: [oldBase],
+            pool: moved.pool, geometry: moved.geometry, slabTypes: snapshot.slabTypes, types: runtimes,
+            from: [oldBase],
             threads: 2, progress: nil)
         XCTAssertEqual(again.moved, 0)
         XCTAssertEqual(again.pointers, 999 + 1)
@@ -66,7 +71,8 @@ final class RelocationTests: XCTestCase {
                 layout: SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: 4096)!)
         }
         let half = Relocator.run(
-            pool: pool, geometry: snapshot.geometry, slabTypes: partial, types: runtimes, from: [firstBase], threads: 1,
+            pool: pool, geometry: snapshot.geometry, slabTypes: partial, types: runtimes, from: [firstBase],
+            threads: 1,
             progress: nil)
         XCTAssertGreaterThan(half.moved, 0)
         withExtendedLifetime(second) {}
@@ -102,7 +108,9 @@ final class RelocationTests: XCTestCase {
     func testPlacementComesFromTheEnvironment() {
         XCTAssertEqual(HeapPlacement.fromEnvironment([:]), .recorded)
         XCTAssertEqual(HeapPlacement.fromEnvironment(["PMEMKIT_HEAP_RELOCATE": "1"]), .differentFromRecorded)
-        XCTAssertEqual(HeapPlacement.fromEnvironment(["PMEMKIT_HEAP_BASE": "0x300000000000"]), .exactly(0x3000_0000_0000))
+        XCTAssertEqual(
+            HeapPlacement.fromEnvironment(["PMEMKIT_HEAP_BASE": "0x300000000000"]), .exactly(0x3000_0000_0000)
+        )
     }
 
     func testEnvironmentForcesADifferentBase() throws {

@@ -33,11 +33,13 @@ final class ValidationTests: XCTestCase {
     }
 
     private func assertOpenFailsWritingNothing(
-        _ path: String, mentioning text: String, types: [TypeDescription] = [], file: StaticString = #filePath,
+        _ path: String, mentioning text: String, types: [TypeDescription] = [],
+        file: StaticString = #filePath,
         line: UInt = #line
     ) throws {
         let before = try fileBytes(path)
-        XCTAssertThrowsError(try PersistentHeap.open(path: path, types: types), file: file, line: line) { error in
+        XCTAssertThrowsError(try PersistentHeap.open(path: path, types: types), file: file, line: line) {
+            error in
             XCTAssertTrue("\(error)".contains(text), "\(error)", file: file, line: line)
         }
         XCTAssertEqual(try fileBytes(path), before, "the pool is untouched", file: file, line: line)
@@ -99,7 +101,8 @@ final class ValidationTests: XCTestCase {
         let slab = (0..<heap.geometry.slabCount).first { heap.allocator.slabTypes[$0] == 1 }!
         let bitmapEnd = heap.geometry.slabOffset(slab) + (layout.bitmapWords - 1) * 8
         try heap.close()
-        XCTAssertNotEqual(layout.invalidBits(word: layout.bitmapWords - 1), 0, "the test needs a partial last word")
+        XCTAssertNotEqual(
+            layout.invalidBits(word: layout.bitmapWords - 1), 0, "the test needs a partial last word")
         try damage(path, at: bitmapEnd + 7)
         try assertOpenFailsWritingNothing(path, mentioning: "past its last slot")
         XCTAssertThrowsError(try HeapChecker.check(path: path))
@@ -121,7 +124,8 @@ final class ValidationTests: XCTestCase {
         try heap.close()
         let report = try HeapChecker.check(path: path)
         XCTAssertFalse(report.healthy)
-        XCTAssertTrue(report.problems.contains { $0.contains("0xdead0000 is outside the pool") }, "\(report.problems)")
+        XCTAssertTrue(
+            report.problems.contains { $0.contains("0xdead0000 is outside the pool") }, "\(report.problems)")
     }
 
     func testCheckerReportsADanglingPointerAndALeak() throws {
@@ -134,7 +138,8 @@ final class ValidationTests: XCTestCase {
         try heap.close()
         let report = try HeapChecker.check(path: path)
         XCTAssertTrue(report.problems.contains { $0.contains("dangling") }, "\(report.problems)")
-        XCTAssertTrue(report.problems.contains { $0.contains("unreachable from the root") }, "\(report.problems)")
+        XCTAssertTrue(
+            report.problems.contains { $0.contains("unreachable from the root") }, "\(report.problems)")
     }
 
     func testAnalyzerJSONDescribesCTypes() throws {
@@ -157,7 +162,8 @@ final class ValidationTests: XCTestCase {
     }
 
     func testAnalyzerJSONWithABadOffsetNamesTheType() {
-        let json = Data(#"{"types":[{"name":"struct bad","size":16,"alignment":8,"pointer_offsets":[12]}]}"#.utf8)
+        let json = Data(
+            #"{"types":[{"name":"struct bad","size":16,"alignment":8,"pointer_offsets":[12]}]}"#.utf8)
         XCTAssertThrowsError(try TypeDescription.decodeAnalyzerJSON(json)) { error in
             XCTAssertTrue("\(error)".contains("struct bad"), "\(error)")
         }
