@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/boot.sh -- one boot of the guest that runs one job: writes the job
 # into the run folder, starts QEMU under a watchdog, and turns what the guest
 # left in the run folder into an exit status or a clear error.
@@ -145,7 +145,7 @@ boot_guest() {
         qemu_pid=$!
     else
         boot_start_relays
-        "$LAB_QEMU" "${LAB_QEMU_ARGS[@]}" </dev/null >&"$LAB_OUT_FD" 2>&"$LAB_ERR_FD" &
+        "$LAB_QEMU" "${LAB_QEMU_ARGS[@]}" </dev/null 1>&"$LAB_OUT_FD" 2>&"$LAB_ERR_FD" &
         qemu_pid=$!
     fi
     boot_watchdog "$qemu_pid" &

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/common.sh -- paths and messages shared by the pmem-lab host scripts.
 # Sourced, not run: the caller has set -euo pipefail.
 

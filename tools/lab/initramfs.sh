@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/initramfs.sh -- the guest's initramfs: static busybox, /init
 # (tools/lab/guest-init) and the kernel modules it loads, as an uncompressed cpio
 # (the guest would spend longer inflating it than QEMU spends loading it).

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/kernel.sh -- the guest kernel: a stock Debian 6.1 kernel package,
 # unpacked once into .lab/kernel/<package>/ as an uncompressed vmlinux plus the
 # few modules the guest loads. Sourced after common.sh.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/machine.sh -- the emulated machine: its persistent-memory devices and
 # their backing files, the QEMU command line, and one boot that runs one job.
 # Sourced after common.sh; the caller sets the LAB_* options (see tools/pmem-lab).
