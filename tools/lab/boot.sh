@@ -55,7 +55,7 @@ boot_write_job() {
 boot_check_command() {
     local guest_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
     PATH="$guest_path" type -P -- "${LAB_COMMAND[0]}" >/dev/null ||
-        lab_die 127 "command not found: ${LAB_COMMAND[0]} (looked in $PWD and PATH)"
+        lab_die 127 "command not found or not executable: ${LAB_COMMAND[0]} (looked in $PWD and PATH)"
 }
 
 # boot_watchdog -- stop QEMU (PID) when the guest has not booted in LAB_BOOT_TIMEOUT
@@ -73,10 +73,20 @@ boot_watchdog() {
             continue
         fi
         kill "$pid" 2>/dev/null
-        sleep 5
-        kill -KILL "$pid" 2>/dev/null
+        boot_wait_gone "$pid" 50 || kill -KILL "$pid" 2>/dev/null
         return 0
     done
+}
+
+# boot_wait_gone -- wait up to TENTHS tenths of a second for PID to exit; false if it did not.
+boot_wait_gone() {
+    local pid=$1 tenths=$2
+    while [ "$tenths" -gt 0 ]; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+        tenths=$((tenths - 1))
+    done
+    return 1
 }
 
 # boot_console_tail -- the last lines of the guest's kernel console, for errors.

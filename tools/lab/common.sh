@@ -6,6 +6,8 @@
 LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_TOOLS="$LAB_REPO/tools/lab"
 LAB_DIR="${PMEM_LAB_DIR:-$LAB_REPO/.lab}"
+# The NVDIMM backing files: 1 GiB each by default, so they may want another disk.
+LAB_PMEM_DIR="${PMEM_LAB_PMEM_DIR:-$LAB_DIR/pmem}"
 
 # lab_say -- a progress line on stderr, so that stdout carries only the guest's output.
 lab_say() {

@@ -46,10 +46,10 @@ machine_backing_file_bytes() {
 machine_backing_files() {
     local i
     for ((i = 0; i < LAB_NVDIMMS; i++)); do
-        echo "nvdimm $LAB_DIR/pmem/nvdimm$i.img"
+        echo "nvdimm $LAB_PMEM_DIR/nvdimm$i.img"
     done
     if [ "$LAB_VIRTIO_PMEM" -eq 1 ]; then
-        echo "virtio-pmem $LAB_DIR/pmem/virtio-pmem0.img"
+        echo "virtio-pmem $LAB_PMEM_DIR/virtio-pmem0.img"
     fi
 }
 
@@ -57,10 +57,10 @@ machine_backing_files() {
 # reserved (a guest store into a hole the host cannot fill would kill QEMU), and
 # refuse existing ones of another size: their labels describe that size.
 machine_prepare_backing_files() {
-    mkdir -p "$LAB_DIR/pmem"
+    mkdir -p "$LAB_PMEM_DIR"
     if [ "$LAB_FRESH" -eq 1 ]; then
-        lab_say "--fresh: removing the backing files in ${LAB_DIR#"$LAB_REPO"/}/pmem"
-        rm -f "$LAB_DIR"/pmem/*.img
+        lab_say "--fresh: removing the backing files in $LAB_PMEM_DIR"
+        rm -f "$LAB_PMEM_DIR"/*.img
     fi
     local kind path bytes needed=0 missing=()
     while read -r kind path; do
@@ -76,21 +76,20 @@ machine_prepare_backing_files() {
     [ ${#missing[@]} -eq 0 ] && return 0
 
     local available
-    available=$(df --output=avail -B1 "$LAB_DIR/pmem" | tail -n 1 | tr -d ' ')
+    available=$(df --output=avail -B1 "$LAB_PMEM_DIR" | tail -n 1 | tr -d ' ')
     if [ "$available" -lt "$needed" ]; then
-        lab_die "no space for backing files: they need $((needed >> 20)) MiB in $LAB_DIR/pmem, which has $((available >> 20)) MiB free (try a smaller --size or fewer --nvdimms)"
+        lab_die "no space for backing files: they need $((needed >> 20)) MiB in $LAB_PMEM_DIR, which has $((available >> 20)) MiB free (try a smaller --size or fewer --nvdimms)"
     fi
-    local entry
+    local entry error
     for entry in "${missing[@]}"; do
         kind=${entry%% *}
         path=${entry#* }
         bytes=$(machine_backing_file_bytes "$kind")
-        if ! fallocate -l "$bytes" "$path" 2>"$LAB_DIR/pmem/fallocate.err"; then
+        if ! error=$(fallocate -l "$bytes" "$path" 2>&1); then
             rm -f "$path"
-            lab_die "no space for backing file $path ($((bytes >> 20)) MiB): $(cat "$LAB_DIR/pmem/fallocate.err")"
+            lab_die "no space for backing file $path ($((bytes >> 20)) MiB): $error"
         fi
     done
-    rm -f "$LAB_DIR/pmem/fallocate.err"
 }
 
 # qemu_value -- a path made safe inside a QEMU option list (a comma is written twice).
@@ -168,10 +167,12 @@ machine_add_consoles() {
 
 # machine_kernel_cmdline -- quiet boot (the console log is kept anyway), reboot
 # at once on panic (QEMU's -no-reboot then exits), and no probing of devices the
-# lab does not have: each probe costs time under TCG.
+# lab does not have: each probe costs time under TCG. PMEM_LAB_KERNEL_ARGS adds
+# more (loglevel=7 to see every message, a broken rdinit= to try the error paths).
 machine_kernel_cmdline() {
     echo "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4 mitigations=off" \
-        "i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable no_timer_check random.trust_cpu=on"
+        "i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable no_timer_check random.trust_cpu=on" \
+        "${PMEM_LAB_KERNEL_ARGS-}"
 }
 
 # machine_build_qemu_args -- the whole QEMU command line, into LAB_QEMU_ARGS.
