@@ -13,6 +13,11 @@ struct PMemCtl: ParsableCommand {
         commandName: "pmemctl",
         abstract: "Provision, inspect and use persistent memory (NVDIMM, CXL, emulated).",
         subcommands: [
+            ListCommand.self,
+            CreateNamespaceCommand.self,
+            DestroyNamespaceCommand.self,
+            InfoCommand.self,
+            FlushCommand.self,
         ]
     )
 
