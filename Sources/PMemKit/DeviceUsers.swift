@@ -30,8 +30,8 @@ enum DeviceUsers {
     static func openers(of devices: [String], proc: String) -> String? {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: proc) else { return nil }
-        let me = getpid()
-        for pid in entries.compactMap(Int32.init) where pid != me {
+        // This process counts too: a mapping it holds would be torn away.
+        for pid in entries.compactMap(Int32.init) {
             let name =
                 (try? String(contentsOfFile: "\(proc)/\(pid)/comm", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"

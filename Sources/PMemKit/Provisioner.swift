@@ -84,7 +84,17 @@ public enum Provisioner {
     }
 
     /// Writes empty label index blocks on every DIMM of a label-less region.
-    public static func initializeLabels(region: String) throws {
+    ///
+    /// The region's label-less namespace disappears; unless `force`, that is
+    /// refused while it is mounted, open or mapped.
+    public static func initializeLabels(region: String, force: Bool = false) throws {
+        let topology = try Topology.scan()
+        guard let model = topology.region(named: region) else {
+            throw noRegion(region, in: topology, operation: "init-labels")
+        }
+        if !force {
+            for namespace in model.namespaces { try refuseIfInUse(namespace, operation: "init-labels") }
+        }
         let ctx = try NDContext()
         var message = [CChar](repeating: 0, count: 256)
         let rc = pmk_region_init_labels(ctx.raw, region, &message, message.count)
