@@ -14,7 +14,9 @@ enum DeviceUsers {
 
     /// The mount point of a device or one of its partitions (`/dev/pmem0`, `/dev/pmem0p1`).
     static func mountPoint(of devices: [String], proc: String) -> String? {
-        guard let mounts = try? String(contentsOfFile: "\(proc)/self/mounts", encoding: .utf8) else { return nil }
+        guard let mounts = try? String(contentsOfFile: "\(proc)/self/mounts", encoding: .utf8) else {
+            return nil
+        }
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { continue }

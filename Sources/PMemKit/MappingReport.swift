@@ -65,7 +65,8 @@ public struct MappingReport: Codable, Sendable, Equatable {
         case .pmem:
             durability = "persistent memory: flushed stores survive power loss"
         case .emulated:
-            durability = "emulated PMem: flushed stores survive a process crash, not a power loss or kernel crash"
+            durability =
+                "emulated PMem: flushed stores survive a process crash, not a power loss or kernel crash"
         case .file:
             durability = "file: stores survive power loss after msync"
         }

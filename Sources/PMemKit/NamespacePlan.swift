@@ -70,19 +70,25 @@ public struct NamespacePlan: Sendable, Equatable {
             let up = (size / unit + 1) * unit
             throw invalid(
                 "size \(ByteSize.format(size)) is not a multiple of \(ByteSize.format(unit)) "
-                    + "(alignment \(ByteSize.format(align)) × \(ways) ways); did you mean \(ByteSize.format(up))?")
+                    + "(alignment \(ByteSize.format(align)) × \(ways) ways); did you mean \(ByteSize.format(up))?"
+            )
         }
         if let regionAlign = region.align, regionAlign > 0, size % regionAlign != 0 {
-            throw invalid("size \(ByteSize.format(size)) is not a multiple of the region alignment \(ByteSize.format(regionAlign))")
+            throw invalid(
+                "size \(ByteSize.format(size)) is not a multiple of the region alignment \(ByteSize.format(regionAlign))"
+            )
         }
         if request.mode != .raw && size < minimumDaxSize {
-            throw invalid("\(request.mode.rawValue) namespaces must be at least 16M (asked for \(ByteSize.format(size)))")
+            throw invalid(
+                "\(request.mode.rawValue) namespaces must be at least 16M (asked for \(ByteSize.format(size)))"
+            )
         }
         if size > available {
             throw invalid(
                 "size \(ByteSize.format(size)) exceeds the largest free extent \(ByteSize.format(available))")
         }
-        return NamespacePlan(mode: request.mode, size: size, align: request.mode == .raw ? 0 : align, name: request.name)
+        return NamespacePlan(
+            mode: request.mode, size: size, align: request.mode == .raw ? 0 : align, name: request.name)
     }
 
     private static func alignment(
@@ -101,11 +107,14 @@ public struct NamespacePlan: Sendable, Equatable {
             }
             if !supported.isEmpty && !supported.contains(align) {
                 let list = supported.map { ByteSize.format($0) }.joined(separator: ", ")
-                throw invalid("\(request.mode.rawValue) alignment \(ByteSize.format(align)) is not supported here; use one of \(list)")
+                throw invalid(
+                    "\(request.mode.rawValue) alignment \(ByteSize.format(align)) is not supported here; use one of \(list)"
+                )
             }
             return align
         }
-        var align = supported.contains(preferredAlign) || supported.isEmpty ? preferredAlign : supported.max()!
+        var align =
+            supported.contains(preferredAlign) || supported.isEmpty ? preferredAlign : supported.max()!
         // A region that does not start on the alignment falls back to pages (as ndctl does).
         if let start = region.resource, start % align != 0 {
             align = supported.contains(pageSize) || supported.isEmpty ? pageSize : supported.min()!

@@ -11,7 +11,9 @@ public enum Provisioner {
     ///
     /// A label-less region whose DIMMs have a label area gets labels first
     /// (as `ndctl create-namespace` does when it can).
-    public static func createNamespace(region regionName: String, _ request: NamespaceRequest) throws -> Namespace {
+    public static func createNamespace(region regionName: String, _ request: NamespaceRequest) throws
+        -> Namespace
+    {
         let operation = "create-namespace"
         var topology = try Topology.scan()
         guard var region = topology.region(named: regionName) else {
@@ -32,7 +34,8 @@ public enum Provisioner {
         var message = [CChar](repeating: 0, count: 256)
         let rc = withName(plan.name) { name in
             shimRequest.name = name
-            return pmk_namespace_create(ctx.raw, regionName, &shimRequest, &created, created.count, &message, message.count)
+            return pmk_namespace_create(
+                ctx.raw, regionName, &shimRequest, &created, created.count, &message, message.count)
         }
         try check(rc, message, operation: operation)
         return try rescan(namespace: shimString(buffer: created), operation: operation)
@@ -41,14 +44,17 @@ public enum Provisioner {
     /// Gives the existing namespace `name` a new mode; its data is lost.
     ///
     /// Without `force`, a namespace that is mounted, open or mapped is refused.
-    public static func reconfigureNamespace(_ name: String, _ request: NamespaceRequest, force: Bool = false) throws
+    public static func reconfigureNamespace(_ name: String, _ request: NamespaceRequest, force: Bool = false)
+        throws
         -> Namespace
     {
         let operation = "reconfigure-namespace"
         let topology = try Topology.scan()
-        guard let namespace = topology.namespace(named: name), let region = topology.region(holdingNamespace: name)
+        guard let namespace = topology.namespace(named: name),
+            let region = topology.region(holdingNamespace: name)
         else {
-            throw PMemError(.notFound, operation: operation, errno: ENODEV, detail: "no namespace named \(name)")
+            throw PMemError(
+                .notFound, operation: operation, errno: ENODEV, detail: "no namespace named \(name)")
         }
         if !force { try refuseIfInUse(namespace, operation: operation) }
         // The capacity is the namespace's own; the region's free space does not matter.
@@ -74,7 +80,8 @@ public enum Provisioner {
         let operation = "destroy-namespace"
         let topology = try Topology.scan()
         guard let namespace = topology.namespace(named: name) else {
-            throw PMemError(.notFound, operation: operation, errno: ENODEV, detail: "no namespace named \(name)")
+            throw PMemError(
+                .notFound, operation: operation, errno: ENODEV, detail: "no namespace named \(name)")
         }
         if !force { try refuseIfInUse(namespace, operation: operation) }
         let ctx = try NDContext()
@@ -124,7 +131,8 @@ public enum Provisioner {
     }
 
     /// A label-less region holds one namespace spanning it; "creating" means giving that one a mode.
-    private static func createOnLabelless(_ region: Region, _ request: NamespaceRequest, operation: String) throws
+    private static func createOnLabelless(_ region: Region, _ request: NamespaceRequest, operation: String)
+        throws
         -> Namespace
     {
         guard let only = region.namespaces.first else {
@@ -135,7 +143,9 @@ public enum Provisioner {
         if let size = request.size, size != only.rawSize {
             throw PMemError(
                 .invalidArgument, operation: operation,
-                detail: "\(region.name) is label-less: its one namespace spans \(ByteSize.format(region.size)); omit --size")
+                detail:
+                    "\(region.name) is label-less: its one namespace spans \(ByteSize.format(region.size)); omit --size"
+            )
         }
         guard only.mode == .raw else {
             throw PMemError(
@@ -180,15 +190,18 @@ public enum Provisioner {
     private static func rescan(namespace name: String, operation: String) throws -> Namespace {
         guard let namespace = try Topology.scan().namespace(named: name) else {
             throw PMemError(
-                .system, operation: operation, detail: "\(name) was configured but the kernel no longer lists it")
+                .system, operation: operation,
+                detail: "\(name) was configured but the kernel no longer lists it")
         }
         return namespace
     }
 
     private static func noRegion(_ name: String, in topology: Topology, operation: String) -> PMemError {
         let known = topology.regions.map(\.name)
-        let hint = known.isEmpty ? "no NVDIMM regions on this machine" : "regions: \(known.joined(separator: ", "))"
-        return PMemError(.notFound, operation: operation, errno: ENODEV, detail: "no region named \(name) (\(hint))")
+        let hint =
+            known.isEmpty ? "no NVDIMM regions on this machine" : "regions: \(known.joined(separator: ", "))"
+        return PMemError(
+            .notFound, operation: operation, errno: ENODEV, detail: "no region named \(name) (\(hint))")
     }
 
     private static func refuseIfInUse(_ namespace: Namespace, operation: String) throws {

@@ -107,7 +107,8 @@ extension Namespace {
     public init(shim info: pmk_namespace_info) {
         self.init(
             name: shimString(info.devname), mode: NamespaceMode(shim: info.mode), size: info.size,
-            rawSize: info.raw_size, uuid: nonEmpty(shimString(info.uuid)), blockdev: nonEmpty(shimString(info.blockdev)),
+            rawSize: info.raw_size, uuid: nonEmpty(shimString(info.uuid)),
+            blockdev: nonEmpty(shimString(info.blockdev)),
             chardev: nonEmpty(shimString(info.chardev)), align: info.align == 0 ? nil : UInt64(info.align),
             altName: nonEmpty(shimString(info.name)), enabled: info.enabled)
     }

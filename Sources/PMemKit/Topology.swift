@@ -208,7 +208,8 @@ public struct Region: Codable, Sendable, Equatable {
         name: String, type: String = "pmem", size: UInt64, availableSize: UInt64 = 0,
         maxAvailableExtent: UInt64 = 0, persistenceDomain: PersistenceDomain = .unknown,
         deepFlush: DeepFlushCapability = .unavailable, numaNode: Int? = nil, interleaveWays: Int = 1,
-        align: UInt64? = nil, resource: UInt64? = nil, enabled: Bool = true, readonly: Bool = false, labeled: Bool = true,
+        align: UInt64? = nil, resource: UInt64? = nil, enabled: Bool = true, readonly: Bool = false,
+        labeled: Bool = true,
         fsdaxAlignments: [UInt64] = [], devdaxAlignments: [UInt64] = [], mappings: [RegionMapping] = [],
         namespaces: [Namespace] = []
     ) {
@@ -293,7 +294,8 @@ public struct Namespace: Codable, Sendable, Equatable {
 
     /// Creates a namespace description.
     public init(
-        name: String, mode: NamespaceMode, size: UInt64, rawSize: UInt64? = nil, uuid: String? = nil, blockdev: String? = nil,
+        name: String, mode: NamespaceMode, size: UInt64, rawSize: UInt64? = nil, uuid: String? = nil,
+        blockdev: String? = nil,
         chardev: String? = nil, align: UInt64? = nil, altName: String? = nil, enabled: Bool = true
     ) {
         self.name = name

@@ -17,7 +17,8 @@ struct CreateNamespaceCommand: ParsableCommand {
     @Option(help: "The region to carve from, e.g. region0.") var region: String?
     @Option(help: "fsdax, devdax or raw.") var mode: CreatableMode
     @Option(help: "Size, e.g. 256M or 1G (default: the largest free extent).") var size: String?
-    @Option(help: "Mapping alignment for fsdax/devdax: 4K, 2M or 1G (default 2M where supported).") var align: String?
+    @Option(help: "Mapping alignment for fsdax/devdax: 4K, 2M or 1G (default 2M where supported).") var align:
+        String?
     @Option(help: "A name stored in the namespace label.") var name: String?
     @Option(help: "Reconfigure this existing namespace instead (its data is lost).") var reconfigure: String?
     @Flag(help: "With --reconfigure: proceed even if the namespace is mounted or mapped.") var force = false

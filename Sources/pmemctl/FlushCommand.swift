@@ -6,7 +6,8 @@ import PMemKit
 struct FlushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flush",
-        abstract: "Deep-flush a region: write its DIMMs' flush hints so the memory controller drains its WPQ.")
+        abstract: "Deep-flush a region: write its DIMMs' flush hints so the memory controller drains its WPQ."
+    )
 
     @Option(help: "The region, e.g. region0.") var region: String
     @Flag(help: "Print JSON.") var json = false
@@ -31,16 +32,20 @@ struct FlushCommand: ParsableCommand {
             if capability == .unavailable {
                 throw PMemError(
                     .unsupported, operation: "flush",
-                    detail: "\(region) has no deep_flush attribute (no DIMM mappings); nothing can be flushed")
+                    detail: "\(region) has no deep_flush attribute (no DIMM mappings); nothing can be flushed"
+                )
             }
             let result = Result(
-                region: region, deepFlush: capability, flushed: capability == .supported, nanoseconds: elapsed)
+                region: region, deepFlush: capability, flushed: capability == .supported, nanoseconds: elapsed
+            )
             if json {
                 try Output.json(result)
             } else if result.flushed {
                 print("\(region): deep flush done in \(elapsed / 1000) µs")
             } else {
-                print("\(region): deep flush not needed (no flush hints: the platform drains the WPQ on power loss)")
+                print(
+                    "\(region): deep flush not needed (no flush hints: the platform drains the WPQ on power loss)"
+                )
             }
         }
     }

@@ -5,7 +5,8 @@ import PMemKit
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show what backs PATH (devdax, fsdax, file), whether it is real PMem, and the flush method used.")
+        abstract:
+            "Show what backs PATH (devdax, fsdax, file), whether it is real PMem, and the flush method used.")
 
     @Argument(help: "A DAX device, a file on a DAX file system, or any file.") var path: String
     @Flag(help: "Print JSON.") var json = false

@@ -6,7 +6,8 @@ struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List NVDIMM buses, DIMMs, regions, namespaces and DAX devices.",
-        discussion: "With no selection flag every section is shown. JSON keeps the bus → region → namespace nesting.")
+        discussion:
+            "With no selection flag every section is shown. JSON keeps the bus → region → namespace nesting.")
 
     @Flag(help: "Show buses.") var buses = false
     @Flag(help: "Show DIMMs.") var dimms = false
@@ -26,11 +27,14 @@ struct ListCommand: ParsableCommand {
             }
             if topology.buses.isEmpty && topology.daxDevices.isEmpty {
                 print("No NVDIMM or CXL persistent memory found (no libnvdimm buses in /sys/bus/nd).")
-                print("PMemKit still runs on emulated PMem: `pmemctl info FILE` shows how a file would be used.")
+                print(
+                    "PMemKit still runs on emulated PMem: `pmemctl info FILE` shows how a file would be used."
+                )
                 return
             }
-            TopologyTables.print(topology, buses: all || buses, dimms: all || dimms, regions: all || regions,
-                                 namespaces: all || namespaces, dax: all || dax)
+            TopologyTables.print(
+                topology, buses: all || buses, dimms: all || dimms, regions: all || regions,
+                namespaces: all || namespaces, dax: all || dax)
         }
     }
 
@@ -65,27 +69,38 @@ enum TopologyTables {
         if dimms {
             let rows = t.buses.flatMap { bus in
                 bus.dimms.map { d in
-                    [d.name, bus.name, String(format: "0x%x", d.handle), d.enabled ? "yes" : "no",
-                     d.labelsSupported ? (d.availableLabels.map { "\($0) free" } ?? "yes") : "none"]
+                    [
+                        d.name, bus.name, String(format: "0x%x", d.handle), d.enabled ? "yes" : "no",
+                        d.labelsSupported ? (d.availableLabels.map { "\($0) free" } ?? "yes") : "none",
+                    ]
                 }
             }
             sections.append([["DIMM", "BUS", "HANDLE", "ENABLED", "LABELS"]] + rows)
         }
         if regions {
             let rows = t.regions.map { r in
-                [r.name, r.type, ByteSize.format(r.size), ByteSize.format(r.availableSize),
-                 r.persistenceDomain.rawValue, r.deepFlush.rawValue, r.numaNode.map(String.init) ?? "-",
-                 r.mappings.map(\.dimm).joined(separator: ","), r.labeled ? "labeled" : "label-less"]
+                [
+                    r.name, r.type, ByteSize.format(r.size), ByteSize.format(r.availableSize),
+                    r.persistenceDomain.rawValue, r.deepFlush.rawValue, r.numaNode.map(String.init) ?? "-",
+                    r.mappings.map(\.dimm).joined(separator: ","), r.labeled ? "labeled" : "label-less",
+                ]
             }
             sections.append(
-                [["REGION", "TYPE", "SIZE", "AVAILABLE", "PERSISTENCE", "DEEP_FLUSH", "NUMA", "DIMMS", "LABELS"]]
+                [
+                    [
+                        "REGION", "TYPE", "SIZE", "AVAILABLE", "PERSISTENCE", "DEEP_FLUSH", "NUMA", "DIMMS",
+                        "LABELS",
+                    ]
+                ]
                     + rows)
         }
         if namespaces {
             let rows = t.regions.flatMap { r in
                 r.namespaces.map { n in
-                    [n.name, r.name, n.mode.rawValue, ByteSize.format(n.size), n.devicePath ?? "-",
-                     n.align.map(ByteSize.format) ?? "-", n.uuid ?? "-"]
+                    [
+                        n.name, r.name, n.mode.rawValue, ByteSize.format(n.size), n.devicePath ?? "-",
+                        n.align.map(ByteSize.format) ?? "-", n.uuid ?? "-",
+                    ]
                 }
             }
             sections.append([["NAMESPACE", "REGION", "MODE", "SIZE", "DEVICE", "ALIGN", "UUID"]] + rows)

@@ -33,7 +33,8 @@ struct PMemCtl: ParsableCommand {
             let code = exitCode(for: error)
             guard code != .success, code.rawValue != 1 else { exit(withError: error) }
             // A usage error: one line, naming the problem, then exit 2.
-            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            let message =
+                self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
             Output.error("\(message) (see pmemctl --help)")
             Foundation.exit(2)
         }

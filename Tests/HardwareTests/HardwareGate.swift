@@ -34,12 +34,14 @@ enum HardwareGate {
         let candidates = topology.regions.filter { r in
             guard r.enabled && !r.readonly else { return false }
             if r.labeled { return r.maxAvailableExtent >= bytes }
-            let labelable = !r.mappings.isEmpty && r.mappings.allSatisfy { dimms[$0.dimm]?.labelsSupported == true }
+            let labelable =
+                !r.mappings.isEmpty && r.mappings.allSatisfy { dimms[$0.dimm]?.labelsSupported == true }
             return labelable && r.size >= bytes
         }
         guard let region = candidates.first else {
             let seen = topology.regions.map { "\($0.name) (\(ByteSize.format($0.maxAvailableExtent)) free)" }
-            try unavailable("no writable region with \(ByteSize.format(bytes)) free: \(seen.joined(separator: ", "))")
+            try unavailable(
+                "no writable region with \(ByteSize.format(bytes)) free: \(seen.joined(separator: ", "))")
         }
         guard !region.labeled else { return region }
         // Label-less (a fresh emulated NVDIMM): label it, as create-namespace would.
@@ -53,7 +55,8 @@ enum HardwareGate {
 
     /// The persistence domain the lab configured, if it says (`PMEMKIT_EXPECT_PERSISTENCE`).
     static var expectedPersistence: PersistenceDomain? {
-        ProcessInfo.processInfo.environment["PMEMKIT_EXPECT_PERSISTENCE"].flatMap(PersistenceDomain.init(rawValue:))
+        ProcessInfo.processInfo.environment["PMEMKIT_EXPECT_PERSISTENCE"].flatMap(
+            PersistenceDomain.init(rawValue:))
     }
 }
 
@@ -88,7 +91,8 @@ func runTool(_ path: String, _ arguments: [String]) throws -> String {
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw HardwareGate.Unavailable(description: "\(path) \(arguments.joined(separator: " ")) failed: \(output)")
+        throw HardwareGate.Unavailable(
+            description: "\(path) \(arguments.joined(separator: " ")) failed: \(output)")
     }
     return output
 }

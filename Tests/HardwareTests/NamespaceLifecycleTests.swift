@@ -15,7 +15,8 @@ final class NamespaceLifecycleTests: XCTestCase {
     func testTopologyReportsRegionsWithTheirPersistenceDomain() throws {
         let region = try HardwareGate.region(withFree: 0)
         XCTAssertGreaterThan(region.size, 0)
-        XCTAssertNotEqual(region.deepFlush, .unavailable, "a region with DIMM mappings has a deep_flush attribute")
+        XCTAssertNotEqual(
+            region.deepFlush, .unavailable, "a region with DIMM mappings has a deep_flush attribute")
         if let expected = HardwareGate.expectedPersistence {
             XCTAssertEqual(region.persistenceDomain, expected)
         }
@@ -23,10 +24,12 @@ final class NamespaceLifecycleTests: XCTestCase {
 
     func testDevdaxNamespaceMapsPersistsAndReadsBack() throws {
         let region = try HardwareGate.region(withFree: size)
-        let ns = try janitor.create(in: region.name, NamespaceRequest(mode: .devdax, size: size, name: "hw-devdax"))
+        let ns = try janitor.create(
+            in: region.name, NamespaceRequest(mode: .devdax, size: size, name: "hw-devdax"))
         XCTAssertEqual(ns.mode, .devdax)
         XCTAssertEqual(ns.altName, "hw-devdax")
-        let device = try XCTUnwrap(ns.chardev.map { "/dev/\($0)" }, "a devdax namespace has a character device")
+        let device = try XCTUnwrap(
+            ns.chardev.map { "/dev/\($0)" }, "a devdax namespace has a character device")
         let pattern = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
         do {
             let m = try PMemMapping(path: device, options: .init(requirePMem: true))
@@ -50,7 +53,8 @@ final class NamespaceLifecycleTests: XCTestCase {
     func testFsdaxNamespaceMountedWithDaxMapsWithMapSync() throws {
         let region = try HardwareGate.region(withFree: size)
         guard let mkfs = findTool(["/sbin/mkfs.ext4", "/usr/sbin/mkfs.ext4"]),
-            let mount = findTool(["/bin/mount", "/usr/bin/mount"]), let umount = findTool(["/bin/umount", "/usr/bin/umount"])
+            let mount = findTool(["/bin/mount", "/usr/bin/mount"]),
+            let umount = findTool(["/bin/umount", "/usr/bin/umount"])
         else {
             try HardwareGate.unavailable("mkfs.ext4 or mount is missing")
         }
@@ -66,7 +70,8 @@ final class NamespaceLifecycleTests: XCTestCase {
 
         let file = "\(dir)/pool"
         do {
-            let m = try PMemMapping(path: file, options: .init(size: 4 << 20, create: true, requirePMem: true))
+            let m = try PMemMapping(
+                path: file, options: .init(size: 4 << 20, create: true, requirePMem: true))
             XCTAssertEqual(m.kind, .fsdax, "MAP_SYNC must succeed on mount -o dax")
             XCTAssertEqual(m.backing, .pmem)
             XCTAssertEqual(m.location?.region, region.name)
@@ -81,7 +86,8 @@ final class NamespaceLifecycleTests: XCTestCase {
         try runTool(umount, [dir])
         try runTool(mount, ["-o", "dax", "/dev/\(blockdev)", dir])
         let again = try PMemMapping(path: file, options: .init(readOnly: true))
-        XCTAssertTrue(UnsafeRawBufferPointer(start: again.base + 12345, count: 1000).allSatisfy { $0 == 0x5A })
+        XCTAssertTrue(
+            UnsafeRawBufferPointer(start: again.base + 12345, count: 1000).allSatisfy { $0 == 0x5A })
         try runTool(umount, [dir])
         mounted = false
         try Provisioner.destroyNamespace(ns.name)
@@ -99,7 +105,9 @@ final class NamespaceLifecycleTests: XCTestCase {
         janitor.forget(ns.name)
         let after = try Topology.scan()
         XCTAssertNil(after.namespace(named: ns.name).flatMap { $0.size > 0 ? $0 : nil })
-        XCTAssertEqual(after.region(named: region.name)?.availableSize, before.labeled ? before.availableSize : region.size)
+        XCTAssertEqual(
+            after.region(named: region.name)?.availableSize,
+            before.labeled ? before.availableSize : region.size)
     }
 
     func testReconfigureGivesANamespaceANewMode() throws {
@@ -132,7 +140,8 @@ final class NamespaceLifecycleTests: XCTestCase {
         let region = try HardwareGate.region(withFree: size)
         let tooBig = region.maxAvailableExtent + (1 << 30)
         XCTAssertThrowsError(
-            try Provisioner.createNamespace(region: region.name, NamespaceRequest(mode: .devdax, size: tooBig))
+            try Provisioner.createNamespace(
+                region: region.name, NamespaceRequest(mode: .devdax, size: tooBig))
         ) { error in
             XCTAssertEqual((error as? PMemError)?.kind, .invalidArgument)
         }

@@ -34,14 +34,18 @@ enum CLI {
 
 extension XCTestCase {
     /// Asserts a usage error: exit 2 and exactly one line on stderr naming `text`.
-    func assertUsageError(_ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertUsageError(
+        _ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(r.status, 2, r.stderr, file: file, line: line)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
         XCTAssertTrue(r.stderr.contains(text), r.stderr, file: file, line: line)
     }
 
     /// Asserts a failed operation: exit 1 and exactly one line on stderr naming `text`.
-    func assertFailure(_ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertFailure(
+        _ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
         XCTAssertTrue(r.stderr.contains(text), r.stderr, file: file, line: line)

@@ -17,14 +17,17 @@ final class FoundationCommandTests: XCTestCase {
     func testListJSONHasTheContractShape() throws {
         let r = try CLI.run(["list", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let json = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let buses = try XCTUnwrap(json["buses"] as? [[String: Any]])
         for bus in buses {
             XCTAssertNotNil(bus["provider"] as? String)
             XCTAssertNotNil(bus["dimms"] as? [Any])
             for region in try XCTUnwrap(bus["regions"] as? [[String: Any]]) {
-                for key in ["name", "type", "size", "available_size", "persistence_domain", "deep_flush",
-                            "numa_node", "mappings", "namespaces"] {
+                for key in [
+                    "name", "type", "size", "available_size", "persistence_domain", "deep_flush",
+                    "numa_node", "mappings", "namespaces",
+                ] {
                     XCTAssertTrue(region.keys.contains(key), key)
                 }
             }
@@ -43,7 +46,8 @@ final class FoundationCommandTests: XCTestCase {
     }
 
     func testUnknownModeIsAUsageError() throws {
-        assertUsageError(try CLI.run(["create-namespace", "--region", "region0", "--mode", "bogus"]), mentions: "bogus")
+        assertUsageError(
+            try CLI.run(["create-namespace", "--region", "region0", "--mode", "bogus"]), mentions: "bogus")
     }
 
     func testBadSizeTextIsAUsageError() throws {
@@ -57,7 +61,9 @@ final class FoundationCommandTests: XCTestCase {
     }
 
     func testMissingRegionIsAFailedOperation() throws {
-        assertFailure(try CLI.run(["create-namespace", "--region", "region99", "--mode", "raw"]), mentions: "no region named region99")
+        assertFailure(
+            try CLI.run(["create-namespace", "--region", "region99", "--mode", "raw"]),
+            mentions: "no region named region99")
     }
 
     func testDestroyNeedsANamespace() throws {
@@ -65,7 +71,8 @@ final class FoundationCommandTests: XCTestCase {
     }
 
     func testDestroyUnknownNamespaceFails() throws {
-        assertFailure(try CLI.run(["destroy-namespace", "namespace99.9"]), mentions: "no namespace named namespace99.9")
+        assertFailure(
+            try CLI.run(["destroy-namespace", "namespace99.9"]), mentions: "no namespace named namespace99.9")
     }
 
     func testFlushUnknownRegionFails() throws {
@@ -83,15 +90,18 @@ final class FoundationCommandTests: XCTestCase {
     func testInfoJSONOnAPlainFileWithTheMsyncPolicy() throws {
         let r = try CLI.run(["info", "--json", scratch], environment: ["PMEMKIT_FILE_BACKING": "file"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let json = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(json["backing"] as? String, "file")
         XCTAssertEqual(json["flush_method"] as? String, "msync")
         XCTAssertEqual(json["is_pmem"] as? Bool, false)
     }
 
     func testInfoHonoursTheFlushOverrides() throws {
-        let r = try CLI.run(["info", "--json", scratch], environment: ["PMEMKIT_NO_CLWB": "1", "PMEMKIT_NO_CLFLUSHOPT": "1"])
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let r = try CLI.run(
+            ["info", "--json", scratch], environment: ["PMEMKIT_NO_CLWB": "1", "PMEMKIT_NO_CLFLUSHOPT": "1"])
+        let json = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(json["flush_instruction"] as? String, "clflush")
         let eadr = try CLI.run(["info", "--json", scratch], environment: ["PMEMKIT_FORCE_EADR": "1"])
         XCTAssertTrue(eadr.stdout.contains("sfence only (eADR)"), eadr.stdout)

@@ -14,8 +14,11 @@ final class NamespacePlanTests: XCTestCase {
             fsdaxAlignments: [4096, 2 << 20, 1 << 30], devdaxAlignments: [4096, 2 << 20, 1 << 30])
     }
 
-    func assertInvalid(_ request: NamespaceRequest, in region: Region, mentions text: String, line: UInt = #line) {
-        XCTAssertThrowsError(try NamespacePlan.make(for: request, in: region, pageSize: 4096), line: line) { error in
+    func assertInvalid(
+        _ request: NamespaceRequest, in region: Region, mentions text: String, line: UInt = #line
+    ) {
+        XCTAssertThrowsError(try NamespacePlan.make(for: request, in: region, pageSize: 4096), line: line) {
+            error in
             XCTAssertEqual((error as? PMemError)?.kind, .invalidArgument, line: line)
             XCTAssertTrue("\(error)".contains(text), "\(error)", line: line)
         }
@@ -34,7 +37,8 @@ final class NamespacePlanTests: XCTestCase {
     }
 
     func testRawUsesPagesAndNoAlignment() throws {
-        let plan = try NamespacePlan.make(for: .init(mode: .raw, size: 16 * mib), in: region(), pageSize: 4096)
+        let plan = try NamespacePlan.make(
+            for: .init(mode: .raw, size: 16 * mib), in: region(), pageSize: 4096)
         XCTAssertEqual(plan.align, 0)
         XCTAssertEqual(plan.size, 16 * mib)
     }
@@ -58,7 +62,8 @@ final class NamespacePlanTests: XCTestCase {
     }
 
     func testTooLargeIsRefusedWithTheFreeExtent() {
-        assertInvalid(.init(mode: .devdax, size: 2048 * mib), in: region(), mentions: "largest free extent 1008M")
+        assertInvalid(
+            .init(mode: .devdax, size: 2048 * mib), in: region(), mentions: "largest free extent 1008M")
     }
 
     func testFullRegionHasNoCapacity() {
@@ -66,11 +71,13 @@ final class NamespacePlanTests: XCTestCase {
     }
 
     func testUnsupportedAlignmentListsTheSupportedOnes() {
-        assertInvalid(.init(mode: .devdax, size: 64 * mib, align: 64 << 10), in: region(), mentions: "4K, 2M, 1G")
+        assertInvalid(
+            .init(mode: .devdax, size: 64 * mib, align: 64 << 10), in: region(), mentions: "4K, 2M, 1G")
     }
 
     func testNonPowerOfTwoAlignment() {
-        assertInvalid(.init(mode: .fsdax, size: 64 * mib, align: 3 * mib), in: region(), mentions: "power of two")
+        assertInvalid(
+            .init(mode: .fsdax, size: 64 * mib, align: 3 * mib), in: region(), mentions: "power of two")
     }
 
     func testSectorModeIsNotOffered() {

@@ -41,7 +41,8 @@ final class PMemMappingTests: XCTestCase {
         }
         let again = try PMemMapping(path: path, options: .init(readOnly: true))
         XCTAssertEqual(Array(UnsafeRawBufferPointer(start: again.base + 777, count: pattern.count)), pattern)
-        XCTAssertTrue(UnsafeRawBufferPointer(start: again.base + 20_000, count: 300).allSatisfy { $0 == 0x77 })
+        XCTAssertTrue(
+            UnsafeRawBufferPointer(start: again.base + 20_000, count: 300).allSatisfy { $0 == 0x77 })
     }
 
     func testCreateMakesAFileOfTheRequestedSize() throws {
@@ -52,7 +53,8 @@ final class PMemMappingTests: XCTestCase {
     }
 
     func testCreateWithoutASizeIsRefused() {
-        XCTAssertThrowsError(try PMemMapping(path: dir.file("nosize"), options: .init(create: true))) { error in
+        XCTAssertThrowsError(try PMemMapping(path: dir.file("nosize"), options: .init(create: true))) {
+            error in
             XCTAssertEqual((error as? PMemError)?.kind, .invalidArgument)
             XCTAssertTrue("\(error)".contains("needs a size"))
         }
@@ -114,7 +116,9 @@ final class PMemMappingTests: XCTestCase {
     func testAnOccupiedAddressIsBusy() throws {
         let path = dir.makeFile("busy", size: 1 << 16)
         let first = try PMemMapping(path: path)
-        XCTAssertThrowsError(try PMemMapping(path: path, options: .init(address: UInt(bitPattern: first.base)))) {
+        XCTAssertThrowsError(
+            try PMemMapping(path: path, options: .init(address: UInt(bitPattern: first.base)))
+        ) {
             error in
             XCTAssertEqual((error as? PMemError)?.kind, .busy)
             XCTAssertTrue("\(error)".contains("already in use"))

@@ -5,7 +5,8 @@ import XCTest
 /// The persist path is chosen once from CPU features and overrides, as
 /// libpmem2 does; every override must select the path it names.
 final class PersistPathSelectionTests: XCTestCase {
-    let fullCPU = CPUFeatures(clflush: true, clflushopt: true, clwb: true, sse2: true, avx: true, avx512f: true)
+    let fullCPU = CPUFeatures(
+        clflush: true, clflushopt: true, clwb: true, sse2: true, avx: true, avx512f: true)
 
     func testPrefersClwbWhenTheCPUHasIt() {
         let path = PersistPath.select(cpu: fullCPU, environment: [:])
@@ -54,8 +55,10 @@ final class PersistPathSelectionTests: XCTestCase {
         XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: [:]).copy, .movntAVX512F)
         XCTAssertEqual(
             PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_AVX512F": "1"]).copy, .movntAVX)
-        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_AVX": "1"]).copy, .movntSSE2)
-        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"]).copy, .temporal)
+        XCTAssertEqual(
+            PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_AVX": "1"]).copy, .movntSSE2)
+        XCTAssertEqual(
+            PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"]).copy, .temporal)
         let sse2Only = CPUFeatures(clflush: true, sse2: true)
         XCTAssertEqual(PersistPath.select(cpu: sse2Only, environment: [:]).copy, .movntSSE2)
     }

@@ -27,15 +27,20 @@ final class PersistPrimitiveTests: XCTestCase {
             src.deallocate()
             dst.deallocate()
         }
-        for i in 0..<capacity { src.storeBytes(of: UInt8(truncatingIfNeeded: i * 31 + 7), toByteOffset: i, as: UInt8.self) }
+        for i in 0..<capacity {
+            src.storeBytes(of: UInt8(truncatingIfNeeded: i * 31 + 7), toByteOffset: i, as: UInt8.self)
+        }
         for path in runnablePaths() {
             for size in sizes {
                 for offset in offsets {
                     dst.initializeMemory(as: UInt8.self, repeating: 0xEE, count: capacity + 128)
                     path.copyPersist(to: dst + offset, from: src + 3, count: size)
-                    XCTAssertEqual(memcmp(dst + offset, src + 3, size), 0, "\(path.flush)/\(path.copy) size \(size)")
+                    XCTAssertEqual(
+                        memcmp(dst + offset, src + 3, size), 0, "\(path.flush)/\(path.copy) size \(size)")
                     // Nothing outside the range is touched.
-                    if offset > 0 { XCTAssertEqual(dst.load(fromByteOffset: offset - 1, as: UInt8.self), 0xEE) }
+                    if offset > 0 {
+                        XCTAssertEqual(dst.load(fromByteOffset: offset - 1, as: UInt8.self), 0xEE)
+                    }
                     XCTAssertEqual(dst.load(fromByteOffset: offset + size, as: UInt8.self), 0xEE)
                 }
             }
@@ -66,7 +71,9 @@ final class PersistPrimitiveTests: XCTestCase {
             expected.deallocate()
         }
         for path in runnablePaths() {
-            for i in 0..<8192 { buffer.storeBytes(of: UInt8(truncatingIfNeeded: i), toByteOffset: i, as: UInt8.self) }
+            for i in 0..<8192 {
+                buffer.storeBytes(of: UInt8(truncatingIfNeeded: i), toByteOffset: i, as: UInt8.self)
+            }
             expected.copyMemory(from: buffer, byteCount: 8192)
             memmove(expected + 100, expected, 4000)
             path.copyPersist(to: buffer + 100, from: buffer, count: 4000)

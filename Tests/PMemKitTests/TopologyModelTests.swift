@@ -93,8 +93,10 @@ final class TopologyModelTests: XCTestCase {
         XCTAssertEqual(jbus["provider"] as? String, "ACPI.NFIT")
         XCTAssertNotNil(jbus["dimms"] as? [[String: Any]])
         let jregion = try XCTUnwrap((jbus["regions"] as? [[String: Any]])?.first)
-        for key in ["name", "type", "size", "available_size", "persistence_domain", "deep_flush", "numa_node",
-                    "mappings", "namespaces"] {
+        for key in [
+            "name", "type", "size", "available_size", "persistence_domain", "deep_flush", "numa_node",
+            "mappings", "namespaces",
+        ] {
             XCTAssertNotNil(jregion[key], "region key \(key)")
         }
         XCTAssertEqual(jregion["persistence_domain"] as? String, "memory_controller")
