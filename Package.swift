@@ -39,7 +39,10 @@ let package = Package(
 
         .executableTarget(
             name: "pmemctl",
-            dependencies: ["PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
