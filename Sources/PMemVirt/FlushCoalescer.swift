@@ -1,13 +1,22 @@
 import Foundation
 
-/// Watches trapped flush-hint writes: when each arrived and when its vCPU
-/// may resume. Tests use it to check that every write is covered by a
-/// propagation that began after it; it must not block.
+/// Watches the coalescer: when each trapped flush-hint write counts as
+/// arrived, when each propagation begins and ends, and which propagation
+/// let each write's vCPU resume. Tests use it to check that every write is
+/// covered by a propagation that began after it.
+///
+/// Every call is made with the coalescer's lock held, so the events are in
+/// the order the coalescer decided on; an observer must return quickly and
+/// must not call back into the coalescer.
 public protocol VFHAObserver: AnyObject, Sendable {
-    /// A write from `vcpu` exited to the VMM (called before the coalescer sees it).
-    func flushHintWritten(vcpu: Int)
-    /// The write from `vcpu` is covered by a finished propagation; the vCPU resumes next.
-    func flushHintCompleted(vcpu: Int)
+    /// A write from `vcpu` has arrived; only propagations that begin after this cover it.
+    func flushHintArrived(vcpu: Int)
+    /// Propagation `number` (from 1) begins flushing every target.
+    func propagationBegan(_ number: UInt64)
+    /// Propagation `number` has flushed every target.
+    func propagationEnded(_ number: UInt64)
+    /// The write from `vcpu` is covered by the ended propagation `number`; its vCPU resumes next.
+    func flushHintCompleted(vcpu: Int, coveredBy number: UInt64)
 }
 
 /// Turns trapped flush-hint writes from any number of vCPUs into
@@ -55,9 +64,9 @@ public final class FlushCoalescer: @unchecked Sendable {
     /// Returns once a propagation that began after this call has flushed
     /// every target; throws that propagation's error if it failed.
     public func flushHintWritten(vcpu: Int) throws {
-        observer?.flushHintWritten(vcpu: vcpu)
         condition.lock()
         counters.writes += 1
+        observer?.flushHintArrived(vcpu: vcpu)
         let needed = started + 1
         while finished < needed {
             if running {
@@ -68,6 +77,7 @@ public final class FlushCoalescer: @unchecked Sendable {
             running = true
             started += 1
             let mine = started
+            observer?.propagationBegan(mine)
             condition.unlock()
             var failed: (any Error)?
             do {
@@ -81,11 +91,12 @@ public final class FlushCoalescer: @unchecked Sendable {
             counters.propagations += 1
             counters.targetFlushes += targets.count
             if let failed { failures[mine] = failed }
+            observer?.propagationEnded(mine)
             condition.broadcast()
         }
         let error = failures[needed]
+        if error == nil { observer?.flushHintCompleted(vcpu: vcpu, coveredBy: needed) }
         condition.unlock()
         if let error { throw error }
-        observer?.flushHintCompleted(vcpu: vcpu)
     }
 }

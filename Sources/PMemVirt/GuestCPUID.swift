@@ -2,12 +2,14 @@ import CKVMShim
 import PMemKit
 
 /// The CPUID a guest sees: what KVM can present, with the cache-flush
-/// instructions limited to the one the VMM decided to offer, and each
-/// vCPU's APIC ID in leaf 1.
+/// instructions limited to the one the VMM decided to offer, the PMemVirt
+/// leaf (`PMK_CPUID_LEAF`) saying the same, and each vCPU's APIC ID in leaf 1.
 ///
 /// Guests choose their flush instruction from CPUID, best first, as the
 /// Linux nvdimm driver does; hiding `clwb` here is how the VMM keeps guests
-/// off an instruction that this KVM cannot run.
+/// off an instruction that this KVM cannot run. Both places are needed:
+/// a paravirtual nested KVM (kvm_pvm) presents the host's leaves 1 and 7
+/// whatever the table says, but serves the hypervisor range from it.
 struct GuestCPUID {
     private(set) var entries: [kvm_cpuid_entry2]
 
@@ -29,6 +31,24 @@ struct GuestCPUID {
                 break
             }
         }
+        entries.removeAll { $0.function == PMK_CPUID_LEAF }
+        var leaf = kvm_cpuid_entry2()
+        leaf.function = PMK_CPUID_LEAF
+        leaf.eax = Self.allowedMask(offer)
+        leaf.ebx = PMK_CPUID_SIGNATURE_EBX
+        leaf.ecx = PMK_CPUID_SIGNATURE_ECX
+        leaf.edx = PMK_CPUID_SIGNATURE_EDX
+        entries.append(leaf)
+    }
+
+    /// The PMemVirt leaf's mask: `offer` and every weaker flush instruction.
+    static func allowedMask(_ offer: FlushInstruction) -> UInt32 {
+        switch offer {
+        case .clwb: return PMK_CPUID_FLUSH_CLWB | PMK_CPUID_FLUSH_CLFLUSHOPT | PMK_CPUID_FLUSH_CLFLUSH
+        case .clflushopt: return PMK_CPUID_FLUSH_CLFLUSHOPT | PMK_CPUID_FLUSH_CLFLUSH
+        case .clflush: return PMK_CPUID_FLUSH_CLFLUSH
+        case .none: return 0
+        }
     }
 
     /// The best flush instruction in `entries`, as a guest would choose it.
@@ -40,9 +60,6 @@ struct GuestCPUID {
         if let leaf1, leaf1.edx & clflushBit != 0 { return .clflush }
         return .none
     }
-
-    /// The flush instruction a guest will choose from this table.
-    var offered: FlushInstruction { Self.bestFlush(in: entries) }
 
     /// Sets the table on vCPU `index` (`KVM_SET_CPUID2`), with its APIC ID in leaf 1.
     func apply(toVCPU fd: Int32, index: Int) throws {

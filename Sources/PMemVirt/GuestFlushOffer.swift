@@ -15,6 +15,12 @@ public struct GuestFlushOffer: Sendable, Equatable {
     /// Why, in one line.
     public var reason: String
 
+    /// An offer of `instruction` (tests and benchmarks force one this way).
+    public init(instruction: FlushInstruction, reason: String) {
+        self.instruction = instruction
+        self.reason = reason
+    }
+
     /// The environment variable that caps the offer.
     public static let environmentKey = "PMEMKIT_GUEST_FLUSH"
 

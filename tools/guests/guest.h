@@ -59,7 +59,7 @@ static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
 /*
  * choose_flush -- the flush instruction CPUID offers, best first, as the
  * Linux nvdimm driver and libpmem choose: clwb, else clflushopt, else
- * clflush.
+ * clflush; each only if the PMemVirt leaf (when present) allows it.
  */
 enum pmk_flush_insn choose_flush(void);
 

@@ -23,21 +23,35 @@ void guest_log(const char *text)
 	hypercall2(PMK_HC_LOG, (uint64_t)(uintptr_t)text, len);
 }
 
+/* vmm_flush_mask -- the flush instructions the VMM allows (all without its leaf) */
+static uint32_t vmm_flush_mask(void)
+{
+	uint32_t r[4];
+
+	cpuid(PMK_CPUID_LEAF, 0, r);
+	if (r[1] != PMK_CPUID_SIGNATURE_EBX || r[2] != PMK_CPUID_SIGNATURE_ECX ||
+	    r[3] != PMK_CPUID_SIGNATURE_EDX)
+		return PMK_CPUID_FLUSH_CLFLUSH | PMK_CPUID_FLUSH_CLFLUSHOPT |
+		       PMK_CPUID_FLUSH_CLWB;
+	return r[0];
+}
+
 /* choose_flush -- clwb, else clflushopt, else clflush, from CPUID */
 enum pmk_flush_insn choose_flush(void)
 {
+	uint32_t allowed = vmm_flush_mask();
 	uint32_t r[4];
 
 	cpuid(0, 0, r);
 	if (r[0] >= 7) {
 		cpuid(7, 0, r);
-		if (r[1] & (1u << 24))
+		if ((r[1] & (1u << 24)) && (allowed & PMK_CPUID_FLUSH_CLWB))
 			return PMK_FLUSH_INSN_CLWB;
-		if (r[1] & (1u << 23))
+		if ((r[1] & (1u << 23)) && (allowed & PMK_CPUID_FLUSH_CLFLUSHOPT))
 			return PMK_FLUSH_INSN_CLFLUSHOPT;
 	}
 	cpuid(1, 0, r);
-	if (r[3] & (1u << 19))
+	if ((r[3] & (1u << 19)) && (allowed & PMK_CPUID_FLUSH_CLFLUSH))
 		return PMK_FLUSH_INSN_CLFLUSH;
 	return PMK_FLUSH_INSN_NONE;
 }

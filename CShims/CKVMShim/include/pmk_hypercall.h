@@ -69,6 +69,23 @@ struct pmk_hypercall {
 	uint64_t ret[2];	/* written by the VMM */
 };
 
+/*
+ * The PMemVirt CPUID leaf: EBX, ECX, EDX spell "PMemKitVirt" (NUL-ended);
+ * EAX holds the cache-flush instructions the VMM lets guests use
+ * (PMK_CPUID_FLUSH_*). A guest uses the best instruction that both the
+ * standard leaves (1 and 7: what the CPU has) and this mask (what runs
+ * under this VMM) allow. The VMM also clears the standard bits, but some
+ * KVMs (the paravirtual nested kvm_pvm) present the host's leaves 1 and 7
+ * whatever the VMM sets, while leaves of the hypervisor range follow it.
+ */
+#define PMK_CPUID_LEAF			0x40000F00U
+#define PMK_CPUID_SIGNATURE_EBX		0x6d654d50U	/* "PMem" */
+#define PMK_CPUID_SIGNATURE_ECX		0x5674694bU	/* "KitV" */
+#define PMK_CPUID_SIGNATURE_EDX		0x00747269U	/* "irt\0" */
+#define PMK_CPUID_FLUSH_CLFLUSH		(1U << 0)
+#define PMK_CPUID_FLUSH_CLFLUSHOPT	(1U << 1)
+#define PMK_CPUID_FLUSH_CLWB		(1U << 2)
+
 /* Guest-physical layout (identity-mapped with 2 MiB pages). */
 #define PMK_GPA_GDT		0x0000500ULL	/* null, code 0x08, data 0x10 */
 #define PMK_GPA_PML4		0x0001000ULL	/* then PDPT, then page directories */
