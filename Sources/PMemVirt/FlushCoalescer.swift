@@ -50,6 +50,13 @@ public final class FlushCoalescer: @unchecked Sendable {
         public var propagations = 0
         /// Target flushes run: propagations × targets.
         public var targetFlushes = 0
+
+        /// Counts (tests compare against these).
+        public init(writes: Int = 0, propagations: Int = 0, targetFlushes: Int = 0) {
+            self.writes = writes
+            self.propagations = propagations
+            self.targetFlushes = targetFlushes
+        }
     }
 
     /// A coalescer over `targets`.

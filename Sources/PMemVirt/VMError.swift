@@ -15,6 +15,7 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The guest used an I/O port that no device serves.
     case unhandledPortIO(vcpu: Int, port: UInt16, isWrite: Bool, rip: UInt64)
     /// The guest touched a guest-physical address with no memslot and no device.
+    /// KVM has emulated the access by then, so `rip` is just past the instruction.
     case unmappedAccess(vcpu: Int, gpa: UInt64, isWrite: Bool, rip: UInt64)
     /// A hypercall block the VMM could not read or answer.
     case badHypercall(vcpu: Int, detail: String)
@@ -45,7 +46,7 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
                 + "which no device serves, at RIP \(address(rip))"
         case .unmappedAccess(let vcpu, let gpa, let isWrite, let rip):
             return "vCPU \(vcpu): \(isWrite ? "write to" : "read of") unmapped guest-physical address "
-                + "\(address(gpa)) at RIP \(address(rip))"
+                + "\(address(gpa)) (RIP just past it: \(address(rip)))"
         case .badHypercall(let vcpu, let detail):
             return "vCPU \(vcpu): bad hypercall: \(detail)"
         case .unexpectedExit(let vcpu, let reason):
