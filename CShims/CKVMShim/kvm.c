@@ -30,6 +30,10 @@
 #define SEG_TYPE_CODE 11
 #define SEG_TYPE_DATA 3
 
+/* RFLAGS: bit 1 is reserved and always set; IOPL 3 lets CPL 3 use in/out. */
+#define RFLAGS_RESERVED (1ULL << 1)
+#define RFLAGS_IOPL3 (3ULL << 12)
+
 /* xioctl -- ioctl returning its value, or -errno */
 static int xioctl(int fd, unsigned long request, void *arg)
 {
@@ -162,7 +166,7 @@ int pmk_kvm_vcpu_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *cpuid)
 
 /* flat_segment -- a 4 GiB flat segment descriptor as KVM takes it */
 static struct kvm_segment flat_segment(uint16_t selector, uint8_t type,
-				       int long_mode)
+				       uint8_t dpl, int long_mode)
 {
 	struct kvm_segment seg = {
 		.base = 0,
@@ -170,7 +174,7 @@ static struct kvm_segment flat_segment(uint16_t selector, uint8_t type,
 		.selector = selector,
 		.type = type,
 		.present = 1,
-		.dpl = 0,
+		.dpl = dpl,
 		.db = long_mode ? 0 : 1,
 		.s = 1,
 		.l = long_mode ? 1 : 0,
@@ -188,11 +192,13 @@ int pmk_kvm_vcpu_enter_long_mode(int vcpu_fd,
 	struct kvm_regs regs;
 	int rc;
 
+	if (lm->cpl != 0 && lm->cpl != 3)
+		return -EINVAL;
 	rc = xioctl(vcpu_fd, KVM_GET_SREGS, &sregs);
 	if (rc < 0)
 		return rc;
-	sregs.cs = flat_segment(lm->code_selector, SEG_TYPE_CODE, 1);
-	sregs.ds = flat_segment(lm->data_selector, SEG_TYPE_DATA, 0);
+	sregs.cs = flat_segment(lm->code_selector, SEG_TYPE_CODE, lm->cpl, 1);
+	sregs.ds = flat_segment(lm->data_selector, SEG_TYPE_DATA, lm->cpl, 0);
 	sregs.es = sregs.ds;
 	sregs.fs = sregs.ds;
 	sregs.gs = sregs.ds;
@@ -208,7 +214,7 @@ int pmk_kvm_vcpu_enter_long_mode(int vcpu_fd,
 		return rc;
 
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 2;	/* bit 1 is reserved and always set */
+	regs.rflags = RFLAGS_RESERVED | (lm->cpl == 3 ? RFLAGS_IOPL3 : 0);
 	regs.rip = lm->rip;
 	regs.rsp = lm->rsp;
 	regs.rdi = lm->rdi;

@@ -79,6 +79,40 @@ extension GuestImage {
             "zMzMzMzMzMzMzFVIieVIi0cYSInxSMHhBkgBwYPmP8HmBkiFwEiNhkADEABID0XBSMcAAQAAAGYPrjAPrvgxwF3D"
     )
 
+    /// `cpuid`: reports the flush instruction it chooses from CPUID and whether it sees the PMemVirt leaf.
+    ///
+    /// 951 bytes, SHA-256 `2aa324d6cdd904204b6b9dcbed67dca5a8c4c1ebd7711e18991f606347945a89`.
+    public static let cpuid = GuestImage(
+        name: "cpuid",
+        summary: "reports the flush instruction it chooses from CPUID and whether it sees the PMemVirt leaf",
+        sha256: "2aa324d6cdd904204b6b9dcbed67dca5a8c4c1ebd7711e18991f606347945a89",
+        symbols: [
+            "_start": 0x0,
+            "choose_flush": 0x100,
+            "guest_exit": 0x10,
+            "guest_log": 0x80,
+            "guest_main": 0x2e0,
+            "memcpy": 0x210,
+            "memset": 0x180,
+        ],
+        base64:
+            "6NsCAABIicfoAwAAAPTr/VVIieVIg+xISMdFuAEAAABIiX3ASMdFyAAAAABIx0XQAAAAAEjHRdgAAAAASMdF4AAA" +
+            "AABIx0XoAAAAAEjHRfAAAAAASMdF+AAAAABIjUW4ZroQBe9mZi4PH4QAAAAAAPTr/czMzMzMzMzMzMzMzMxIx8D/" +
+            "////Zg8fhAAAAAAAgHwHAQBIjUABdfVVSInlSIPsSEjHRbgEAAAASIl9wEiJRchIx0XQAAAAAEjHRdgAAAAASMdF" +
+            "4AAAAABIx0XoAAAAAEjHRfAAAAAASMdF+AAAAABIjUW4ZroQBe9Ig8RIXcPMzMzMzMzMzMzMzMzMzFVIieVTuAAP" +
+            "AEAxyQ+igfNQTWVtgfFLaXRWCdmB8mlydAAJyr4HAAAAD0TwMcAxyQ+ig/gHcjG4BwAAADHJD6L3wwAAAAF0DInx" +
+            "uAEAAACD4QR1KPfDAACAAHQMifG4AgAAAIPhAnUUuAEAAAAxyQ+iweoTIfKD4gGNBFJbXcPMSIn4SIXSdHlJidBI" +
+            "icFIiddJg+AHdB9FMclmDx9EAABCiDQISf/BTTnIdfRKjQwISInXTCnPSIP6CHJFVUiJ5THSZmZmZmYuDx+EAAAA" +
+            "AABAiDQRQIh0EQFAiHQRAkCIdBEDQIh0EQRAiHQRBUCIdBEGQIh0EQdIg8IISDnXddBdw8zMzMzMzMzMzMzMzMzM" +
+            "SIn4SIXSdDxIidFIg+EHdDRFMcBmZmYuDx+EAAAAAABCD7Y8BkKIPABJ/8BMOcF170wBxkqNDABIiddMKcdIg/oI" +
+            "cw3DSInBSInXSIP6CHLzVUiJ5THSZg8fhAAAAAAARA+2BBZEiAQRRA+2RBYBRIhEEQFED7ZEFgJEiEQRAkQPtkQW" +
+            "A0SIRBEDRA+2RBYERIhEEQRED7ZEFgVEiEQRBUQPtkQWBkSIRBEGRA+2RBYHRIhEEQdIg8IISDnXdaFdw8zMzMzM" +
+            "zMzMzMzMzMzMzFVIieVTSIPsSLgADwBAMckPooHzUE1lbYHxS2l0VgnZgfJpcnQAMcAJyg+UwEjHRbACAAAASMdF" +
+            "uAUAAABIiUXASMdFyAAAAABIx0XQAAAAAEjHRdgAAAAASMdF4AAAAABIx0XoAAAAAEjHRfAAAAAASI1FsGa6EAXv" +
+            "6KH9//+JwEjHRbACAAAASMdFuAMAAABIiUXASMdFyAAAAABIx0XQAAAAAEjHRdgAAAAASMdF4AAAAABIx0XoAAAA" +
+            "AEjHRfAAAAAASI1FsGa6EAXvMcBIg8RIW13D"
+    )
+
     /// Every built-in guest program, by name.
-    public static let builtins: [GuestImage] = [.flush, .clwb]
+    public static let builtins: [GuestImage] = [.flush, .clwb, .cpuid]
 }

@@ -78,32 +78,40 @@ public struct GuestLayout: Sendable, Equatable {
     }
 
     /// Writes the GDT and identity-mapping page tables for `[0, topAddress)` into `ram`.
+    ///
+    /// Every page is a user page, so a guest runs the same at CPL 0 or 3
+    /// (the VMM sets no SMEP or SMAP).
     func writeBootStructures(into ram: UnsafeMutableRawPointer) {
-        let gdt: [UInt64] = [0, 0x00af_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
+        // null, kernel code 0x08, kernel data 0x10, user code 0x18, user data 0x20
+        let gdt: [UInt64] = [
+            0, 0x00af_9a00_0000_ffff, 0x00cf_9200_0000_ffff, 0x00af_fa00_0000_ffff, 0x00cf_f200_0000_ffff,
+        ]
         for (i, descriptor) in gdt.enumerated() {
             ram.storeBytes(of: descriptor, toByteOffset: Int(Self.gdtAddress) + i * 8, as: UInt64.self)
         }
         let present: UInt64 = 1
         let writable: UInt64 = 1 << 1
+        let user: UInt64 = 1 << 2
         let largePage: UInt64 = 1 << 7
         let pdpt = Self.pml4Address + Self.pageSize
-        ram.storeBytes(of: pdpt | present | writable, toByteOffset: Int(Self.pml4Address), as: UInt64.self)
+        ram.storeBytes(
+            of: pdpt | present | writable | user, toByteOffset: Int(Self.pml4Address), as: UInt64.self)
         let directories = (topAddress + Self.bytesPerDirectory - 1) / Self.bytesPerDirectory
         for d in 0..<directories {
             let directory = pdpt + (1 + d) * Self.pageSize
             ram.storeBytes(
-                of: directory | present | writable, toByteOffset: Int(pdpt + d * 8), as: UInt64.self)
+                of: directory | present | writable | user, toByteOffset: Int(pdpt + d * 8), as: UInt64.self)
             for e in 0..<UInt64(512) {
                 let frame = d * Self.bytesPerDirectory + e * (2 << 20)
                 ram.storeBytes(
-                    of: frame | present | writable | largePage, toByteOffset: Int(directory + e * 8),
+                    of: frame | present | writable | user | largePage, toByteOffset: Int(directory + e * 8),
                     as: UInt64.self)
             }
         }
     }
 
-    /// The GDT limit (bytes minus one) for the three descriptors.
-    static let gdtLimit: UInt16 = 3 * 8 - 1
+    /// The GDT limit (bytes minus one) for the five descriptors.
+    static let gdtLimit: UInt16 = 5 * 8 - 1
 
     /// Writes `struct pmk_boot_info` for the guest.
     func writeBootInfo(into ram: UnsafeMutableRawPointer, arguments: [UInt64]) {

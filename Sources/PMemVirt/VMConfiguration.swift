@@ -16,6 +16,8 @@ public struct VMConfiguration: Sendable {
     public var vfha = VFHAConfiguration()
     /// Seconds before every vCPU is stopped and the run fails; `nil` waits for ever.
     public var timeout: Double? = 60
+    /// The privilege level guest programs run at.
+    public var privilege: GuestPrivilege = .user
 
     /// A configuration with the defaults: one vCPU, 16 MiB of RAM, no vPMem.
     public init() {}
@@ -43,4 +45,22 @@ public struct VFHAConfiguration: Sendable {
         self.targets = targets
         self.observer = observer
     }
+}
+
+/// The privilege level a guest program runs at.
+///
+/// Guest programs need no privileged instruction (they end with the exit
+/// hypercall, and IOPL 3 lets them use the hypercall port), so user mode is
+/// the default: a paravirtual KVM (kvm_pvm) runs CPL-3 code natively but
+/// CPL-0 code about ten times slower, and under it `clwb` runs at CPL 3
+/// and fails to emulate at CPL 0. Under VMX/SVM both levels run natively.
+public enum GuestPrivilege: String, Sendable, Codable, CaseIterable {
+    /// CPL 3 with IOPL 3; `hlt` and other privileged instructions fault (a triple fault: no IDT).
+    case user
+    /// CPL 0.
+    case kernel
+
+    var cpl: UInt8 { self == .user ? 3 : 0 }
+    var codeSelector: UInt16 { self == .user ? 0x18 | 3 : 0x08 }
+    var dataSelector: UInt16 { self == .user ? 0x20 | 3 : 0x10 }
 }

@@ -15,6 +15,8 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
     public var policyReason: String
     /// vCPUs.
     public var vcpus: Int
+    /// The privilege level the guest ran at.
+    public var privilege: GuestPrivilege
     /// Flush sequences the guest reported completing, all vCPUs together.
     public var guestFlushes: UInt64
     /// Flush-hint writes that exited to the VMM.
@@ -40,7 +42,7 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
     public var wallNs: UInt64
 
     enum CodingKeys: String, CodingKey {
-        case guest, policy, vcpus, propagations
+        case guest, policy, vcpus, propagations, privilege
         case requestedPolicy = "requested_policy"
         case policyReason = "policy_reason"
         case guestFlushes = "guest_flushes"
@@ -63,6 +65,7 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
         try c.encode(requestedPolicy, forKey: .requestedPolicy)
         try c.encode(policyReason, forKey: .policyReason)
         try c.encode(vcpus, forKey: .vcpus)
+        try c.encode(privilege, forKey: .privilege)
         try c.encode(guestFlushes, forKey: .guestFlushes)
         try c.encode(fhaExits, forKey: .fhaExits)
         try c.encode(propagations, forKey: .propagations)
@@ -87,6 +90,7 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
         requestedPolicy = vm.vfha.decision.requested
         policyReason = vm.vfha.decision.reason
         vcpus = run.vcpus.count
+        privilege = vm.configuration.privilege
         guestFlushes = run.total(UInt64(PMK_REPORT_FLUSHES.rawValue))
         fhaExits = stats.writes
         propagations = stats.targetFlushes
@@ -100,17 +104,10 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
         nsPerFlush = perVCPU.isEmpty ? nil : perVCPU.reduce(0, +) / Double(perVCPU.count)
         backingRegions = vm.vfha.backingRegions
         flushTargets = vm.vfha.coalescer.targets.map(\.name)
-        flushInstruction = run.vcpus.first?.reports[UInt64(PMK_REPORT_FLUSH_INSN.rawValue)].map(Self.instructionName)
+        flushInstruction = run.vcpus.first?.reports[UInt64(PMK_REPORT_FLUSH_INSN.rawValue)].map {
+            FlushInstruction(report: $0).rawValue
+        }
         flushOffer = "\(vm.flushOffer.instruction.rawValue): \(vm.flushOffer.reason)"
         wallNs = run.wallNanoseconds
-    }
-
-    private static func instructionName(_ code: UInt64) -> String {
-        switch code {
-        case UInt64(PMK_FLUSH_INSN_CLWB.rawValue): return "clwb"
-        case UInt64(PMK_FLUSH_INSN_CLFLUSHOPT.rawValue): return "clflushopt"
-        case UInt64(PMK_FLUSH_INSN_CLFLUSH.rawValue): return "clflush"
-        default: return "none"
-        }
     }
 }

@@ -55,8 +55,10 @@ public final class VirtualCPU: @unchecked Sendable {
         start.cr3 = GuestLayout.pml4Address
         start.gdt_base = GuestLayout.gdtAddress
         start.gdt_limit = GuestLayout.gdtLimit
-        start.code_selector = 0x08
-        start.data_selector = 0x10
+        let privilege = machine.configuration.privilege
+        start.code_selector = privilege.codeSelector
+        start.data_selector = privilege.dataSelector
+        start.cpl = privilege.cpl
         start.rip = entry
         start.rsp = machine.layout.stackTop(vcpu: index)
         start.rdi = GuestLayout.bootInfoAddress

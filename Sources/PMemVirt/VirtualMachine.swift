@@ -61,7 +61,8 @@ public final class VirtualMachine: @unchecked Sendable {
         layout = try GuestLayout(
             ramSize: configuration.ramSize, vcpus: configuration.vcpus,
             vpmemSize: UInt64(configuration.vpmem?.size ?? 0))
-        flushOffer = try configuration.guestFlush ?? GuestFlushOffer.decide(kvm: kvm)
+        flushOffer =
+            try configuration.guestFlush ?? GuestFlushOffer.decide(kvm: kvm, privilege: configuration.privilege)
         cpuid = GuestCPUID(supported: try kvm.supportedCPUID(), offer: flushOffer.instruction)
         kickSignal = Self.kickHandler
 

@@ -18,6 +18,7 @@ struct PMemCtl: ParsableCommand {
             DestroyNamespaceCommand.self,
             InfoCommand.self,
             FlushCommand.self,
+            VMCommand.self,
         ]
     )
 

@@ -10,12 +10,13 @@ final class GuestErrorTests: XCTestCase {
     func testClwbThatKVMCannotEmulateIsReportedWithRIPAndInstructionBytes() throws {
         let kvm = try KVMGate.kvm()
         var c = VMConfiguration()
+        c.privilege = .kernel  // where kvm_pvm emulates, and fails on, clwb
         c.guestFlush = GuestFlushOffer(instruction: .clwb, reason: "test")
         c.vpmem = try scratchVPMem(bytes: 1 << 20)
         let vm = try VirtualMachine(configuration: c, kvm: kvm)
         do {
             _ = try vm.run(.clwb)
-            throw XCTSkip("guest clwb runs under this KVM: there is no emulation failure to report")
+            throw XCTSkip("guest clwb runs at CPL 0 under this KVM: there is no emulation failure to report")
         } catch let error as VMError {
             guard case .emulationFailure(let vcpu, let rip, let bytes) = error else {
                 return XCTFail("expected an emulation failure, got: \(error)")
@@ -25,6 +26,34 @@ final class GuestErrorTests: XCTestCase {
             XCTAssertEqual(Array(bytes.prefix(3)), [0x66, 0x0f, 0xae])
             XCTAssertTrue(error.description.contains("RIP 0x\(String(rip, radix: 16))"), error.description)
             XCTAssertTrue(error.description.contains("clwb"), error.description)
+        }
+    }
+
+    func testExecutingUnmappedMemoryIsAnEmulationFailureAtThatRIPInUserAndKernelMode() throws {
+        let kvm = try KVMGate.kvm()
+        // mov $0x80000000, %eax; jmp *%rax
+        let image = GuestImage(name: "wild-jump", bytes: [0xb8, 0, 0, 0, 0x80, 0xff, 0xe0])
+        for privilege in GuestPrivilege.allCases {
+            var c = VMConfiguration()
+            c.privilege = privilege
+            c.guestFlush = GuestFlushOffer(instruction: .clflush, reason: "test")
+            let vm = try VirtualMachine(configuration: c, kvm: kvm)
+            XCTAssertThrowsError(try vm.run(image), "\(privilege)") { error in
+                XCTAssertEqual(error as? VMError, .emulationFailure(vcpu: 0, rip: 0x8000_0000, instruction: []))
+                XCTAssertTrue("\(error)".contains("bytes unknown"), "\(error)")
+            }
+        }
+    }
+
+    func testAPrivilegedInstructionInUserModeIsReportedAsAShutdownNotAHang() throws {
+        let kvm = try KVMGate.kvm()
+        var c = VMConfiguration()
+        c.guestFlush = GuestFlushOffer(instruction: .clflush, reason: "test")
+        let vm = try VirtualMachine(configuration: c, kvm: kvm)
+        XCTAssertThrowsError(try vm.run(GuestImage(name: "hlt", bytes: [0xf4]))) { error in
+            guard case .shutdown(vcpu: 0, _) = error as? VMError else {
+                return XCTFail("expected a shutdown, got \(error)")
+            }
         }
     }
 
@@ -67,7 +96,9 @@ final class GuestErrorTests: XCTestCase {
 
     func testAVMRunsOnce() throws {
         let kvm = try KVMGate.kvm()
-        let vm = try VirtualMachine(configuration: VMConfiguration(), kvm: kvm)
+        var c = VMConfiguration()
+        c.privilege = .kernel  // hlt is privileged
+        let vm = try VirtualMachine(configuration: c, kvm: kvm)
         let halt = GuestImage(name: "halt", bytes: [0xf4])
         let run = try vm.run(halt)
         XCTAssertEqual(run.vcpus.map(\.exits.halt), [1])

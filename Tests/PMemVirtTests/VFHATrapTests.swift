@@ -24,6 +24,19 @@ final class VFHATrapTests: XCTestCase {
         XCTAssertEqual(report.dataVerified, true)
     }
 
+    func testKernelModeGuestTrapsTheSameWay() throws {
+        let kvm = try KVMGate.kvm()
+        let workload = FlushWorkload(iterations: 20, linesPerVCPU: 2)
+        let region = CountingTarget("region0")
+        var c = try configuration(vcpus: 1, policy: .trap, workload: workload, targets: [region])
+        c.privilege = .kernel
+        let report = try workload.run(c, kvm: kvm)
+        XCTAssertEqual(report.privilege, .kernel)
+        XCTAssertEqual(report.fhaExits, 20)
+        XCTAssertEqual(region.count, 20)
+        XCTAssertEqual(report.dataVerified, true)
+    }
+
     func testEachPropagationFindsThatFlushsDataInTheHostMapping() throws {
         let kvm = try KVMGate.kvm()
         let workload = FlushWorkload(iterations: 40, linesPerVCPU: 3)

@@ -45,6 +45,7 @@ enum pmk_report_key {
 	PMK_REPORT_FHA_WRITES = 2,	/* writes to the vFHA */
 	PMK_REPORT_FLUSH_INSN = 3,	/* pmk_flush_insn the guest chose */
 	PMK_REPORT_LAST_SEQUENCE = 4,	/* last sequence number written */
+	PMK_REPORT_CPUID_LEAF_SEEN = 5,	/* 1 when CPUID shows the PMemVirt leaf */
 };
 
 /* The flush instruction a guest chose from CPUID, as it reports it. */

@@ -93,13 +93,17 @@ struct pmk_kvm_exit {
 	uint32_t fail_entry_cpu;
 };
 
-/* Where a vCPU starts in 64-bit long mode (paging on, flat segments). */
+/*
+ * Where a vCPU starts in 64-bit long mode (paging on, flat segments), at
+ * privilege level @cpl: 0, or 3 with IOPL 3 so that port I/O still works.
+ */
 struct pmk_kvm_long_mode {
 	uint64_t cr3;		/* guest-physical address of the PML4 */
 	uint64_t gdt_base;	/* a GDT with flat code and data descriptors */
 	uint16_t gdt_limit;
-	uint16_t code_selector;
-	uint16_t data_selector;
+	uint16_t code_selector;	/* with RPL = @cpl */
+	uint16_t data_selector;	/* with RPL = @cpl */
+	uint8_t cpl;		/* 0 or 3 */
 	uint64_t rip;
 	uint64_t rsp;
 	uint64_t rdi;		/* first argument, System V order */
