@@ -59,10 +59,16 @@ public final class FlushCoalescer: @unchecked Sendable {
         }
     }
 
-    /// A coalescer over `targets`.
-    public init(targets: [any FlushTarget], observer: (any VFHAObserver)? = nil) {
+    /// Whether writes that arrive during a propagation share the next one.
+    public let combining: Bool
+
+    /// A coalescer over `targets`. With `combining` off, every write runs its
+    /// own propagation on its own vCPU thread, concurrently with others (what
+    /// a file-backed virtual NVDIMM does per flush request): the baseline.
+    public init(targets: [any FlushTarget], observer: (any VFHAObserver)? = nil, combining: Bool = true) {
         self.targets = targets
         self.observer = observer
+        self.combining = combining
     }
 
     /// What it has done so far.
@@ -71,6 +77,7 @@ public final class FlushCoalescer: @unchecked Sendable {
     /// Returns once a propagation that began after this call has flushed
     /// every target; throws that propagation's error if it failed.
     public func flushHintWritten(vcpu: Int) throws {
+        guard combining else { return try propagateAlone() }
         condition.lock()
         counters.writes += 1
         observer?.flushHintArrived(vcpu: vcpu)
@@ -105,5 +112,15 @@ public final class FlushCoalescer: @unchecked Sendable {
         if error == nil { observer?.flushHintCompleted(vcpu: vcpu, coveredBy: needed) }
         condition.unlock()
         if let error { throw error }
+    }
+
+    /// One write, one propagation, no waiting for others (no observer events).
+    private func propagateAlone() throws {
+        condition.withLock {
+            counters.writes += 1
+            counters.propagations += 1
+            counters.targetFlushes += targets.count
+        }
+        for target in targets { try target.flush() }
     }
 }

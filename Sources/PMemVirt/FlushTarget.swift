@@ -6,8 +6,8 @@ import PMemKit
 /// propagated to. One per host region behind the vPMem (its WPQ flush); the
 /// benchmark's baseline and tests supply their own.
 ///
-/// `flush()` is called by one thread at a time (the coalescer serializes
-/// propagations).
+/// `flush()` is called by one thread at a time when the coalescer combines
+/// writes (the default), and concurrently from vCPU threads when it does not.
 public protocol FlushTarget: AnyObject, Sendable {
     /// What is flushed: `region0`, `fsync:/path`.
     var name: String { get }

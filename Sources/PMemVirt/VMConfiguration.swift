@@ -34,6 +34,8 @@ public struct VFHAConfiguration: Sendable {
     public var targets: [any FlushTarget]?
     /// Sees each trapped write arrive and complete.
     public var observer: (any VFHAObserver)?
+    /// Whether writes arriving during a propagation share the next one (off: one propagation per write).
+    public var combining = true
 
     /// The defaults: policy from the environment or `auto`, everything else from the vPMem.
     public init(

@@ -74,7 +74,8 @@ public final class VirtualMachine: @unchecked Sendable {
             for: decision, regions: regions, vpmem: configuration.vpmem, given: configuration.vfha.targets)
         vfha = try VFHADevice(
             decision: decision, backingRegions: regions,
-            coalescer: FlushCoalescer(targets: targets, observer: configuration.vfha.observer))
+            coalescer: FlushCoalescer(
+                targets: targets, observer: configuration.vfha.observer, combining: configuration.vfha.combining))
 
         let fd = pmk_kvm_create_vm(kvm.fd)
         guard fd >= 0 else { throw PMemError.system("KVM_CREATE_VM", errno: -fd) }

@@ -45,6 +45,16 @@ final class FlushCoalescerTests: XCTestCase {
         XCTAssertEqual([1, 2, 3].map { events.coveredBy[$0] }, [2, 2, 2])
     }
 
+    func testWithoutCombiningEveryWriteRunsItsOwnPropagation() {
+        let target = CountingTarget("region0")
+        let coalescer = FlushCoalescer(targets: [target], combining: false)
+        DispatchQueue.concurrentPerform(iterations: 8) { vcpu in
+            XCTAssertNoThrow(try coalescer.flushHintWritten(vcpu: vcpu))
+        }
+        XCTAssertEqual(target.count, 8)
+        XCTAssertEqual(coalescer.statistics, .init(writes: 8, propagations: 8, targetFlushes: 8))
+    }
+
     func testAFailedPropagationFailsTheWritesItCovers() {
         let coalescer = FlushCoalescer(targets: [FailingTarget()])
         XCTAssertThrowsError(try coalescer.flushHintWritten(vcpu: 0)) { error in
