@@ -51,7 +51,8 @@ let package = Package(
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "CPmem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),

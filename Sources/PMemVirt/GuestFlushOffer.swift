@@ -56,7 +56,9 @@ public struct GuestFlushOffer: Sendable, Equatable {
             }
             return GuestFlushOffer(
                 instruction: view.choice, enforced: false,
-                reason: "guests at \(level) see the host's CPUID under this KVM and choose \(view.choice.rawValue)")
+                reason:
+                    "guests at \(level) see the host's CPUID under this KVM and choose \(view.choice.rawValue)"
+            )
         }
         let supported = GuestCPUID.bestFlush(in: try kvm.supportedCPUID())
         if let wanted {
@@ -66,11 +68,13 @@ public struct GuestFlushOffer: Sendable, Equatable {
                 reason: "\(environmentKey)=\(wanted.rawValue) (KVM offers up to \(supported.rawValue))")
         }
         guard supported == .clwb else {
-            return GuestFlushOffer(instruction: supported, reason: "the best flush instruction KVM can present")
+            return GuestFlushOffer(
+                instruction: supported, reason: "the best flush instruction KVM can present")
         }
         switch GuestProbe.clwb(kvm: kvm, privilege: privilege) {
         case .runs:
-            return GuestFlushOffer(instruction: .clwb, reason: "clwb runs at \(level) under this KVM (probe guest)")
+            return GuestFlushOffer(
+                instruction: .clwb, reason: "clwb runs at \(level) under this KVM (probe guest)")
         case .fails(let why):
             return GuestFlushOffer(
                 instruction: .clflushopt,
@@ -139,7 +143,8 @@ enum GuestProbe {
                 let vcpu = run.vcpus.first
             {
                 view.seesVMMLeaf = vcpu.reports[UInt64(PMK_REPORT_CPUID_LEAF_SEEN.rawValue)] == 1
-                view.choice = FlushInstruction(report: vcpu.reports[UInt64(PMK_REPORT_FLUSH_INSN.rawValue)] ?? 0)
+                view.choice = FlushInstruction(
+                    report: vcpu.reports[UInt64(PMK_REPORT_FLUSH_INSN.rawValue)] ?? 0)
             }
             cpuidViews[privilege] = view
             return view

@@ -52,7 +52,8 @@ public struct GuestImage: Sendable, Equatable {
                 detail: "\(nameOrPath) is neither a built-in guest (\(names)) nor a file")
         }
         guard let data = FileManager.default.contents(atPath: nameOrPath), !data.isEmpty else {
-            throw PMemError(.invalidArgument, operation: "load guest", detail: "\(nameOrPath) is empty or unreadable")
+            throw PMemError(
+                .invalidArgument, operation: "load guest", detail: "\(nameOrPath) is empty or unreadable")
         }
         let name = URL(fileURLWithPath: nameOrPath).deletingPathExtension().lastPathComponent
         return GuestImage(name: name, summary: "flat image from \(nameOrPath)", bytes: Array(data))

@@ -14,7 +14,8 @@ final class HostMemory: @unchecked Sendable {
         let page = Int(getpagesize())
         let length = (size + page - 1) / page * page
         guard
-            let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+            let p = mmap(
+                nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
             p != MAP_FAILED
         else {
             throw PMemError.system("mmap", errno: errno, detail: "\(length) bytes of \(purpose)")

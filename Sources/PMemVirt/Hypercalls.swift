@@ -64,7 +64,8 @@ public final class HypercallDevice: PortIOHandler, @unchecked Sendable {
             memory.slot(containing: gpa)?.access == .readWrite
         else {
             throw VMError.badHypercall(
-                vcpu: vcpu.index, detail: "block at 0x\(String(gpa, radix: 16)) is not 8-byte aligned guest RAM")
+                vcpu: vcpu.index,
+                detail: "block at 0x\(String(gpa, radix: 16)) is not 8-byte aligned guest RAM")
         }
         var call = block.load(as: pmk_hypercall.self)
         let arguments = withUnsafeBytes(of: call.args) { Array($0.bindMemory(to: UInt64.self)) }

@@ -30,7 +30,8 @@ public final class KVM: Sendable {
         for (cap, name) in Self.required {
             guard pmk_kvm_check_extension(fd, cap) > 0 else {
                 throw PMemError(
-                    .unsupported, operation: "open KVM", detail: "\(path) lacks \(name), which PMemVirt needs")
+                    .unsupported, operation: "open KVM", detail: "\(path) lacks \(name), which PMemVirt needs"
+                )
             }
         }
         let size = pmk_kvm_vcpu_mmap_size(fd)

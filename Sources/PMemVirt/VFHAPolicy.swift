@@ -96,7 +96,8 @@ public struct VFHADecision: Sendable, Equatable, Codable {
             }
             if backing == .file {
                 return VFHADecision(
-                    requested: requested, mode: .trap, reason: "file backing: a flush hint must msync the file")
+                    requested: requested, mode: .trap,
+                    reason: "file backing: a flush hint must msync the file")
             }
             let described =
                 regions.isEmpty

@@ -40,7 +40,8 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
         case .shutdown(let vcpu, let rip):
             return "vCPU \(vcpu): guest shut down (triple fault) at RIP \(address(rip))"
         case .entryFailed(let vcpu, let reason):
-            return "vCPU \(vcpu): the CPU refused to enter the guest (hardware reason 0x\(String(reason, radix: 16)))"
+            return
+                "vCPU \(vcpu): the CPU refused to enter the guest (hardware reason 0x\(String(reason, radix: 16)))"
         case .unhandledPortIO(let vcpu, let port, let isWrite, let rip):
             return "vCPU \(vcpu): \(isWrite ? "out to" : "in from") port 0x\(String(port, radix: 16)), "
                 + "which no device serves, at RIP \(address(rip))"

@@ -51,7 +51,8 @@ enum VMExit: Equatable {
             withUnsafeBytes(of: raw.mmio.data) { bytes in
                 for i in 0..<length { value |= UInt64(bytes[i]) << (8 * UInt64(i)) }
             }
-            self = .mmio(MMIOAccess(gpa: raw.mmio.gpa, isWrite: raw.mmio.is_write, length: length, value: value))
+            self = .mmio(
+                MMIOAccess(gpa: raw.mmio.gpa, isWrite: raw.mmio.is_write, length: length, value: value))
         case UInt32(PMK_KVM_EXIT_HLT.rawValue):
             self = .halt
         case UInt32(PMK_KVM_EXIT_SHUTDOWN.rawValue):

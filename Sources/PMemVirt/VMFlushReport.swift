@@ -96,7 +96,8 @@ public struct VMFlushReport: Codable, Sendable, Equatable {
         propagations = stats.targetFlushes
         propagationRounds = stats.propagations
         let perVCPU = run.vcpus.compactMap { vcpu -> Double? in
-            guard let ns = vcpu.phaseNanoseconds, let flushes = vcpu.reports[UInt64(PMK_REPORT_FLUSHES.rawValue)],
+            guard let ns = vcpu.phaseNanoseconds,
+                let flushes = vcpu.reports[UInt64(PMK_REPORT_FLUSHES.rawValue)],
                 flushes > 0
             else { return nil }
             return Double(ns) / Double(flushes)

@@ -62,7 +62,8 @@ public final class VirtualMachine: @unchecked Sendable {
             ramSize: configuration.ramSize, vcpus: configuration.vcpus,
             vpmemSize: UInt64(configuration.vpmem?.size ?? 0))
         flushOffer =
-            try configuration.guestFlush ?? GuestFlushOffer.decide(kvm: kvm, privilege: configuration.privilege)
+            try configuration.guestFlush
+            ?? GuestFlushOffer.decide(kvm: kvm, privilege: configuration.privilege)
         cpuid = GuestCPUID(supported: try kvm.supportedCPUID(), offer: flushOffer.instruction)
         kickSignal = Self.kickHandler
 
@@ -75,7 +76,8 @@ public final class VirtualMachine: @unchecked Sendable {
         vfha = try VFHADevice(
             decision: decision, backingRegions: regions,
             coalescer: FlushCoalescer(
-                targets: targets, observer: configuration.vfha.observer, combining: configuration.vfha.combining))
+                targets: targets, observer: configuration.vfha.observer,
+                combining: configuration.vfha.combining))
 
         let fd = pmk_kvm_create_vm(kvm.fd)
         guard fd >= 0 else { throw PMemError.system("KVM_CREATE_VM", errno: -fd) }
@@ -113,17 +115,20 @@ public final class VirtualMachine: @unchecked Sendable {
     public func run(_ image: GuestImage) throws -> VMRunReport {
         try stateLock.withLock {
             guard !hasRun else {
-                throw PMemError(.busy, operation: "run guest", detail: "this VM has already run; create another")
+                throw PMemError(
+                    .busy, operation: "run guest", detail: "this VM has already run; create another")
             }
             hasRun = true
         }
         guard UInt64(image.bytes.count) <= GuestLayout.imageLimit else {
             throw PMemError(
                 .invalidArgument, operation: "run guest",
-                detail: "\(image.name) is \(image.bytes.count) bytes; images may be \(GuestLayout.imageLimit)")
+                detail: "\(image.name) is \(image.bytes.count) bytes; images may be \(GuestLayout.imageLimit)"
+            )
         }
         image.bytes.withUnsafeBytes { bytes in
-            (ram.base + Int(GuestLayout.imageAddress)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            (ram.base + Int(GuestLayout.imageAddress)).copyMemory(
+                from: bytes.baseAddress!, byteCount: bytes.count)
         }
         let created = try (0..<configuration.vcpus).map {
             try VirtualCPU(machine: self, index: $0, cpuid: cpuid, entry: GuestLayout.imageAddress)

@@ -47,7 +47,9 @@ struct VFHASuite: BenchSuite {
             flushCase("passthrough-1vcpu-cpl0", vcpus: 1, iterations: n / 2, privilege: .kernel) {
                 $0.policy = .passthrough
             },
-            flushCase("trap-1vcpu-cpl0", vcpus: 1, iterations: n / 2, privilege: .kernel) { $0.policy = .trap },
+            flushCase("trap-1vcpu-cpl0", vcpus: 1, iterations: n / 2, privilege: .kernel) {
+                $0.policy = .trap
+            },
             // Coalescing: both sides fsync; ours lets writes that arrive during an fsync share the next one.
             flushCase("coalesce-fsync-4vcpu", vcpus: 4, iterations: n / 2) {
                 $0.policy = .trap
@@ -71,11 +73,14 @@ struct VFHASuite: BenchSuite {
             name: name, unitCount: vcpus * iterations,
             ours: {
                 try Self.measure(
-                    workload, vcpus: vcpus, privilege: privilege, vpmem: vpmem, kvm: kvm, tally: ours, vfha: configure)
+                    workload, vcpus: vcpus, privilege: privilege, vpmem: vpmem, kvm: kvm, tally: ours,
+                    vfha: configure)
             },
             baselineName: "fsync per flush (file-backed vNVDIMM)",
             baseline: {
-                try Self.measure(workload, vcpus: vcpus, privilege: privilege, vpmem: vpmem, kvm: kvm, tally: baseline) {
+                try Self.measure(
+                    workload, vcpus: vcpus, privilege: privilege, vpmem: vpmem, kvm: kvm, tally: baseline
+                ) {
                     $0.policy = .trap
                     $0.targets = [fsync]
                     $0.combining = false
@@ -103,7 +108,8 @@ struct VFHASuite: BenchSuite {
         let run = try vm.run(.flush)
         let report = try VMFlushReport(vm: vm, guest: "flush", run: run)
         guard let span = run.phaseSpan, report.guestFlushes == UInt64(vcpus * workload.iterations) else {
-            throw PMemError(.system, operation: "vfha bench", detail: "the guest did not complete its flushes")
+            throw PMemError(
+                .system, operation: "vfha bench", detail: "the guest did not complete its flushes")
         }
         tally.add(report)
         return span

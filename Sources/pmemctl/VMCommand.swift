@@ -29,7 +29,8 @@ enum PrivilegeArgument: String, ExpressibleByArgument, CaseIterable {
 struct VMRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a guest (default: the built-in flush workload) and report its vFHA exits and propagations.",
+        abstract:
+            "Run a guest (default: the built-in flush workload) and report its vFHA exits and propagations.",
         discussion: """
             GUEST is a built-in guest (\(GuestImage.builtins.map(\.name).joined(separator: ", "))) or a flat \
             image built by tools/guests/build. The vFHA traps (read-only memslot, deep flush of the backing \
@@ -104,7 +105,8 @@ struct VMRunCommand: ParsableCommand {
         let regions =
             r.backingRegions.isEmpty
             ? "none"
-            : r.backingRegions.map { "\($0.name) (deep_flush \($0.deepFlush.rawValue))" }.joined(separator: ", ")
+            : r.backingRegions.map { "\($0.name) (deep_flush \($0.deepFlush.rawValue))" }.joined(
+                separator: ", ")
         return [
             ["guest", r.guest],
             ["policy", "\(r.policy.rawValue) (\(r.requestedPolicy.rawValue): \(r.policyReason))"],

@@ -34,9 +34,12 @@ final class GuestCPUIDTests: XCTestCase {
         let env = [GuestFlushOffer.environmentKey: "clflush"]
         for privilege in GuestPrivilege.allCases {
             if try enforcedLevels(kvm).contains(privilege) {
-                XCTAssertEqual(try GuestFlushOffer.decide(kvm: kvm, privilege: privilege, environment: env).instruction, .clflush)
+                XCTAssertEqual(
+                    try GuestFlushOffer.decide(kvm: kvm, privilege: privilege, environment: env).instruction,
+                    .clflush)
             } else {
-                XCTAssertThrowsError(try GuestFlushOffer.decide(kvm: kvm, privilege: privilege, environment: env))
+                XCTAssertThrowsError(
+                    try GuestFlushOffer.decide(kvm: kvm, privilege: privilege, environment: env))
             }
         }
         XCTAssertThrowsError(
@@ -66,7 +69,8 @@ final class GuestCPUIDTests: XCTestCase {
         }
     }
 
-    private func guestChoice(_ offer: GuestFlushOffer, privilege: GuestPrivilege, kvm: KVM) throws -> String? {
+    private func guestChoice(_ offer: GuestFlushOffer, privilege: GuestPrivilege, kvm: KVM) throws -> String?
+    {
         let workload = FlushWorkload(iterations: 5, linesPerVCPU: 1)
         var c = try configuration(vcpus: 1, policy: .passthrough, workload: workload)
         c.privilege = privilege

@@ -39,7 +39,8 @@ final class GuestErrorTests: XCTestCase {
             c.guestFlush = GuestFlushOffer(instruction: .clflush, reason: "test")
             let vm = try VirtualMachine(configuration: c, kvm: kvm)
             XCTAssertThrowsError(try vm.run(image), "\(privilege)") { error in
-                XCTAssertEqual(error as? VMError, .emulationFailure(vcpu: 0, rip: 0x8000_0000, instruction: []))
+                XCTAssertEqual(
+                    error as? VMError, .emulationFailure(vcpu: 0, rip: 0x8000_0000, instruction: []))
                 XCTAssertTrue("\(error)".contains("bytes unknown"), "\(error)")
             }
         }
@@ -88,7 +89,8 @@ final class GuestErrorTests: XCTestCase {
         let vm = try VirtualMachine(configuration: c, kvm: kvm)
         let run = try vm.run(.flush)
         XCTAssertEqual(run.vcpus.first?.exitStatus, 2)
-        XCTAssertEqual(run.vcpus.first?.log, ["flush: vPMem absent or too small for this many vCPUs and lines"])
+        XCTAssertEqual(
+            run.vcpus.first?.log, ["flush: vPMem absent or too small for this many vCPUs and lines"])
         XCTAssertThrowsError(try VMFlushReport(vm: vm, guest: "flush", run: run)) { error in
             XCTAssertTrue("\(error)".contains("status 2"), "\(error)")
         }

@@ -10,7 +10,8 @@ final class MemslotTableTests: XCTestCase {
     func testSlotsGetTheLowestFreeNumberAndAreFoundByAddress() throws {
         var table = MemslotTable()
         let ram = try table.insert(label: "ram", gpa: 0, size: 16 * page, host: 0x10_0000, access: .readWrite)
-        let fha = try table.insert(label: "vfha", gpa: 0xF000_0000, size: page, host: 0x20_0000, access: .readOnly)
+        let fha = try table.insert(
+            label: "vfha", gpa: 0xF000_0000, size: page, host: 0x20_0000, access: .readOnly)
         XCTAssertEqual([ram.slot, fha.slot], [0, 1])
         XCTAssertEqual(table.slot(containing: 0xF000_0008)?.label, "vfha")
         XCTAssertNil(table.slot(containing: 16 * page))
@@ -24,11 +25,13 @@ final class MemslotTableTests: XCTestCase {
         var table = MemslotTable()
         _ = try table.insert(label: "ram", gpa: 0, size: 4 * page, host: 0x10_0000, access: .readWrite)
         XCTAssertThrowsError(
-            try table.insert(label: "late", gpa: 3 * page, size: 2 * page, host: 0x40_0000, access: .readWrite))
+            try table.insert(
+                label: "late", gpa: 3 * page, size: 2 * page, host: 0x40_0000, access: .readWrite))
         XCTAssertThrowsError(
             try table.insert(label: "odd", gpa: 8 * page, size: 100, host: 0x40_0000, access: .readWrite))
         XCTAssertThrowsError(
-            try table.insert(label: "misaligned", gpa: 8 * page + 8, size: page, host: 0x40_0000, access: .readWrite))
+            try table.insert(
+                label: "misaligned", gpa: 8 * page + 8, size: page, host: 0x40_0000, access: .readWrite))
     }
 
     func testHostTranslationStaysInsideOneSlot() throws {

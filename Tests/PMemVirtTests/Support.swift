@@ -30,7 +30,12 @@ final class EventClock: @unchecked Sendable {
     private let lock = NSLock()
 
     /// The next tick.
-    func tick() -> UInt64 { lock.withLock { now += 1; return now } }
+    func tick() -> UInt64 {
+        lock.withLock {
+            now += 1
+            return now
+        }
+    }
 }
 
 /// A flush target standing in for a region's WPQ: counts flushes, stamps

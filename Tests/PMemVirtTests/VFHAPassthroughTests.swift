@@ -24,7 +24,10 @@ final class VFHAPassthroughTests: XCTestCase {
         XCTAssertEqual(report.fhaExits, 0, file: file, line: line)
         XCTAssertEqual(report.propagations, 0, file: file, line: line)
         XCTAssertEqual(region.count, 0, file: file, line: line)
-        XCTAssertEqual(result.vcpus.map(\.exits.mmio), Array(repeating: 0, count: vcpus), file: file, line: line)
-        XCTAssertTrue(workload.verify(c.vpmem!, vcpus: vcpus), "guest data missing from the host mapping", file: file, line: line)
+        XCTAssertEqual(
+            result.vcpus.map(\.exits.mmio), Array(repeating: 0, count: vcpus), file: file, line: line)
+        XCTAssertTrue(
+            workload.verify(c.vpmem!, vcpus: vcpus), "guest data missing from the host mapping", file: file,
+            line: line)
     }
 }

@@ -21,7 +21,8 @@ final class VFHAPolicyTests: XCTestCase {
             let d = VFHADecision.decide(requested: .auto, regions: regions, backing: .pmem)
             XCTAssertEqual(d.mode, .passthrough, d.reason)
         }
-        XCTAssertEqual(VFHADecision.decide(requested: .auto, regions: [], backing: .emulated).mode, .passthrough)
+        XCTAssertEqual(
+            VFHADecision.decide(requested: .auto, regions: [], backing: .emulated).mode, .passthrough)
     }
 
     func testAutoTrapsForAFileBackingBecauseOnlyMsyncMakesItDurable() {
@@ -29,9 +30,11 @@ final class VFHAPolicyTests: XCTestCase {
     }
 
     func testForcedPoliciesIgnoreTheTopology() {
-        XCTAssertEqual(VFHADecision.decide(requested: .trap, regions: [notNeeded], backing: .pmem).mode, .trap)
         XCTAssertEqual(
-            VFHADecision.decide(requested: .passthrough, regions: [supported], backing: .pmem).mode, .passthrough)
+            VFHADecision.decide(requested: .trap, regions: [notNeeded], backing: .pmem).mode, .trap)
+        XCTAssertEqual(
+            VFHADecision.decide(requested: .passthrough, regions: [supported], backing: .pmem).mode,
+            .passthrough)
     }
 
     func testExplicitPolicyBeatsEnvironmentWhichBeatsAuto() throws {
@@ -42,8 +45,9 @@ final class VFHAPolicyTests: XCTestCase {
     }
 
     func testAnUnknownEnvironmentPolicyIsAnError() {
-        XCTAssertThrowsError(try VFHAPolicy.requested(explicit: nil, environment: [VFHAPolicy.environmentKey: "always"]))
-        { error in
+        XCTAssertThrowsError(
+            try VFHAPolicy.requested(explicit: nil, environment: [VFHAPolicy.environmentKey: "always"])
+        ) { error in
             XCTAssertEqual((error as? PMemError)?.kind, .invalidArgument)
             XCTAssertTrue("\(error)".contains("PMEMKIT_FHA_POLICY=always"), "\(error)")
         }
@@ -61,7 +65,8 @@ final class VFHAPolicyTests: XCTestCase {
         let workload = FlushWorkload(iterations: 30, linesPerVCPU: 2)
         let region = CountingTarget("region0")
         let report = try workload.run(
-            configuration(vcpus: 1, policy: .auto, workload: workload, targets: [region], regions: [supported]),
+            configuration(
+                vcpus: 1, policy: .auto, workload: workload, targets: [region], regions: [supported]),
             kvm: kvm)
         XCTAssertEqual(report.policy, .trap)
         XCTAssertEqual(report.requestedPolicy, .auto)
@@ -75,7 +80,8 @@ final class VFHAPolicyTests: XCTestCase {
         let workload = FlushWorkload(iterations: 30, linesPerVCPU: 2)
         let region = CountingTarget("region1")
         let report = try workload.run(
-            configuration(vcpus: 1, policy: .auto, workload: workload, targets: [region], regions: [notNeeded]),
+            configuration(
+                vcpus: 1, policy: .auto, workload: workload, targets: [region], regions: [notNeeded]),
             kvm: kvm)
         XCTAssertEqual(report.policy, .passthrough)
         XCTAssertEqual(report.fhaExits, 0)

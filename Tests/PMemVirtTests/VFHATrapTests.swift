@@ -49,7 +49,9 @@ final class VFHATrapTests: XCTestCase {
             let header = vpmem.base.load(fromByteOffset: workload.headerOffset(cpu: 0), as: UInt64.self)
             let line = workload.lineOffset(cpu: 0, sequence: sequence)
             let words = (0..<8).map { vpmem.base.load(fromByteOffset: line + $0 * 8, as: UInt64.self) }
-            seen.record(header: header, matches: words.allSatisfy { $0 == FlushWorkload.word(cpu: 0, sequence: sequence) })
+            seen.record(
+                header: header,
+                matches: words.allSatisfy { $0 == FlushWorkload.word(cpu: 0, sequence: sequence) })
         }
         c.vfha.targets = [target]
         let report = try workload.run(c, kvm: kvm)
@@ -111,11 +113,13 @@ final class VFHATrapTests: XCTestCase {
                 continue
             }
             XCTAssertLessThan(
-                propagations[index].end ?? .max, completed, "resumed before its propagation ended", file: file,
+                propagations[index].end ?? .max, completed, "resumed before its propagation ended",
+                file: file,
                 line: line)
             firstCovering.insert(index)
         }
-        XCTAssertEqual(firstCovering.count, propagations.count, "a propagation served no write", file: file, line: line)
+        XCTAssertEqual(
+            firstCovering.count, propagations.count, "a propagation served no write", file: file, line: line)
     }
 }
 
