@@ -54,11 +54,12 @@ public struct GuestFlushOffer: Sendable, Equatable {
                     detail: "\(environmentKey)=\(wanted.rawValue) cannot be enforced: guests at \(level) see "
                         + "the host's CPUID under this KVM; use kernel privilege")
             }
-            return GuestFlushOffer(
-                instruction: view.choice, enforced: false,
-                reason:
-                    "guests at \(level) see the host's CPUID under this KVM and choose \(view.choice.rawValue)"
-            )
+            var reason =
+                "guests at \(level) see the host's CPUID under this KVM and choose \(view.choice.rawValue)"
+            if view.choice == .clwb, case .fails(let why) = GuestProbe.clwb(kvm: kvm, privilege: privilege) {
+                reason += ", but clwb fails there (\(why)); run them at the other privilege level"
+            }
+            return GuestFlushOffer(instruction: view.choice, enforced: false, reason: reason)
         }
         let supported = GuestCPUID.bestFlush(in: try kvm.supportedCPUID())
         if let wanted {
