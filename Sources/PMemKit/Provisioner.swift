@@ -20,6 +20,7 @@ public enum Provisioner {
             throw noRegion(regionName, in: topology, operation: operation)
         }
         if !region.labeled && labelsPossible(region, topology) {
+            pmemLog.info("\(regionName) is label-less and its DIMMs have a label area: initializing labels")
             try initializeLabels(region: regionName)
             topology = try Topology.scan()
             region = topology.region(named: regionName) ?? region
@@ -28,6 +29,12 @@ public enum Provisioner {
             return try createOnLabelless(region, request, operation: operation)
         }
         let plan = try NamespacePlan.make(for: request, in: region)
+        pmemLog.debug(
+            "creating namespace",
+            metadata: [
+                "region": "\(regionName)", "mode": "\(plan.mode.rawValue)", "size": "\(plan.size)",
+                "align": "\(plan.align)",
+            ])
         let ctx = try NDContext()
         var shimRequest = makeShimRequest(plan)
         var created = [CChar](repeating: 0, count: 64)

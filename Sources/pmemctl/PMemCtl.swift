@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PMemKit
 
 /// `pmemctl`: provision, inspect and use persistent memory.
@@ -24,6 +25,7 @@ struct PMemCtl: ParsableCommand {
 
     /// Parses and runs, mapping usage errors to one line and exit code 2.
     static func main() {
+        bootstrapLogging()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)
@@ -39,5 +41,17 @@ struct PMemCtl: ParsableCommand {
             Output.error("\(message) (see pmemctl --help)")
             Foundation.exit(2)
         }
+    }
+}
+
+/// Sends PMemKit's log to stderr at `PMEMKIT_LOG_LEVEL` (default: warnings only).
+func bootstrapLogging() {
+    let level =
+        ProcessInfo.processInfo.environment["PMEMKIT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        ?? .warning
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }
