@@ -46,12 +46,8 @@ let package = Package(
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-<<<<<<< HEAD
                 "PMemKit", "PMemVirt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-=======
-                "PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
->>>>>>> main
             ]),
         .executableTarget(
             name: "pmem-bench",
