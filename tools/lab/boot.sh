@@ -59,7 +59,7 @@ boot_check_command() {
 }
 
 # boot_watchdog -- stop QEMU (PID) when the guest has not booted in LAB_BOOT_TIMEOUT
-# seconds or the job has not ended in LAB_TIMEOUT; say which in run/timeout.
+# seconds or the job has not ended in LAB_TIMEOUT (0: never); say which in run/timeout.
 boot_watchdog() {
     local pid=$1 waited=0
     while kill -0 "$pid" 2>/dev/null; do
@@ -67,7 +67,7 @@ boot_watchdog() {
         waited=$((waited + 1))
         if [ ! -f "$LAB_RUN/booted" ] && [ "$waited" -ge "$LAB_BOOT_TIMEOUT" ]; then
             echo boot >"$LAB_RUN/timeout"
-        elif [ "$waited" -ge "$LAB_TIMEOUT" ]; then
+        elif [ "$LAB_TIMEOUT" -gt 0 ] && [ "$waited" -ge "$LAB_TIMEOUT" ]; then
             echo job >"$LAB_RUN/timeout"
         else
             continue
