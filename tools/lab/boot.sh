@@ -22,10 +22,17 @@ boot_write_guest_conf() {
     } >"$LAB_RUN/guest.conf"
 }
 
+# boot_guest_path -- the job's PATH: the work tree's debug build first (pmemctl and
+# pmem-bench by name), then the host's PATH, then the sbin folders (ndctl's friends).
+boot_guest_path() {
+    echo "$LAB_REPO/.build/debug:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+}
+
 # boot_write_job -- the bash script the guest runs as root: the host's working
 # directory, a chosen environment, then the command (or an interactive shell).
 boot_write_job() {
-    local name value guest_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+    local name value guest_path
+    guest_path=$(boot_guest_path)
     {
         echo "# Written by tools/pmem-lab for one guest run."
         echo "export PATH=$(shell_quote "$guest_path") HOME=/root debian_chroot=pmem-lab"
@@ -53,7 +60,8 @@ boot_write_job() {
 # boot_check_command -- fail before booting when CMD cannot be found: the guest
 # sees the host's files, so the host's answer is the guest's.
 boot_check_command() {
-    local guest_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+    local guest_path
+    guest_path=$(boot_guest_path)
     PATH="$guest_path" type -P -- "${LAB_COMMAND[0]}" >/dev/null ||
         lab_die 127 "command not found or not executable: ${LAB_COMMAND[0]} (looked in $PWD and PATH)"
 }
