@@ -168,7 +168,12 @@ boot_guest() {
     fi
     boot_watchdog "$qemu_pid" &
     watchdog_pid=$!
+    # Stopped ourselves (a CI time limit, kill), we take the guest down with us.
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 143' TERM
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 129' HUP
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 130' INT
     wait "$qemu_pid" || qemu_status=$?
+    trap - TERM HUP INT
     kill "$watchdog_pid" 2>/dev/null || true
     wait "$watchdog_pid" 2>/dev/null || true
     [ "$LAB_MODE" = shell ] || boot_stop_relays
