@@ -134,6 +134,9 @@ boot_outcome() {
     elif [ -f "$LAB_RUN/setup-error" ]; then
         boot_console_tail
         lab_die "guest setup failed: $(cat "$LAB_RUN/setup-error")"
+    elif grep -q '^pmem-lab guest: ' "$LAB_RUN/console.log" 2>/dev/null; then
+        boot_console_tail
+        lab_die "guest setup failed: $(grep '^pmem-lab guest: ' "$LAB_RUN/console.log" | tail -n 1 | cut -d ' ' -f 3-)"
     elif [ ! -f "$LAB_RUN/booted" ]; then
         boot_console_tail
         if [ ! -s "$LAB_RUN/console.log" ] && [ "$qemu_status" -ne 0 ]; then
