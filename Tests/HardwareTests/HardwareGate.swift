@@ -21,7 +21,8 @@ enum HardwareGate {
         throw XCTSkip(reason)
     }
 
-    /// A writable region with at least `bytes` of free capacity.
+    /// A writable region with at least `bytes` of free capacity
+    /// (`PMEMKIT_TEST_REGION` names the one tests may carve, when others hold data).
     ///
     /// A label-less region counts when its DIMMs can hold labels; they are
     /// initialized before it is returned.
@@ -31,8 +32,9 @@ enum HardwareGate {
             try unavailable("no NVDIMM regions: libndctl found \(topology.buses.count) buses and no region")
         }
         let dimms = Dictionary(uniqueKeysWithValues: topology.buses.flatMap(\.dimms).map { ($0.name, $0) })
+        let chosen = ProcessInfo.processInfo.environment["PMEMKIT_TEST_REGION"]
         let candidates = topology.regions.filter { r in
-            guard r.enabled && !r.readonly else { return false }
+            guard r.enabled && !r.readonly, chosen == nil || r.name == chosen else { return false }
             if r.labeled { return r.maxAvailableExtent >= bytes }
             let labelable =
                 !r.mappings.isEmpty && r.mappings.allSatisfy { dimms[$0.dimm]?.labelsSupported == true }
@@ -79,20 +81,32 @@ final class NamespaceJanitor {
 }
 
 /// Runs a system tool (mkfs, mount) and throws with its output on failure.
+///
+/// posix_spawn rather than Foundation's Process: Process needs a CFSocket
+/// wake-up pair that the lab's minimal guest cannot create.
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let log = NSTemporaryDirectory() + "hwtool-\(getpid()).log"
+    defer { unlink(log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for arg in argv { free(arg) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard rc == 0 else {
+        throw HardwareGate.Unavailable(description: "cannot start \(path): \(String(cString: strerror(rc)))")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    // Exited normally with status 0: the low 7 bits are 0 and the exit code is 0.
+    guard status == 0 else {
         throw HardwareGate.Unavailable(
-            description: "\(path) \(arguments.joined(separator: " ")) failed: \(output)")
+            description: "\(path) \(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
     }
     return output
 }
@@ -100,4 +114,28 @@ func runTool(_ path: String, _ arguments: [String]) throws -> String {
 /// The first existing path among `candidates`.
 func findTool(_ candidates: [String]) -> String? {
     candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Unmounts `dir`, retrying for up to two seconds; on failure the error names
+/// every process that still has a file, mapping or directory there.
+func unmount(_ umount: String, _ dir: String) throws {
+    var lastError: Error?
+    for _ in 0..<20 {
+        do {
+            try runTool(umount, [dir])
+            return
+        } catch {
+            lastError = error
+            usleep(100_000)
+        }
+    }
+    let holders =
+        (try? runTool(
+            "/bin/sh",
+            [
+                "-c",
+                "ls -l /proc/[0-9]*/fd /proc/[0-9]*/cwd 2>/dev/null | grep -F \(dir); grep -lF \(dir) /proc/[0-9]*/maps 2>/dev/null; true",
+            ])) ?? ""
+    throw HardwareGate.Unavailable(
+        description: "\(lastError.map { "\($0)" } ?? "umount failed"); holders: [\(holders)]")
 }

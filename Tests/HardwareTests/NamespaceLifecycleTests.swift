@@ -66,7 +66,7 @@ final class NamespaceLifecycleTests: XCTestCase {
         try runTool(mkfs, ["-q", "-F", "-b", "4096", "/dev/\(blockdev)"])
         try runTool(mount, ["-o", "dax", "/dev/\(blockdev)", dir])
         var mounted = true
-        defer { if mounted { _ = try? runTool(umount, [dir]) } }
+        defer { if mounted { _ = try? unmount(umount, dir) } }
 
         let file = "\(dir)/pool"
         do {
@@ -83,12 +83,15 @@ final class NamespaceLifecycleTests: XCTestCase {
                 XCTAssertEqual((error as? PMemError)?.kind, .busy)
             }
         }
-        try runTool(umount, [dir])
+        try unmount(umount, dir)
         try runTool(mount, ["-o", "dax", "/dev/\(blockdev)", dir])
-        let again = try PMemMapping(path: file, options: .init(readOnly: true))
-        XCTAssertTrue(
-            UnsafeRawBufferPointer(start: again.base + 12345, count: 1000).allSatisfy { $0 == 0x5A })
-        try runTool(umount, [dir])
+        do {
+            // Scoped: a mapping still alive would keep the file system busy.
+            let again = try PMemMapping(path: file, options: .init(readOnly: true))
+            XCTAssertTrue(
+                UnsafeRawBufferPointer(start: again.base + 12345, count: 1000).allSatisfy { $0 == 0x5A })
+        }
+        try unmount(umount, dir)
         mounted = false
         try Provisioner.destroyNamespace(ns.name)
         janitor.forget(ns.name)
@@ -126,7 +129,7 @@ final class NamespaceLifecycleTests: XCTestCase {
         let m = try PMemMapping(path: "/dev/\(try XCTUnwrap(ns.chardev))")
         XCTAssertThrowsError(try Provisioner.destroyNamespace(ns.name)) { error in
             XCTAssertEqual((error as? PMemError)?.kind, .busy)
-            XCTAssertTrue("\(error)".contains("mapped"), "\(error)")
+            XCTAssertTrue("\(error)".contains("is in use (pid \(getpid())"), "\(error)")
         }
         XCTAssertNotNil(try Topology.scan().namespace(named: ns.name), "a refused destroy changes nothing")
         // Forced, it goes even while mapped (the mapping is not touched again).

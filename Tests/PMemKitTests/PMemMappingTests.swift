@@ -141,3 +141,31 @@ final class PMemMappingTests: XCTestCase {
         XCTAssertTrue(report.durability.contains("not a power loss"))
     }
 }
+
+/// Releasing a mapping must unmap it and close its file, or a DAX file
+/// system under it cannot be unmounted.
+final class PMemMappingLifetimeTests: XCTestCase {
+    let dir = TemporaryDirectory()
+
+    func fdsAndMaps(naming path: String) -> (fds: Int, maps: Int) {
+        let fm = FileManager.default
+        let fds = ((try? fm.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {
+            (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path
+        }
+        let maps = ((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? "")
+            .split(separator: "\n").filter { $0.hasSuffix(path) }
+        return (fds.count, maps.count)
+    }
+
+    func testReleasingTheMappingUnmapsAndClosesTheFile() throws {
+        let path = dir.makeFile("lifetime", size: 1 << 20)
+        do {
+            let m = try PMemMapping(path: path, options: .init(size: 2 << 20))
+            m.setPersist(offset: 0, value: 1, count: 64)
+            try m.deepFlush()
+            XCTAssertEqual(fdsAndMaps(naming: path).maps, 1)
+        }
+        XCTAssertEqual(fdsAndMaps(naming: path).fds, 0)
+        XCTAssertEqual(fdsAndMaps(naming: path).maps, 0)
+    }
+}
