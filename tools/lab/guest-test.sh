@@ -10,10 +10,12 @@
 # verify: the next boot: finds the same namespaces, touches nothing.
 # Both:   checks every region's persistence_domain, mounts the fsdax namespace with
 #         -o dax on /mnt/pmem, and runs the HardwareTests with PMEMKIT_REQUIRE_HW=1.
-#         The other regions stay free for the tests that create and destroy namespaces.
+#         Region1 stays free for the tests that create and destroy namespaces
+#         (PMEMKIT_TEST_REGION).
 set -euo pipefail
 
 LAB_REGION=region0
+LAB_TEST_REGION=region1
 LAB_FSDAX_SIZE=512M
 LAB_DEVDAX_SIZE=256M
 LAB_DAX_MOUNT=/mnt/pmem
@@ -122,6 +124,7 @@ guest_run_hardware_tests() {
     guest_step "HardwareTests ($filter)"
     PMEMKIT_REQUIRE_HW=1 PMEMKIT_LAB_PHASE="$LAB_PHASE" PMEMKIT_DAX_MOUNT="$LAB_DAX_MOUNT" \
         PMEMKIT_LAB_DEVDAX="$LAB_DEVDAX_DEV" PMEMKIT_EXPECT_PERSISTENCE="$LAB_EXPECTED_DOMAIN" \
+        PMEMKIT_TEST_REGION="$LAB_TEST_REGION" \
         "$LAB_BUNDLE" "$filter" 2>&1 | tee "$log" || status=$?
     [ "$status" -eq 0 ] || guest_fail "HardwareTests failed (status $status)"
     if grep -q "^Test Case .* skipped" "$log"; then
