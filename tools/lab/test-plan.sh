@@ -15,6 +15,16 @@ test_build() {
     (cd "$LAB_REPO" && swift build --build-tests >&2) || lab_die "swift build --build-tests failed"
 }
 
+# test_hardware_classes -- the bundle's HardwareTests classes, comma-separated (the
+# selection the bundle takes; it has no module filter), or fail when there are none.
+test_hardware_classes() {
+    local bundle="$LAB_REPO/.build/debug/PMemKitPackageTests.xctest" classes
+    [ -x "$bundle" ] || lab_die "$bundle is missing: swift build --build-tests first"
+    classes=$("$bundle" --list-tests | grep '^HardwareTests\.' | cut -d / -f 1 | sort -u | paste -sd ,)
+    [ -n "$classes" ] || lab_die "$bundle holds no HardwareTests"
+    echo "$classes"
+}
+
 # test_boot -- one boot of the plan: PERSISTENCE, PHASE, the domain the guest must see.
 test_boot() {
     local persistence=$1 phase=$2 domain=$3 started status=0
@@ -44,6 +54,7 @@ test_plan() {
     cd "$LAB_REPO" || lab_die "cannot enter $LAB_REPO"
     # One value for both boots: the reboot test accepts only what this run wrote.
     LAB_ENV+=("PMEMKIT_LAB_NONCE=$(od -An -tu8 -N8 /dev/urandom | tr -d ' ')")
+    LAB_ENV+=("PMEM_LAB_TEST_FILTER=$(test_hardware_classes)")
     LAB_FRESH=1
     LAB_TEST_TIMINGS=() LAB_TEST_FAILED=() LAB_TEST_STATUS=0
     # A failing first boot does not stop the second: its results are worth having.
