@@ -60,7 +60,8 @@ test_plan() {
     # A failing first boot does not stop the second: its results are worth having.
     test_boot mem-ctrl write memory_controller
     test_boot cpu verify cpu_cache
-    local summary="${LAB_TEST_TIMINGS[*]}; total $(lab_seconds_since "$started") s"
+    local summary
+    summary="${LAB_TEST_TIMINGS[*]}; total $(lab_seconds_since "$started") s"
     if [ "$LAB_TEST_STATUS" -ne 0 ]; then
         lab_die "$LAB_TEST_STATUS" "hardware tests failed in the guest (${LAB_TEST_FAILED[*]}): $summary"
     fi
