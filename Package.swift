@@ -37,20 +37,28 @@ let package = Package(
             name: "PMemKit",
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
 
+        // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
+        .target(
+            name: "CKVMShim", path: "CShims/CKVMShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
+
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "CPmem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim"]),
     ]
 )

@@ -29,6 +29,8 @@ public struct MappingReport: Codable, Sendable, Equatable {
     public var flushInstruction: String
     /// The copy instructions for large copies, or `msync`.
     public var copyMethod: String
+    /// Copies at least this long stream whole lines with non-temporal stores; `nil` when they never do.
+    public var movntThreshold: Int?
     /// Why that path was chosen.
     public var reason: String
     /// The durability promise in one sentence.
@@ -43,6 +45,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
         case flushMethod = "flush_method"
         case flushInstruction = "flush_instruction"
         case copyMethod = "copy_method"
+        case movntThreshold = "movnt_threshold"
     }
 
     /// Describes an open mapping.
@@ -60,6 +63,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
         flushMethod = m.flushMethod
         flushInstruction = m.persistPath?.flush.rawValue ?? "msync"
         copyMethod = m.persistPath?.copy.rawValue ?? "msync"
+        movntThreshold = m.persistPath.flatMap { $0.movntThreshold == Int.max ? nil : $0.movntThreshold }
         reason = m.persistPath?.reason ?? "file backing: durability through msync"
         switch m.backing {
         case .pmem:

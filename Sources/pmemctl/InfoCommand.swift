@@ -34,7 +34,10 @@ struct InfoCommand: ParsableCommand {
                 ["persistence_domain", report.persistenceDomain.rawValue],
                 ["deep_flush", report.deepFlush.rawValue],
                 ["flush_method", report.flushMethod],
-                ["copy_method", report.copyMethod],
+                [
+                    "copy_method",
+                    report.copyMethod + (report.movntThreshold.map { " from \($0) bytes" } ?? ""),
+                ],
                 ["why", report.reason],
                 ["durability", report.durability],
             ]

@@ -19,6 +19,7 @@ struct PMemCtl: ParsableCommand {
             DestroyNamespaceCommand.self,
             InfoCommand.self,
             FlushCommand.self,
+            VMCommand.self,
         ]
     )
 
