@@ -75,7 +75,8 @@ struct cxl_port *pmk_cxl_root_first(struct pmk_ctx *ctx)
 
 struct cxl_port *pmk_cxl_root_next(struct cxl_port *root)
 {
-	return root_from(cxl_bus_get_next(cxl_port_get_bus(root)));
+	/* A root port is its bus's own port: cxl_port_to_bus, not _get_bus. */
+	return root_from(cxl_bus_get_next(cxl_port_to_bus(root)));
 }
 
 struct cxl_port *pmk_cxl_child_first(struct cxl_port *port)

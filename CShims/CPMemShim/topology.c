@@ -349,8 +349,10 @@ void pmk_namespace_get_info(struct ndctl_namespace *ndns,
 	out->raw_size = ndctl_namespace_get_size(ndns);
 	out->size = out->raw_size;
 	out->numa_node = ndctl_namespace_get_numa_node(ndns);
-	out->enabled = ndctl_namespace_is_enabled(ndns) > 0;
+	/* An fsdax or devdax namespace is bound through its pfn or dax device,
+	 * not itself: "active" is what a user means by enabled. */
 	out->active = ndctl_namespace_is_active(ndns);
+	out->enabled = out->active || ndctl_namespace_is_enabled(ndns) > 0;
 
 	if (pfn) {
 		ndctl_pfn_get_uuid(pfn, uu);

@@ -29,7 +29,8 @@ extension CXLTopology {
         while let d = decoder {
             var dinfo = pmk_cxl_decoder_info()
             pmk_cxl_decoder_get_info(d, &dinfo)
-            decoders.append(CXLDecoder(shim: dinfo, isRoot: port.kind == .root, isEndpoint: port.kind == .endpoint))
+            decoders.append(
+                CXLDecoder(shim: dinfo, isRoot: port.kind == .root, isEndpoint: port.kind == .endpoint))
             if port.kind == .root { collectRegions(under: d) }
             decoder = pmk_cxl_decoder_next(d)
         }
@@ -60,7 +61,8 @@ extension CXLTopology {
     mutating func join(ndRegions: [Region]) {
         for i in regions.indices {
             for j in regions[i].targets.indices {
-                regions[i].targets[j].memdev = decoders.first { $0.decoder == regions[i].targets[j].decoder }?.memdev
+                regions[i].targets[j].memdev =
+                    decoders.first { $0.decoder == regions[i].targets[j].decoder }?.memdev
             }
             if let start = regions[i].resource {
                 regions[i].ndRegion = ndRegions.first { $0.resource == start }?.name

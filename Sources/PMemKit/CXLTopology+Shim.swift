@@ -9,7 +9,8 @@ extension CXLMemdev {
     public init(shim info: pmk_cxl_memdev_info) {
         self.init(
             memdev: shimString(info.devname), serial: info.serial, pmemSize: info.pmem_size,
-            ramSize: info.ram_size, host: shimString(info.host), endpoint: nonEmpty(shimString(info.endpoint)),
+            ramSize: info.ram_size, host: shimString(info.host),
+            endpoint: nonEmpty(shimString(info.endpoint)),
             labelSize: info.label_size, numaNode: info.numa_node < 0 ? nil : Int(info.numa_node),
             enabled: info.enabled)
     }
@@ -45,7 +46,8 @@ extension CXLDecoder {
             decoder: shimString(info.devname), port: shimString(info.port),
             resource: info.resource == unknownULL ? nil : info.resource, size: info.size,
             dpaResource: info.dpa_resource == unknownULL ? nil : info.dpa_resource, dpaSize: info.dpa_size,
-            maxAvailableExtent: isRoot && info.max_available_extent != unknownULL ? info.max_available_extent : nil,
+            maxAvailableExtent: isRoot && info.max_available_extent != unknownULL
+                ? info.max_available_extent : nil,
             mode: mode, interleaveWays: Int(info.interleave_ways),
             interleaveGranularity: Int(info.interleave_granularity), nrTargets: Int(info.nr_targets),
             region: nonEmpty(shimString(info.region)), memdev: nonEmpty(shimString(info.memdev)),
@@ -64,13 +66,17 @@ extension CXLRegion {
             }
         }
         let targets = names.enumerated().map { position, decoder in
-            Target(position: position, decoder: decoder, memdev: decoders.first { $0.decoder == decoder }?.memdev)
+            Target(
+                position: position, decoder: decoder, memdev: decoders.first { $0.decoder == decoder }?.memdev
+            )
         }
         self.init(
             region: shimString(info.devname), decoder: shimString(info.decoder),
-            uuid: nonEmpty(shimString(info.uuid)), resource: info.resource == unknownULL ? nil : info.resource,
+            uuid: nonEmpty(shimString(info.uuid)),
+            resource: info.resource == unknownULL ? nil : info.resource,
             size: info.size, interleaveWays: Int(info.interleave_ways),
-            interleaveGranularity: Int(info.interleave_granularity), decodeState: info.committed ? "commit" : "reset",
+            interleaveGranularity: Int(info.interleave_granularity),
+            decodeState: info.committed ? "commit" : "reset",
             enabled: info.enabled, targets: targets)
     }
 }

@@ -13,7 +13,8 @@ public struct CXLTopology: Codable, Sendable, Equatable {
 
     /// Creates a CXL topology.
     public init(
-        memdevs: [CXLMemdev] = [], ports: [CXLPort] = [], decoders: [CXLDecoder] = [], regions: [CXLRegion] = []
+        memdevs: [CXLMemdev] = [], ports: [CXLPort] = [], decoders: [CXLDecoder] = [],
+        regions: [CXLRegion] = []
     ) {
         self.memdevs = memdevs
         self.ports = ports
@@ -39,7 +40,8 @@ public struct CXLTopology: Codable, Sendable, Equatable {
     /// The decoders, root first, that route a region to one memdev: root
     /// decoder → host bridge / switch decoders → endpoint decoder.
     public func decoderChain(region: CXLRegion, memdev: String) -> [String] {
-        guard let endpoint = decoders.first(where: { $0.memdev == memdev && $0.region == region.region }) else {
+        guard let endpoint = decoders.first(where: { $0.memdev == memdev && $0.region == region.region })
+        else {
             return [region.decoder]
         }
         // Walk up the ports from the endpoint, picking each port's decoder for this region.

@@ -30,6 +30,15 @@ struct InfoCommand: ParsableCommand {
                 rows.append(["namespace", l.namespace ?? "-"])
                 rows.append(["device", l.device])
             }
+            if let cxl = report.cxl {
+                rows.append(["cxl_region", "\(cxl.region) (memdevs \(cxl.memdevs.joined(separator: ", ")))"])
+                for memdev in cxl.memdevs {
+                    rows.append([
+                        "cxl_decoders",
+                        (cxl.decoderChains[memdev] ?? []).joined(separator: " → ") + " → \(memdev)",
+                    ])
+                }
+            }
             rows += [
                 ["persistence_domain", report.persistenceDomain.rawValue],
                 ["deep_flush", report.deepFlush.rawValue],

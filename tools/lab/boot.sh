@@ -44,6 +44,10 @@ boot_write_job() {
         for value in "${LAB_ENV[@]}"; do
             echo "export ${value%%=*}=$(shell_quote "${value#*=}")"
         done
+        if [ "$LAB_CXL" -gt 0 ]; then
+            # Regions are not re-created at boot (Linux 6.1): make them before the job.
+            echo "$(shell_quote "$LAB_REPO/tools/lab/cxl-regions.sh") || exit 1"
+        fi
         echo "cd $(shell_quote "$PWD") || exit 1"
         if [ "$LAB_MODE" = shell ]; then
             echo "exec /bin/bash -i"
