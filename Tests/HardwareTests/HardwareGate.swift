@@ -14,11 +14,16 @@ enum HardwareGate {
 
     /// Skips (or fails, when required) with `reason`.
     static func unavailable(_ reason: String) throws -> Never {
+        throw unavailableError(reason)
+    }
+
+    /// The skip (or, when required, the failure) for `reason`, printing why.
+    static func unavailableError(_ reason: String) -> any Error {
         if required {
-            throw Unavailable(description: "PMEMKIT_REQUIRE_HW=1 but \(reason)")
+            return Unavailable(description: "PMEMKIT_REQUIRE_HW=1 but \(reason)")
         }
         print("HardwareTests: skipped: \(reason)")
-        throw XCTSkip(reason)
+        return XCTSkip(reason)
     }
 
     /// A writable region with at least `bytes` of free capacity

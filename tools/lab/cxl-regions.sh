@@ -5,25 +5,15 @@
 # then wait until libnvdimm has set up the region and the namespaces its labels
 # describe (that happens asynchronously, ~0.1 s later).
 set -euo pipefail
-
-CXL=/sys/bus/cxl/devices
-ND=/sys/bus/nd/devices
+# shellcheck source=cxl-sysfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cxl-sysfs.sh"
+CXL=$CXL_DEVICES
+ND=$ND_DEVICES
 
 # cxl_fail -- one line, exit 1: the job does not start on a half-made machine.
 cxl_fail() {
     echo "pmem-lab (cxl): $*" >&2
     exit 1
-}
-
-# memdev_has_region -- whether an endpoint decoder of MEMDEV is in use.
-memdev_has_region() {
-    local endpoint decoder
-    endpoint=$(basename "$(dirname "$(readlink -f "$CXL/$1")")")
-    for decoder in "$CXL/$1"/../"$endpoint"/decoder*; do
-        [ -e "$decoder/size" ] || continue
-        [ "$(cat "$decoder/size")" != 0 ] && return 0
-    done
-    return 1
 }
 
 # create_region -- a pmem region on MEMDEV with all of its capacity.
@@ -62,7 +52,7 @@ main() {
         [ -e "$memdev" ] || cxl_fail "no CXL memdevs (did cxl_pci and cxl_mem load?)"
         memdev=${memdev##*/}
         [ "$(cat "$CXL/$memdev/pmem/size" 2>/dev/null || echo 0)" != 0 ] || continue
-        memdev_has_region "$memdev" && continue
+        cxl_region_of "$memdev" >/dev/null && continue
         create_region "$memdev" || cxl_fail "cannot create a pmem region on $memdev"
         made=$((made + 1))
     done

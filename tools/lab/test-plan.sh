@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/test-plan.sh -- `tools/pmem-lab test`: build, then two boots on the
-# same backing files, each running tools/lab/guest-test.sh:
+# same backing files (two NVDIMMs and two CXL pmem devices), each running
+# tools/lab/guest-test.sh:
 #   boot 1: --fresh, persistence mem-ctrl (ADR), phase write;
 #   boot 2: persistence cpu (eADR), phase verify: the reboot test reads back
 #           what boot 1 wrote, and every other hardware test runs again.
@@ -47,6 +48,8 @@ test_boot() {
 test_plan() {
     [ "$LAB_NVDIMMS" -ge 2 ] || lab_die 2 "test needs --nvdimms 2 or more (region1 is kept free for the tests)"
     [ "$LAB_PERSISTENCE" = mem-ctrl ] || lab_die 2 "test chooses the persistence domains itself (mem-ctrl, then cpu)"
+    # Two CXL pmem devices: one keeps the lab's data, the tests reshape the other.
+    [ "$LAB_CXL" -ge 2 ] || LAB_CXL=2
     local started
     started=$(lab_now_ms)
     [ "$LAB_BUILD" -eq 0 ] || test_build
