@@ -59,9 +59,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
-        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
+        // Helpers shared by the test targets: temporary files, running the built CLI.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"]),
+        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
-        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim"]),
+        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
     ]
 )

@@ -4,7 +4,6 @@
  * pmem regions.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -13,20 +12,6 @@
 
 #include "pmk_cxl.h"
 #include "shim_internal.h"
-
-/* cxl_fail -- format the one-line reason and return @rc */
-static int __attribute__((format(printf, 4, 5)))
-cxl_fail(int rc, char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && len) {
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 struct cxl_memdev *pmk_cxl_memdev_first(struct pmk_ctx *ctx)
 {
@@ -293,26 +278,26 @@ static int attach_target(struct cxl_region *region, struct cxl_memdev *memdev,
 	int rc;
 
 	if (!ep)
-		return cxl_fail(-EBUSY, msg, len,
+		return pmk_fail(-EBUSY, msg, len,
 				"%s: no free endpoint decoder (memdev busy)",
 				name);
 	if (cxl_decoder_get_mode(ep) != CXL_DECODER_MODE_PMEM) {
 		if ((rc = cxl_decoder_set_dpa_size(ep, 0)) ||
 		    (rc = cxl_decoder_set_mode(ep, CXL_DECODER_MODE_PMEM)))
-			return cxl_fail(rc, msg, len, "%s: setting pmem mode: %s",
+			return pmk_fail(rc, msg, len, "%s: setting pmem mode: %s",
 					cxl_decoder_get_devname(ep),
 					strerror(-rc));
 	}
 	rc = cxl_decoder_set_dpa_size(ep, share);
 	if (rc)
-		return cxl_fail(rc, msg, len,
+		return pmk_fail(rc, msg, len,
 				"%s: reserving %llu bytes of pmem on %s: %s",
 				cxl_decoder_get_devname(ep), share, name,
 				strerror(-rc));
 	rc = cxl_region_set_target(region, pos, ep);
 	if (rc) {
 		cxl_decoder_set_dpa_size(ep, 0);
-		return cxl_fail(rc, msg, len, "%s as target %d: %s", name, pos,
+		return pmk_fail(rc, msg, len, "%s as target %d: %s", name, pos,
 				strerror(-rc));
 	}
 	return 0;
@@ -332,14 +317,14 @@ int pmk_cxl_region_create(struct pmk_ctx *ctx,
 	int rc;
 
 	if (!ctx->cxl)
-		return cxl_fail(-ENODEV, msg, msg_len, "no CXL bus (libcxl found none)");
+		return pmk_fail(-ENODEV, msg, msg_len, "no CXL bus (libcxl found none)");
 	root = cxl_decoder_get_by_name(ctx->cxl, req->root_decoder);
 	if (!root)
-		return cxl_fail(-ENODEV, msg, msg_len, "no root decoder named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no root decoder named %s",
 				req->root_decoder);
 	region = cxl_decoder_create_pmem_region(root);
 	if (!region)
-		return cxl_fail(-ENXIO, msg, msg_len,
+		return pmk_fail(-ENXIO, msg, msg_len,
 				"%s: cannot create a pmem region under it",
 				req->root_decoder);
 	name = cxl_region_get_devname(region);
@@ -349,14 +334,14 @@ int pmk_cxl_region_create(struct pmk_ctx *ctx,
 	    (rc = cxl_region_set_interleave_ways(region, req->ways)) ||
 	    (rc = cxl_region_set_uuid(region, (unsigned char *)req->uuid)) ||
 	    (rc = cxl_region_set_size(region, req->size))) {
-		cxl_fail(rc, msg, msg_len, "%s: configuring %u ways, %llu bytes: %s",
+		pmk_fail(rc, msg, msg_len, "%s: configuring %u ways, %llu bytes: %s",
 			 name, req->ways, req->size, strerror(-rc));
 		goto err;
 	}
 	for (i = 0; i < req->ways; i++) {
 		memdev = find_memdev(ctx, req->memdevs[i]);
 		if (!memdev) {
-			rc = cxl_fail(-ENODEV, msg, msg_len, "no memdev named %s",
+			rc = pmk_fail(-ENODEV, msg, msg_len, "no memdev named %s",
 				      req->memdevs[i]);
 			goto err_targets;
 		}
@@ -367,13 +352,13 @@ int pmk_cxl_region_create(struct pmk_ctx *ctx,
 	}
 	rc = cxl_region_decode_commit(region);
 	if (rc) {
-		cxl_fail(rc, msg, msg_len, "%s: committing the decode: %s", name,
+		pmk_fail(rc, msg, msg_len, "%s: committing the decode: %s", name,
 			 strerror(-rc));
 		goto err_targets;
 	}
 	rc = cxl_region_enable(region);
 	if (rc) {
-		cxl_fail(rc, msg, msg_len, "%s: enabling: %s", name,
+		pmk_fail(rc, msg, msg_len, "%s: enabling: %s", name,
 			 strerror(-rc));
 		cxl_region_decode_reset(region);
 		goto err_targets;
@@ -411,24 +396,24 @@ int pmk_cxl_region_destroy(struct pmk_ctx *ctx, const char *name, char *msg,
 	int rc;
 
 	if (!region)
-		return cxl_fail(-ENODEV, msg, msg_len, "no CXL region named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no CXL region named %s",
 				name);
 	if (cxl_region_is_enabled(region) > 0) {
 		rc = cxl_region_disable(region);
 		if (rc)
-			return cxl_fail(rc, msg, msg_len, "%s: disabling: %s",
+			return pmk_fail(rc, msg, msg_len, "%s: disabling: %s",
 					name, strerror(-rc));
 	}
 	rc = cxl_region_decode_reset(region);
 	if (rc)
-		return cxl_fail(rc, msg, msg_len, "%s: resetting the decode: %s",
+		return pmk_fail(rc, msg, msg_len, "%s: resetting the decode: %s",
 				name, strerror(-rc));
 	ways = cxl_region_get_interleave_ways(region);
 	if (ways && ways != ~0U)
 		release_targets(region, ways);
 	rc = cxl_region_delete(region);
 	if (rc)
-		return cxl_fail(rc, msg, msg_len, "%s: deleting: %s", name,
+		return pmk_fail(rc, msg, msg_len, "%s: deleting: %s", name,
 				strerror(-rc));
 	return 0;
 }

@@ -18,4 +18,8 @@ struct pmk_ctx {
 /* pmk_copy_name -- bounded copy that tolerates a NULL source */
 void pmk_copy_name(char *dst, size_t len, const char *src);
 
+/* pmk_fail -- format a one-line reason into @msg (when given) and return @rc */
+int pmk_fail(int rc, char *msg, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif /* PMK_SHIM_INTERNAL_H */

@@ -3,6 +3,7 @@
  * topology.c -- walk libndctl and libdaxctl and report plain structs.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +65,25 @@ void pmk_ctx_free(struct pmk_ctx *ctx)
 	free(ctx);
 }
 
-/* copy_name -- bounded copy that tolerates a NULL source */
+/* pmk_copy_name -- bounded copy that tolerates a NULL source */
 void pmk_copy_name(char *dst, size_t len, const char *src)
 {
 	if (!src)
 		src = "";
 	snprintf(dst, len, "%s", src);
+}
+
+/* pmk_fail -- format a one-line reason into @msg (when given) and return @rc */
+int pmk_fail(int rc, char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }
 
 struct ndctl_bus *pmk_bus_first(struct pmk_ctx *ctx)
