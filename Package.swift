@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
+        .systemLibrary(
+            name: "CClang", path: "CShims/CClang", providers: [.apt(["libclang-dev"])]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
@@ -37,17 +39,26 @@ let package = Package(
             name: "PMemKit",
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
 
+        // Conversion analysis: a C application's persistent-state types, through libclang.
+        .target(
+            name: "PMemScan", dependencies: ["CClang"],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/lib/llvm-14/include"])]),
+
         .executableTarget(
             name: "pmemctl",
-            dependencies: ["PMemKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "PMemKit", "PMemScan", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemScan", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
+        .testTarget(
+            name: "PMemScanTests", dependencies: ["PMemScan"], exclude: ["Fixtures"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
     ]
 )

@@ -13,6 +13,7 @@ struct PMemCtl: ParsableCommand {
         commandName: "pmemctl",
         abstract: "Provision, inspect and use persistent memory (NVDIMM, CXL, emulated).",
         subcommands: [
+            AnalyzeCommand.self
         ]
     )
 
