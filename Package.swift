@@ -25,8 +25,11 @@ let package = Package(
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
-        .systemLibrary(
-            name: "CClang", path: "CShims/CClang", providers: [.apt(["libclang-dev"])]),
+        // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
+        .target(
+            name: "CClang", path: "CShims/CClang",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("clang-14")]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
@@ -40,9 +43,7 @@ let package = Package(
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
 
         // Conversion analysis: a C application's persistent-state types, through libclang.
-        .target(
-            name: "PMemScan", dependencies: ["CClang"],
-            swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/lib/llvm-14/include"])]),
+        .target(name: "PMemScan", dependencies: ["CClang"]),
 
         .executableTarget(
             name: "pmemctl",
@@ -52,7 +53,8 @@ let package = Package(
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemScan", "CPmem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemScan", "CPmem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),

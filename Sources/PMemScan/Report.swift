@@ -124,6 +124,14 @@ public struct HeapTypeDescriptor: Hashable, Codable, Sendable {
         case name, size, alignment
         case pointerOffsets = "pointer_offsets"
     }
+
+    /// Creates a descriptor.
+    public init(name: String, size: Int, alignment: Int, pointerOffsets: [Int]) {
+        self.name = name
+        self.size = size
+        self.alignment = alignment
+        self.pointerOffsets = pointerOffsets
+    }
 }
 
 /// The document the heap loads: every descriptor under `types`.

@@ -14,13 +14,16 @@ struct AnalyzeCommand: ParsableCommand {
             Missing headers are reported on stderr; the analysis goes on with what parsed.
             """)
 
-    @Option(name: .customLong("compile-commands"), help: "A compile_commands.json to take files and flags from.")
+    @Option(
+        name: .customLong("compile-commands"), help: "A compile_commands.json to take files and flags from.")
     var compileCommands: String?
 
     @Option(name: .customShort("I"), parsing: .unconditionalSingleValue, help: "Add an include directory.")
     var includeDirectories: [String] = []
 
-    @Option(name: .customShort("D"), parsing: .unconditionalSingleValue, help: "Define a macro, NAME or NAME=VALUE.")
+    @Option(
+        name: .customShort("D"), parsing: .unconditionalSingleValue,
+        help: "Define a macro, NAME or NAME=VALUE.")
     var defines: [String] = []
 
     @Flag(help: "Print the report as JSON (the analyze contract).")
@@ -31,7 +34,9 @@ struct AnalyzeCommand: ParsableCommand {
         help: "Print PMemHeap type descriptors as JSON: {\"types\":[{name,size,alignment,pointer_offsets}]}.")
     var heapDescriptors = false
 
-    @Flag(name: .customLong("include-system-types"), help: "Also report system-header records that reach I/O directly.")
+    @Flag(
+        name: .customLong("include-system-types"),
+        help: "Also report system-header records that reach I/O directly.")
     var includeSystemTypes = false
 
     @Argument(help: "C source files (with --compile-commands: only these of its entries).")
@@ -73,18 +78,24 @@ struct AnalyzeCommand: ParsableCommand {
         var rows = [["type", "kind", "size", "pointer offsets", "evidence"]]
         for type in report.types {
             let name = ([type.name] + type.typedefs).joined(separator: " / ")
-            let offsets = type.pointerOffsets.isEmpty ? "-" : type.pointerOffsets.map(String.init).joined(separator: ",")
+            let offsets =
+                type.pointerOffsets.isEmpty
+                ? "-" : type.pointerOffsets.map(String.init).joined(separator: ",")
             let first = type.evidence.first.map(describe) ?? "-"
             let more = type.evidence.count > 1 ? " (+\(type.evidence.count - 1) more)" : ""
             rows.append([name, type.kind, "\(type.size)", offsets, first + more])
         }
         Output.table(rows)
-        print("\(report.types.count) persistent types in \(report.translationUnits) files, \(report.lines) lines")
+        print(
+            "\(report.types.count) persistent types in \(report.translationUnits) files, \(report.lines) lines"
+        )
     }
 
     private func describe(_ evidence: Evidence) -> String {
         var text = "\(evidence.file):\(evidence.line) \(evidence.access.rawValue) \(evidence.site)"
-        if let file = evidence.siteFile, let line = evidence.siteLine, file != evidence.file || line != evidence.line {
+        if let file = evidence.siteFile, let line = evidence.siteLine,
+            file != evidence.file || line != evidence.line
+        {
             text += " at \(URL(fileURLWithPath: file).lastPathComponent):\(line)"
         }
         return text

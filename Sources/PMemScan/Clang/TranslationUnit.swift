@@ -1,5 +1,5 @@
-import Foundation
 internal import CClang
+import Foundation
 
 /// A shared libclang index: one per analysis, disposed with it.
 final class ClangIndex {
@@ -62,7 +62,9 @@ final class TranslationUnit {
 /// Calls `body` with a C `argv` built from `strings`, valid only during the call.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
     let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
+    defer {
+        for copy in copies { free(copy) }
+    }
     let pointers = copies.map { UnsafePointer<CChar>($0) }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
 }

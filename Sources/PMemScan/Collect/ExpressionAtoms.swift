@@ -1,5 +1,5 @@
-import Foundation
 internal import CClang
+import Foundation
 
 /// What values an expression may stand for, as atoms (see `Facts.swift`).
 ///
@@ -58,7 +58,8 @@ extension FactCollector {
     /// Objects reached only through a pointer variable carry no location of their own:
     /// the evidence then names the I/O site. Address-of, arrays and values keep theirs.
     private func pointerLocation(_ location: SourceLocation, _ c: Cursor) -> SourceLocation? {
-        let plainPointer = c.type.isPointer && (c.kind == CXCursor_DeclRefExpr || c.kind == CXCursor_UnexposedExpr)
+        let plainPointer =
+            c.type.isPointer && (c.kind == CXCursor_DeclRefExpr || c.kind == CXCursor_UnexposedExpr)
         return plainPointer ? nil : location
     }
 

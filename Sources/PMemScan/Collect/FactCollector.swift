@@ -96,7 +96,8 @@ final class FactCollector {
             guard let calleeExpression = expressions(of: call).first else { return }
             facts.calls.append(
                 CallFact(
-                    callee: nil, calleeAtoms: atoms(calleeExpression), arguments: arguments.map { atoms($0) },
+                    callee: nil, calleeAtoms: atoms(calleeExpression),
+                    arguments: arguments.map { argumentAtoms($0) },
                     location: location))
             return
         }
@@ -112,8 +113,18 @@ final class FactCollector {
         } else if !callee.isInSystemHeader {
             facts.calls.append(
                 CallFact(
-                    callee: callee.usr, calleeAtoms: [], arguments: arguments.map { atoms($0) },
+                    callee: callee.usr, calleeAtoms: [], arguments: arguments.map { argumentAtoms($0) },
                     location: location))
+        }
+    }
+
+    /// An argument's atoms, with typed pointers placed at the argument: the caller's line is the
+    /// evidence a reader wants when the I/O happens inside a wrapper.
+    private func argumentAtoms(_ argument: Cursor) -> [Atom] {
+        guard let location = argument.location else { return atoms(argument) }
+        return atoms(argument).map { atom in
+            if case .root(.object(let record, nil)) = atom { return .root(.object(record, location)) }
+            return atom
         }
     }
 
@@ -137,7 +148,9 @@ final class FactCollector {
 
     private func recordAssignmentIfAny(_ c: Cursor) {
         let parts = expressions(of: c)
-        guard parts.count == 2, Cursor.tokensBetween(parts[0], parts[1], in: unit).first == "=" else { return }
+        guard parts.count == 2, Cursor.tokensBetween(parts[0], parts[1], in: unit).first == "=" else {
+            return
+        }
         recordAssignment(to: parts[0], value: atoms(parts[1]), location: c.location)
     }
 
@@ -161,7 +174,8 @@ final class FactCollector {
             facts.stores.append((atoms(base), value))
             // Tables of function pointers filled one slot at a time.
             let strippedBase = stripped(base)
-            if lhs.type.isPointer, strippedBase.kind == CXCursor_DeclRefExpr || strippedBase.kind == CXCursor_MemberRefExpr,
+            if lhs.type.isPointer,
+                strippedBase.kind == CXCursor_DeclRefExpr || strippedBase.kind == CXCursor_MemberRefExpr,
                 let place = strippedBase.referenced
             {
                 facts.flows.append((place.usr, value))
@@ -193,7 +207,9 @@ final class FactCollector {
             {
                 field = designator.referenced
                 value = last
-                if let field, let index = fields.firstIndex(where: { $0.usr == field.usr }) { position = index }
+                if let field, let index = fields.firstIndex(where: { $0.usr == field.usr }) {
+                    position = index
+                }
             } else if position < fields.count {
                 field = fields[position]
             }
@@ -219,7 +235,8 @@ final class FactCollector {
 
     private func noteLocalAssignment(_ usr: String, _ value: [Atom]) {
         guard function != nil else { return }
-        let fresh = !value.isEmpty && value.allSatisfy { if case .root(.allocation) = $0 { true } else { false } }
+        let fresh =
+            !value.isEmpty && value.allSatisfy { if case .root(.allocation) = $0 { true } else { false } }
         if fresh { allocatedLocals.insert(usr) } else if !value.isEmpty { otherLocals.insert(usr) }
     }
 

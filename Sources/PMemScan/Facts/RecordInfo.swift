@@ -63,7 +63,8 @@ extension RecordInfo {
         let definition = declaration.definition ?? declaration
         for child in definition.children where child.kind == CXCursor_FieldDecl {
             let offset = (child.fieldOffsetBits ?? 0) / 8
-            info.fields.append(Field(name: child.spelling, offset: offset, shape: shape(of: child.type, &catalog)))
+            info.fields.append(
+                Field(name: child.spelling, offset: offset, shape: shape(of: child.type, &catalog)))
         }
         catalog[id] = info
         return id

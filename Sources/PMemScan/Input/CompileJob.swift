@@ -10,7 +10,9 @@ struct CompileJob: Equatable {
 
 extension CompileJob {
     /// Flags that take their value as the next argument, and whose value is a path.
-    private static let separatePathFlags: Set<String> = ["-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros"]
+    private static let separatePathFlags: Set<String> = [
+        "-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros",
+    ]
     /// Flags that take their value as the next argument, not a path.
     private static let separateValueFlags: Set<String> = ["-D", "-U"]
     /// Flags kept as they are.
@@ -26,7 +28,8 @@ extension CompileJob {
         var out: [String] = []
         var index = 0
         func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardized.path
+            path.hasPrefix("/")
+                ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardized.path
         }
         while index < argv.count {
             let argument = argv[index]
@@ -37,7 +40,9 @@ extension CompileJob {
             } else if separateValueFlags.contains(argument), index < argv.count {
                 out += [argument, argv[index]]
                 index += 1
-            } else if let flag = ["-I", "-isystem", "-iquote", "-idirafter"].first(where: { argument.hasPrefix($0) }),
+            } else if let flag = ["-I", "-isystem", "-iquote", "-idirafter"].first(where: {
+                argument.hasPrefix($0)
+            }),
                 argument.count > flag.count
             {
                 out += [flag, absolute(String(argument.dropFirst(flag.count)))]
@@ -103,12 +108,17 @@ extension CompileJob {
             } else if let command = entry["command"] as? String {
                 argv = shellWords(command)
             } else {
-                throw .badCompileCommands(path: path, reason: "entry \(number) has neither \"arguments\" nor \"command\"")
+                throw .badCompileCommands(
+                    path: path, reason: "entry \(number) has neither \"arguments\" nor \"command\"")
             }
             let absoluteFile =
-                file.hasPrefix("/") ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).standardized.path
+                file.hasPrefix("/")
+                ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).standardized.path
             guard absoluteFile.hasSuffix(".c") || absoluteFile.hasSuffix(".h") else { continue }
-            jobs.append(CompileJob(file: absoluteFile, arguments: parseArguments(Array(argv.dropFirst()), directory: directory)))
+            jobs.append(
+                CompileJob(
+                    file: absoluteFile,
+                    arguments: parseArguments(Array(argv.dropFirst()), directory: directory)))
         }
         return jobs
     }

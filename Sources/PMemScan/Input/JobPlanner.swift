@@ -11,7 +11,9 @@ extension ScanInput {
             jobs = database.filter { wanted.isEmpty || wanted.contains($0.file) }
             let covered = Set(jobs.map(\.file))
             // Files named on the command line but absent from the database: the user's flags only.
-            jobs += files.map(absolute).filter { !covered.contains($0) }.map { CompileJob(file: $0, arguments: []) }
+            jobs += files.map(absolute).filter { !covered.contains($0) }.map {
+                CompileJob(file: $0, arguments: [])
+            }
         } else {
             jobs = files.map { CompileJob(file: absolute($0), arguments: []) }
         }
@@ -27,6 +29,7 @@ extension ScanInput {
     private func absolute(_ path: String) -> String {
         path.hasPrefix("/")
             ? path
-            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardized.path
+            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+                .standardized.path
     }
 }

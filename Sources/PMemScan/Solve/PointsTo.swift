@@ -35,14 +35,17 @@ final class PointsTo {
             guard let callee = call.callee, let target = functions[callee] else { continue }
             link(call.arguments.map(compile), into: target)
         }
-        let indirectTerms = indirect.map { (callee: compile($0.calleeAtoms), arguments: $0.arguments.map(compile)) }
+        let indirectTerms = indirect.map {
+            (callee: compile($0.calleeAtoms), arguments: $0.arguments.map(compile))
+        }
         var rounds = 0
         while rounds < 1000 {
             rounds += 1
             var changed = propagate()
             for (index, call) in indirectTerms.enumerated() {
                 for rootID in evaluate(call.callee) {
-                    guard case .function(let usr) = roots[rootID], linkedTargets.insert([index, rootID]).inserted
+                    guard case .function(let usr) = roots[rootID],
+                        linkedTargets.insert([index, rootID]).inserted
                     else { continue }
                     changed = true
                     if let target = functions[usr] {

@@ -23,7 +23,8 @@ struct Reachability {
     /// Indexes stores, copies, overlays and field assignments by the memory they touch.
     init(facts: FactBase, pointsTo: PointsTo) {
         self.pointsTo = pointsTo
-        let movesInto = facts.stores.map { ($0.destination, $0.value) } + facts.copies.map { ($0.destination, $0.source) }
+        let movesInto =
+            facts.stores.map { ($0.destination, $0.value) } + facts.copies.map { ($0.destination, $0.source) }
         for (destination, source) in movesInto {
             let to = pointsTo.roots(of: destination)
             let from = pointsTo.roots(of: source)
@@ -43,8 +44,11 @@ struct Reachability {
         }
         for assignment in facts.fieldAssignments {
             for origin in pointsTo.roots(of: assignment.value) {
-                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else { continue }
-                fieldsFilled[memory, default: []].append((assignment.record, assignment.field, assignment.location))
+                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else {
+                    continue
+                }
+                fieldsFilled[memory, default: []].append(
+                    (assignment.record, assignment.field, assignment.location))
             }
         }
     }
@@ -68,7 +72,9 @@ struct Reachability {
         return out
     }
 
-    private func follow(_ root: Int, site: IOSite, access: Access, visited: inout Set<Int>, into out: inout [Hit]) {
+    private func follow(
+        _ root: Int, site: IOSite, access: Access, visited: inout Set<Int>, into out: inout [Hit]
+    ) {
         guard visited.insert(root).inserted else { return }
         func evidence(_ location: SourceLocation?) -> Evidence {
             let place = location ?? site.location

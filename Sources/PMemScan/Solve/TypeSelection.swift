@@ -36,7 +36,8 @@ struct TypeSelection {
     }
 
     /// Closes over records embedded by value (fields and arrays), not over pointers.
-    private func addEmbedded(into evidence: inout [RecordID: Set<Evidence>], records: [RecordID: RecordInfo]) {
+    private func addEmbedded(into evidence: inout [RecordID: Set<Evidence>], records: [RecordID: RecordInfo])
+    {
         var pending = Array(evidence.keys)
         while let record = pending.popLast() {
             guard let info = records[record] else { continue }
@@ -68,7 +69,8 @@ struct TypeSelection {
     }
 
     /// Byte offsets of data pointers in a record, through embedded records and arrays.
-    func pointerOffsets(of record: RecordID, base: Int, records: [RecordID: RecordInfo], depth: Int) -> [Int] {
+    func pointerOffsets(of record: RecordID, base: Int, records: [RecordID: RecordInfo], depth: Int) -> [Int]
+    {
         guard depth < 16, let info = records[record] else { return [] }
         var out: [Int] = []
         for field in info.fields {
