@@ -45,7 +45,10 @@ final class AnalyzeCommandTests: XCTestCase {
         let types = try XCTUnwrap(document["types"] as? [[String: Any]])
         XCTAssertEqual(
             Set(types.compactMap { $0["name"] as? String }),
-            ["struct footer", "struct journal_entry", "struct superblock", "struct trailer", "struct version"])
+            [
+                "struct footer", "struct journal_entry", "struct superblock", "struct trailer",
+                "struct version",
+            ])
         let superblock = try XCTUnwrap(types.first { $0["name"] as? String == "struct superblock" })
         XCTAssertEqual(superblock["kind"] as? String, "struct")
         XCTAssertEqual(superblock["size"] as? Int, 24)
