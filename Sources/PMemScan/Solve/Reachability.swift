@@ -13,10 +13,13 @@ struct Reachability {
     }
 
     private let pointsTo: PointsTo
-    private var contents: [Int: Set<Int>] = [:]
+    /// Stores and copies: the roots written to and the roots whose bytes were moved.
+    private var moves: [(to: Set<Int>, from: Set<Int>)] = []
+    /// Writes: for each memory root, the moves that put bytes into it.
+    private var movedInto: [Int: [Int]] = [:]
+    /// Reads: for each memory root, the moves that take bytes out of it.
+    private var movedOutOf: [Int: [Int]] = [:]
     private var overlays: [Int: [(RecordID, SourceLocation)]] = [:]
-    /// Reads: where bytes of a memory root go (copies and stores whose source is that memory).
-    private var copiedInto: [Int: Set<Int>] = [:]
     /// Reads: data fields assigned from bytes loaded from a memory root.
     private var fieldsFilled: [Int: [(RecordID, String, SourceLocation)]] = [:]
 
@@ -26,15 +29,14 @@ struct Reachability {
         let movesInto =
             facts.stores.map { ($0.destination, $0.value) } + facts.copies.map { ($0.destination, $0.source) }
         for (destination, source) in movesInto {
-            let to = pointsTo.roots(of: destination)
-            let from = pointsTo.roots(of: source)
-            for memory in to where isMemory(memory) {
-                contents[memory, default: []].formUnion(from)
+            let move = (to: pointsTo.roots(of: destination), from: pointsTo.roots(of: source))
+            let index = moves.count
+            moves.append(move)
+            for memory in move.to where isMemory(memory) {
+                movedInto[memory, default: []].append(index)
             }
-            for origin in from {
-                let memory = memoryBehind(origin)
-                guard let memory else { continue }
-                copiedInto[memory, default: []].formUnion(to)
+            for memory in Set(move.from.compactMap(memoryBehind)) {
+                movedOutOf[memory, default: []].append(index)
             }
         }
         for overlay in facts.overlays {
@@ -44,72 +46,98 @@ struct Reachability {
         }
         for assignment in facts.fieldAssignments {
             for origin in pointsTo.roots(of: assignment.value) {
-                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else {
-                    continue
-                }
-                fieldsFilled[memory, default: []].append(
-                    (assignment.record, assignment.field, assignment.location))
+                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else { continue }
+                fieldsFilled[memory, default: []].append((assignment.record, assignment.field, assignment.location))
             }
         }
     }
 
+    /// A record or data field reached from a root, with where it was named (nil: at the site).
+    struct Target: Hashable {
+        var record: RecordID
+        var field: String?
+        var location: SourceLocation?
+    }
+
     /// Every record hit by the sites, with evidence.
+    ///
+    /// What a root reaches does not depend on the site, so the closure is computed
+    /// once per direction over roots and moves, then read off for each site.
     func hits(of sites: [IOSite]) -> [Hit] {
-        var out: [Hit] = []
+        var sitesAndRoots: [(IOSite, Int)] = []
         for site in sites {
-            for root in pointsTo.roots(of: site.buffer) {
-                var visited = Set<Int>()
-                follow(root, site: site, access: site.access, visited: &visited, into: &out)
-            }
+            for root in pointsTo.roots(of: site.buffer) { sitesAndRoots.append((site, root)) }
         }
         // A file mapping is itself a read site: what is laid over it is loaded from the file.
         for (index, root) in pointsTo.roots.enumerated() {
             guard case .mapping(let location) = root else { continue }
-            let site = IOSite(call: "mmap", access: .read, buffer: [], location: location)
-            var visited = Set<Int>()
-            follow(index, site: site, access: .read, visited: &visited, into: &out)
+            sitesAndRoots.append((IOSite(call: "mmap", access: .read, buffer: [], location: location), index))
         }
-        return out
+        var targets: [Target] = []
+        var targetIndex: [Target: Int] = [:]
+        func label(_ target: Target) -> Int {
+            if let known = targetIndex[target] { return known }
+            targets.append(target)
+            targetIndex[target] = targets.count - 1
+            return targets.count - 1
+        }
+        var closures: [Access: Closure] = [:]
+        for access in [Access.read, .write] {
+            let starts = sitesAndRoots.filter { $0.0.access == access }.map(\.1)
+            closures[access] = Closure(
+                nodeCount: pointsTo.roots.count + moves.count, starts: starts,
+                successors: { successors(of: $0, access) },
+                labels: { targetsAt($0, access).map(label) })
+        }
+        var out = Set<Hit>()
+        for (site, root) in sitesAndRoots {
+            for targetID in closures[site.access]?.labels(reachedFrom: root) ?? [] {
+                let target = targets[targetID]
+                let place = target.location ?? site.location
+                let evidence = Evidence(
+                    file: place.file, line: place.line, site: site.call, access: site.access,
+                    siteFile: site.location.file, siteLine: site.location.line)
+                out.insert(Hit(record: target.record, field: target.field, evidence: evidence))
+            }
+        }
+        return Array(out)
     }
 
-    private func follow(
-        _ root: Int, site: IOSite, access: Access, visited: inout Set<Int>, into out: inout [Hit]
-    ) {
-        guard visited.insert(root).inserted else { return }
-        func evidence(_ location: SourceLocation?) -> Evidence {
-            let place = location ?? site.location
-            return Evidence(
-                file: place.file, line: place.line, site: site.call, access: access,
-                siteFile: site.location.file, siteLine: site.location.line)
+    /// Graph nodes are roots, then moves (offset by the root count).
+    private func successors(of node: Int, _ access: Access) -> [Int] {
+        let rootCount = pointsTo.roots.count
+        if node >= rootCount {
+            let move = moves[node - rootCount]
+            return Array(access == .write ? move.from : move.to)
         }
-        switch pointsTo.roots[root] {
-        case .object(let record, let location):
-            out.append(Hit(record: record, field: nil, evidence: evidence(location)))
-        case .field(let record, let field, let location):
-            out.append(Hit(record: record, field: field, evidence: evidence(location)))
+        switch pointsTo.roots[node] {
         case .loaded:
-            if access == .write, let memory = memoryBehind(root) {
-                follow(memory, site: site, access: access, visited: &visited, into: &out)
-            }
-        case .function:
-            break
+            guard access == .write, let memory = memoryBehind(node) else { return [] }
+            return [memory]
         case .storage, .allocation, .mapping, .unknown:
-            for (record, location) in overlays[root] ?? [] {
-                out.append(Hit(record: record, field: nil, evidence: evidence(location)))
+            let edges = access == .write ? movedInto[node] : movedOutOf[node]
+            return (edges ?? []).map { $0 + rootCount }
+        case .object, .field, .function:
+            return []
+        }
+    }
+
+    /// The records a node stands for itself: typed roots, overlays, fields filled from read bytes.
+    private func targetsAt(_ node: Int, _ access: Access) -> [Target] {
+        guard node < pointsTo.roots.count else { return [] }
+        switch pointsTo.roots[node] {
+        case .object(let record, let location):
+            return [Target(record: record, field: nil, location: location)]
+        case .field(let record, let field, let location):
+            return [Target(record: record, field: field, location: location)]
+        case .storage, .allocation, .mapping, .unknown:
+            var out = (overlays[node] ?? []).map { Target(record: $0.0, field: nil, location: $0.1) }
+            if access == .read {
+                out += (fieldsFilled[node] ?? []).map { Target(record: $0.0, field: $0.1, location: $0.2) }
             }
-            switch access {
-            case .write:
-                for stored in contents[root] ?? [] {
-                    follow(stored, site: site, access: access, visited: &visited, into: &out)
-                }
-            case .read:
-                for (record, field, location) in fieldsFilled[root] ?? [] {
-                    out.append(Hit(record: record, field: field, evidence: evidence(location)))
-                }
-                for target in copiedInto[root] ?? [] {
-                    follow(target, site: site, access: access, visited: &visited, into: &out)
-                }
-            }
+            return out
+        case .loaded, .function:
+            return []
         }
     }
 
