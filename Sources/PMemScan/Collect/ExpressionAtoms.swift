@@ -30,10 +30,17 @@ extension FactCollector {
             let baseAtoms = atoms(base)
             if !type.canonical.isScalarValue { out.formUnion(baseAtoms) }
             if !type.isRecord { out.insert(.load(baseAtoms)) }
-        case CXCursor_BinaryOperator, CXCursor_CompoundAssignOperator:
+        case CXCursor_BinaryOperator:
             let parts = expressions(of: c)
-            for part in parts where !type.isPointer || part.type.isPointer || part.type.isArray {
-                addAtoms(of: part, into: &out)
+            if type.isPointer {
+                // Pointer arithmetic: the pointer's targets, never the offset's values.
+                for part in parts where part.type.isPointer || part.type.isArray { addAtoms(of: part, into: &out) }
+            } else if parts.count == 2, Self.packingOperators.contains(operatorToken(parts)) {
+                // Shifts and masks pack a field's value into bytes; other arithmetic
+                // (sizes, offsets, counts) derives new values that are not the field.
+                for part in parts { addAtoms(of: part, into: &out) }
+            } else if parts.count == 2, operatorToken(parts) == "," || operatorToken(parts) == "=" {
+                addAtoms(of: parts[1], into: &out)
             }
         case CXCursor_ConditionalOperator:
             // The condition chooses; only the branches are values.
@@ -80,8 +87,9 @@ extension FactCollector {
     private func addFieldAtoms(_ c: Cursor, into out: inout Set<Atom>) {
         guard let field = c.referenced, field.kind == CXCursor_FieldDecl else { return }
         let usr = field.usr
-        out.insert(.place(usr))
         let fieldType = field.type
+        // A data field's value is the field itself, whatever was assigned to it elsewhere.
+        if !fieldType.isDataField || fieldType.pointsToBytes { out.insert(.place(usr)) }
         if fieldType.isArray, fieldType.pointsToBytes {
             // A byte array inside a struct is a buffer of its own, not a value of the struct.
             out.insert(.root(.storage(usr)))
@@ -97,14 +105,35 @@ extension FactCollector {
         let operandType = operand.type.canonical
         let result = type.canonical
         let isAddressOf = result.isPointer && sameType(result.pointee, operandType)
-        if !isAddressOf && operandType.isPointer && !result.isRecord && !result.isFunction {
-            // `*p`: the bytes p points to (pointers loaded this way keep p's targets too).
-            let inner = atoms(operand)
-            out.insert(.load(inner))
-            if result.isPointer { out.formUnion(inner) }
+        if isAddressOf, let address = addressAtoms(of: stripped(operand)) {
+            out.formUnion(address)
+        } else if !isAddressOf && operandType.isPointer && !result.isRecord && !result.isFunction {
+            // `*p`: the bytes p points to, or the value of the place whose address p holds.
+            out.insert(.load(atoms(operand)))
         } else {
             // `&x` (the object itself), `*fp` (the function), `-x`, `~x`, `x++`: the operand's values.
             addAtoms(of: operand, into: &out)
+        }
+    }
+
+    /// `&n` and `&db->map`: the place's address; `&h->count`: the field's bytes.
+    ///
+    /// Nil where the operand is an object or array whose address is the object itself.
+    private func addressAtoms(of operand: Cursor) -> [Atom]? {
+        let type = operand.type.canonical
+        guard !type.isRecord, !type.isArray, let declaration = operand.referenced else { return nil }
+        switch (operand.kind, declaration.kind) {
+        case (CXCursor_DeclRefExpr, CXCursor_VarDecl), (CXCursor_DeclRefExpr, CXCursor_ParmDecl):
+            return [.root(.address(declaration.usr))]
+        case (CXCursor_MemberRefExpr, CXCursor_FieldDecl):
+            if type.isScalarValue, let record = declaration.semanticParent?.type,
+                let id = catalog.knownRecord(record), let location = operand.location
+            {
+                return [.root(.field(id, declaration.spelling, location))]
+            }
+            return [.root(.address(declaration.usr))]
+        default:
+            return nil
         }
     }
 
@@ -154,6 +183,14 @@ extension FactCollector {
             target.kind == CXCursor_FunctionDecl
         else { return nil }
         return target
+    }
+
+    /// Binary operators that pack a value into bytes.
+    static let packingOperators: Set<String> = ["<<", ">>", "&", "|", "^"]
+
+    /// The operator of a binary expression with operands `parts` (libclang 14 has no API for it).
+    func operatorToken(_ parts: [Cursor]) -> String {
+        Cursor.tokensBetween(parts[0], parts[1], in: unit).first ?? ""
     }
 
     /// Whether two types are the same once typedefs and qualifiers are looked through.

@@ -171,7 +171,10 @@ final class FactCollector {
             }
         case CXCursor_UnaryOperator, CXCursor_ArraySubscriptExpr:
             guard let base = expressions(of: lhs).first else { return }
-            facts.stores.append((atoms(base), value))
+            let baseAtoms = atoms(base)
+            facts.indirectFlows.append((baseAtoms, value))
+            // Storing a pointer puts an address in memory, not the bytes it points to.
+            if !lhs.type.isPointer { facts.stores.append((baseAtoms, value)) }
             // Tables of function pointers filled one slot at a time.
             let strippedBase = stripped(base)
             if lhs.type.isPointer,

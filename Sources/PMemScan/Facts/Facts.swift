@@ -31,12 +31,15 @@ indirect enum Root: Hashable {
     case unknown(PlaceID)
     /// Bytes loaded from the memory of the wrapped root (`*(uint32_t *)(buf + 4)`).
     case loaded(Root)
+    /// The address of a variable or pointer field (`&n`, `&db->map`): stores through it
+    /// assign the place, loads through it read the place.
+    case address(PlaceID)
 
     /// Whether the root stands for raw memory (overlays and stored contents attach to it).
     var isMemory: Bool {
         switch self {
         case .storage, .allocation, .mapping, .unknown: return true
-        case .object, .field, .function, .loaded: return false
+        case .object, .field, .function, .loaded, .address: return false
         }
     }
 }
@@ -93,6 +96,8 @@ struct CallFact: Hashable {
 struct FactBase {
     /// `place ⊇ atoms`: assignments, initializers, returns.
     var flows: [(PlaceID, [Atom])] = []
+    /// `*p = value` for any value: assigns the places whose addresses `p` holds.
+    var indirectFlows: [(pointer: [Atom], value: [Atom])] = []
     /// `*dst = value`: bytes stored into the memory `dst` points to.
     var stores: [(destination: [Atom], value: [Atom])] = []
     /// `memcpy(dst, src, n)`: the bytes of `src` copied into `dst`.

@@ -12,6 +12,7 @@ final class PointsTo {
     /// For each place, the roots of its value (its own `unknown` root included).
     private var placeRoots: [Set<Int>] = []
     private var flows: [(place: Int, terms: [Term])] = []
+    private var indirectFlows: [(pointer: [Term], value: [Term])] = []
     private var linkedTargets: Set<[Int]> = []
     private let functions: [String: FunctionInfo]
     /// Sites found behind function pointers whose targets are libc I/O calls.
@@ -30,6 +31,7 @@ final class PointsTo {
         for (place, atoms) in facts.flows {
             addFlow(into: place, compile(atoms))
         }
+        indirectFlows = facts.indirectFlows.map { (compile($0.pointer), compile($0.value)) }
         let indirect = facts.calls.filter { $0.callee == nil }
         for call in facts.calls {
             guard let callee = call.callee, let target = functions[callee] else { continue }
@@ -42,6 +44,17 @@ final class PointsTo {
         while rounds < 1000 {
             rounds += 1
             var changed = propagate()
+            for flow in indirectFlows {
+                let value = evaluate(flow.value)
+                for rootID in evaluate(flow.pointer) {
+                    guard case .address(let target) = roots[rootID] else { continue }
+                    let index = place(target)
+                    if !value.isSubset(of: placeRoots[index]) {
+                        placeRoots[index].formUnion(value)
+                        changed = true
+                    }
+                }
+            }
             for (index, call) in indirectTerms.enumerated() {
                 for rootID in evaluate(call.callee) {
                     guard case .function(let usr) = roots[rootID],
@@ -62,6 +75,11 @@ final class PointsTo {
     /// The roots an expression's atoms may have.
     func roots(of atoms: [Atom]) -> Set<Int> {
         evaluate(compile(atoms))
+    }
+
+    /// The roots of a place's value (empty for a place no fact mentions).
+    func roots(ofPlace id: PlaceID) -> Set<Int> {
+        placeIndex[id].map { placeRoots[$0] } ?? []
     }
 
     /// The index of a root, interning it on first sight.
@@ -97,6 +115,8 @@ final class PointsTo {
             case .load(let inner):
                 for rootID in evaluate(inner) {
                     switch roots[rootID] {
+                    case .address(let target):
+                        out.formUnion(placeRoots[place(target)])
                     case .loaded(let memory):
                         out.insert(intern(.loaded(memory)))
                     case let memory where memory.isMemory:

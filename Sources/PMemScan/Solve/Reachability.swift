@@ -1,3 +1,5 @@
+import Foundation
+
 /// From I/O sites to the records whose bytes they move.
 ///
 /// Writes: a buffer's roots, the records overlaid on its memory, and what was
@@ -32,6 +34,16 @@ struct Reachability {
             let move = (to: pointsTo.roots(of: destination), from: pointsTo.roots(of: source))
             let index = moves.count
             moves.append(move)
+            if let probe = ProcessInfo.processInfo.environment["PMEMSCAN_PROBE"],
+                case let hits = move.to.filter({ root in
+                    switch pointsTo.roots[root] {
+                    case .object, .field: return "\(pointsTo.roots[root])".contains(probe)
+                    default: return false
+                    }
+                }), !hits.isEmpty
+            {
+                print("MOVE", index, hits.map { pointsTo.roots[$0] }, destination, "<-", source)
+            }
             for memory in move.to where isMemory(memory) {
                 movedInto[memory, default: []].append(index)
             }
@@ -117,6 +129,12 @@ struct Reachability {
         case .storage, .allocation, .mapping, .unknown:
             let edges = access == .write ? movedInto[node] : movedOutOf[node]
             return (edges ?? []).map { $0 + rootCount }
+        case .address(let place):
+            // Writing `&n` writes n's value: the data fields that flowed into it.
+            guard access == .write else { return [] }
+            return pointsTo.roots(ofPlace: place).filter {
+                if case .field = pointsTo.roots[$0] { true } else { false }
+            }
         case .object, .field, .function:
             return []
         }
@@ -136,7 +154,7 @@ struct Reachability {
                 out += (fieldsFilled[node] ?? []).map { Target(record: $0.0, field: $0.1, location: $0.2) }
             }
             return out
-        case .loaded, .function:
+        case .loaded, .function, .address:
             return []
         }
     }
