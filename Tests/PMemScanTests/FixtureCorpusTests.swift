@@ -31,6 +31,10 @@ final class FixtureCorpusTests: XCTestCase {
             ["struct file_header", "struct slot", "struct log_block"])
     }
 
+    func testALockFileMappingIsCoordinationNotPersistentState() throws {
+        XCTAssertEqual(try Fixtures.typeNames("lock_file.c"), ["struct data_header"])
+    }
+
     func testFunctionPointerTablesResolveToTheirTargets() throws {
         XCTAssertEqual(
             try Fixtures.typeNames("io_table.c"),
@@ -50,7 +54,7 @@ final class FixtureCorpusTests: XCTestCase {
     func testTheWholeCorpusTogetherIsTheUnionOfItsParts() throws {
         let names = [
             "direct_writes.c", "wrappers.c", "memcpy_serialize.c", "field_by_field.c", "mmap_overlay.c",
-            "io_table.c", "decoys.c", "unions_and_pointers.c",
+            "io_table.c", "decoys.c", "unions_and_pointers.c", "lock_file.c",
         ]
         var expected = Set<String>()
         for name in names { expected.formUnion(try Fixtures.typeNames(name)) }

@@ -91,6 +91,14 @@ struct Cursor {
         return collector.items
     }
 
+    /// The value of an integer constant expression (`MAP_SHARED | MAP_ANONYMOUS`), or nil.
+    var integerValue: Int? {
+        guard let result = clang_Cursor_Evaluate(raw) else { return nil }
+        defer { clang_EvalResult_dispose(result) }
+        guard clang_EvalResult_getKind(result) == CXEval_Int else { return nil }
+        return Int(clang_EvalResult_getAsLongLong(result))
+    }
+
     /// The spellings of the tokens the node covers (macro names stay as written).
     func tokens(in unit: CXTranslationUnit) -> [String] {
         var tokens: UnsafeMutablePointer<CXToken>?

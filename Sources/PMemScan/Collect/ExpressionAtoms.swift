@@ -75,6 +75,7 @@ extension FactCollector {
         switch declaration.kind {
         case CXCursor_VarDecl, CXCursor_ParmDecl:
             let usr = declaration.usr
+            notePlace(usr, declaration.type)
             out.insert(.place(usr))
             if declaration.type.isArray { out.insert(.root(.storage(usr))) }
         case CXCursor_FunctionDecl:
@@ -89,14 +90,17 @@ extension FactCollector {
         let usr = field.usr
         let fieldType = field.type
         // A data field's value is the field itself, whatever was assigned to it elsewhere.
-        if !fieldType.isDataField || fieldType.pointsToBytes { out.insert(.place(usr)) }
+        if !fieldType.isDataField || fieldType.pointsToBytes {
+            notePlace(usr, fieldType)
+            out.insert(.place(usr))
+        }
         if fieldType.isArray, fieldType.pointsToBytes {
             // A byte array inside a struct is a buffer of its own, not a value of the struct.
             out.insert(.root(.storage(usr)))
         } else if fieldType.isDataField, let record = field.semanticParent?.type,
             let id = catalog.knownRecord(record), let location = c.location
         {
-            out.insert(.root(.field(id, field.spelling, location)))
+            out.insert(.root(.field(id, field.spelling, location, function: function)))
         }
     }
 
@@ -107,12 +111,53 @@ extension FactCollector {
         let isAddressOf = result.isPointer && sameType(result.pointee, operandType)
         if isAddressOf, let address = addressAtoms(of: stripped(operand)) {
             out.formUnion(address)
-        } else if !isAddressOf && operandType.isPointer && !result.isRecord && !result.isFunction {
+        } else if !isAddressOf && operandType.isPointer && result.isRecord {
+            // `*p` of a record: the record's bytes, already the typed root; not p's other targets.
+            return
+        } else if !isAddressOf && operandType.isPointer && !result.isFunction {
             // `*p`: the bytes p points to, or the value of the place whose address p holds.
             out.insert(.load(atoms(operand)))
         } else {
             // `&x` (the object itself), `*fp` (the function), `-x`, `~x`, `x++`: the operand's values.
             addAtoms(of: operand, into: &out)
+        }
+    }
+
+    /// The atoms of a buffer handed to I/O, a copy or a store.
+    ///
+    /// A buffer whose expression is typed (`hdr`, `(char *)hdr + 8`, `&rec`) holds that
+    /// record, whatever else its pointer may alias: only the record's objects count.
+    /// Untyped buffers (`void *`, `char *`) keep every root.
+    func bufferAtoms(_ expression: Cursor) -> [Atom] {
+        let all = atoms(expression)
+        guard let record = typedBase(of: expression) else { return all }
+        let typed = all.filter { atom in
+            if case .root(.object(let id, _)) = atom { return id == record }
+            return false
+        }
+        return typed.isEmpty ? all : typed
+    }
+
+    /// The record a buffer expression is typed as, through casts, parentheses,
+    /// pointer arithmetic and address-of; nil for raw bytes.
+    private func typedBase(of expression: Cursor) -> RecordID? {
+        var current = expression
+        while true {
+            if let record = current.type.referredRecord { return catalog.knownRecord(record) }
+            switch current.kind {
+            case CXCursor_UnexposedExpr, CXCursor_ParenExpr, CXCursor_CStyleCastExpr:
+                guard let inner = lastExpression(of: current) else { return nil }
+                current = inner
+            case CXCursor_BinaryOperator where current.type.isPointer:
+                guard let pointer = expressions(of: current).first(where: { $0.type.isPointer || $0.type.isArray })
+                else { return nil }
+                current = pointer
+            case CXCursor_UnaryOperator:
+                guard let operand = expressions(of: current).first, operand.type.isRecord else { return nil }
+                return catalog.knownRecord(operand.type)
+            default:
+                return nil
+            }
         }
     }
 
@@ -129,7 +174,7 @@ extension FactCollector {
             if type.isScalarValue, let record = declaration.semanticParent?.type,
                 let id = catalog.knownRecord(record), let location = operand.location
             {
-                return [.root(.field(id, declaration.spelling, location))]
+                return [.root(.field(id, declaration.spelling, location, function: function))]
             }
             return [.root(.address(declaration.usr))]
         default:
@@ -165,10 +210,12 @@ extension FactCollector {
     func mapsFile(_ call: Cursor) -> Bool {
         let arguments = call.arguments
         guard arguments.count >= 5 else { return false }
-        let flags = arguments[3].tokens(in: unit)
-        if flags.contains(where: { $0 == "MAP_ANONYMOUS" || $0 == "MAP_ANON" }) { return false }
-        let fd = arguments[4].tokens(in: unit).joined()
-        return fd != "-1"
+        if let flags = arguments[3].integerValue {
+            if flags & LibcCatalog.mapAnonymous != 0 { return false }
+        } else if arguments[3].tokens(in: unit).contains(where: { $0 == "MAP_ANONYMOUS" || $0 == "MAP_ANON" }) {
+            return false
+        }
+        return arguments[4].integerValue.map { $0 >= 0 } ?? true
     }
 
     /// The function a call names directly, or nil for calls through pointers.

@@ -12,7 +12,7 @@ final class FactCollector {
     /// The unit being walked (valid during `collect`).
     private(set) var unit: CXTranslationUnit!
     /// The function being walked, by USR.
-    private var function: String?
+    private(set) var function: String?
     /// Per function: locals assigned only fresh allocations, and locals assigned anything else.
     private var allocatedLocals: Set<String> = []
     private var otherLocals: Set<String> = []
@@ -50,7 +50,10 @@ final class FactCollector {
         allocatedLocals = []
         otherLocals = []
         returnedExpressions = []
-        let parameters = declaration.children.filter { $0.kind == CXCursor_ParmDecl }.map(\.usr)
+        let parameterDeclarations = declaration.children.filter { $0.kind == CXCursor_ParmDecl }
+        for parameter in parameterDeclarations { notePlace(parameter.usr, parameter.type) }
+        notePlace("ret:" + usr, declaration.resultType)
+        let parameters = parameterDeclarations.map(\.usr)
         for child in declaration.children where child.kind == CXCursor_CompoundStmt {
             walk(child)
         }
@@ -86,6 +89,11 @@ final class FactCollector {
         for child in c.children { walk(child) }
     }
 
+    /// Remembers what a place's declared type lets it hold.
+    func notePlace(_ usr: String, _ type: ClangType) {
+        if facts.placeKinds[usr] == nil { facts.placeKinds[usr] = catalog.placeKind(of: type) }
+    }
+
     // MARK: Calls
 
     private func recordCall(_ call: Cursor) {
@@ -105,7 +113,16 @@ final class FactCollector {
         if let site = LibcCatalog.sites[name] {
             recordSite(name, site, arguments, location)
         } else if let copy = LibcCatalog.copies[name], max(copy.destination, copy.source) < arguments.count {
-            facts.copies.append((atoms(arguments[copy.destination]), atoms(arguments[copy.source])))
+            facts.copies.append(
+                (bufferAtoms(arguments[copy.destination]), bufferAtoms(arguments[copy.source])))
+        } else if LibcCatalog.mappers.contains(name), arguments.count >= 5, mapsFile(call) {
+            facts.mappings[location] = atoms(arguments[4])
+        } else if LibcCatalog.lockers.contains(name), let descriptor = arguments.first {
+            facts.lockedDescriptors.append(atoms(descriptor))
+        } else if name == "fcntl", arguments.count >= 2, let command = arguments[1].integerValue,
+            LibcCatalog.lockCommands.contains(command)
+        {
+            facts.lockedDescriptors.append(atoms(arguments[0]))
         } else if name == "posix_memalign", let target = arguments.first {
             for case .place(let place) in atoms(target) {
                 facts.flows.append((place, [.root(.allocation(location))]))
@@ -135,7 +152,7 @@ final class FactCollector {
         switch site.buffer {
         case .argument(let index):
             guard index < arguments.count else { return }
-            buffer = atoms(arguments[index])
+            buffer = bufferAtoms(arguments[index])
         case .iovec:
             buffer = [.place(LibcCatalog.iovecBase)]
         case .aiocb:
@@ -159,22 +176,23 @@ final class FactCollector {
         switch lhs.kind {
         case CXCursor_DeclRefExpr:
             guard let variable = lhs.referenced else { return }
+            notePlace(variable.usr, variable.type)
             facts.flows.append((variable.usr, value))
             noteLocalAssignment(variable.usr, value)
         case CXCursor_MemberRefExpr:
             guard let field = lhs.referenced, field.kind == CXCursor_FieldDecl else { return }
+            notePlace(field.usr, field.type)
             facts.flows.append((field.usr, value))
             if field.type.isDataField, let record = field.semanticParent?.type,
                 let id = catalog.knownRecord(record), let location
             {
-                facts.fieldAssignments.append((id, field.spelling, value, location))
+                facts.fieldAssignments.append((id, field.spelling, value, location, function))
             }
         case CXCursor_UnaryOperator, CXCursor_ArraySubscriptExpr:
             guard let base = expressions(of: lhs).first else { return }
-            let baseAtoms = atoms(base)
-            facts.indirectFlows.append((baseAtoms, value))
+            facts.indirectFlows.append((atoms(base), value))
             // Storing a pointer puts an address in memory, not the bytes it points to.
-            if !lhs.type.isPointer { facts.stores.append((baseAtoms, value)) }
+            if !lhs.type.isPointer { facts.stores.append((bufferAtoms(base), value)) }
             // Tables of function pointers filled one slot at a time.
             let strippedBase = stripped(base)
             if lhs.type.isPointer,
@@ -191,6 +209,7 @@ final class FactCollector {
     private func recordInitializer(_ variable: Cursor) {
         guard let value = expressions(of: variable).last else { return }
         let valueAtoms = atoms(value)
+        notePlace(variable.usr, variable.type)
         facts.flows.append((variable.usr, valueAtoms))
         noteLocalAssignment(variable.usr, valueAtoms)
     }
@@ -218,6 +237,7 @@ final class FactCollector {
             }
             position += 1
             guard let field, value.kind != CXCursor_InitListExpr else { continue }
+            notePlace(field.usr, field.type)
             facts.flows.append((field.usr, atoms(value)))
         }
     }
@@ -231,7 +251,14 @@ final class FactCollector {
         let from = operand.type.canonical
         guard from.pointsToBytes || (from.isPointer && from.pointee.isScalarValue) else { return }
         guard let id = catalog.knownRecord(type.pointee), let location = cast.location else { return }
-        facts.overlays.append((id, atoms(operand), location))
+        let operandAtoms = atoms(operand)
+        // `(T *)malloc(n)` allocates a T: a typed object, not a layout laid over some bytes.
+        let freshAllocation = operandAtoms.allSatisfy { atom in
+            if case .root(.allocation) = atom { return true }
+            return false
+        }
+        guard !freshAllocation else { return }
+        facts.overlays.append((id, operandAtoms, location))
     }
 
     // MARK: Allocator wrappers

@@ -47,6 +47,16 @@ enum LibcCatalog {
     /// The USR of `struct aiocb`'s data field, where aio_write/aio_read find theirs.
     static let aiocbBuffer = "c:@S@aiocb@FI@aio_buf"
 
+    /// `fcntl` commands that lock records of a file (Linux values): F_GETLK, F_SETLK,
+    /// F_SETLKW, and their open-file-description twins F_OFD_GETLK/SETLK/SETLKW.
+    static let lockCommands: Set<Int> = [5, 6, 7, 36, 37, 38]
+
+    /// `MAP_ANONYMOUS` on Linux: memory with no file behind it.
+    static let mapAnonymous = 0x20
+
+    /// Calls that lock a whole descriptor (first argument).
+    static let lockers: Set<String> = ["flock", "lockf"]
+
     /// Calls that map memory; with a file descriptor (no `MAP_ANONYMOUS`) they map a file.
     static let mappers: Set<String> = ["mmap", "mmap64"]
 

@@ -17,8 +17,9 @@ indirect enum Root: Hashable {
     /// A typed object of a record (`&hdr`, a `struct hdr *`, a struct by value), with where it was named
     /// when that says more than the I/O site does.
     case object(RecordID, SourceLocation?)
-    /// The value of a data field of a record (`h->count`, `h->name`): field-by-field serialization.
-    case field(RecordID, String, SourceLocation)
+    /// The value of a data field of a record (`h->count`, `h->name`): field-by-field serialization,
+    /// with the function that names it (serializers touch several fields in one function).
+    case field(RecordID, String, SourceLocation, function: String?)
     /// The storage of an array variable (`char buf[512]`).
     case storage(PlaceID)
     /// Memory from an allocator call (`malloc`, or a function that only returns allocations).
@@ -42,6 +43,20 @@ indirect enum Root: Hashable {
         case .object, .field, .function, .loaded, .address: return false
         }
     }
+}
+
+/// What a place's declared type lets it hold, looking through pointers and arrays.
+///
+/// A typed object flows only into places that can point at it: `struct T *`,
+/// `struct T **`, or raw bytes (`void *`, `char *`). An `unsigned *` carved out of
+/// the same allocation as a `struct T *` aliases its memory, not its type.
+enum PlaceKind: Hashable {
+    /// Pointers (or arrays, or values) of this record.
+    case record(RecordID)
+    /// Raw bytes: `void *`, `char *`, `unsigned char buf[]`.
+    case bytes
+    /// Scalars, pointers to scalars, function pointers.
+    case other
 }
 
 /// An unresolved value: a place to look up, a root, bytes loaded through a pointer, or a call result.
@@ -105,15 +120,22 @@ struct FactBase {
     /// `(T *)buf`: record `T` laid over the memory of `operand`.
     var overlays: [(record: RecordID, operand: [Atom], location: SourceLocation)] = []
     /// `x->f = value` for data fields: deserialization, field by field.
-    var fieldAssignments: [(record: RecordID, field: String, value: [Atom], location: SourceLocation)] = []
+    var fieldAssignments:
+        [(record: RecordID, field: String, value: [Atom], location: SourceLocation, function: String?)] = []
     /// Block I/O calls.
     var sites: [IOSite] = []
+    /// File mappings: where each `mmap` is and the atoms of the descriptor it maps.
+    var mappings: [SourceLocation: [Atom]] = [:]
+    /// Descriptors used for record locking (`fcntl` lock commands, `flock`, `lockf`).
+    var lockedDescriptors: [[Atom]] = []
     /// Calls to functions (direct or through pointers).
     var calls: [CallFact] = []
     /// Functions with bodies, by USR.
     var functions: [String: FunctionInfo] = [:]
     /// Records met, by USR.
     var records: [RecordID: RecordInfo] = [:]
+    /// The kinds of places whose declarations were seen, by place.
+    var placeKinds: [PlaceID: PlaceKind] = [:]
     /// Typedef names of records, by record USR.
     var typedefs: [RecordID: Set<String>] = [:]
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The fixpoint of the flow facts: for every place, the roots its value may have.
 ///
 /// Context- and flow-insensitive (Andersen-style inclusion without field
@@ -15,6 +17,9 @@ final class PointsTo {
     private var indirectFlows: [(pointer: [Term], value: [Term])] = []
     private var linkedTargets: Set<[Int]> = []
     private let functions: [String: FunctionInfo]
+    /// Per place: the only record whose objects it admits (nil: any), or whether it admits none.
+    private var admits: [PlaceKind?] = []
+    private let placeKinds: [PlaceID: PlaceKind]
     /// Sites found behind function pointers whose targets are libc I/O calls.
     private(set) var indirectSites: [IOSite] = []
 
@@ -28,6 +33,7 @@ final class PointsTo {
     /// Solves the flows of `facts`.
     init(facts: FactBase) {
         functions = facts.functions
+        placeKinds = facts.placeKinds
         for (place, atoms) in facts.flows {
             addFlow(into: place, compile(atoms))
         }
@@ -49,6 +55,7 @@ final class PointsTo {
                 for rootID in evaluate(flow.pointer) {
                     guard case .address(let target) = roots[rootID] else { continue }
                     let index = place(target)
+                    let value = admitted(value, into: index)
                     if !value.isSubset(of: placeRoots[index]) {
                         placeRoots[index].formUnion(value)
                         changed = true
@@ -95,13 +102,27 @@ final class PointsTo {
     private func propagate() -> Bool {
         var changed = false
         for flow in flows {
-            let incoming = evaluate(flow.terms)
+            let incoming = admitted(evaluate(flow.terms), into: flow.place)
             if !incoming.isSubset(of: placeRoots[flow.place]) {
+                if let trace = traceRoot {
+                    for r in incoming.subtracting(placeRoots[flow.place]) where "\(roots[r])".contains(trace) {
+                        print("TRACE", placeNames[flow.place], "<-", flow.terms.map(describe), roots[r])
+                    }
+                }
                 placeRoots[flow.place].formUnion(incoming)
                 changed = true
             }
         }
         return changed
+    }
+
+    /// The roots a place may take: typed objects only where its type can point at them.
+    private func admitted(_ incoming: Set<Int>, into place: Int) -> Set<Int> {
+        guard let kind = admits[place], kind != .bytes else { return incoming }
+        return incoming.filter { root in
+            guard case .object(let record, _) = roots[root] else { return true }
+            return kind == .record(record)
+        }
     }
 
     private func evaluate(_ terms: [Term]) -> Set<Int> {
@@ -151,8 +172,20 @@ final class PointsTo {
             IOSite(call: name, access: site.access, buffer: call.arguments[index], location: call.location))
     }
 
+    private let traceRoot = ProcessInfo.processInfo.environment["PMEMSCAN_TRACE"]
+    private var placeNames: [String] = []
+    private func describe(_ term: Term) -> String {
+        switch term {
+        case .place(let p): return placeNames[p]
+        case .root(let r): return "\(roots[r])"
+        case .load(let inner): return "load(" + inner.map(describe).joined(separator: ",") + ")"
+        }
+    }
+
     private func place(_ id: PlaceID) -> Int {
         if let index = placeIndex[id] { return index }
+        placeNames.append(id)
+        admits.append(placeKinds[id])
         placeIndex[id] = placeRoots.count
         placeRoots.append([intern(.unknown(id))])
         return placeRoots.count - 1

@@ -11,29 +11,44 @@ struct Reachability {
         var record: RecordID
         /// The data field, for field-by-field (de)serialization; nil for the whole record.
         var field: String?
+        /// The function naming the field.
+        var function: String?
         var evidence: Evidence
     }
 
     private let pointsTo: PointsTo
     /// Stores and copies: the roots written to and the roots whose bytes were moved.
     private var moves: [(to: Set<Int>, from: Set<Int>)] = []
+    private var moveAtoms: [String] = []
     /// Writes: for each memory root, the moves that put bytes into it.
     private var movedInto: [Int: [Int]] = [:]
     /// Reads: for each memory root, the moves that take bytes out of it.
     private var movedOutOf: [Int: [Int]] = [:]
     private var overlays: [Int: [(RecordID, SourceLocation)]] = [:]
     /// Reads: data fields assigned from bytes loaded from a memory root.
-    private var fieldsFilled: [Int: [(RecordID, String, SourceLocation)]] = [:]
+    private var fieldsFilled: [Int: [(RecordID, String, SourceLocation, String?)]] = [:]
+
+    /// Mappings of descriptors that are also record-locked.
+    private var lockFiles: Set<SourceLocation> = []
 
     /// Indexes stores, copies, overlays and field assignments by the memory they touch.
     init(facts: FactBase, pointsTo: PointsTo) {
         self.pointsTo = pointsTo
+        let locked = Set(facts.lockedDescriptors.flatMap { Self.descriptorKeys(pointsTo.roots(of: $0), pointsTo) })
+        for (location, descriptor) in facts.mappings
+        where !locked.isDisjoint(with: Self.descriptorKeys(pointsTo.roots(of: descriptor), pointsTo)) {
+            lockFiles.insert(location)
+        }
+        // Stores move values (a field, a struct) into memory; copies move memory to memory.
+        // Only copies carry read bytes onwards: a scalar loaded and stored is a value, not a layout.
         let movesInto =
-            facts.stores.map { ($0.destination, $0.value) } + facts.copies.map { ($0.destination, $0.source) }
-        for (destination, source) in movesInto {
+            facts.stores.map { ($0.destination, $0.value, false) }
+            + facts.copies.map { ($0.destination, $0.source, true) }
+        for (destination, source, isCopy) in movesInto {
             let move = (to: pointsTo.roots(of: destination), from: pointsTo.roots(of: source))
             let index = moves.count
             moves.append(move)
+            moveAtoms.append("\(destination) <- \(source)")
             if let probe = ProcessInfo.processInfo.environment["PMEMSCAN_PROBE"],
                 case let hits = move.to.filter({ root in
                     switch pointsTo.roots[root] {
@@ -47,7 +62,7 @@ struct Reachability {
             for memory in move.to where isMemory(memory) {
                 movedInto[memory, default: []].append(index)
             }
-            for memory in Set(move.from.compactMap(memoryBehind)) {
+            for memory in Set(move.from.compactMap(memoryBehind)) where isCopy {
                 movedOutOf[memory, default: []].append(index)
             }
         }
@@ -59,7 +74,8 @@ struct Reachability {
         for assignment in facts.fieldAssignments {
             for origin in pointsTo.roots(of: assignment.value) {
                 guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else { continue }
-                fieldsFilled[memory, default: []].append((assignment.record, assignment.field, assignment.location))
+                fieldsFilled[memory, default: []].append(
+                    (assignment.record, assignment.field, assignment.location, assignment.function))
             }
         }
     }
@@ -69,6 +85,7 @@ struct Reachability {
         var record: RecordID
         var field: String?
         var location: SourceLocation?
+        var function: String? = nil
     }
 
     /// Every record hit by the sites, with evidence.
@@ -80,9 +97,12 @@ struct Reachability {
         for site in sites {
             for root in pointsTo.roots(of: site.buffer) { sitesAndRoots.append((site, root)) }
         }
-        // A file mapping is itself a read site: what is laid over it is loaded from the file.
+        // A file mapping is itself a read site: what is laid over it is loaded from the file,
+        // unless the file only coordinates processes (locked, never msync'd: a lock table).
+        let synced = Set(sitesAndRoots.filter { $0.0.call == "msync" }.map(\.1))
         for (index, root) in pointsTo.roots.enumerated() {
-            guard case .mapping(let location) = root else { continue }
+            guard case .mapping(let location) = root, synced.contains(index) || !lockFiles.contains(location)
+            else { continue }
             sitesAndRoots.append((IOSite(call: "mmap", access: .read, buffer: [], location: location), index))
         }
         var targets: [Target] = []
@@ -101,6 +121,9 @@ struct Reachability {
                 successors: { successors(of: $0, access) },
                 labels: { targetsAt($0, access).map(label) })
         }
+        if let probe = ProcessInfo.processInfo.environment["PMEMSCAN_EXPLAIN"] {
+            explain(probe, sitesAndRoots)
+        }
         var out = Set<Hit>()
         for (site, root) in sitesAndRoots {
             for targetID in closures[site.access]?.labels(reachedFrom: root) ?? [] {
@@ -109,10 +132,51 @@ struct Reachability {
                 let evidence = Evidence(
                     file: place.file, line: place.line, site: site.call, access: site.access,
                     siteFile: site.location.file, siteLine: site.location.line)
-                out.insert(Hit(record: target.record, field: target.field, evidence: evidence))
+                out.insert(
+                    Hit(record: target.record, field: target.field, function: target.function, evidence: evidence))
             }
         }
         return Array(out)
+    }
+
+    private func explain(_ probe: String, _ sitesAndRoots: [(IOSite, Int)]) {
+        var shown = 0
+        for (site, start) in sitesAndRoots where shown < 3 {
+            var parent: [Int: Int] = [start: -1]
+            var queue = [start]
+            var head = 0
+            while head < queue.count {
+                let node = queue[head]
+                head += 1
+                let hit = targetsAt(node, site.access).contains { "\($0)".contains(probe) }
+                if hit {
+                    shown += 1
+                    print("EXPLAIN", site.call, site.location.line)
+                    var n = node
+                    while n >= 0 {
+                        let text = n < pointsTo.roots.count ? "\(pointsTo.roots[n])" : "move#\(n - pointsTo.roots.count) \(moveAtoms[n - pointsTo.roots.count])"
+                        print("   ", text.prefix(600))
+                        n = parent[n] ?? -1
+                    }
+                    break
+                }
+                for next in successors(of: node, site.access) where parent[next] == nil {
+                    parent[next] = node
+                    queue.append(next)
+                }
+            }
+        }
+    }
+
+    /// What identifies a file descriptor across the program: the field or variable holding it.
+    private static func descriptorKeys(_ roots: Set<Int>, _ pointsTo: PointsTo) -> [String] {
+        roots.compactMap { root in
+            switch pointsTo.roots[root] {
+            case .field(let record, let field, _, _): return record + "." + field
+            case .unknown(let place): return place
+            default: return nil
+            }
+        }
     }
 
     /// Graph nodes are roots, then moves (offset by the root count).
@@ -124,8 +188,9 @@ struct Reachability {
         }
         switch pointsTo.roots[node] {
         case .loaded:
-            guard access == .write, let memory = memoryBehind(node) else { return [] }
-            return [memory]
+            // A value loaded from memory and stored elsewhere is a scalar (a flag, a
+            // length), not that memory's layout: typed copies go through memcpy instead.
+            return []
         case .storage, .allocation, .mapping, .unknown:
             let edges = access == .write ? movedInto[node] : movedOutOf[node]
             return (edges ?? []).map { $0 + rootCount }
@@ -146,12 +211,14 @@ struct Reachability {
         switch pointsTo.roots[node] {
         case .object(let record, let location):
             return [Target(record: record, field: nil, location: location)]
-        case .field(let record, let field, let location):
-            return [Target(record: record, field: field, location: location)]
+        case .field(let record, let field, let location, let function):
+            return [Target(record: record, field: field, location: location, function: function)]
         case .storage, .allocation, .mapping, .unknown:
             var out = (overlays[node] ?? []).map { Target(record: $0.0, field: nil, location: $0.1) }
             if access == .read {
-                out += (fieldsFilled[node] ?? []).map { Target(record: $0.0, field: $0.1, location: $0.2) }
+                out += (fieldsFilled[node] ?? []).map {
+                    Target(record: $0.0, field: $0.1, location: $0.2, function: $0.3)
+                }
             }
             return out
         case .loaded, .function, .address:

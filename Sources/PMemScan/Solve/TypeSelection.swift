@@ -1,3 +1,9 @@
+/// Field hits that belong together: same direction, same function.
+private struct FieldGroup: Hashable {
+    var access: Access
+    var function: String?
+}
+
 /// From hits to the reported types: whole-record hits, records serialized
 /// field by field, and the records those embed by value.
 struct TypeSelection {
@@ -8,28 +14,35 @@ struct TypeSelection {
     /// The persistent types, sorted by name.
     func select(hits: [Reachability.Hit], facts: FactBase) -> [PersistentType] {
         var evidence: [RecordID: Set<Evidence>] = [:]
-        var fieldEvidence: [RecordID: [Access: [String: Set<Evidence>]]] = [:]
+        // Field hits grouped by record, direction and the function naming the fields.
+        var fieldEvidence: [RecordID: [FieldGroup: [String: Set<Evidence>]]] = [:]
         for hit in hits {
             if let field = hit.field {
-                fieldEvidence[hit.record, default: [:]][hit.evidence.access, default: [:]][field, default: []]
+                let group = FieldGroup(access: hit.evidence.access, function: hit.function)
+                fieldEvidence[hit.record, default: [:]][group, default: [:]][field, default: []]
                     .insert(hit.evidence)
             } else {
                 evidence[hit.record, default: []].insert(hit.evidence)
             }
         }
-        // Field by field: the record counts when two or more of its data fields
-        // (or all of them) go the same way; a lone field says little about its record.
+        // Field by field: the record counts when one function sends two or more of its data
+        // fields (or all of them) the same way; a lone field, or fields scattered over
+        // unrelated code, says little about the record.
         for (record, byAccess) in fieldEvidence {
             let fieldCount = facts.records[record]?.fields.count ?? 0
             for (_, fields) in byAccess where fields.count >= min(2, max(1, fieldCount)) {
                 evidence[record, default: []].formUnion(fields.values.joined())
             }
         }
-        evidence = evidence.filter { record, _ in
+        let isApplicationType = { (record: RecordID) -> Bool in
             guard let info = facts.records[record] else { return false }
             return includeSystemTypes || !info.isSystem
         }
+        evidence = evidence.filter { isApplicationType($0.key) }
         addEmbedded(into: &evidence, records: facts.records)
+        // System records embedded by value (a pthread_mutex_t in a shared header) are part of
+        // their holder's layout, not application types to convert.
+        evidence = evidence.filter { isApplicationType($0.key) }
         return evidence.compactMap { record, found in
             describe(record, evidence: found, facts: facts)
         }.sorted { $0.name < $1.name }
