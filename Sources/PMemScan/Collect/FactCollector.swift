@@ -115,6 +115,13 @@ final class FactCollector {
         } else if let copy = LibcCatalog.copies[name], max(copy.destination, copy.source) < arguments.count {
             facts.copies.append(
                 (bufferAtoms(arguments[copy.destination]), bufferAtoms(arguments[copy.source])))
+        } else if let format = LibcCatalog.formatters[name], arguments.count > format.firstValue {
+            // Text serialization: the values' fields are packed into the buffer.
+            let values = arguments[format.firstValue...].flatMap { atoms($0) }
+            facts.stores.append((bufferAtoms(arguments[format.buffer]), values))
+        } else if let scan = LibcCatalog.scanners[name], arguments.count > scan.firstTarget {
+            let buffer = bufferAtoms(arguments[scan.buffer])
+            for target in arguments[scan.firstTarget...] { facts.copies.append((atoms(target), buffer)) }
         } else if LibcCatalog.mappers.contains(name), arguments.count >= 5, mapsFile(call) {
             facts.mappings[location] = atoms(arguments[4])
         } else if LibcCatalog.lockers.contains(name), let descriptor = arguments.first {

@@ -70,6 +70,16 @@ enum LibcCatalog {
         "bcopy": (1, 0),
     ]
 
+    /// Calls that format their trailing arguments into a buffer: the index of the
+    /// buffer and of the first value (`sprintf(buf, fmt, ...)`: 0 and 2).
+    static let formatters: [String: (buffer: Int, firstValue: Int)] = [
+        "sprintf": (0, 2), "snprintf": (0, 3), "__builtin___sprintf_chk": (0, 4),
+        "__builtin___snprintf_chk": (0, 5),
+    ]
+
+    /// Calls that parse a buffer into their trailing arguments (`sscanf(buf, fmt, ...)`).
+    static let scanners: [String: (buffer: Int, firstTarget: Int)] = ["sscanf": (0, 2)]
+
     /// Calls that return fresh memory.
     static let allocators: Set<String> = [
         "malloc", "calloc", "realloc", "reallocarray", "aligned_alloc", "valloc", "pvalloc",

@@ -21,6 +21,10 @@ struct RecordInfo: Hashable {
         var name: String
         var offset: Int
         var shape: FieldShape
+        /// The field's USR: a byte-array field is a buffer of its own (`storage(usr)`).
+        var usr: String
+        /// Whether it is an array of bytes (`char name[100]`).
+        var isByteArray: Bool
     }
 
     /// The record's USR.
@@ -63,8 +67,11 @@ extension RecordInfo {
         let definition = declaration.definition ?? declaration
         for child in definition.children where child.kind == CXCursor_FieldDecl {
             let offset = (child.fieldOffsetBits ?? 0) / 8
+            let type = child.type
             info.fields.append(
-                Field(name: child.spelling, offset: offset, shape: shape(of: child.type, &catalog)))
+                Field(
+                    name: child.spelling, offset: offset, shape: shape(of: type, &catalog), usr: child.usr,
+                    isByteArray: type.isArray && type.pointsToBytes))
         }
         catalog[id] = info
         return id

@@ -89,6 +89,11 @@ final class PointsTo {
         placeIndex[id].map { placeRoots[$0] } ?? []
     }
 
+    /// The index of a root that some fact mentions, or nil.
+    func existingRoot(_ root: Root) -> Int? {
+        rootIndex[root]
+    }
+
     /// The index of a root, interning it on first sight.
     func intern(_ root: Root) -> Int {
         if let index = rootIndex[root] { return index }

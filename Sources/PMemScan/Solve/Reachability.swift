@@ -17,6 +17,7 @@ struct Reachability {
     }
 
     private let pointsTo: PointsTo
+    private let records: [RecordID: RecordInfo]
     /// Stores and copies: the roots written to and the roots whose bytes were moved.
     private var moves: [(to: Set<Int>, from: Set<Int>)] = []
     private var moveAtoms: [String] = []
@@ -34,6 +35,7 @@ struct Reachability {
     /// Indexes stores, copies, overlays and field assignments by the memory they touch.
     init(facts: FactBase, pointsTo: PointsTo) {
         self.pointsTo = pointsTo
+        records = facts.records
         let locked = Set(facts.lockedDescriptors.flatMap { Self.descriptorKeys(pointsTo.roots(of: $0), pointsTo) })
         for (location, descriptor) in facts.mappings
         where !locked.isDisjoint(with: Self.descriptorKeys(pointsTo.roots(of: descriptor), pointsTo)) {
@@ -200,7 +202,11 @@ struct Reachability {
             return pointsTo.roots(ofPlace: place).filter {
                 if case .field = pointsTo.roots[$0] { true } else { false }
             }
-        case .object, .field, .function:
+        case .object(let record, _):
+            // A whole record moves its byte-array fields too, with what was formatted into them.
+            let fields = records[record]?.fields ?? []
+            return fields.filter(\.isByteArray).compactMap { pointsTo.existingRoot(.storage($0.usr)) }
+        case .field, .function:
             return []
         }
     }
