@@ -111,6 +111,10 @@ extension FactCollector {
         let isAddressOf = result.isPointer && sameType(result.pointee, operandType)
         if isAddressOf, let address = addressAtoms(of: stripped(operand)) {
             out.formUnion(address)
+        } else if isAddressOf && operandType.isRecord {
+            // `&rec`, `&txn->dbs[i]`: the record object itself (the typed root), not
+            // whatever else the base pointer's memory holds.
+            return
         } else if !isAddressOf && operandType.isPointer && result.isRecord {
             // `*p` of a record: the record's bytes, already the typed root; not p's other targets.
             return

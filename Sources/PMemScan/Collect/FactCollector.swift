@@ -252,11 +252,14 @@ final class FactCollector {
     // MARK: Overlays
 
     /// `(struct hdr *)buf` or an implicit `void *` → `struct hdr *`: the record is laid over the bytes.
+    /// A cast from another record (`(ext_header *)hdr`) reinterprets that record's memory the same way.
     private func recordOverlayIfAny(_ cast: Cursor) {
         let type = cast.type.canonical
         guard type.isPointer, type.pointee.isRecord, let operand = lastExpression(of: cast) else { return }
         let from = operand.type.canonical
-        guard from.pointsToBytes || (from.isPointer && from.pointee.isScalarValue) else { return }
+        let reinterpretsRecord = from.isPointer && from.pointee.isRecord && !sameType(from.pointee, type.pointee)
+        guard from.pointsToBytes || (from.isPointer && from.pointee.isScalarValue) || reinterpretsRecord
+        else { return }
         guard let id = catalog.knownRecord(type.pointee), let location = cast.location else { return }
         let operandAtoms = atoms(operand)
         // `(T *)malloc(n)` allocates a T: a typed object, not a layout laid over some bytes.
