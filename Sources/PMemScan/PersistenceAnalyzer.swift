@@ -23,13 +23,9 @@ public struct PersistenceAnalyzer {
         var diagnostics: [Diagnostic] = []
         var lines = 0
         for job in jobs {
-            let tp = Date()
             let unit = try TranslationUnit(index: index, path: job.file, arguments: job.arguments)
-            if ProcessInfo.processInfo.environment["PMEMSCAN_TIMING"] != nil { print("parse", Date().timeIntervalSince(tp)) }
             diagnostics += unit.errors
-            let t0 = Date()
             collector.collect(unit)
-            if ProcessInfo.processInfo.environment["PMEMSCAN_TIMING"] != nil { print("collect", Date().timeIntervalSince(t0)) }
             lines += Self.lineCount(job.file)
         }
         return Self.analyze(collector.facts, includeSystemTypes: input.includeSystemTypes).with(
@@ -38,14 +34,10 @@ public struct PersistenceAnalyzer {
 
     /// Solves collected facts into the reported types.
     static func analyze(_ facts: FactBase, includeSystemTypes: Bool) -> ScanReport {
-        var t0 = Date()
         let pointsTo = PointsTo(facts: facts)
-        if ProcessInfo.processInfo.environment["PMEMSCAN_TIMING"] != nil { print("solve", Date().timeIntervalSince(t0), facts.flows.count, pointsTo.roots.count); t0 = Date() }
         let reachability = Reachability(facts: facts, pointsTo: pointsTo)
         let hits = reachability.hits(of: facts.sites + pointsTo.indirectSites)
-        if ProcessInfo.processInfo.environment["PMEMSCAN_TIMING"] != nil { print("reach", Date().timeIntervalSince(t0)) }
         let types = TypeSelection(includeSystemTypes: includeSystemTypes).select(hits: hits, facts: facts)
-        if ProcessInfo.processInfo.environment["PMEMSCAN_TIMING"] != nil { print("select", Date().timeIntervalSince(t0), hits.count) }
         return ScanReport(types: types, diagnostics: [], translationUnits: 0, lines: 0)
     }
 

@@ -34,7 +34,9 @@ extension FactCollector {
             let parts = expressions(of: c)
             if type.isPointer {
                 // Pointer arithmetic: the pointer's targets, never the offset's values.
-                for part in parts where part.type.isPointer || part.type.isArray { addAtoms(of: part, into: &out) }
+                for part in parts where part.type.isPointer || part.type.isArray {
+                    addAtoms(of: part, into: &out)
+                }
             } else if parts.count == 2, Self.packingOperators.contains(operatorToken(parts)) {
                 // Shifts and masks pack a field's value into bytes; other arithmetic
                 // (sizes, offsets, counts) derives new values that are not the field.
@@ -153,7 +155,10 @@ extension FactCollector {
                 guard let inner = lastExpression(of: current) else { return nil }
                 current = inner
             case CXCursor_BinaryOperator where current.type.isPointer:
-                guard let pointer = expressions(of: current).first(where: { $0.type.isPointer || $0.type.isArray })
+                guard
+                    let pointer = expressions(of: current).first(where: {
+                        $0.type.isPointer || $0.type.isArray
+                    })
                 else { return nil }
                 current = pointer
             case CXCursor_UnaryOperator:
@@ -216,7 +221,8 @@ extension FactCollector {
         guard arguments.count >= 5 else { return false }
         if let flags = arguments[3].integerValue {
             if flags & LibcCatalog.mapAnonymous != 0 { return false }
-        } else if arguments[3].tokens(in: unit).contains(where: { $0 == "MAP_ANONYMOUS" || $0 == "MAP_ANON" }) {
+        } else if arguments[3].tokens(in: unit).contains(where: { $0 == "MAP_ANONYMOUS" || $0 == "MAP_ANON" })
+        {
             return false
         }
         return arguments[4].integerValue.map { $0 >= 0 } ?? true

@@ -257,7 +257,8 @@ final class FactCollector {
         let type = cast.type.canonical
         guard type.isPointer, type.pointee.isRecord, let operand = lastExpression(of: cast) else { return }
         let from = operand.type.canonical
-        let reinterpretsRecord = from.isPointer && from.pointee.isRecord && !sameType(from.pointee, type.pointee)
+        let reinterpretsRecord =
+            from.isPointer && from.pointee.isRecord && !sameType(from.pointee, type.pointee)
         guard from.pointsToBytes || (from.isPointer && from.pointee.isScalarValue) || reinterpretsRecord
         else { return }
         guard let id = catalog.knownRecord(type.pointee), let location = cast.location else { return }

@@ -109,9 +109,11 @@ final class PointsTo {
         for flow in flows {
             let incoming = admitted(evaluate(flow.terms), into: flow.place)
             if !incoming.isSubset(of: placeRoots[flow.place]) {
-                if let trace = traceRoot {
-                    for r in incoming.subtracting(placeRoots[flow.place]) where "\(roots[r])".contains(trace) {
-                        print("TRACE", placeNames[flow.place], "<-", flow.terms.map(describe), roots[r])
+                if let trace = AnalysisTrace.rootFilter {
+                    for r in incoming.subtracting(placeRoots[flow.place]) where "\(roots[r])".contains(trace)
+                    {
+                        AnalysisTrace.emit(
+                            "trace: \(placeNames[flow.place]) <- \(flow.terms.map(describe)): \(roots[r])")
                     }
                 }
                 placeRoots[flow.place].formUnion(incoming)
@@ -177,7 +179,6 @@ final class PointsTo {
             IOSite(call: name, access: site.access, buffer: call.arguments[index], location: call.location))
     }
 
-    private let traceRoot = ProcessInfo.processInfo.environment["PMEMSCAN_TRACE"]
     private var placeNames: [String] = []
     private func describe(_ term: Term) -> String {
         switch term {

@@ -36,7 +36,8 @@ struct Reachability {
     init(facts: FactBase, pointsTo: PointsTo) {
         self.pointsTo = pointsTo
         records = facts.records
-        let locked = Set(facts.lockedDescriptors.flatMap { Self.descriptorKeys(pointsTo.roots(of: $0), pointsTo) })
+        let locked = Set(
+            facts.lockedDescriptors.flatMap { Self.descriptorKeys(pointsTo.roots(of: $0), pointsTo) })
         for (location, descriptor) in facts.mappings
         where !locked.isDisjoint(with: Self.descriptorKeys(pointsTo.roots(of: descriptor), pointsTo)) {
             lockFiles.insert(location)
@@ -50,17 +51,7 @@ struct Reachability {
             let move = (to: pointsTo.roots(of: destination), from: pointsTo.roots(of: source))
             let index = moves.count
             moves.append(move)
-            moveAtoms.append("\(destination) <- \(source)")
-            if let probe = ProcessInfo.processInfo.environment["PMEMSCAN_PROBE"],
-                case let hits = move.to.filter({ root in
-                    switch pointsTo.roots[root] {
-                    case .object, .field: return "\(pointsTo.roots[root])".contains(probe)
-                    default: return false
-                    }
-                }), !hits.isEmpty
-            {
-                print("MOVE", index, hits.map { pointsTo.roots[$0] }, destination, "<-", source)
-            }
+            if AnalysisTrace.explainFilter != nil { moveAtoms.append("\(destination) <- \(source)") }
             for memory in move.to where isMemory(memory) {
                 movedInto[memory, default: []].append(index)
             }
@@ -75,7 +66,9 @@ struct Reachability {
         }
         for assignment in facts.fieldAssignments {
             for origin in pointsTo.roots(of: assignment.value) {
-                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else { continue }
+                guard case .loaded = pointsTo.roots[origin], let memory = memoryBehind(origin) else {
+                    continue
+                }
                 fieldsFilled[memory, default: []].append(
                     (assignment.record, assignment.field, assignment.location, assignment.function))
             }
@@ -123,7 +116,7 @@ struct Reachability {
                 successors: { successors(of: $0, access) },
                 labels: { targetsAt($0, access).map(label) })
         }
-        if let probe = ProcessInfo.processInfo.environment["PMEMSCAN_EXPLAIN"] {
+        if let probe = AnalysisTrace.explainFilter {
             explain(probe, sitesAndRoots)
         }
         var out = Set<Hit>()
@@ -135,12 +128,15 @@ struct Reachability {
                     file: place.file, line: place.line, site: site.call, access: site.access,
                     siteFile: site.location.file, siteLine: site.location.line)
                 out.insert(
-                    Hit(record: target.record, field: target.field, function: target.function, evidence: evidence))
+                    Hit(
+                        record: target.record, field: target.field, function: target.function,
+                        evidence: evidence))
             }
         }
         return Array(out)
     }
 
+    /// Prints, for a few sites, the path from the buffer's root to a target matching `probe`.
     private func explain(_ probe: String, _ sitesAndRoots: [(IOSite, Int)]) {
         var shown = 0
         for (site, start) in sitesAndRoots where shown < 3 {
@@ -153,11 +149,14 @@ struct Reachability {
                 let hit = targetsAt(node, site.access).contains { "\($0)".contains(probe) }
                 if hit {
                     shown += 1
-                    print("EXPLAIN", site.call, site.location.line)
+                    AnalysisTrace.emit("explain: \(site.call) at \(site.location.file):\(site.location.line)")
                     var n = node
                     while n >= 0 {
-                        let text = n < pointsTo.roots.count ? "\(pointsTo.roots[n])" : "move#\(n - pointsTo.roots.count) \(moveAtoms[n - pointsTo.roots.count])"
-                        print("   ", text.prefix(600))
+                        let text =
+                            n < pointsTo.roots.count
+                            ? "\(pointsTo.roots[n])"
+                            : "move#\(n - pointsTo.roots.count) \(moveAtoms[n - pointsTo.roots.count])"
+                        AnalysisTrace.emit("    " + text.prefix(600))
                         n = parent[n] ?? -1
                     }
                     break
