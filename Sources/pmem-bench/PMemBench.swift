@@ -26,7 +26,8 @@ struct BenchOptions {
 /// Every suite, by name.
 var allSuites: [any BenchSuite.Type] {
     [
-        PersistSuite.self
+        PersistSuite.self,
+        AnalyzeSuite.self,
     ]
 }
 
