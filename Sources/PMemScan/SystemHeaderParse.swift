@@ -19,8 +19,8 @@ extension PersistenceAnalyzer {
                 $0.trimmingCharacters(in: .whitespaces).hasPrefix("#include <")
             }
             let path = directory.appendingPathComponent("headers-\(number).c").path
-            FileManager.default.createFile(
-                atPath: path, contents: Data(includes.joined(separator: "\n").utf8))
+            // A file that cannot be written fails the parse below, which names it.
+            try? Data(includes.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
             _ = try TranslationUnit(index: index, path: path, arguments: job.arguments)
         }
         return jobs.count
