@@ -50,6 +50,14 @@ final class ReportDetailTests: XCTestCase {
         XCTAssertEqual(version.evidence.map(\.site), ["embedded in struct superblock.version"])
     }
 
+    func testSystemRecordsAppearOnlyWhenAskedFor() throws {
+        let file = Fixtures.path("system_types.c")
+        let plain = try PersistenceAnalyzer(input: ScanInput(files: [file])).run()
+        XCTAssertEqual(plain.types.map(\.name), ["struct snapshot"])
+        let all = try PersistenceAnalyzer(input: ScanInput(files: [file], includeSystemTypes: true)).run()
+        XCTAssertEqual(Set(all.types.map(\.name)), ["struct snapshot", "struct stat", "struct timespec"])
+    }
+
     func testHeapDescriptorsCarryNameSizeAlignmentAndPointerOffsets() throws {
         let report = try Fixtures.analyze(["unions_and_pointers.c"])
         let document = HeapDescriptorDocument(report: report)
