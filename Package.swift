@@ -42,18 +42,26 @@ let package = Package(
             name: "PMemKit",
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
 
+        // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
+        .target(
+            name: "CKVMShim", path: "CShims/CKVMShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
+
         // Conversion analysis: a C application's persistent-state types, through libclang.
         .target(name: "PMemScan", dependencies: ["CClang"]),
 
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemScan", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "PMemScan",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemScan", "CPmem",
+                "PMemKit", "PMemVirt", "PMemScan", "CPmem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -62,5 +70,6 @@ let package = Package(
         .testTarget(
             name: "PMemScanTests", dependencies: ["PMemScan"], exclude: ["Fixtures"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim"]),
     ]
 )

@@ -303,7 +303,6 @@ int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 			   char *msg, size_t msg_len)
 {
 	struct ndctl_region *region = pmk_region_find(ctx, region_name);
-	struct ndctl_namespace *ndns;
 	enum ndctl_namespace_version v = NDCTL_NS_VERSION_1_2;
 	struct ndctl_dimm *dimm;
 	struct ndctl_cmd *cmd;
@@ -317,12 +316,6 @@ int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 	if (!region_dimms_support_labels(region))
 		return fail(-EOPNOTSUPP, msg, msg_len,
 			    "%s: its DIMMs have no label area", region_name);
-	ndctl_namespace_foreach(region, ndns)
-		if (ndctl_namespace_is_active(ndns))
-			return fail(-EBUSY, msg, msg_len,
-				    "%s: %s is in use; destroy it first",
-				    region_name,
-				    ndctl_namespace_get_devname(ndns));
 
 	rc = ndctl_region_disable_invalidate(region);
 	if (rc)

@@ -1,5 +1,5 @@
-import Foundation
 import CPMemShim
+import Foundation
 
 extension Topology {
     /// Reads the machine's buses, DIMMs, regions, namespaces and DAX devices.
