@@ -39,7 +39,7 @@ struct TypeSelection {
             return includeSystemTypes || !info.isSystem
         }
         evidence = evidence.filter { isApplicationType($0.key) }
-        addEmbedded(into: &evidence, records: facts.records)
+        addEmbedded(into: &evidence, facts: facts)
         // System records embedded by value (a pthread_mutex_t in a shared header) are part of
         // their holder's layout, not application types to convert.
         evidence = evidence.filter { isApplicationType($0.key) }
@@ -49,16 +49,15 @@ struct TypeSelection {
     }
 
     /// Closes over records embedded by value (fields and arrays), not over pointers.
-    private func addEmbedded(into evidence: inout [RecordID: Set<Evidence>], records: [RecordID: RecordInfo])
-    {
+    private func addEmbedded(into evidence: inout [RecordID: Set<Evidence>], facts: FactBase) {
         var pending = Array(evidence.keys)
         while let record = pending.popLast() {
-            guard let info = records[record] else { continue }
+            guard let info = facts.records[record] else { continue }
             let accesses = Set((evidence[record] ?? []).map(\.access))
             for field in info.fields {
                 guard case .record(let inner, _) = field.shape else { continue }
                 let location = info.location ?? SourceLocation(file: "?", line: 0)
-                let holder = info.taggedName ?? "anonymous record"
+                let holder = info.taggedName ?? facts.typedefs[record]?.sorted().first ?? "anonymous record"
                 let added = accesses.map {
                     Evidence(
                         file: location.file, line: location.line, site: "embedded in \(holder).\(field.name)",
