@@ -41,6 +41,12 @@ final class FixtureCorpusTests: XCTestCase {
             ["struct checkpoint", "struct wal_record", "struct tombstone"])
     }
 
+    func testVectoredAndAsynchronousWritesFindTheirBuffersInIovecsAndAiocbs() throws {
+        XCTAssertEqual(
+            try Fixtures.typeNames("vectored_and_async.c"),
+            ["struct segment_header", "struct segment_trailer", "struct async_record"])
+    }
+
     func testHandlesLocksCachesIteratorsAndOptionsAreNotReported() throws {
         XCTAssertEqual(try Fixtures.typeNames("decoys.c"), ["struct row"])
     }
@@ -55,6 +61,7 @@ final class FixtureCorpusTests: XCTestCase {
         let names = [
             "direct_writes.c", "wrappers.c", "memcpy_serialize.c", "field_by_field.c", "mmap_overlay.c",
             "io_table.c", "decoys.c", "unions_and_pointers.c", "lock_file.c",
+            "vectored_and_async.c",
         ]
         var expected = Set<String>()
         for name in names { expected.formUnion(try Fixtures.typeNames(name)) }
