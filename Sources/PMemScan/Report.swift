@@ -57,9 +57,12 @@ public struct Evidence: Hashable, Codable, Sendable, Comparable {
         case siteLine = "site_line"
     }
 
-    /// Orders by place, then site.
+    /// Orders by place, then site: a total order, so output is stable from run to run.
     public static func < (a: Evidence, b: Evidence) -> Bool {
-        (a.file, a.line, a.site, a.access) < (b.file, b.line, b.site, b.access)
+        if (a.file, a.line, a.site, a.access) != (b.file, b.line, b.site, b.access) {
+            return (a.file, a.line, a.site, a.access) < (b.file, b.line, b.site, b.access)
+        }
+        return (a.siteFile ?? "", a.siteLine ?? 0) < (b.siteFile ?? "", b.siteLine ?? 0)
     }
 }
 

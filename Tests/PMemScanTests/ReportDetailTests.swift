@@ -1,3 +1,4 @@
+import Foundation
 import PMemScan
 import XCTest
 
@@ -48,6 +49,15 @@ final class ReportDetailTests: XCTestCase {
         let report = try Fixtures.analyze(["direct_writes.c"])
         let version = try XCTUnwrap(report.type(named: "struct version"))
         XCTAssertEqual(version.evidence.map(\.site), ["embedded in struct superblock.version"])
+    }
+
+    func testTheReportIsTheSameFromRunToRun() throws {
+        let names = ["wrappers.c", "io_table.c", "direct_writes.c", "vectored_and_async.c"]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let first = try encoder.encode(Fixtures.analyze(names))
+        let second = try encoder.encode(Fixtures.analyze(names))
+        XCTAssertEqual(String(decoding: first, as: UTF8.self), String(decoding: second, as: UTF8.self))
     }
 
     func testSystemRecordsAppearOnlyWhenAskedFor() throws {
