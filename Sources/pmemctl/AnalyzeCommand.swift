@@ -8,22 +8,26 @@ struct AnalyzeCommand: ParsableCommand {
         commandName: "analyze",
         abstract: "Find a C application's persistent-state types (block I/O buffers traced to their types).",
         discussion: """
-            Parses the files with libclang, finds write/pwrite/writev/fwrite/aio_write/msync and their
-            read twins (through wrappers and function-pointer tables), follows the buffers back to
-            struct and union types, and prints each with its size, pointer offsets and evidence.
-            Missing headers are reported on stderr; the analysis goes on with what parsed.
+            Parses the files with libclang, finds write, pwrite, writev, fwrite, aio_write, msync \
+            and their read twins (through wrappers and function-pointer tables), follows the buffers \
+            back to struct and union types, and prints each with its size, pointer offsets and \
+            evidence. Missing headers are reported on stderr; the analysis goes on with what parsed.
             """)
 
     @Option(
-        name: .customLong("compile-commands"), help: "A compile_commands.json to take files and flags from.")
+        name: .customLong("compile-commands"),
+        help: ArgumentHelp("A compile_commands.json to take files and flags from.", valueName: "file"))
     var compileCommands: String?
 
-    @Option(name: .customShort("I"), parsing: .unconditionalSingleValue, help: "Add an include directory.")
+    @Option(
+        name: .customShort("I", allowingJoined: true), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Add an include directory (stubs for configure-generated headers).", valueName: "dir"))
     var includeDirectories: [String] = []
 
     @Option(
-        name: .customShort("D"), parsing: .unconditionalSingleValue,
-        help: "Define a macro, NAME or NAME=VALUE.")
+        name: .customShort("D", allowingJoined: true), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Define a macro.", valueName: "name[=value]"))
     var defines: [String] = []
 
     @Flag(help: "Print the report as JSON (the analyze contract).")
@@ -39,17 +43,31 @@ struct AnalyzeCommand: ParsableCommand {
         help: "Also report system-header records that reach I/O directly.")
     var includeSystemTypes = false
 
-    @Argument(help: "C source files (with --compile-commands: only these of its entries).")
-    var files: [String] = []
+    // Unrecognized words are collected too: ArgumentParser does not take a joined
+    // `-DNAME=VALUE` (the compiler spelling), so those are sorted out here.
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp(
+            "C source files (with --compile-commands: only these of its entries).", valueName: "file"))
+    var words: [String] = []
+
+    /// The source files among the words.
+    var files: [String] { words.filter { !$0.hasPrefix("-") } }
+
+    /// `-D` values, separate or joined.
+    var allDefines: [String] { defines + words.filter { $0.hasPrefix("-D") }.map { String($0.dropFirst(2)) } }
 
     func validate() throws {
+        if let unknown = words.first(where: { $0.hasPrefix("-") && !$0.hasPrefix("-D") }) {
+            throw ValidationError("unknown option '\(unknown)'")
+        }
         guard compileCommands != nil || !files.isEmpty else {
             throw ValidationError("name C source files or pass --compile-commands FILE")
         }
         guard !(json && heapDescriptors) else {
             throw ValidationError("--json and --heap-descriptors are two different outputs; pick one")
         }
-        if let bad = defines.first(where: { $0.isEmpty || $0.hasPrefix("=") }) {
+        if let bad = allDefines.first(where: { $0.isEmpty || $0.hasPrefix("=") }) {
             throw ValidationError("bad -D '\(bad)': expected NAME or NAME=VALUE")
         }
     }
@@ -58,7 +76,7 @@ struct AnalyzeCommand: ParsableCommand {
         try reportingFailures {
             let input = ScanInput(
                 files: files, compileCommands: compileCommands, includeDirectories: includeDirectories,
-                defines: defines, includeSystemTypes: includeSystemTypes)
+                defines: allDefines, includeSystemTypes: includeSystemTypes)
             let report = try PersistenceAnalyzer(input: input).run()
             for diagnostic in report.diagnostics {
                 let place = diagnostic.location.map { "\($0.file):\($0.line): " } ?? ""

@@ -90,6 +90,22 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(withDefine.stdout.contains("struct stamp"))
     }
 
+    func testJoinedCompilerSpellingsWorkToo() throws {
+        let file = Fixtures.path("generated_header.c")
+        for flags in [["-I" + Fixtures.path("stub-include")], ["-DHAVE_PWRITE"], ["-DHAVE_PWRITE=1"]] {
+            let result = try run(["analyze", "--json"] + flags + [file])
+            XCTAssertEqual(result.status, 0, "\(flags): \(result.stderr)")
+            XCTAssertTrue(result.stdout.contains("struct stamp"), "\(flags)")
+        }
+    }
+
+    func testABadDefineIsAUsageErrorNamingIt() throws {
+        let result = try run(["analyze", "-D=1", "-D", "", Fixtures.path("wrappers.c")])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(
+            result.stderr, "pmemctl: bad -D '': expected NAME or NAME=VALUE (see pmemctl --help)\n")
+    }
+
     func testAMissingHeaderWarnsOnStderrAndStillSucceeds() throws {
         let result = try run(["analyze", "--json", Fixtures.path("generated_header.c")])
         XCTAssertEqual(result.status, 0)
