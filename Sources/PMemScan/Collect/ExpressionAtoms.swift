@@ -3,7 +3,8 @@ import Foundation
 
 /// What values an expression may stand for, as atoms (see `Facts.swift`).
 ///
-/// Pure: it reads the AST and the record catalog, and records no facts.
+/// It records no facts; it only notes what it learns about places (their declared
+/// kinds) and records (their layouts) on the way.
 extension FactCollector {
     /// The atoms of expression `c`.
     func atoms(_ c: Cursor) -> [Atom] {
