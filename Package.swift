@@ -23,6 +23,9 @@ let package = Package(
             name: "CDaxctl", path: "CShims/CDaxctl", pkgConfig: "libdaxctl",
             providers: [.apt(["libdaxctl-dev"])]),
         .systemLibrary(
+            name: "CCxl", path: "CShims/CCxl", pkgConfig: "libcxl",
+            providers: [.apt(["libcxl-dev"])]),
+        .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
         // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
@@ -33,7 +36,7 @@ let package = Package(
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
-            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CPmem"],
+            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CCxl", "CPmem"],
             path: "CShims/CPMemShim",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
             linkerSettings: [.linkedLibrary("uuid")]),

@@ -7,10 +7,12 @@
 
 struct ndctl_ctx;
 struct daxctl_ctx;
+struct cxl_ctx;
 
 struct pmk_ctx {
 	struct ndctl_ctx *nd;
 	struct daxctl_ctx *dax;
+	struct cxl_ctx *cxl;	/* NULL when libcxl cannot start */
 };
 
 /* pmk_copy_name -- bounded copy that tolerates a NULL source */

@@ -19,6 +19,8 @@ struct PMemCtl: ParsableCommand {
             DestroyNamespaceCommand.self,
             InfoCommand.self,
             FlushCommand.self,
+            CreateRegionCommand.self,
+            DestroyRegionCommand.self,
             VMCommand.self,
             AnalyzeCommand.self,
         ]

@@ -83,7 +83,7 @@ final class NamespaceJanitor {
 /// Runs a system tool (mkfs, mount) and throws with its output on failure.
 ///
 /// posix_spawn rather than Foundation's Process: Process needs a CFSocket
-/// wake-up pair that the lab's minimal guest cannot create.
+/// wake-up pair on loopback, and a minimal guest may not have loopback up.
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> String {
     let log = NSTemporaryDirectory() + "hwtool-\(getpid()).log"

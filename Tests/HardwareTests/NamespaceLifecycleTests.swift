@@ -28,6 +28,7 @@ final class NamespaceLifecycleTests: XCTestCase {
             in: region.name, NamespaceRequest(mode: .devdax, size: size, name: "hw-devdax"))
         XCTAssertEqual(ns.mode, .devdax)
         XCTAssertEqual(ns.altName, "hw-devdax")
+        XCTAssertTrue(ns.enabled, "a devdax namespace bound through its dax device is enabled")
         let device = try XCTUnwrap(
             ns.chardev.map { "/dev/\($0)" }, "a devdax namespace has a character device")
         let pattern = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
@@ -60,6 +61,7 @@ final class NamespaceLifecycleTests: XCTestCase {
         }
         let ns = try janitor.create(in: region.name, NamespaceRequest(mode: .fsdax, size: size))
         XCTAssertEqual(ns.mode, .fsdax)
+        XCTAssertTrue(ns.enabled, "an fsdax namespace bound through its pfn device is enabled")
         let blockdev = try XCTUnwrap(ns.blockdev, "an fsdax namespace has a block device")
         let dir = NSTemporaryDirectory() + "pmem-fsdax-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
