@@ -47,6 +47,10 @@ final class FixtureCorpusTests: XCTestCase {
             ["struct segment_header", "struct segment_trailer", "struct async_record"])
     }
 
+    func testEachCallOfAnAllocatorWrapperIsItsOwnAllocation() throws {
+        XCTAssertEqual(try Fixtures.typeNames("allocator_wrapper.c"), ["struct page_header"])
+    }
+
     func testHandlesLocksCachesIteratorsAndOptionsAreNotReported() throws {
         XCTAssertEqual(try Fixtures.typeNames("decoys.c"), ["struct row"])
     }
@@ -61,7 +65,7 @@ final class FixtureCorpusTests: XCTestCase {
         let names = [
             "direct_writes.c", "wrappers.c", "memcpy_serialize.c", "field_by_field.c", "mmap_overlay.c",
             "io_table.c", "decoys.c", "unions_and_pointers.c", "lock_file.c",
-            "vectored_and_async.c",
+            "vectored_and_async.c", "allocator_wrapper.c",
         ]
         var expected = Set<String>()
         for name in names { expected.formUnion(try Fixtures.typeNames(name)) }
