@@ -28,6 +28,11 @@ let package = Package(
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
+        // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
+        .target(
+            name: "CClang", path: "CShims/CClang",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("clang-14")]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
@@ -46,16 +51,20 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
         .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
 
+        // Conversion analysis: a C application's persistent-state types, through libclang.
+        .target(name: "PMemScan", dependencies: ["CClang"]),
+
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "PMemScan",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "CPmem",
+                "PMemKit", "PMemVirt", "PMemScan", "CPmem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -63,6 +72,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"]),
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
+        .testTarget(
+            name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
     ]
