@@ -24,15 +24,23 @@ let package = Package(
             name: "CDaxctl", path: "CShims/CDaxctl", pkgConfig: "libdaxctl",
             providers: [.apt(["libdaxctl-dev"])]),
         .systemLibrary(
+            name: "CCxl", path: "CShims/CCxl", pkgConfig: "libcxl",
+            providers: [.apt(["libcxl-dev"])]),
+        .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
         .systemLibrary(
             name: "CPmemobj", path: "CShims/CPmemobj", pkgConfig: "libpmemobj",
             providers: [.apt(["libpmemobj-dev"])]),
+        // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
+        .target(
+            name: "CClang", path: "CShims/CClang",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("clang-14")]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
-            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CPmem"],
+            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CCxl", "CPmem"],
             path: "CShims/CPMemShim",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
             linkerSettings: [.linkedLibrary("uuid")]),
@@ -49,21 +57,37 @@ let package = Package(
         // The crash-test child: runs a heap workload until killed, and verifies a pool.
         .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
 
+        // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
+        .target(
+            name: "CKVMShim", path: "CShims/CKVMShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
+
+        // Conversion analysis: a C application's persistent-state types, through libclang.
+        .target(name: "PMemScan", dependencies: ["CClang"]),
+
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemHeap", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemHeap", "CPmem", "CPmemobj",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "CPmem", "CPmemobj",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
-        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
-        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit"]),
+        // Helpers shared by the test targets: temporary files, running the built CLI.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"]),
+        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
+        .testTarget(
+            name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
     ]
 )

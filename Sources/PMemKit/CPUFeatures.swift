@@ -1,5 +1,5 @@
-import Foundation
 import CPMemShim
+import Foundation
 
 /// The CPU capabilities that decide how data is made persistent, from CPUID.
 public struct CPUFeatures: Sendable, Equatable, Codable {

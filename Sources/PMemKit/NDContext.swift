@@ -1,5 +1,5 @@
-import Foundation
 import CPMemShim
+import Foundation
 
 /// An open libndctl + libdaxctl context. Every object read through it lives
 /// as long as it does; it is closed when released.

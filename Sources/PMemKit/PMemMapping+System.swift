@@ -93,6 +93,7 @@ extension PMemMapping {
             guard errno == EOPNOTSUPP || errno == EINVAL else {
                 throw failure("MAP_SYNC")
             }
+            pmemLog.debug("\(path): no MAP_SYNC (not on a DAX file system); mapping it as a plain file")
             guard let p = attempt(MAP_SHARED) else { throw failure("shared") }
             return (p, .file, options.plainFile == .file ? .file : .emulated)
         }

@@ -196,7 +196,8 @@ public final class PMemMapping: @unchecked Sendable {
             munmap(base, length)
             throw PMemError(
                 .unsupported, operation: "map",
-                detail: "\(path) is not persistent memory (backing: \(backing.rawValue)); use devdax or a file on mount -o dax"
+                detail:
+                    "\(path) is not persistent memory (backing: \(backing.rawValue)); use devdax or a file on mount -o dax"
             )
         }
         ok = true

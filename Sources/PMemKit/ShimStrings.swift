@@ -19,3 +19,8 @@ func setShimString<T>(_ field: inout T, _ value: String) {
         raw.copyBytes(from: utf8)
     }
 }
+
+/// Reads a NUL-terminated C string held in a Swift buffer (the shim's message and name outputs).
+func shimString(buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

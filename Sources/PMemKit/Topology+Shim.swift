@@ -95,6 +95,7 @@ extension Region {
             numaNode: info.numa_node < 0 ? nil : Int(info.numa_node),
             interleaveWays: Int(info.interleave_ways),
             align: info.align == UInt.max ? nil : UInt64(info.align),
+            resource: info.resource == unknownULL ? nil : info.resource,
             enabled: info.enabled, readonly: info.readonly, labeled: info.labeled,
             fsdaxAlignments: fsdax.prefix(Int(info.n_fsdax_aligns)).map { UInt64($0) },
             devdaxAlignments: devdax.prefix(Int(info.n_devdax_aligns)).map { UInt64($0) })
@@ -106,7 +107,8 @@ extension Namespace {
     public init(shim info: pmk_namespace_info) {
         self.init(
             name: shimString(info.devname), mode: NamespaceMode(shim: info.mode), size: info.size,
-            uuid: nonEmpty(shimString(info.uuid)), blockdev: nonEmpty(shimString(info.blockdev)),
+            rawSize: info.raw_size, uuid: nonEmpty(shimString(info.uuid)),
+            blockdev: nonEmpty(shimString(info.blockdev)),
             chardev: nonEmpty(shimString(info.chardev)), align: info.align == 0 ? nil : UInt64(info.align),
             altName: nonEmpty(shimString(info.name)), enabled: info.enabled)
     }

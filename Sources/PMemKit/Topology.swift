@@ -7,15 +7,18 @@ public struct Topology: Codable, Sendable, Equatable {
     public var buses: [Bus]
     /// Device-DAX character devices, whichever bus they came from.
     public var daxDevices: [DaxDevice]
+    /// CXL memdevs, ports, decoders and regions (empty without CXL).
+    public var cxl: CXLTopology
 
     /// Creates a topology.
-    public init(buses: [Bus] = [], daxDevices: [DaxDevice] = []) {
+    public init(buses: [Bus] = [], daxDevices: [DaxDevice] = [], cxl: CXLTopology = CXLTopology()) {
         self.buses = buses
         self.daxDevices = daxDevices
+        self.cxl = cxl
     }
 
     enum CodingKeys: String, CodingKey {
-        case buses
+        case buses, cxl
         case daxDevices = "dax_devices"
     }
 
@@ -186,6 +189,8 @@ public struct Region: Codable, Sendable, Equatable {
     public var interleaveWays: Int
     /// Region alignment, bytes, when known.
     public var align: UInt64?
+    /// Physical start address, when known.
+    public var resource: UInt64?
     /// Whether the region is enabled.
     public var enabled: Bool
     /// Whether it is read-only.
@@ -206,7 +211,8 @@ public struct Region: Codable, Sendable, Equatable {
         name: String, type: String = "pmem", size: UInt64, availableSize: UInt64 = 0,
         maxAvailableExtent: UInt64 = 0, persistenceDomain: PersistenceDomain = .unknown,
         deepFlush: DeepFlushCapability = .unavailable, numaNode: Int? = nil, interleaveWays: Int = 1,
-        align: UInt64? = nil, enabled: Bool = true, readonly: Bool = false, labeled: Bool = true,
+        align: UInt64? = nil, resource: UInt64? = nil, enabled: Bool = true, readonly: Bool = false,
+        labeled: Bool = true,
         fsdaxAlignments: [UInt64] = [], devdaxAlignments: [UInt64] = [], mappings: [RegionMapping] = [],
         namespaces: [Namespace] = []
     ) {
@@ -220,6 +226,7 @@ public struct Region: Codable, Sendable, Equatable {
         self.numaNode = numaNode
         self.interleaveWays = interleaveWays
         self.align = align
+        self.resource = resource
         self.enabled = enabled
         self.readonly = readonly
         self.labeled = labeled
@@ -230,7 +237,7 @@ public struct Region: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, type, size, align, enabled, readonly, labeled, mappings, namespaces
+        case name, type, size, align, resource, enabled, readonly, labeled, mappings, namespaces
         case availableSize = "available_size"
         case maxAvailableExtent = "max_available_extent"
         case persistenceDomain = "persistence_domain"
@@ -254,6 +261,7 @@ public struct Region: Codable, Sendable, Equatable {
         try c.encode(numaNode, forKey: .numaNode)
         try c.encode(interleaveWays, forKey: .interleaveWays)
         try c.encode(align, forKey: .align)
+        try c.encode(resource, forKey: .resource)
         try c.encode(enabled, forKey: .enabled)
         try c.encode(readonly, forKey: .readonly)
         try c.encode(labeled, forKey: .labeled)
@@ -272,6 +280,8 @@ public struct Namespace: Codable, Sendable, Equatable {
     public var mode: NamespaceMode
     /// Usable size in this mode, bytes (the pfn/dax metadata excluded).
     public var size: UInt64
+    /// The namespace's own capacity, metadata included, bytes.
+    public var rawSize: UInt64
     /// The namespace UUID; `nil` for label-less namespaces.
     public var uuid: String?
     /// Block device name (`pmem0`) for fsdax, raw and sector modes.
@@ -287,12 +297,14 @@ public struct Namespace: Codable, Sendable, Equatable {
 
     /// Creates a namespace description.
     public init(
-        name: String, mode: NamespaceMode, size: UInt64, uuid: String? = nil, blockdev: String? = nil,
+        name: String, mode: NamespaceMode, size: UInt64, rawSize: UInt64? = nil, uuid: String? = nil,
+        blockdev: String? = nil,
         chardev: String? = nil, align: UInt64? = nil, altName: String? = nil, enabled: Bool = true
     ) {
         self.name = name
         self.mode = mode
         self.size = size
+        self.rawSize = rawSize ?? size
         self.uuid = uuid
         self.blockdev = blockdev
         self.chardev = chardev
@@ -303,6 +315,7 @@ public struct Namespace: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, mode, size, uuid, blockdev, chardev, align, enabled
+        case rawSize = "raw_size"
         case altName = "alt_name"
     }
 
@@ -312,6 +325,7 @@ public struct Namespace: Codable, Sendable, Equatable {
         try c.encode(name, forKey: .name)
         try c.encode(mode, forKey: .mode)
         try c.encode(size, forKey: .size)
+        try c.encode(rawSize, forKey: .rawSize)
         try c.encode(uuid, forKey: .uuid)
         try c.encode(blockdev, forKey: .blockdev)
         try c.encode(chardev, forKey: .chardev)

@@ -27,6 +27,8 @@ struct BenchOptions {
 var allSuites: [any BenchSuite.Type] {
     [
         PersistSuite.self,
+        VFHASuite.self,
+        AnalyzeSuite.self,
         HeapSuite.self,
     ]
 }
@@ -36,7 +38,8 @@ var allSuites: [any BenchSuite.Type] {
 struct PMemBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pmem-bench",
-        abstract: "Benchmarks against PMDK and OS baselines, reported as speedups (baseline time / our time).",
+        abstract:
+            "Benchmarks against PMDK and OS baselines, reported as speedups (baseline time / our time).",
         discussion: "Suites:\n" + allSuites.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n"))
 
     @Argument(help: "The suite to run.")

@@ -27,8 +27,8 @@ struct PersistSuite: BenchSuite {
         if created { unlink(path) }
         source = UnsafeMutableRawPointer.allocate(byteCount: Self.spanBytes, alignment: 64)
         source.initializeMemory(as: UInt8.self, repeating: 0x5a, count: Self.spanBytes)
-        let where_ = created ? "DRAM file in /dev/shm standing in for PMem" : path
-        backing = "\(mapping.backing.rawValue) (\(where_)); persist path: \(mapping.flushMethod)"
+        let location = created ? "DRAM file in /dev/shm standing in for PMem" : path
+        backing = "\(mapping.backing.rawValue) (\(location)); persist path: \(mapping.flushMethod)"
     }
 
     func cases() throws -> [BenchCase] {

@@ -14,7 +14,8 @@ extension SuiteReport {
         var out = "suite \(suite) on \(machine.cpu), \(machine.cores) cores, backing: \(machine.backing), "
         out += "virtualized: \(machine.virtualized)\n"
         for row in rows {
-            out += zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            out +=
+                zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
                 .joined(separator: "  ") + "\n"
         }
         let extras = cases.filter { $0.extra != nil }

@@ -31,12 +31,11 @@ enum Output {
 
 /// Runs a command body; a failed operation prints one line and exits 1.
 ///
-/// Usage errors (`ValidationError`) pass through to ArgumentParser, which exits 2.
+/// Usage errors (`ValidationError`, thrown from `validate()`) pass through
+/// and exit 2.
 func reportingFailures(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as PMemError where error.kind == .invalidArgument {
-        throw ValidationError(error.description)
     } catch let error as PMemError {
         Output.error(error.description)
         throw ExitCode(1)
@@ -47,5 +46,15 @@ func reportingFailures(_ body: () throws -> Void) throws {
     } catch {
         Output.error("\(error)")
         throw ExitCode(1)
+    }
+}
+
+/// Parses a size option in `validate()`, so bad text is a usage error (exit 2).
+func parseSizeOption(_ text: String?, _ option: String) throws -> UInt64? {
+    guard let text else { return nil }
+    do {
+        return try ByteSize.parse(text)
+    } catch let error as PMemError {
+        throw ValidationError("\(option): \(error.detail)")
     }
 }

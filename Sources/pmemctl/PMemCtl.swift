@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PMemKit
 
 /// `pmemctl`: provision, inspect and use persistent memory.
@@ -13,12 +14,22 @@ struct PMemCtl: ParsableCommand {
         commandName: "pmemctl",
         abstract: "Provision, inspect and use persistent memory (NVDIMM, CXL, emulated).",
         subcommands: [
-            HeapCommand.self
+            ListCommand.self,
+            CreateNamespaceCommand.self,
+            DestroyNamespaceCommand.self,
+            InfoCommand.self,
+            FlushCommand.self,
+            CreateRegionCommand.self,
+            DestroyRegionCommand.self,
+            VMCommand.self,
+            AnalyzeCommand.self,
+            HeapCommand.self,
         ]
     )
 
     /// Parses and runs, mapping usage errors to one line and exit code 2.
     static func main() {
+        bootstrapLogging()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)
@@ -29,9 +40,22 @@ struct PMemCtl: ParsableCommand {
             let code = exitCode(for: error)
             guard code != .success, code.rawValue != 1 else { exit(withError: error) }
             // A usage error: one line, naming the problem, then exit 2.
-            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            let message =
+                self.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
             Output.error("\(message) (see pmemctl --help)")
             Foundation.exit(2)
         }
+    }
+}
+
+/// Sends PMemKit's log to stderr at `PMEMKIT_LOG_LEVEL` (default: warnings only).
+func bootstrapLogging() {
+    let level =
+        ProcessInfo.processInfo.environment["PMEMKIT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        ?? .warning
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }

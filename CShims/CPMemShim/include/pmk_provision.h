@@ -49,8 +49,9 @@ int pmk_namespace_destroy(struct pmk_ctx *ctx, const char *ns_name,
 
 /*
  * pmk_region_init_labels -- write empty label index blocks on every DIMM of
- * a label-less region so namespaces can be carved from it. The region must
- * hold no active namespace.
+ * a label-less region so namespaces can be carved from it. The region is
+ * disabled meanwhile: its label-less namespace goes away, so the caller
+ * must first make sure nothing uses it.
  */
 int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 			   char *msg, size_t msg_len);

@@ -1,0 +1,86 @@
+import CPMemShim
+import Foundation
+import PMemKit
+
+/// A physical flush target: what a trapped guest flush-hint write is
+/// propagated to. One per host region behind the vPMem (its WPQ flush); the
+/// benchmark's baseline and tests supply their own.
+///
+/// `flush()` is called by one thread at a time when the coalescer combines
+/// writes (the default), and concurrently from vCPU threads when it does not.
+public protocol FlushTarget: AnyObject, Sendable {
+    /// What is flushed: `region0`, `fsync:/path`.
+    var name: String { get }
+    /// Makes every store that reached the target before the call durable.
+    func flush() throws
+}
+
+/// The WPQ flush of one NVDIMM region (its flush hint addresses, through libndctl).
+public final class RegionWPQFlush: FlushTarget, @unchecked Sendable {
+    /// The region, `region0`.
+    public let name: String
+    private let context: OpaquePointer
+    private let region: OpaquePointer
+
+    /// Finds `region` once, so each flush is a write to its hints and nothing else.
+    public init(region: String) throws {
+        var ctx: OpaquePointer?
+        let rc = pmk_ctx_new(&ctx)
+        guard rc == 0, let ctx else {
+            throw PMemError.system("libndctl", errno: -rc, detail: "cannot open the nvdimm library")
+        }
+        guard let handle = pmk_region_find(ctx, region) else {
+            pmk_ctx_free(ctx)
+            throw PMemError(.notFound, operation: "vFHA", errno: ENODEV, detail: "no region named \(region)")
+        }
+        name = region
+        context = ctx
+        self.region = handle
+    }
+
+    deinit { pmk_ctx_free(context) }
+
+    /// Writes the region's flush hints (`ndctl_region_deep_flush`).
+    public func flush() throws {
+        let rc = pmk_region_deep_flush(region)
+        guard rc == 0 else { throw PMemError.system("deep flush", errno: -rc, detail: name) }
+    }
+}
+
+/// `fsync` of a file: what a file-backed virtual NVDIMM does for every
+/// guest flush (virtio-pmem's flush request). The benchmark's baseline.
+public final class FileSyncFlush: FlushTarget, @unchecked Sendable {
+    /// `fsync:PATH`.
+    public let name: String
+    private let fd: Int32
+
+    /// Opens `path` for syncing.
+    public init(path: String) throws {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        self.fd = fd
+        name = "fsync:\(path)"
+    }
+
+    deinit { close(fd) }
+
+    /// `fsync(2)` of the file, which writes back the pages the guest dirtied through the mapping.
+    public func flush() throws {
+        guard fsync(fd) == 0 else { throw PMemError.system("fsync", errno: errno, detail: name) }
+    }
+}
+
+/// `msync` of a `file`-backed vPMem mapping: the only way its stores become durable.
+final class MappingSyncFlush: FlushTarget, @unchecked Sendable {
+    let name: String
+    private let mapping: PMemMapping
+
+    init(mapping: PMemMapping) {
+        self.mapping = mapping
+        name = "msync:\(mapping.path)"
+    }
+
+    func flush() throws {
+        try mapping.deepFlush()
+    }
+}

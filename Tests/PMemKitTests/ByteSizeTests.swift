@@ -1,0 +1,35 @@
+import XCTest
+
+@testable import PMemKit
+
+final class ByteSizeTests: XCTestCase {
+    func testParsesBinaryUnits() throws {
+        XCTAssertEqual(try ByteSize.parse("4096"), 4096)
+        XCTAssertEqual(try ByteSize.parse("4K"), 4096)
+        XCTAssertEqual(try ByteSize.parse("256m"), 256 << 20)
+        XCTAssertEqual(try ByteSize.parse("1G"), 1 << 30)
+        XCTAssertEqual(try ByteSize.parse("1GiB"), 1 << 30)
+        XCTAssertEqual(try ByteSize.parse("2TB"), 2 << 40)
+        XCTAssertEqual(try ByteSize.parse("12B"), 12)
+    }
+
+    func testRejectsTextThatIsNotASize() {
+        for bad in ["", "G", "1.5G", "-1", "12Q", "1 G B"] {
+            XCTAssertThrowsError(try ByteSize.parse(bad), bad) { error in
+                XCTAssertTrue("\(error)".contains("is not a size"), "\(error)")
+            }
+        }
+    }
+
+    func testRejectsOverflow() {
+        XCTAssertThrowsError(try ByteSize.parse("99999999999T"))
+    }
+
+    func testFormatsInTheLargestExactUnit() {
+        XCTAssertEqual(ByteSize.format(2 << 30), "2G")
+        XCTAssertEqual(ByteSize.format(16 << 20), "16M")
+        XCTAssertEqual(ByteSize.format(4096), "4K")
+        XCTAssertEqual(ByteSize.format(1000), "1000")
+        XCTAssertEqual(ByteSize.format((3 << 20) + 1), "3.0M")
+    }
+}

@@ -1,0 +1,81 @@
+import XCTest
+
+@testable import PMemKit
+
+/// The persist path is chosen once from CPU features and overrides, as
+/// libpmem2 does; every override must select the path it names.
+final class PersistPathSelectionTests: XCTestCase {
+    let fullCPU = CPUFeatures(
+        clflush: true, clflushopt: true, clwb: true, sse2: true, avx: true, avx512f: true)
+
+    func testPrefersClwbWhenTheCPUHasIt() {
+        let path = PersistPath.select(cpu: fullCPU, environment: [:])
+        XCTAssertEqual(path.flush, .clwb)
+        XCTAssertEqual(path.description, "clwb + sfence")
+    }
+
+    func testNoClwbOverrideFallsBackToClflushopt() {
+        let path = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_CLWB": "1"])
+        XCTAssertEqual(path.flush, .clflushopt)
+        XCTAssertEqual(path.reason, "PMEMKIT_NO_CLWB=1")
+    }
+
+    func testBothOverridesFallBackToClflush() {
+        let path = PersistPath.select(
+            cpu: fullCPU, environment: ["PMEMKIT_NO_CLWB": "1", "PMEMKIT_NO_CLFLUSHOPT": "1"])
+        XCTAssertEqual(path.flush, .clflush)
+    }
+
+    func testCPUWithoutClwbUsesClflushopt() {
+        var cpu = fullCPU
+        cpu.clwb = false
+        XCTAssertEqual(PersistPath.select(cpu: cpu, environment: [:]).flush, .clflushopt)
+        cpu.clflushopt = false
+        XCTAssertEqual(PersistPath.select(cpu: cpu, environment: [:]).flush, .clflush)
+    }
+
+    func testForcedEADRFlushesNothingButStillFences() {
+        let path = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_FORCE_EADR": "1"])
+        XCTAssertEqual(path.flush, .none)
+        XCTAssertEqual(path.description, "sfence only (eADR)")
+    }
+
+    func testCPUCacheDomainMeansEADR() {
+        let path = PersistPath.select(cpu: fullCPU, environment: [:], eADR: true)
+        XCTAssertEqual(path.flush, .none)
+        XCTAssertEqual(path.reason, "region persistence_domain is cpu_cache")
+    }
+
+    func testOverridesOtherThanOneAreIgnored() {
+        let path = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_CLWB": "0"])
+        XCTAssertEqual(path.flush, .clwb)
+    }
+
+    func testCopyInstructionsFollowTheWidestAvailableSet() {
+        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: [:]).copy, .movntAVX512F)
+        XCTAssertEqual(
+            PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_AVX512F": "1"]).copy, .movntAVX)
+        XCTAssertEqual(
+            PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_AVX": "1"]).copy, .movntSSE2)
+        XCTAssertEqual(
+            PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"]).copy, .temporal)
+        let sse2Only = CPUFeatures(clflush: true, sse2: true)
+        XCTAssertEqual(PersistPath.select(cpu: sse2Only, environment: [:]).copy, .movntSSE2)
+    }
+
+    func testStreamingThresholdDefaultsToOneLineAndCanBeRaised() {
+        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: [:]).movntThreshold, 64)
+        let raised = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_MOVNT_THRESHOLD": "4K"])
+        XCTAssertEqual(raised.movntThreshold, 4096)
+        XCTAssertNotEqual(raised, PersistPath.select(cpu: fullCPU, environment: [:]))
+        let temporal = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"])
+        XCTAssertEqual(temporal.movntThreshold, Int.max, "a temporal path never streams")
+    }
+
+    func testThisCPUIsDetected() {
+        let cpu = CPUFeatures.current
+        XCTAssertTrue(cpu.clflush, "every x86-64 CPU has clflush")
+        XCTAssertTrue(cpu.sse2, "every x86-64 CPU has SSE2")
+        XCTAssertFalse(cpu.vendor.isEmpty)
+    }
+}
