@@ -29,13 +29,19 @@ struct HeapCommand: ParsableCommand {
         @Flag(help: "Print the new pool's info as JSON.")
         var json = false
 
+        func validate() throws {
+            _ = try parseSizeOption(size, "--size")
+            _ = try parseSizeOption(slabSize, "--slab-size")
+            _ = try parseSizeOption(logSize, "--log-size")
+        }
+
         func run() throws {
             try reportingFailures {
                 let options = HeapCreateOptions(
-                    slabSize: try slabSize.map { Int(try ByteSize.parse($0)) },
-                    logSize: try logSize.map { Int(try ByteSize.parse($0)) })
-                let heap = try PersistentHeap.create(
-                    path: pool, size: Int(try ByteSize.parse(size)), options: options)
+                    slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
+                    logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) })
+                let bytes = try parseSizeOption(size, "--size") ?? 0
+                let heap = try PersistentHeap.create(path: pool, size: Int(bytes), options: options)
                 try heap.close()
                 let info = try HeapInfo.read(path: pool)
                 if json {

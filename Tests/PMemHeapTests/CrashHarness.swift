@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs the crash-test child (`heap-crash-child`) and `pmemctl`, built next
@@ -19,7 +20,7 @@ struct CrashHarness {
     /// Finds the binaries; fails the test when they were not built.
     init(directory: String) throws {
         self.directory = directory
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let products = CLI.productsDirectory.path
         child = products + "/heap-crash-child"
         pmemctl = products + "/pmemctl"
         for binary in [child, pmemctl] where !FileManager.default.isExecutableFile(atPath: binary) {
