@@ -14,6 +14,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Replication: networking, the pre-shared-key handshake and frame MACs, metrics.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -57,6 +61,20 @@ let package = Package(
         // The crash-test child: runs a heap workload until killed, and verifies a pool.
         .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
 
+        // Replication: the log region on PMem, the HA agent, replicas, failover.
+        .target(
+            name: "PMemReplication",
+            dependencies: [
+                "PMemHeap", "PMemKit", "CPMemHeap",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The replication test child: a heap application whose commits are replicated.
+        .executableTarget(name: "repl-workload", dependencies: ["PMemReplication", "PMemHeap", "PMemKit"]),
+
         // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
         .target(
             name: "CKVMShim", path: "CShims/CKVMShim",
@@ -69,14 +87,14 @@ let package = Package(
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "CPmem", "CPmemobj",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "CPmem", "CPmemobj",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -88,6 +106,14 @@ let package = Package(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(
+            name: "PMemReplicationTests",
+            dependencies: [
+                "PMemReplication", "PMemHeap", "PMemKit", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
     ]
 )

@@ -1,0 +1,178 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+// The heap's entry points for replication (PMemReplication). A committed
+// transaction's redo record does not carry everything a copy of the pool
+// needs: a new object's initial value is written in place, and slab
+// assignments and type registrations go straight to the metadata. These
+// functions name those bytes as pool writes (an offset and the bytes), and
+// let a replica apply redo records to its copy of the pool.
+
+/// What a replica already holds of a pool's metadata: which slabs' directory
+/// entries and how many type table entries have been shipped. The primary
+/// keeps one per replication stream.
+public struct ReplicatedLayout: Sendable, Equatable {
+    private var slabs: [UInt64]
+    /// Type table entries shipped (ids 1 through `types`).
+    public private(set) var types: Int
+
+    /// Nothing shipped yet, for a pool of `slabCount` slabs.
+    public init(slabCount: Int) {
+        slabs = Array(repeating: 0, count: (slabCount + 63) / 64)
+        types = 0
+    }
+
+    /// Whether slab `index`'s directory entry was shipped.
+    public func hasSlab(_ index: Int) -> Bool {
+        slabs[index / 64] & (UInt64(1) << UInt64(index % 64)) != 0
+    }
+
+    mutating func addSlab(_ index: Int) {
+        slabs[index / 64] |= UInt64(1) << UInt64(index % 64)
+    }
+
+    mutating func setTypes(_ count: Int) { types = count }
+}
+
+extension PersistentHeap {
+    /// The sequence number of the latest committed transaction (after
+    /// `open`, the newest one recovery found).
+    public var lastCommittedSequence: UInt64 { log.lastSequence }
+
+    /// Calls `body(offset, bytes)` with writes that rebuild the pool's
+    /// current state on a zero-filled file of the pool's size: the header,
+    /// the type table entries in use, the slab directory and every assigned
+    /// slab (redo log lanes are left zero, so nothing is replayed there).
+    /// `layout` then records every slab and type as shipped.
+    ///
+    /// No transaction may run meanwhile (call it before they start).
+    public func forEachBaselineWrite(
+        layout: inout ReplicatedLayout, _ body: (Int, UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        let g = geometry
+        let base = UnsafeRawPointer(pool.base)
+        try body(0, UnsafeRawBufferPointer(start: base, count: HeapFormat.headerSize))
+        let types = persistentTypeCount()
+        if types > 0 {
+            try body(
+                g.typeTableOffset,
+                UnsafeRawBufferPointer(start: base + g.typeTableOffset, count: types * HeapFormat.typeEntrySize))
+        }
+        layout.setTypes(types)
+        try body(
+            g.slabDirectoryOffset, UnsafeRawBufferPointer(start: base + g.slabDirectoryOffset, count: g.slabCount * 8))
+        for slab in 0..<g.slabCount where pmh_load_acquire(allocator.slabTypes + slab) != 0 {
+            layout.addSlab(slab)
+            try body(g.slabOffset(slab), UnsafeRawBufferPointer(start: base + g.slabOffset(slab), count: g.slabSize))
+        }
+    }
+
+    /// Calls `body(offset, bytes)` with the in-place writes `transaction`
+    /// depends on that its record does not carry, in the order a replica
+    /// applies them before the record: type table entries and the type count
+    /// (for types `layout` lacks), directory entries of slabs it allocates
+    /// in for the first time, and the initial bytes of each object it
+    /// allocates. Call it from a heap observer (before the record is applied
+    /// in place, so the objects hold their initial values).
+    public func forEachInPlaceWrite(
+        of transaction: CommittedTransaction, layout: inout ReplicatedLayout,
+        _ body: (Int, UnsafeRawBufferPointer) -> Void
+    ) {
+        let g = geometry
+        let base = UnsafeRawPointer(pool.base)
+        RedoRecord.forEachEntry(transaction.recordBytes.baseAddress!, bounds: transaction.bounds) {
+            kind, offset, mask, _ in
+            guard kind == .setBits, offset >= g.slabsOffset else { return }
+            let slab = (offset - g.slabsOffset) / g.slabSize
+            let typeID = Int(pmh_load_acquire(allocator.slabTypes + slab))
+            guard let type = allocator.types[typeID] else { return }
+            if !layout.hasSlab(slab) {
+                if typeID > layout.types {
+                    let count = persistentTypeCount()
+                    let entries = base + g.typeTableOffset + layout.types * HeapFormat.typeEntrySize
+                    body(
+                        g.typeTableOffset + layout.types * HeapFormat.typeEntrySize,
+                        UnsafeRawBufferPointer(
+                            start: entries, count: (count - layout.types) * HeapFormat.typeEntrySize))
+                    body(
+                        HeapFormat.typeCountOffset,
+                        UnsafeRawBufferPointer(start: base + HeapFormat.typeCountOffset, count: 8))
+                    layout.setTypes(count)
+                }
+                let entry = g.slabDirectoryOffset + slab * 8
+                body(entry, UnsafeRawBufferPointer(start: base + entry, count: 8))
+                layout.addSlab(slab)
+            }
+            let word = (offset - g.slabOffset(slab)) / 8
+            var bits = mask
+            while bits != 0 {
+                let slot = word * 64 + bits.trailingZeroBitCount
+                bits &= bits - 1
+                let object = g.slabOffset(slab) + type.layout.objectsOffset + slot * type.layout.stride
+                body(object, UnsafeRawBufferPointer(start: base + object, count: type.description.size))
+            }
+        }
+    }
+
+    /// Registered types as the pool's count word says (entries are persisted before the count).
+    private func persistentTypeCount() -> Int {
+        let word = pmh_load_acquire(
+            (pool.base + HeapFormat.typeCountOffset).assumingMemoryBound(to: UInt64.self))
+        return Int(CheckedWord.decode(word, salt: pool.salt, tag: HeapFormat.typeCountOffset) ?? 0)
+    }
+}
+
+/// A replica's copy of a pool, not open as a heap: the target of replicated
+/// redo records. Its header must already be in place (a baseline wrote it).
+public final class ReplicaPoolImage {
+    private let pool: PoolMemory
+    private let bounds: RedoRecord.Bounds
+    /// The pool's UUID (the same as the primary's: records validate against it).
+    public let uuid: UUID
+    /// The pool's geometry.
+    public let geometry: PoolGeometry
+
+    /// Reads and validates the identity block of the pool in `mapping`.
+    public init(mapping: PMemMapping) throws {
+        let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: mapping.path)
+        pool = PoolMemory(mapping: mapping, salt: identity.salt)
+        bounds = RedoRecord.Bounds(geometry: identity.geometry)
+        uuid = identity.uuid
+        geometry = identity.geometry
+    }
+
+    /// Checks a redo record as the primary's heap sealed it (length,
+    /// checksum under this pool's identity, every entry well formed and
+    /// inside the root line or the slabs) and returns its sequence number;
+    /// throws `corrupt`, having written nothing, when any check fails.
+    @discardableResult
+    public func validate(record: UnsafeRawBufferPointer) throws -> UInt64 {
+        func corrupt(_ why: String) -> PMemError {
+            PMemError(.corrupt, operation: "replica apply", detail: "redo record \(why)")
+        }
+        guard let start = record.baseAddress, record.count >= HeapFormat.recordHeaderSize,
+            Int(bitPattern: start) % 8 == 0
+        else { throw corrupt("is shorter than its header or misaligned") }
+        guard RedoRecord.length(start) == record.count, record.count % 8 == 0 else {
+            throw corrupt("length \(RedoRecord.length(start)) does not match the \(record.count) bytes received")
+        }
+        guard
+            start.load(fromByteOffset: 24, as: UInt64.self)
+                == RedoRecord.checksum(start, length: record.count, salt: pool.salt)
+        else { throw corrupt("fails its checksum (damaged, or from another pool)") }
+        guard RedoRecord.forEachEntry(start, bounds: bounds, { _, _, _, _ in }) else {
+            throw corrupt("has an entry that is malformed or outside the heap's objects")
+        }
+        return RedoRecord.seq(start)
+    }
+
+    /// Validates a redo record (see `validate`) and stores its changes in
+    /// place, flushed but not fenced: call `drain` on the mapping before
+    /// counting it durable. Applying a record twice, or a run of records
+    /// again from any of them, leaves the same bytes.
+    public func apply(record: UnsafeRawBufferPointer) throws {
+        try validate(record: record)
+        RedoLog.apply(record.baseAddress!, pool: pool, bounds: bounds)
+    }
+}

@@ -1,0 +1,29 @@
+/// What the application does when the log has no room because replicas
+/// have not acknowledged enough of it (the agent reclaims only what they
+/// acknowledged). Nothing is ever dropped silently: either the writer waits
+/// for room, or it reports the shortage as an error.
+public enum BackPressurePolicy: Sendable, Equatable {
+    /// Wait for the agent to reclaim room, for at most this many seconds, then fail.
+    case block(timeout: Double)
+    /// Fail at once.
+    case fail
+
+    /// The longest wait, in nanoseconds.
+    var timeoutNanoseconds: UInt64 {
+        switch self {
+        case .block(let timeout): UInt64(max(0, timeout) * 1e9)
+        case .fail: 0
+        }
+    }
+
+    /// Parses `block:SECONDS` or `fail` (for the CLI and environment).
+    public init?(_ text: String) {
+        if text == "fail" {
+            self = .fail
+        } else if text.hasPrefix("block:"), let seconds = Double(text.dropFirst(6)), seconds >= 0 {
+            self = .block(timeout: seconds)
+        } else {
+            return nil
+        }
+    }
+}

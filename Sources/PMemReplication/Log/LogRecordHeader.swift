@@ -1,0 +1,67 @@
+import CPMemHeap
+import Foundation
+
+/// The header of one record in the replication log (48 bytes):
+///
+/// ```
+/// position u64 | sequence u64 | transaction u64 | time ns u64 |
+/// payload length u32 | kind u16 | flags u16 | checksum u64
+/// ```
+///
+/// The checksum covers the other header words and the payload and is seeded
+/// by the log's UUID. The position (the record's byte offset in the log's
+/// unbounded address space) is inside it, so bytes left from an earlier
+/// trip round the ring never validate at a later position.
+public struct LogRecordHeader: Sendable, Equatable {
+    /// Byte position of the record in the log (ring offset = position mod capacity).
+    public var position: UInt64
+    /// The log sequence number: 1, 2, 3, ... with no gaps.
+    public var sequence: UInt64
+    /// The heap's commit sequence number of the transaction (0 for baseline records).
+    public var transaction: UInt64
+    /// When the record was appended (CLOCK_REALTIME, nanoseconds).
+    public var time: UInt64
+    /// Bytes of payload after the header.
+    public var payloadLength: Int
+    /// What the record holds.
+    public var kind: LogRecordKind
+
+    /// Bytes the record occupies in the ring (header and payload, padded to 64).
+    public var footprint: Int { LogFormat.footprint(payload: payloadLength) }
+
+    /// Reads the fields at `p` (any alignment); `nil` when the kind is unknown.
+    static func read(from p: UnsafeRawPointer) -> LogRecordHeader? {
+        guard
+            let kind = LogRecordKind(
+                rawValue: p.loadUnaligned(fromByteOffset: LogFormat.Header.kind, as: UInt16.self))
+        else { return nil }
+        return LogRecordHeader(
+            position: p.loadUnaligned(fromByteOffset: LogFormat.Header.position, as: UInt64.self),
+            sequence: p.loadUnaligned(fromByteOffset: LogFormat.Header.sequence, as: UInt64.self),
+            transaction: p.loadUnaligned(fromByteOffset: LogFormat.Header.transaction, as: UInt64.self),
+            time: p.loadUnaligned(fromByteOffset: LogFormat.Header.time, as: UInt64.self),
+            payloadLength: Int(p.loadUnaligned(fromByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)),
+            kind: kind)
+    }
+
+    /// The checksum of the record at `p` whose payload is `payloadLength` bytes.
+    static func checksum(_ p: UnsafeRawPointer, payloadLength: Int, salt: UInt64) -> UInt64 {
+        let headerSum = pmh_checksum64(p, LogFormat.Header.checksum, salt)
+        return pmh_checksum64(p + LogFormat.Header.size, payloadLength, headerSum)
+    }
+
+    /// The record at `p` when it is whole: a known kind, a payload within the
+    /// `available` bytes, the expected position (when given), and a matching
+    /// checksum. `nil` otherwise (torn, stale, damaged, or never written).
+    static func validated(
+        at p: UnsafeRawPointer, available: Int, salt: UInt64, position expected: UInt64? = nil
+    ) -> LogRecordHeader? {
+        guard available >= LogFormat.Header.size, let header = read(from: p) else { return nil }
+        if let expected, header.position != expected { return nil }
+        guard header.payloadLength <= available - LogFormat.Header.size,
+            p.loadUnaligned(fromByteOffset: LogFormat.Header.checksum, as: UInt64.self)
+                == checksum(p, payloadLength: header.payloadLength, salt: salt)
+        else { return nil }
+        return header
+    }
+}

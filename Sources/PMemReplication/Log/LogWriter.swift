@@ -1,0 +1,184 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+/// Appends records to the log: one writer per log (the application), any
+/// number of threads. A record is durable when `append` returns: it is
+/// streamed into the ring with non-temporal stores and fenced once. Nothing
+/// here waits on the network; the only wait is for room in the ring, which
+/// the agent makes by reclaiming acknowledged records (`BackPressurePolicy`).
+public final class LogWriter: @unchecked Sendable {
+    /// The log.
+    public let region: LogRegion
+    /// What to do when the ring is full.
+    public let policy: BackPressurePolicy
+    private var lock = pthread_mutex_t()
+    /// Position of the next record.
+    private var tail: UInt64
+    /// Sequence number of the next record.
+    private var sequence: UInt64
+    /// The reclaim point last read from the agent's slot.
+    private var head: UInt64
+    /// Bytes promised to admitted transactions that have not appended yet.
+    private var promised = 0
+    private let header = UnsafeMutableRawPointer.allocate(byteCount: LogFormat.alignment, alignment: LogFormat.alignment)
+
+    /// Opens the writer at the end of the records already in the log.
+    public init(region: LogRegion, policy: BackPressurePolicy) {
+        self.region = region
+        self.policy = policy
+        let point = region.reclaimPoint()
+        var scanner = LogScanner(region: region, from: point)
+        while scanner.next() != nil {}
+        tail = scanner.position
+        sequence = scanner.nextSequence
+        head = point.position
+        pthread_mutex_init(&lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(&lock)
+        header.deallocate()
+    }
+
+    /// The largest payload one record can carry.
+    public var maxPayload: Int { region.capacity / 2 - LogFormat.Header.size }
+
+    /// The sequence number the next record will get.
+    public var nextSequence: UInt64 {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return sequence
+    }
+
+    /// Bytes of the ring in use (appended, not yet reclaimed), as last seen.
+    public var usedBytes: Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return Int(tail - head)
+    }
+
+    /// Appends one record whose payload is `payload` (a multiple of 8 bytes
+    /// may be read past its end up to the next multiple of 8; callers pass
+    /// buffers padded so), durable on return. Returns its sequence number.
+    ///
+    /// Throws `busy` when the ring stays full past the policy's timeout, and
+    /// `invalidArgument` for a payload larger than `maxPayload`.
+    @discardableResult
+    public func append(
+        kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer, releasing promise: Int = 0
+    ) throws -> UInt64 {
+        guard payload.count <= maxPayload else {
+            throw PMemError(
+                .invalidArgument, operation: "replication log",
+                detail: "a record of \(payload.count) bytes does not fit a log of \(region.capacity) bytes "
+                    + "(at most \(maxPayload)); use a larger log")
+        }
+        let footprint = LogFormat.footprint(payload: payload.count)
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        promised -= promise
+        let offset = Int(tail % UInt64(region.capacity))
+        let wraps = region.capacity - offset < footprint
+        let needed = (wraps ? region.capacity - offset : 0) + footprint
+        try waitForRoom(needed)
+        if wraps {
+            write(kind: .wrap, transaction: 0, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            tail = region.nextLap(after: tail)
+        }
+        let assigned = sequence
+        write(kind: kind, transaction: transaction, payload: payload)
+        region.mapping.drain()
+        tail += UInt64(footprint)
+        sequence += 1
+        return assigned
+    }
+
+    /// Reserves room for a record of up to `bytes` (transaction admission),
+    /// waiting per the policy while the ring lacks it; returns the bytes
+    /// reserved, which the `append` that uses them passes back as
+    /// `releasing`, or `release` returns.
+    public func promise(_ bytes: Int) throws -> Int {
+        let footprint = LogFormat.footprint(payload: min(bytes, maxPayload)) + LogFormat.alignment
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        try waitForRoom(footprint)
+        promised += footprint
+        return footprint
+    }
+
+    /// Returns reserved room no record used (the transaction threw or wrote nothing).
+    public func release(_ reserved: Int) {
+        pthread_mutex_lock(&lock)
+        promised -= reserved
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Waits (lock held, released while sleeping) until `needed` bytes fit
+    /// beside the promised ones.
+    private func waitForRoom(_ needed: Int) throws {
+        let capacity = UInt64(region.capacity)
+        func fits() -> Bool { tail - head + UInt64(needed + max(promised, 0)) <= capacity }
+        if fits() { return }
+        head = region.reclaimPoint().position
+        if fits() { return }
+        let limit = policy.timeoutNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds
+        var pause: UInt32 = 20
+        while true {
+            let waited = DispatchTime.now().uptimeNanoseconds - start
+            if waited >= limit {
+                throw PMemError(
+                    .busy, operation: "replication log",
+                    detail: "the log is full: \(tail - head) of \(capacity) bytes await acknowledgement by the "
+                        + "replicas" + (limit > 0 ? " after waiting \(Double(waited) / 1e9) s" : "")
+                        + " (is the HA agent running and are replicas reachable?)")
+            }
+            pthread_mutex_unlock(&lock)
+            usleep(pause)
+            pause = min(pause * 2, 1000)
+            pthread_mutex_lock(&lock)
+            head = region.reclaimPoint().position
+            if fits() { return }
+        }
+    }
+
+    /// Streams one record at the tail (no fence).
+    private func write(kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer) {
+        let destination = region.ring + Int(tail % UInt64(region.capacity))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let fields = LogRecordHeader(
+            position: tail, sequence: sequence, transaction: transaction,
+            time: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), payloadLength: payload.count, kind: kind)
+        // The checksum needs the payload where the header expects it: compute it over the source.
+        fields.writeHeader(to: header, payload: payload, salt: region.salt)
+        let padded = (payload.count + 7) & ~7
+        if region.mapping.persistPath != nil {
+            pmh_stream_copy(destination, header, LogFormat.Header.size)
+            if padded > 0 { pmh_stream_copy(destination + LogFormat.Header.size, payload.baseAddress!, padded) }
+        } else {
+            destination.copyMemory(from: header, byteCount: LogFormat.Header.size)
+            if padded > 0 {
+                (destination + LogFormat.Header.size).copyMemory(from: payload.baseAddress!, byteCount: padded)
+            }
+            region.mapping.persist(destination, LogFormat.Header.size + padded)
+        }
+    }
+}
+
+extension LogRecordHeader {
+    /// Writes the 48-byte header to `p` with the checksum of these fields and `payload` (held elsewhere).
+    func writeHeader(to p: UnsafeMutableRawPointer, payload: UnsafeRawBufferPointer, salt: UInt64) {
+        p.storeBytes(of: position, toByteOffset: LogFormat.Header.position, as: UInt64.self)
+        p.storeBytes(of: sequence, toByteOffset: LogFormat.Header.sequence, as: UInt64.self)
+        p.storeBytes(of: transaction, toByteOffset: LogFormat.Header.transaction, as: UInt64.self)
+        p.storeBytes(of: time, toByteOffset: LogFormat.Header.time, as: UInt64.self)
+        p.storeBytes(of: UInt32(payloadLength), toByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)
+        p.storeBytes(of: kind.rawValue, toByteOffset: LogFormat.Header.kind, as: UInt16.self)
+        p.storeBytes(of: 0, toByteOffset: LogFormat.Header.flags, as: UInt16.self)
+        let headerSum = pmh_checksum64(p, LogFormat.Header.checksum, salt)
+        let sum = payload.isEmpty ? pmh_checksum64(p, 0, headerSum) : pmh_checksum64(payload.baseAddress!, payload.count, headerSum)
+        p.storeBytes(of: sum, toByteOffset: LogFormat.Header.checksum, as: UInt64.self)
+    }
+}

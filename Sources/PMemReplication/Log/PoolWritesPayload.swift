@@ -1,0 +1,120 @@
+import PMemKit
+
+/// The payload of `transaction` and `baselineWrites` records: pool writes
+/// (an offset and bytes each), then, for a transaction, the heap's redo
+/// record exactly as the heap sealed it.
+///
+/// ```
+/// write count u32 | redo record offset u32 (0: none)
+/// per write:  offset u64 | length u32 | 0 u32 | bytes, zero-padded to 8
+/// redo record (8-aligned), to the end of the payload
+/// ```
+enum PoolWritesPayload {
+    static let headerSize = 8
+    static let writeHeaderSize = 16
+
+    /// One pool write inside a payload.
+    struct Write {
+        let offset: Int
+        let bytes: UnsafeRawBufferPointer
+    }
+
+    /// Reads a payload; throws `corrupt` when it is malformed or a write
+    /// falls outside a pool of `poolSize` bytes.
+    static func parse(_ payload: UnsafeRawBufferPointer, poolSize: Int) throws -> (
+        writes: [Write], record: UnsafeRawBufferPointer?
+    ) {
+        func corrupt(_ why: String) -> PMemError {
+            PMemError(.corrupt, operation: "replica apply", detail: "record payload \(why)")
+        }
+        guard payload.count >= headerSize, let base = payload.baseAddress else { throw corrupt("is truncated") }
+        let count = Int(base.loadUnaligned(as: UInt32.self))
+        let recordOffset = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        var cursor = headerSize
+        var writes: [Write] = []
+        writes.reserveCapacity(count)
+        for _ in 0..<count {
+            guard payload.count - cursor >= writeHeaderSize else { throw corrupt("ends inside a write") }
+            let offset = base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
+            let length = Int(base.loadUnaligned(fromByteOffset: cursor + 8, as: UInt32.self))
+            let padded = (length + 7) & ~7
+            guard payload.count - cursor - writeHeaderSize >= padded else { throw corrupt("ends inside a write") }
+            guard offset <= UInt64(poolSize), UInt64(length) <= UInt64(poolSize) - offset else {
+                throw corrupt("writes \(length) bytes at \(offset), outside the \(poolSize)-byte pool")
+            }
+            writes.append(
+                Write(offset: Int(offset), bytes: UnsafeRawBufferPointer(start: base + cursor + writeHeaderSize, count: length)))
+            cursor += writeHeaderSize + padded
+        }
+        guard recordOffset != 0 else {
+            guard cursor == payload.count else { throw corrupt("has bytes after its writes") }
+            return (writes, nil)
+        }
+        guard recordOffset == cursor else { throw corrupt("puts its redo record at \(recordOffset), not \(cursor)") }
+        return (writes, UnsafeRawBufferPointer(start: base + cursor, count: payload.count - cursor))
+    }
+
+    /// Builds payloads in a reusable DRAM buffer.
+    final class Builder {
+        private(set) var buffer: UnsafeMutableRawPointer
+        private var capacity: Int
+        private(set) var size = headerSize
+        private(set) var count = 0
+
+        init(capacity: Int = 64 << 10) {
+            self.capacity = capacity
+            buffer = .allocate(byteCount: capacity, alignment: 64)
+            reset()
+        }
+
+        deinit { buffer.deallocate() }
+
+        /// Empties the payload.
+        func reset() {
+            size = headerSize
+            count = 0
+            buffer.storeBytes(of: 0, as: UInt64.self)
+        }
+
+        /// Whether nothing has been added.
+        var isEmpty: Bool { count == 0 }
+
+        /// Appends a pool write.
+        func add(offset: Int, bytes: UnsafeRawBufferPointer) {
+            let padded = (bytes.count + 7) & ~7
+            reserve(writeHeaderSize + padded)
+            let p = buffer + size
+            p.storeBytes(of: UInt64(offset), as: UInt64.self)
+            p.storeBytes(of: UInt32(bytes.count), toByteOffset: 8, as: UInt32.self)
+            p.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+            if padded > 0 { p.storeBytes(of: 0, toByteOffset: writeHeaderSize + padded - 8, as: UInt64.self) }
+            if let source = bytes.baseAddress {
+                (p + writeHeaderSize).copyMemory(from: source, byteCount: bytes.count)
+            }
+            size += writeHeaderSize + padded
+            count += 1
+            buffer.storeBytes(of: UInt32(count), as: UInt32.self)
+        }
+
+        /// Appends the redo record (its length is a multiple of 8); nothing may be added after it.
+        func addRecord(_ record: UnsafeRawBufferPointer) {
+            reserve(record.count)
+            buffer.storeBytes(of: UInt32(size), toByteOffset: 4, as: UInt32.self)
+            (buffer + size).copyMemory(from: record.baseAddress!, byteCount: record.count)
+            size += record.count
+        }
+
+        /// The payload built so far (readable up to the next multiple of 8).
+        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: size) }
+
+        private func reserve(_ extra: Int) {
+            guard size + extra + 8 > capacity else { return }
+            let grown = max(capacity * 2, size + extra + 8)
+            let replacement = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 64)
+            replacement.copyMemory(from: buffer, byteCount: size)
+            buffer.deallocate()
+            buffer = replacement
+            capacity = grown
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import PMemHeap
+import PMemKit
+
+/// Replicates a heap: every committed transaction becomes a record in the
+/// log on PMem, appended and persisted on the committing thread before the
+/// commit returns. The HA agent, a separate process, ships the log to
+/// replicas; nothing here touches the network or wakes another process.
+///
+/// ```swift
+/// let heap = try PersistentHeap.open(path: pool)
+/// let replicator = try Replicator.attach(to: heap, logPath: "/mnt/pmem/pool.log")
+/// try replicator.transaction { tx in ... }   // admission, then heap.transaction
+/// replicator.detach()
+/// try heap.close()
+/// ```
+///
+/// Attach before any transaction runs. When the log cannot prove it already
+/// holds the pool's state (a new log, another pool or base, a crash since
+/// the last clean detach) attaching writes a baseline of the pool first.
+public final class Replicator: @unchecked Sendable {
+    /// How to replicate.
+    public struct Options: Sendable {
+        /// Ring bytes of a new log.
+        public var logCapacity: Int
+        /// What `transaction` does when the ring is full.
+        public var backPressure: BackPressurePolicy
+        /// Room `transaction` reserves before it starts: the largest record a transaction is expected to need.
+        public var transactionReserve: Int
+        /// Payload bytes per baseline record.
+        public var baselineChunk: Int
+
+        /// Options; by default a 64 MiB log and waiting up to 10 s for room.
+        public init(
+            logCapacity: Int = 64 << 20, backPressure: BackPressurePolicy = .block(timeout: 10),
+            transactionReserve: Int = 256 << 10, baselineChunk: Int = 1 << 20
+        ) {
+            self.logCapacity = logCapacity
+            self.backPressure = backPressure
+            self.transactionReserve = transactionReserve
+            self.baselineChunk = baselineChunk
+        }
+    }
+
+    /// The replicated heap.
+    public let heap: PersistentHeap
+    /// The log's writer.
+    public let writer: LogWriter
+    /// Whether attaching wrote a baseline (else the log continued where it stopped).
+    public let wroteBaseline: Bool
+    private let options: Options
+    private let lock = NSLock()
+    private var layout: ReplicatedLayout
+    private let builder = PoolWritesPayload.Builder()
+    private var failure: PMemError?
+    private let admission = ThreadLocalCounter()
+
+    private init(heap: PersistentHeap, writer: LogWriter, options: Options, layout: ReplicatedLayout, baseline: Bool) {
+        self.heap = heap
+        self.writer = writer
+        self.options = options
+        self.layout = layout
+        self.wroteBaseline = baseline
+    }
+
+    /// Attaches to `heap` (open, with no transaction running): opens or
+    /// creates the log at `logPath`, writes a baseline when needed, and
+    /// subscribes to the heap's commits.
+    public static func attach(to heap: PersistentHeap, logPath: String, options: Options = Options()) throws
+        -> Replicator
+    {
+        let region = try LogRegion.openOrCreate(path: logPath, capacity: options.logCapacity)
+        let writer = LogWriter(region: region, policy: options.backPressure)
+        let base = UInt64(UInt(bitPattern: heap.base))
+        let previous = region.attachment()
+        let continues =
+            previous.map {
+                $0.cleanlyDetached && $0.poolUUID == heap.uuid && $0.poolBase == base
+                    && $0.lastTransaction == heap.lastCommittedSequence
+            } ?? false
+        var layout = ReplicatedLayout(slabCount: heap.geometry.slabCount)
+        let replicator: Replicator
+        if continues {
+            heap.forEachBaselineWrite(layout: &layout) { _, _ in }
+            replicator = Replicator(heap: heap, writer: writer, options: options, layout: layout, baseline: false)
+        } else {
+            replicator = Replicator(heap: heap, writer: writer, options: options, layout: layout, baseline: true)
+            try replicator.writeBaseline()
+        }
+        region.storeAttachment(
+            .init(poolUUID: heap.uuid, poolBase: base, lastTransaction: 0, cleanlyDetached: false))
+        heap.addObserver { [weak replicator] committed in replicator?.record(committed) }
+        return replicator
+    }
+
+    /// Runs `body` as a heap transaction after reserving room in the log for
+    /// its record (`Options.transactionReserve`): when the ring is full the
+    /// back-pressure policy applies here, before anything is committed.
+    /// Throws the latched failure if an earlier commit could not be logged.
+    @discardableResult
+    public func transaction<R>(_ body: (Transaction) throws -> R) throws -> R {
+        try check()
+        let reserved = try writer.promise(options.transactionReserve)
+        admission.value = reserved
+        defer {
+            let unused = admission.value
+            admission.value = 0
+            if unused > 0 { writer.release(unused) }
+        }
+        return try heap.transaction(body)
+    }
+
+    /// Throws if a committed transaction could not be logged (the ring stayed
+    /// full past the policy's limit): replicas then lack it, and the next
+    /// attach writes a new baseline.
+    public func check() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+    }
+
+    /// Records a clean detach: every commit so far is in the log, so the
+    /// next attach of the same pool at the same base continues without a
+    /// baseline. Call after the last transaction, before closing the heap.
+    public func detach() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard failure == nil else { return }
+        writer.region.storeAttachment(
+            .init(
+                poolUUID: heap.uuid, poolBase: UInt64(UInt(bitPattern: heap.base)),
+                lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
+    }
+
+    /// The heap observer: builds the record (pool writes, redo record) and appends it.
+    private func record(_ committed: CommittedTransaction) {
+        let reserved = admission.value
+        admission.value = 0
+        lock.lock()
+        defer { lock.unlock() }
+        builder.reset()
+        heap.forEachInPlaceWrite(of: committed, layout: &layout) { builder.add(offset: $0, bytes: $1) }
+        builder.addRecord(committed.recordBytes)
+        do {
+            try writer.append(
+                kind: .transaction, transaction: committed.sequence, payload: builder.bytes, releasing: reserved)
+        } catch let error as PMemError {
+            if failure == nil {
+                failure = PMemError(
+                    error.kind, operation: "replication",
+                    detail: "transaction \(committed.sequence) committed but could not be logged (\(error.detail)); "
+                        + "replicas lack it until the heap is reopened and a new baseline is written")
+            }
+            writer.release(reserved)
+        } catch {
+            writer.release(reserved)
+        }
+    }
+
+    /// Writes the pool's current state as baseline records.
+    private func writeBaseline() throws {
+        let transaction = heap.lastCommittedSequence
+        var begin = [UInt8](repeating: 0, count: 32)
+        withUnsafeBytes(of: heap.uuid.uuid) { begin.replaceSubrange(0..<16, with: $0) }
+        begin.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt64(heap.geometry.poolSize), toByteOffset: 16, as: UInt64.self)
+            $0.storeBytes(of: UInt64(UInt(bitPattern: heap.base)), toByteOffset: 24, as: UInt64.self)
+        }
+        _ = try begin.withUnsafeBytes {
+            try writer.append(kind: .baselineBegin, transaction: transaction, payload: $0)
+        }
+        let chunk = max(4096, min(options.baselineChunk, writer.maxPayload - 4096))
+        builder.reset()
+        try heap.forEachBaselineWrite(layout: &layout) { offset, bytes in
+            var done = 0
+            while done < bytes.count {
+                let room = chunk - builder.size - PoolWritesPayload.writeHeaderSize
+                if room < 64 {
+                    try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
+                    builder.reset()
+                    continue
+                }
+                let piece = min(room & ~7, bytes.count - done)
+                builder.add(offset: offset + done, bytes: UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece]))
+                done += piece
+            }
+        }
+        if !builder.isEmpty {
+            try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
+        }
+        try writer.append(
+            kind: .baselineEnd, transaction: transaction, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+}
+
+/// One integer per thread (the room the thread's admitted transaction reserved).
+final class ThreadLocalCounter: @unchecked Sendable {
+    private var key = pthread_key_t()
+
+    init() { pthread_key_create(&key, nil) }
+    deinit { pthread_key_delete(key) }
+
+    var value: Int {
+        get { Int(bitPattern: pthread_getspecific(key)) }
+        set { pthread_setspecific(key, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+}
