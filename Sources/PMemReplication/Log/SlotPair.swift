@@ -1,25 +1,27 @@
 import CPMemHeap
 import PMemKit
 
-/// A small record kept in two checksummed 64-byte slots written alternately:
-/// an update writes the slot not holding the current value and persists it,
-/// so a torn update leaves the previous value readable.
+/// A small record kept in two checksummed slots written alternately: an
+/// update writes the slot not holding the current value and persists it, so
+/// a torn update leaves the previous value readable.
 ///
-/// Each slot: generation (u64) at 0, 48 bytes of fields at 8, checksum at 56.
+/// Each slot: generation (u64) at 0, fields from 8, checksum in the last 8 bytes.
 struct SlotPair {
     let mapping: PMemMapping
     let offsets: [Int]
     let seed: UInt64
+    /// Bytes of one slot (64 or 128).
+    var slotSize = 64
 
-    private static let checksumOffset = 56
+    private var checksumOffset: Int { slotSize - 8 }
 
     /// The current slot's address and generation, or `nil` when neither slot is valid.
     func current() -> (slot: Int, generation: UInt64, fields: UnsafeRawPointer)? {
         var best: (Int, UInt64, UnsafeRawPointer)?
         for (index, offset) in offsets.enumerated() {
             let p = UnsafeRawPointer(mapping.base + offset)
-            let stored = p.load(fromByteOffset: Self.checksumOffset, as: UInt64.self)
-            guard pmh_checksum64(p, Self.checksumOffset, seed ^ UInt64(index)) == stored else { continue }
+            let stored = p.load(fromByteOffset: checksumOffset, as: UInt64.self)
+            guard pmh_checksum64(p, checksumOffset, seed ^ UInt64(index)) == stored else { continue }
             let generation = p.load(as: UInt64.self)
             guard generation > 0 else { continue }
             if best == nil || generation > best!.1 { best = (index, generation, p + 8) }
@@ -27,17 +29,17 @@ struct SlotPair {
         return best
     }
 
-    /// Writes new fields (48 bytes, filled by `fill`) into the other slot and persists them.
+    /// Writes new fields (filled by `fill`) into the other slot and persists them.
     func update(_ fill: (UnsafeMutableRawPointer) -> Void) {
         let now = current()
         let slot = now.map { 1 - $0.slot } ?? 0
         let p = mapping.base + offsets[slot]
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: slotSize)
         p.storeBytes(of: (now?.generation ?? 0) + 1, as: UInt64.self)
         fill(p + 8)
         p.storeBytes(
-            of: pmh_checksum64(p, Self.checksumOffset, seed ^ UInt64(slot)), toByteOffset: Self.checksumOffset,
+            of: pmh_checksum64(p, checksumOffset, seed ^ UInt64(slot)), toByteOffset: checksumOffset,
             as: UInt64.self)
-        mapping.persist(p, 64)
+        mapping.persist(p, slotSize)
     }
 }

@@ -1,0 +1,318 @@
+import Foundation
+import PMemHeap
+import PMemKit
+
+/// A replica's durable copy of a replicated pool, in a directory:
+///
+/// - `state`: what has been applied (`ReplicaState`, two checksummed slots);
+/// - `journal`: the batch being applied (`ReplicaJournal`);
+/// - `pool.<N>`: the pool copy, generation N; a baseline is written into
+///   `pool.<N+1>`, which becomes current when the baseline ends.
+///
+/// `apply(batch:)` checks everything first (record checksums under the log's
+/// UUID, sequence continuity, payload bounds, each redo record's own checksum
+/// and bounds) and writes nothing when anything fails. Then the batch goes to
+/// the journal, then into the pool copy, then the state moves past it.
+public final class ReplicaStore: @unchecked Sendable {
+    /// The store's directory.
+    public let directory: String
+    /// What has been applied.
+    public private(set) var state: ReplicaState
+    /// The batch journal opened over replay.
+    private let journal: ReplicaJournal
+    private let stateSlots: SlotPair
+    private var pool: PMemMapping?
+    private var image: ReplicaPoolImage?
+    private var next: PMemMapping?
+    private let lockDescriptor: Int32
+
+    /// Largest batch (bytes of records) the journal takes.
+    public var maxBatchBytes: Int { journal.capacity }
+
+    /// Opens (creating when needed) the store in `directory`, takes its lock,
+    /// and finishes applying a journaled batch left by a crash.
+    ///
+    /// - Parameter maxBatchBytes: journal capacity of a new store.
+    public init(directory: String, maxBatchBytes: Int = 64 << 20) throws {
+        self.directory = directory
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw PMemError.system("mkdir", errno: errno, detail: directory)
+        }
+        let lock = Foundation.open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw PMemError.system("open", errno: errno, detail: "\(directory)/lock") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let error = errno
+            Foundation.close(lock)
+            throw PMemError(
+                .busy, operation: "replica store", errno: error,
+                detail: "\(directory) is in use by another process (a running replica?)")
+        }
+        lockDescriptor = lock
+        do {
+            let stateMapping = try PMemMapping(
+                path: "\(directory)/state", options: .init(size: ReplicaState.fileSize, create: true))
+            stateSlots = SlotPair(
+                mapping: stateMapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128)
+            journal = ReplicaJournal(
+                mapping: try PMemMapping(
+                    path: "\(directory)/journal",
+                    options: .init(size: ReplicaJournal.dataOffset + maxBatchBytes, create: true)))
+            state = ReplicaState.read(stateSlots)
+            try openPools()
+            try replayJournal()
+        } catch {
+            Foundation.close(lock)
+            throw error
+        }
+    }
+
+    deinit { Foundation.close(lockDescriptor) }
+
+    /// Path of the pool copy of generation `generation`.
+    func poolPath(_ generation: UInt64) -> String { "\(directory)/pool.\(generation)" }
+
+    private func openPools() throws {
+        if state.poolGeneration > 0 {
+            let mapping = try PMemMapping(path: poolPath(state.poolGeneration))
+            pool = mapping
+            image = try ReplicaPoolImage(mapping: mapping)
+        }
+        if state.inBaseline {
+            next = try PMemMapping(path: poolPath(state.poolGeneration + 1))
+        }
+    }
+
+    /// Applies again a batch that reached the journal but not the state.
+    private func replayJournal() throws {
+        guard let entry = journal.entry(), entry.lastSequence > state.appliedSequence,
+            entry.firstSequence <= state.appliedSequence + 1 || state.appliedSequence == 0,
+            let logUUID = state.logUUID
+        else { return }
+        let batch = UnsafeRawBufferPointer(start: journal.data, count: entry.bytes)
+        let records = try check(batch, from: entry.firstSequence, salt: LogFormat.salt(of: logUUID))
+        try applyChecked(records)
+    }
+
+    /// Adopts `log` when the store follows none yet; throws when it follows another.
+    public func follow(log: UUID) throws {
+        if let current = state.logUUID {
+            guard current == log else {
+                throw PMemError(
+                    .invalidArgument, operation: "replica store",
+                    detail: "\(directory) follows log \(current), not \(log); use a new store directory")
+            }
+            return
+        }
+        state.logUUID = log
+        state.write(stateSlots)
+    }
+
+    // MARK: Applying
+
+    /// A record of a checked batch.
+    struct CheckedRecord {
+        let header: LogRecordHeader
+        let payload: UnsafeRawBufferPointer
+    }
+
+    /// Applies a batch: the records (verbatim, with their padding) whose
+    /// first has sequence number `firstSequence`. Records the store already
+    /// applied are skipped; a gap, or any record that fails a check, rejects
+    /// the whole batch with nothing written. Returns the number of records applied.
+    @discardableResult
+    public func apply(batch: UnsafeRawBufferPointer, firstSequence: UInt64) throws -> Int {
+        guard let logUUID = state.logUUID else {
+            throw PMemError(.invalidArgument, operation: "replica store", detail: "no log adopted yet")
+        }
+        guard batch.count <= journal.capacity else {
+            throw PMemError(
+                .corrupt, operation: "replica store",
+                detail: "a batch of \(batch.count) bytes exceeds the journal's \(journal.capacity)")
+        }
+        guard !batch.isEmpty else { return 0 }
+        journal.stage(batch)
+        let staged = UnsafeRawBufferPointer(start: journal.data, count: batch.count)
+        var records = try check(staged, from: firstSequence, salt: LogFormat.salt(of: logUUID))
+        records.removeAll { $0.header.sequence <= state.appliedSequence }
+        guard let first = records.first, let last = records.last else { return 0 }
+        journal.commit(
+            .init(
+                firstSequence: first.header.sequence, lastSequence: last.header.sequence, bytes: batch.count,
+                records: records.count))
+        try applyChecked(records)
+        return records.count
+    }
+
+    /// Checks a batch without writing anything; returns its records.
+    func check(_ batch: UnsafeRawBufferPointer, from firstSequence: UInt64, salt: UInt64) throws -> [CheckedRecord] {
+        func reject(_ why: String) -> PMemError {
+            PMemError(.corrupt, operation: "replica store", detail: why)
+        }
+        let fresh = state.appliedSequence == 0
+        if !fresh && firstSequence > state.appliedSequence + 1 {
+            throw reject("sequence gap: expected \(state.appliedSequence + 1), got \(firstSequence)")
+        }
+        var records: [CheckedRecord] = []
+        var offset = 0
+        var expected = firstSequence
+        var inBaseline = state.inBaseline
+        var baselineSize = next?.size
+        var havePool = image != nil
+        while offset < batch.count {
+            guard
+                let header = LogRecordHeader.validated(
+                    at: batch.baseAddress! + offset, available: batch.count - offset, salt: salt),
+                header.kind != .wrap
+            else { throw reject("record \(expected) fails its checksum (damaged, or from another log)") }
+            guard header.sequence == expected else {
+                throw reject("sequence gap: expected \(expected), got \(header.sequence)")
+            }
+            guard header.footprint <= batch.count - offset else { throw reject("record \(expected) is truncated") }
+            let payload = UnsafeRawBufferPointer(
+                start: batch.baseAddress! + offset + LogFormat.Header.size, count: header.payloadLength)
+            let skip = !fresh && header.sequence <= state.appliedSequence
+            if fresh && records.isEmpty && header.kind != .baselineBegin && !havePool {
+                throw reject("record \(expected) is a \(header.kind) but this store holds no pool yet (needs a baseline)")
+            }
+            if !skip {
+                switch header.kind {
+                case .transaction:
+                    guard !inBaseline, havePool, let image else {
+                        throw reject("transaction record \(expected) arrived with no complete pool copy")
+                    }
+                    let (_, record) = try PoolWritesPayload.parse(payload, poolSize: image.geometry.poolSize)
+                    guard let record else { throw reject("transaction record \(expected) carries no redo record") }
+                    try image.validate(record: record)
+                case .baselineBegin:
+                    guard payload.count >= 32 else { throw reject("baseline record \(expected) is truncated") }
+                    let size = Int(payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                    guard size >= 4096, size <= 1 << 46 else { throw reject("baseline pool size \(size) is invalid") }
+                    inBaseline = true
+                    baselineSize = size
+                case .baselineWrites:
+                    guard inBaseline, let size = baselineSize else {
+                        throw reject("baseline writes \(expected) outside a baseline")
+                    }
+                    _ = try PoolWritesPayload.parse(payload, poolSize: size)
+                case .baselineEnd:
+                    guard inBaseline else { throw reject("baseline end \(expected) outside a baseline") }
+                    guard offset + header.footprint == batch.count else {
+                        throw reject("baseline end \(expected) is not the last record of its batch")
+                    }
+                    inBaseline = false
+                    havePool = true
+                case .wrap:
+                    break
+                }
+                records.append(CheckedRecord(header: header, payload: payload))
+            }
+            offset += header.footprint
+            expected += 1
+        }
+        return records
+    }
+
+    /// Applies checked records to the pool copy, then moves the state past them.
+    private func applyChecked(_ records: [CheckedRecord]) throws {
+        var updated = state
+        var obsolete: [String] = []
+        for record in records {
+            switch record.header.kind {
+            case .transaction:
+                guard let pool, let image else { continue }
+                let (writes, redo) = try PoolWritesPayload.parse(record.payload, poolSize: pool.size)
+                for write in writes { copy(write, into: pool) }
+                if let redo { try image.apply(record: redo) }
+                updated.lastTransaction = record.header.transaction
+            case .baselineBegin:
+                next = nil
+                let path = poolPath(updated.poolGeneration + 1)
+                unlink(path)
+                let size = Int(record.payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                next = try PMemMapping(path: path, options: .init(size: size, create: true))
+                updated.inBaseline = true
+            case .baselineWrites:
+                guard let next else { continue }
+                let (writes, _) = try PoolWritesPayload.parse(record.payload, poolSize: next.size)
+                for write in writes { copy(write, into: next) }
+            case .baselineEnd:
+                guard let finished = next else { continue }
+                finished.drain()
+                let newImage = try ReplicaPoolImage(mapping: finished)
+                let old = updated.poolGeneration
+                updated.poolGeneration += 1
+                updated.inBaseline = false
+                updated.poolUUID = newImage.uuid
+                updated.lastTransaction = record.header.transaction
+                pool = finished
+                image = newImage
+                next = nil
+                if old > 0 { obsolete.append(poolPath(old)) }
+            case .wrap:
+                break
+            }
+            if updated.firstSequence == 0 { updated.firstSequence = record.header.sequence }
+            updated.appliedSequence = record.header.sequence
+            updated.appliedRecords += 1
+            updated.lastTime = record.header.time
+        }
+        pool?.drain()
+        next?.drain()
+        updated.write(stateSlots)
+        state = updated
+        // Only once the state names the new copy may the old one go.
+        for path in obsolete { unlink(path) }
+    }
+
+    private func copy(_ write: PoolWritesPayload.Write, into mapping: PMemMapping) {
+        guard write.bytes.count > 0 else { return }
+        let target = mapping.base + write.offset
+        target.copyMemory(from: write.bytes.baseAddress!, byteCount: write.bytes.count)
+        mapping.flush(target, write.bytes.count)
+    }
+
+    // MARK: Promotion
+
+    /// What `promote` produced.
+    public struct Promotion: Sendable, Codable, Equatable {
+        /// The pool file written.
+        public var pool: String
+        /// The pool's UUID.
+        public var poolUUID: String
+        /// The last log sequence number it includes.
+        public var sequence: UInt64
+        /// The heap commit sequence number of the last transaction it includes.
+        public var transaction: UInt64
+        /// A newer baseline was still incomplete (the copy is the previous, consistent one).
+        public var baselineIncomplete: Bool
+    }
+
+    /// Writes the current pool copy to `path` (a new file) for an
+    /// application to open there: at a new base its pointers are relocated.
+    public func promote(to path: String) throws -> Promotion {
+        guard let pool, let image else {
+            throw PMemError(
+                .notFound, operation: "replica promote",
+                detail: "\(directory) holds no complete pool copy yet (no baseline received)")
+        }
+        pool.drain()
+        let out = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        var ok = false
+        defer {
+            Foundation.close(out)
+            if !ok { unlink(path) }
+        }
+        var written = 0
+        while written < pool.size {
+            let n = Foundation.write(out, pool.base + written, min(8 << 20, pool.size - written))
+            guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
+            written += n
+        }
+        guard fsync(out) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
+        ok = true
+        return Promotion(
+            pool: path, poolUUID: image.uuid.uuidString, sequence: state.appliedSequence,
+            transaction: state.lastTransaction, baselineIncomplete: state.inBaseline)
+    }
+}

@@ -1,0 +1,46 @@
+import NIOCore
+
+/// Splits the byte stream into frames (`length u32 | frame`), refusing any
+/// frame longer than the limit before reading it (a peer cannot make the
+/// receiver buffer more). Inbound frames are slices of the received bytes.
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    /// The largest frame accepted.
+    let maxFrame: Int
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self) else {
+            return .needMoreData
+        }
+        guard length >= 1, Int(length) <= maxFrame else {
+            throw ProtocolError("frame of \(length) bytes refused (limit \(maxFrame))")
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+/// Prefixes each outbound frame with its length (a separate 4-byte write, so
+/// large frames are never copied).
+final class FrameEncoder: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        var prefix = context.channel.allocator.buffer(capacity: 4)
+        prefix.writeInteger(UInt32(frame.readableBytes), endianness: .little)
+        context.write(wrapOutboundOut(prefix), promise: nil)
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+}

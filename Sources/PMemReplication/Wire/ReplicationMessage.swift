@@ -1,0 +1,160 @@
+import Foundation
+import NIOCore
+
+/// What a replica reports when a session starts: where it stands.
+public struct ReplicaPosition: Sendable, Equatable {
+    /// The log the replica follows (nil: a new store).
+    public var logUUID: UUID?
+    /// The last log sequence number it applied durably (0: none).
+    public var appliedSequence: UInt64
+    /// Records it applied since it was created.
+    public var appliedRecords: UInt64
+    /// The pool its copy is of (nil: none yet).
+    public var poolUUID: UUID?
+}
+
+/// The messages of a replication session (after the handshake), one per frame.
+public enum ReplicationMessage: Sendable, Equatable {
+    /// Replica to primary, first: where the replica stands.
+    case resume(ReplicaPosition)
+    /// Primary to replica: the log to follow and the sequence number of the next record sent.
+    case start(logUUID: UUID, nextSequence: UInt64)
+    /// Primary to replica: consecutive whole records, verbatim from the log.
+    case records(firstSequence: UInt64, count: Int, bytes: ByteBuffer)
+    /// Replica to primary: every record up to `appliedSequence` is durably applied.
+    case ack(appliedSequence: UInt64, appliedRecords: UInt64)
+    /// Either side: the session ends, for this reason.
+    case reject(String)
+    /// Primary to replica: answer with an `ack` (liveness).
+    case ping
+
+    /// Bytes of a `records` frame before the records: type, first sequence, count, padding.
+    static let recordsHeaderSize = 1 + 8 + 4 + 3
+}
+
+/// Turns authenticated frames into `ReplicationMessage`s and back. A frame
+/// that does not parse is an error (the connection is closed).
+///
+/// A `records` message whose buffer has `recordsHeaderSize` bytes of headroom
+/// before its reader index is framed in place, without copying the records.
+final class MessageCodec: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ReplicationMessage
+    typealias OutboundIn = ReplicationMessage
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = unwrapInboundIn(data)
+        do {
+            context.fireChannelRead(wrapInboundOut(try Self.decode(&frame)))
+        } catch {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = Self.encode(unwrapOutboundIn(data), allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    /// Parses one frame.
+    static func decode(_ frame: inout ByteBuffer) throws -> ReplicationMessage {
+        func malformed(_ what: String) -> ProtocolError { ProtocolError("malformed \(what) frame") }
+        guard let raw = frame.readInteger(as: UInt8.self), let type = WireFormat.FrameType(rawValue: raw) else {
+            throw ProtocolError("unknown frame type")
+        }
+        switch type {
+        case .resume:
+            guard let log = frame.readUUID(), let applied = frame.readInteger(endianness: .little, as: UInt64.self),
+                let records = frame.readInteger(endianness: .little, as: UInt64.self), let pool = frame.readUUID(),
+                frame.readableBytes == 0
+            else { throw malformed("resume") }
+            return .resume(
+                ReplicaPosition(
+                    logUUID: log == .zero ? nil : log, appliedSequence: applied, appliedRecords: records,
+                    poolUUID: pool == .zero ? nil : pool))
+        case .start:
+            guard let log = frame.readUUID(), let next = frame.readInteger(endianness: .little, as: UInt64.self),
+                frame.readableBytes == 0
+            else { throw malformed("start") }
+            return .start(logUUID: log, nextSequence: next)
+        case .records:
+            guard let first = frame.readInteger(endianness: .little, as: UInt64.self),
+                let count = frame.readInteger(endianness: .little, as: UInt32.self),
+                frame.readBytes(length: 3) != nil, count > 0
+            else { throw malformed("records") }
+            return .records(firstSequence: first, count: Int(count), bytes: frame)
+        case .ack:
+            guard let applied = frame.readInteger(endianness: .little, as: UInt64.self),
+                let records = frame.readInteger(endianness: .little, as: UInt64.self), frame.readableBytes == 0
+            else { throw malformed("ack") }
+            return .ack(appliedSequence: applied, appliedRecords: records)
+        case .reject:
+            guard frame.readableBytes <= 4096, let text = frame.readString(length: frame.readableBytes) else {
+                throw malformed("reject")
+            }
+            return .reject(text)
+        case .ping:
+            guard frame.readableBytes == 0 else { throw malformed("ping") }
+            return .ping
+        case .challenge, .response, .accept:
+            throw ProtocolError("handshake frame inside an authenticated session")
+        }
+    }
+
+    /// Builds one frame (without its tag).
+    static func encode(_ message: ReplicationMessage, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var frame = allocator.buffer(capacity: 64)
+        switch message {
+        case .resume(let position):
+            frame.writeInteger(WireFormat.FrameType.resume.rawValue)
+            frame.writeUUID(position.logUUID ?? .zero)
+            frame.writeInteger(position.appliedSequence, endianness: .little)
+            frame.writeInteger(position.appliedRecords, endianness: .little)
+            frame.writeUUID(position.poolUUID ?? .zero)
+        case .start(let log, let next):
+            frame.writeInteger(WireFormat.FrameType.start.rawValue)
+            frame.writeUUID(log)
+            frame.writeInteger(next, endianness: .little)
+        case .records(let first, let count, var bytes):
+            let header = ReplicationMessage.recordsHeaderSize
+            if bytes.readerIndex >= header {
+                let start = bytes.readerIndex - header
+                bytes.moveReaderIndex(to: start)
+                bytes.setInteger(WireFormat.FrameType.records.rawValue, at: start)
+                bytes.setInteger(first, at: start + 1, endianness: .little)
+                bytes.setInteger(UInt32(count), at: start + 9, endianness: .little)
+                bytes.setBytes([0, 0, 0], at: start + 13)
+                return bytes
+            }
+            frame.reserveCapacity(header + bytes.readableBytes + WireFormat.tagSize)
+            frame.writeInteger(WireFormat.FrameType.records.rawValue)
+            frame.writeInteger(first, endianness: .little)
+            frame.writeInteger(UInt32(count), endianness: .little)
+            frame.writeBytes([0, 0, 0])
+            frame.writeBuffer(&bytes)
+        case .ack(let applied, let records):
+            frame.writeInteger(WireFormat.FrameType.ack.rawValue)
+            frame.writeInteger(applied, endianness: .little)
+            frame.writeInteger(records, endianness: .little)
+        case .reject(let reason):
+            frame.writeInteger(WireFormat.FrameType.reject.rawValue)
+            frame.writeString(String(reason.utf8.prefix(4096))!)
+        case .ping:
+            frame.writeInteger(WireFormat.FrameType.ping.rawValue)
+        }
+        return frame
+    }
+}
+
+extension ByteBuffer {
+    mutating func readUUID() -> UUID? {
+        readWithUnsafeReadableBytes { bytes in
+            bytes.count >= 16 ? (16, UUID(bytesAt: bytes.baseAddress!)) : (0, nil)
+        }
+    }
+
+    mutating func writeUUID(_ uuid: UUID) {
+        withUnsafeBytes(of: uuid.uuid) { _ = writeBytes($0) }
+    }
+}
