@@ -1,0 +1,94 @@
+/// One replica in `pmemctl ha status --json` and in a drain report.
+public struct ReplicaReport: Codable, Sendable, Equatable {
+    /// `HOST:PORT`.
+    public var address: String
+    /// `disconnected`, `connecting`, `streaming`, `stale` or `refused`.
+    public var state: String
+    /// The last log sequence number the replica durably applied (null until it reported one).
+    public var ackedSequence: UInt64?
+    /// Records written to the log and not yet acknowledged by this replica.
+    public var lagRecords: UInt64
+    /// Bytes of those records in the log.
+    public var lagBytes: UInt64
+    /// Age of the oldest of those records, in milliseconds (0 when caught up).
+    public var lagMs: Double
+    /// Bytes shipped to it since the agent started.
+    public var bytesShipped: UInt64
+    /// Connections made again after one was lost.
+    public var reconnects: Int
+    /// The last error on its connection.
+    public var lastError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case address, state, reconnects
+        case ackedSequence = "acked_sequence"
+        case lagRecords = "lag_records"
+        case lagBytes = "lag_bytes"
+        case lagMs = "lag_ms"
+        case bytesShipped = "bytes_shipped"
+        case lastError = "last_error"
+    }
+}
+
+/// What a drain achieved: what reached whom (`pmemctl ha agent` prints it).
+public struct DrainReport: Codable, Sendable, Equatable {
+    /// Why the drain ran: `application exited (pid N)` or `power failure notice`.
+    public var reason: String
+    /// The battery deadline, in milliseconds.
+    public var deadlineMs: Int
+    /// How long the drain took, in milliseconds.
+    public var elapsedMs: Double
+    /// The last record in the log when the drain ended.
+    public var lastSequence: UInt64
+    /// Its heap transaction number.
+    public var lastTransaction: UInt64
+    /// Whether every replica acknowledged every record.
+    public var complete: Bool
+    /// Each replica's outcome.
+    public var replicas: [ReplicaReport]
+
+    enum CodingKeys: String, CodingKey {
+        case reason, complete, replicas
+        case deadlineMs = "deadline_ms"
+        case elapsedMs = "elapsed_ms"
+        case lastSequence = "last_sequence"
+        case lastTransaction = "last_transaction"
+    }
+}
+
+/// `pmemctl ha status --json`.
+public struct AgentStatus: Codable, Sendable, Equatable {
+    /// The log file.
+    public var log: String
+    /// The log's UUID.
+    public var logUUID: String
+    /// The agent's process id.
+    public var pid: Int32
+    /// `running`, `draining` or `drained`.
+    public var state: String
+    /// Ring bytes.
+    public var capacity: Int
+    /// Bytes of the ring holding records not yet reclaimed.
+    public var usedBytes: UInt64
+    /// The oldest record still kept.
+    public var headSequence: UInt64
+    /// The last record written.
+    public var lastSequence: UInt64
+    /// Its heap transaction number.
+    public var lastTransaction: UInt64
+    /// Replicas whose acknowledgement lets space be reclaimed.
+    public var quorum: Int
+    /// Each replica.
+    public var replicas: [ReplicaReport]
+    /// The drain's outcome, once one ran.
+    public var drain: DrainReport?
+
+    enum CodingKeys: String, CodingKey {
+        case log, pid, state, capacity, quorum, replicas, drain
+        case logUUID = "log_uuid"
+        case usedBytes = "used_bytes"
+        case headSequence = "head_sequence"
+        case lastSequence = "last_sequence"
+        case lastTransaction = "last_transaction"
+    }
+}

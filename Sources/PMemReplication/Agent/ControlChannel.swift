@@ -1,0 +1,96 @@
+import Foundation
+import NIOCore
+import PMemKit
+
+/// The agent's control socket (a Unix socket beside the log): a client
+/// sends one command line (`status`, `metrics`, `power-fail`) and reads the
+/// answer until the agent closes the connection.
+final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var line = ""
+    private let answer: (String) -> String
+
+    init(answer: @escaping (String) -> String) { self.answer = answer }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        line += bytes.readString(length: bytes.readableBytes) ?? ""
+        guard line.count <= 256 else { return context.close(promise: nil) }
+        guard let end = line.firstIndex(of: "\n") else { return }
+        let reply = answer(String(line[..<end]).trimmingCharacters(in: .whitespaces))
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: reply))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Answers Prometheus scrapes: any `GET /metrics` gets the agent's metrics.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var request = ""
+    private let metrics: () -> String
+
+    init(metrics: @escaping () -> String) { self.metrics = metrics }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        request += bytes.readString(length: bytes.readableBytes) ?? ""
+        guard request.count <= 8192 else { return context.close(promise: nil) }
+        guard request.contains("\r\n\r\n") else { return }
+        let found = request.hasPrefix("GET /metrics ")
+        let body = found ? metrics() : "not found\n"
+        let head =
+            "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: head + body))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Talks to a running agent through its control socket.
+public enum AgentControl {
+    /// The control socket of the agent serving `log`.
+    public static func socketPath(forLog log: String) -> String { log + ".sock" }
+
+    /// Sends `command` and returns the agent's answer; throws `notFound` when no agent answers.
+    public static func send(_ command: String, socket path: String) throws -> String {
+        let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PMemError.system("socket", errno: errno) }
+        defer { Foundation.close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw PMemError(.invalidArgument, operation: "control", detail: "socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            throw PMemError(.notFound, operation: "ha", detail: "no HA agent answers on \(path)")
+        }
+        let line = Array((command + "\n").utf8)
+        guard Foundation.write(fd, line, line.count) == line.count else {
+            throw PMemError.system("write", errno: errno, detail: path)
+        }
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = Foundation.read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            reply += chunk[0..<n]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+}
