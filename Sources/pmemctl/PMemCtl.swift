@@ -24,6 +24,8 @@ struct PMemCtl: ParsableCommand {
             VMCommand.self,
             AnalyzeCommand.self,
             HeapCommand.self,
+            HACommand.self,
+            ReplicaCommand.self,
         ]
     )
 

@@ -1,1 +1,101 @@
-print("x")
+import Foundation
+import PMemHeap
+import PMemKit
+import PMemReplication
+
+// repl-workload: the replicated application the replication tests run and kill.
+//
+//   repl-workload run POOL LOG COUNT [PROGRESS]   push COUNT nodes (0: until killed), one transaction each,
+//                                                 through a Replicator; after each commit returns, store its
+//                                                 number in the 8-byte file PROGRESS; print "ready" once attached
+//   repl-workload verify POOL                     open the pool (placement from PMEMKIT_HEAP_RELOCATE /
+//                                                 PMEMKIT_HEAP_BASE) and check the list: prints "count=N relocated=B"
+//
+// Environment: REPL_LOG_CAPACITY (bytes of a new log), REPL_BACKPRESSURE (block:SECONDS or fail).
+// Exit status: 0 done, 1 failure or inconsistent pool (reason on stderr), 2 bad usage.
+
+func fail(_ message: String, status: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("repl-workload: \(message)\n".utf8))
+    exit(status)
+}
+
+/// An 8-byte counter in a shared file mapping: survives the process being killed.
+func progressWord(_ path: String) throws -> UnsafeMutablePointer<UInt64> {
+    let fd = open(path, O_RDWR | O_CREAT, 0o644)
+    guard fd >= 0, ftruncate(fd, 8) == 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+    let p = mmap(nil, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+    close(fd)
+    guard let p, p != MAP_FAILED else { throw PMemError.system("mmap", errno: errno, detail: path) }
+    return p.assumingMemoryBound(to: UInt64.self)
+}
+
+func run(pool: String, log: String, count: Int, progress: String?) throws {
+    let environment = ProcessInfo.processInfo.environment
+    let heap =
+        FileManager.default.fileExists(atPath: pool)
+        ? try PersistentHeap.open(path: pool)
+        : try PersistentHeap.create(path: pool, size: 64 << 20, options: .init(slabSize: 64 << 10))
+    let nodes = try heap.register(Node.self)
+    let roots = try heap.register(ListRoot.self)
+    var options = Replicator.Options()
+    if let text = environment["REPL_LOG_CAPACITY"], let bytes = try? ByteSize.parse(text) {
+        options.logCapacity = Int(bytes)
+    }
+    if let text = environment["REPL_BACKPRESSURE"], let policy = BackPressurePolicy(text) {
+        options.backPressure = policy
+    }
+    let replicator = try Replicator.attach(to: heap, logPath: log, options: options)
+    var root = try heap.root(roots)
+    if root.isNull {
+        root = try replicator.transaction { tx in
+            let made = try tx.allocate(roots, ListRoot(count: 0, head: .null))
+            try tx.setRoot(made)
+            return made
+        }
+    }
+    let word = try progress.map(progressWord)
+    word?.pointee = 0
+    FileHandle.standardOutput.write(Data("ready\n".utf8))
+    let rootAddress = root.address!
+    var done = 0
+    while count == 0 || done < count {
+        let number = try replicator.transaction { tx -> UInt64 in
+            let current = tx.read(rootAddress)
+            let next = current.count + 1
+            let node = try tx.allocate(
+                nodes, Node(value: next, next: current.head, filler: (next &* 31, 0, 0, 0, 0, next)))
+            try tx.write(ListRoot(count: next, head: node), to: rootAddress)
+            return next
+        }
+        word?.pointee = number
+        done += 1
+    }
+    replicator.detach()
+    try heap.close()
+    print("done \(done)")
+}
+
+let arguments = CommandLine.arguments
+do {
+    switch arguments.count > 1 ? arguments[1] : "" {
+    case "run":
+        guard arguments.count >= 5, let count = Int(arguments[4]) else {
+            fail("usage: run POOL LOG COUNT [PROGRESS]", status: 2)
+        }
+        try run(pool: arguments[2], log: arguments[3], count: count, progress: arguments.count > 5 ? arguments[5] : nil)
+    case "verify":
+        guard arguments.count == 3 else { fail("usage: verify POOL", status: 2) }
+        let heap = try PersistentHeap.open(path: arguments[2])
+        try heap.register(Node.self)
+        try heap.register(ListRoot.self)
+        let (count, problem) = try checkList(heap)
+        let relocated = heap.openReport.relocated
+        try heap.close()
+        if let problem { fail(problem) }
+        print("count=\(count) relocated=\(relocated)")
+    default:
+        fail("usage: repl-workload run|verify ...", status: 2)
+    }
+} catch {
+    fail("\(error)")
+}

@@ -316,3 +316,18 @@ public final class ReplicaStore: @unchecked Sendable {
             transaction: state.lastTransaction, baselineIncomplete: state.inBaseline)
     }
 }
+
+extension ReplicaStore {
+    /// The state of the store in `directory`, read without taking its lock
+    /// (a serving replica may be applying meanwhile; the slots make the read
+    /// consistent).
+    public static func readState(directory: String) throws -> ReplicaState {
+        let path = "\(directory)/state"
+        guard access(path, R_OK) == 0 else {
+            throw PMemError(.notFound, operation: "replica status", detail: "\(directory) is not a replica store")
+        }
+        let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
+        return ReplicaState.read(
+            SlotPair(mapping: mapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128))
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PMemKit
+import PMemReplication
+
+/// `pmemctl ha`: the HA agent that ships a replicated heap's log, and its controls.
+struct HACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ha",
+        abstract: "Ship a replicated heap's log to replicas; drain it on failure (PMemReplication).",
+        subcommands: [Agent.self, Status.self, PowerFail.self, Metrics.self])
+
+    /// `pmemctl ha agent --log PATH --replica HOST:PORT ... [--watch-pid PID] [--battery-ms N]`.
+    struct Agent: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the HA agent for a log (until a drain ends or SIGTERM).",
+            discussion: """
+                When the watched process ends (any signal, SIGKILL included), on SIGPWR, or on \
+                'pmemctl ha power-fail', the agent ships every record each replica lacks within the \
+                battery deadline, prints what reached whom, and exits: 0 when every replica has every \
+                record, 1 otherwise.
+                """)
+
+        @Option(help: "The application's replication log.")
+        var log: String
+
+        @Option(help: "A replica, HOST:PORT (repeat for several).")
+        var replica: [String] = []
+
+        @Option(help: "File holding the pre-shared key in hexadecimal.")
+        var keyFile: String
+
+        @Option(help: "Process to watch: when it ends, drain.")
+        var watchPid: Int32?
+
+        @Option(help: "Time a drain may take, in milliseconds (the battery's hold-up time).")
+        var batteryMs: Int = 2000
+
+        @Option(help: "Replicas that must acknowledge a record before its space is reclaimed (default: all).")
+        var quorum: Int?
+
+        @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics).")
+        var metricsListen: String?
+
+        @Option(help: "Control socket (default: the log's path + .sock).")
+        var control: String?
+
+        @Flag(help: "Print the drain report as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
+            for text in replica { _ = try parseEndpoint(text, "--replica") }
+            if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
+            guard batteryMs > 0 else { throw ValidationError("--battery-ms must be positive") }
+            if let quorum, !(1...replica.count).contains(quorum) {
+                throw ValidationError("--quorum must be between 1 and the number of replicas (\(replica.count))")
+            }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let configuration = HAAgent.Configuration(
+                    logPath: log, replicas: try replica.map(Endpoint.init(parsing:)), psk: try PreSharedKey(file: keyFile),
+                    watchPID: watchPid, batteryMilliseconds: batteryMs, quorum: quorum, controlSocket: control,
+                    metricsEndpoint: try metricsListen.map(Endpoint.init(parsing:)))
+                let agent = try HAAgent(configuration: configuration, logger: Logger(label: "pmemkit.ha"))
+                guard let report = try agent.run() else { return }
+                if json {
+                    try Output.json(report)
+                } else {
+                    print("drain (\(report.reason)): \(String(format: "%.1f", report.elapsedMs)) ms of \(report.deadlineMs), "
+                        + "log ends at sequence \(report.lastSequence) (transaction \(report.lastTransaction))")
+                    Output.table(
+                        [["replica", "state", "acked", "missing records", "complete"]]
+                            + report.replicas.map {
+                                [
+                                    $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-", "\($0.lagRecords)",
+                                    $0.lagRecords == 0 ? "yes" : "no",
+                                ]
+                            })
+                }
+                guard report.complete else {
+                    let missing = report.replicas.filter { $0.lagRecords > 0 }.map(\.address)
+                    throw PMemError(
+                        .system, operation: "ha drain",
+                        detail: "incomplete: \(missing.joined(separator: ", ")) lack records after \(report.deadlineMs) ms")
+                }
+            }
+        }
+    }
+
+    /// Options naming the agent to talk to.
+    struct AgentLocation: ParsableArguments {
+        @Option(help: "The replication log the agent serves.")
+        var log: String
+
+        @Option(help: "Control socket (default: the log's path + .sock).")
+        var control: String?
+
+        var socket: String { control ?? AgentControl.socketPath(forLog: log) }
+    }
+
+    /// `pmemctl ha status --log PATH [--json]`.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each replica's acknowledged sequence and lag (records, bytes, time).")
+
+        @OptionGroup var agent: AgentLocation
+
+        @Flag(help: "Print as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let reply = try AgentControl.send("status", socket: agent.socket)
+                guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(reply.utf8)) else {
+                    throw PMemError(.system, operation: "ha status", detail: "the agent answered: \(reply.prefix(200))")
+                }
+                if json { return try Output.json(status) }
+                print(
+                    "log \(status.log): sequences \(status.headSequence)...\(status.lastSequence), "
+                        + "\(ByteSize.format(status.usedBytes)) of \(ByteSize.format(UInt64(status.capacity))) in use, "
+                        + "agent \(status.state) (pid \(status.pid)), quorum \(status.quorum)")
+                Output.table(
+                    [["replica", "state", "acked", "lag records", "lag bytes", "lag ms"]]
+                        + status.replicas.map {
+                            [
+                                $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-", "\($0.lagRecords)",
+                                "\($0.lagBytes)", String(format: "%.1f", $0.lagMs),
+                            ]
+                        })
+            }
+        }
+    }
+
+    /// `pmemctl ha power-fail --log PATH`.
+    struct PowerFail: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "power-fail", abstract: "Tell the agent power is failing: it drains the log now.")
+
+        @OptionGroup var agent: AgentLocation
+
+        func run() throws {
+            try reportingFailures {
+                let reply = try AgentControl.send("power-fail", socket: agent.socket)
+                print(reply.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+
+    /// `pmemctl ha metrics --log PATH`.
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the agent's metrics (Prometheus text format).")
+
+        @OptionGroup var agent: AgentLocation
+
+        func run() throws {
+            try reportingFailures {
+                print(try AgentControl.send("metrics", socket: agent.socket), terminator: "")
+            }
+        }
+    }
+}
