@@ -472,7 +472,7 @@ public final class HAAgent: @unchecked Sendable {
             log: configuration.logPath, logUUID: region.uuid.uuidString, pid: getpid(),
             state: drainReport != nil ? "drained" : drain != nil ? "draining" : "running", capacity: region.capacity,
             usedBytes: index.endPosition - point.position, headSequence: index.firstSequence, lastSequence: last,
-            lastTransaction: index.entry(last)?.transaction ?? 0, quorum: quorum, replicas: replicas,
+            lastTransaction: index.lastTransaction, quorum: quorum, replicas: replicas,
             drain: drainReport)
     }
 

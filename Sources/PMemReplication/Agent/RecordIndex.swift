@@ -17,6 +17,8 @@ struct RecordIndex {
     private var start = 0
     /// Sequence number of `entries[start]`.
     private(set) var firstSequence: UInt64
+    /// Heap transaction number of the last record found (kept when records are dropped).
+    private(set) var lastTransaction: UInt64 = 0
 
     init(region: LogRegion) {
         let point = region.reclaimPoint()
@@ -42,6 +44,7 @@ struct RecordIndex {
                 Entry(
                     position: record.header.position, footprint: record.header.footprint,
                     transaction: record.header.transaction, time: record.header.time, kind: record.header.kind))
+            lastTransaction = record.header.transaction
             found += 1
         }
         return found

@@ -19,7 +19,7 @@ public final class ReplicaStore: @unchecked Sendable {
     /// What has been applied.
     public private(set) var state: ReplicaState
     /// The batch journal opened over replay.
-    private let journal: ReplicaJournal
+    let journal: ReplicaJournal
     private let stateSlots: SlotPair
     private var pool: PMemMapping?
     private var image: ReplicaPoolImage?

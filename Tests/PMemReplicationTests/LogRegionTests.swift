@@ -1,0 +1,123 @@
+import Foundation
+import PMemKit
+import TestSupport
+import XCTest
+
+@testable import PMemReplication
+
+final class LogRegionTests: XCTestCase {
+    private func payload(_ n: Int, _ byte: UInt8) -> [UInt8] { [UInt8](repeating: byte, count: n) }
+
+    func testAppendedRecordsAreReadBackInOrderAcrossTheRingEnd() throws {
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .fail)
+        var scanner = LogScanner(region: region, from: region.reclaimPoint())
+        for i in 0..<300 {
+            let bytes = payload(200 + i % 5 * 8, UInt8(truncatingIfNeeded: i))
+            let sequence = try bytes.withUnsafeBytes {
+                try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0)
+            }
+            XCTAssertEqual(sequence, UInt64(i + 1))
+            let record = try XCTUnwrap(scanner.next())
+            XCTAssertEqual(record.header.sequence, UInt64(i + 1))
+            XCTAssertEqual(record.header.transaction, UInt64(i))
+            XCTAssertEqual(
+                Array(UnsafeRawBufferPointer(start: record.bytes + LogFormat.Header.size, count: bytes.count)), bytes)
+            region.storeReclaimPoint(.init(position: scanner.position, sequence: scanner.nextSequence))
+        }
+        XCTAssertNil(scanner.next())
+        XCTAssertGreaterThan(scanner.position, UInt64(region.capacity), "the ring wrapped")
+    }
+
+    func testAReopenedWriterContinuesAfterTheLastWholeRecord() throws {
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .fail)
+        for i in 0..<5 {
+            try payload(64, 1).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0) }
+        }
+        let reopened = LogWriter(region: try LogRegion.open(path: dir.file("log")), policy: .fail)
+        XCTAssertEqual(reopened.nextSequence, 6)
+    }
+
+    func testATornRecordEndsTheLog() throws {
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .fail)
+        for i in 0..<3 {
+            try payload(100, 7).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0) }
+        }
+        // Damage one payload byte of the second record.
+        let second = region.ring + LogFormat.footprint(payload: 100) + LogFormat.Header.size + 10
+        second.storeBytes(of: 0xff, as: UInt8.self)
+        var scanner = LogScanner(region: region, from: region.reclaimPoint())
+        XCTAssertEqual(scanner.next()?.header.sequence, 1)
+        XCTAssertNil(scanner.next())
+        XCTAssertEqual(LogWriter(region: region, policy: .fail).nextSequence, 2)
+    }
+
+    func testAFullLogFailsUnderTheFailPolicyAndNothingIsOverwritten() throws {
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .fail)
+        var appended = 0
+        var failure: PMemError?
+        while failure == nil {
+            do {
+                try payload(1000, 3).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+                appended += 1
+            } catch let error as PMemError {
+                failure = error
+            }
+        }
+        XCTAssertEqual(failure?.kind, .busy)
+        XCTAssertTrue(failure?.detail.contains("the log is full") ?? false, "\(String(describing: failure))")
+        var scanner = LogScanner(region: region, from: region.reclaimPoint())
+        var seen = 0
+        while scanner.next() != nil { seen += 1 }
+        XCTAssertEqual(seen, appended, "every appended record is still whole")
+        XCTAssertThrowsError(try writer.promise(1000))
+    }
+
+    func testABlockedWriterProceedsOnceTheAgentReclaims() throws {
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .block(timeout: 60))
+        let bytes = payload(1000, 9)
+        while writer.usedBytes + LogFormat.footprint(payload: 1000) * 2 <= region.capacity {
+            try bytes.withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+        }
+        let reclaimer = Thread {
+            var scanner = LogScanner(region: region, from: region.reclaimPoint())
+            while scanner.next() != nil {}
+            region.storeReclaimPoint(.init(position: scanner.position, sequence: scanner.nextSequence))
+        }
+        let before = writer.nextSequence
+        reclaimer.start()
+        for _ in 0..<4 {
+            try bytes.withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+        }
+        XCTAssertEqual(writer.nextSequence, before + 4)
+    }
+
+    func testARecordLargerThanHalfTheRingIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let writer = LogWriter(region: try LogRegion.create(path: dir.file("log"), capacity: 64 << 10), policy: .fail)
+        XCTAssertThrowsError(
+            try payload(40 << 10, 1).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+        ) { XCTAssertEqual(($0 as? PMemError)?.kind, .invalidArgument) }
+    }
+
+    func testADamagedSuperblockIsReportedNotUsed() throws {
+        let dir = TemporaryDirectory()
+        _ = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: dir.file("log")))
+        try handle.seek(toOffset: 20)
+        handle.write(Data([0x55]))
+        try handle.close()
+        XCTAssertThrowsError(try LogRegion.open(path: dir.file("log"))) {
+            XCTAssertEqual(($0 as? PMemError)?.kind, .corrupt)
+        }
+    }
+}
