@@ -96,6 +96,7 @@ let package = Package(
             dependencies: [
                 "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "CPmem", "CPmemobj",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         // Helpers shared by the test targets: temporary files, running the built CLI.

@@ -30,6 +30,7 @@ var allSuites: [any BenchSuite.Type] {
         VFHASuite.self,
         AnalyzeSuite.self,
         HeapSuite.self,
+        ReplicationSuite.self,
     ]
 }
 

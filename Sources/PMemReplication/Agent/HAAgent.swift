@@ -38,6 +38,8 @@ public final class HAAgent: @unchecked Sendable {
         public var windowBytes: Int
         /// A replica that shows no progress for this long while it has records to take is reconnected.
         public var idleTimeout: TimeAmount
+        /// Whether `run` takes SIGPWR (drain), SIGTERM and SIGINT (stop); off when embedded in another program.
+        public var handlesSignals = true
 
         /// A configuration with the defaults: 2 s of battery, all replicas acknowledge.
         public init(
@@ -112,7 +114,7 @@ public final class HAAgent: @unchecked Sendable {
                 loop.execute { self.beginDrain("application exited (pid \(pid))") }
             }
         }
-        installSignalHandlers()
+        if configuration.handlesSignals { installSignalHandlers() }
         loop.execute { [self] in
             for link in links { connect(link) }
             schedulePoll()
