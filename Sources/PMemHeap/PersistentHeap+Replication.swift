@@ -57,14 +57,18 @@ extension PersistentHeap {
         if types > 0 {
             try body(
                 g.typeTableOffset,
-                UnsafeRawBufferPointer(start: base + g.typeTableOffset, count: types * HeapFormat.typeEntrySize))
+                UnsafeRawBufferPointer(
+                    start: base + g.typeTableOffset, count: types * HeapFormat.typeEntrySize))
         }
         layout.setTypes(types)
         try body(
-            g.slabDirectoryOffset, UnsafeRawBufferPointer(start: base + g.slabDirectoryOffset, count: g.slabCount * 8))
+            g.slabDirectoryOffset,
+            UnsafeRawBufferPointer(start: base + g.slabDirectoryOffset, count: g.slabCount * 8))
         for slab in 0..<g.slabCount where pmh_load_acquire(allocator.slabTypes + slab) != 0 {
             layout.addSlab(slab)
-            try body(g.slabOffset(slab), UnsafeRawBufferPointer(start: base + g.slabOffset(slab), count: g.slabSize))
+            try body(
+                g.slabOffset(slab),
+                UnsafeRawBufferPointer(start: base + g.slabOffset(slab), count: g.slabSize))
         }
     }
 
@@ -155,7 +159,8 @@ public final class ReplicaPoolImage {
             Int(bitPattern: start) % 8 == 0
         else { throw corrupt("is shorter than its header or misaligned") }
         guard RedoRecord.length(start) == record.count, record.count % 8 == 0 else {
-            throw corrupt("length \(RedoRecord.length(start)) does not match the \(record.count) bytes received")
+            throw corrupt(
+                "length \(RedoRecord.length(start)) does not match the \(record.count) bytes received")
         }
         guard
             start.load(fromByteOffset: 24, as: UInt64.self)

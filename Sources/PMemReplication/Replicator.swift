@@ -55,7 +55,9 @@ public final class Replicator: @unchecked Sendable {
     private var failure: PMemError?
     private let admission = ThreadLocalCounter()
 
-    private init(heap: PersistentHeap, writer: LogWriter, options: Options, layout: ReplicatedLayout, baseline: Bool) {
+    private init(
+        heap: PersistentHeap, writer: LogWriter, options: Options, layout: ReplicatedLayout, baseline: Bool
+    ) {
         self.heap = heap
         self.writer = writer
         self.options = options
@@ -82,9 +84,11 @@ public final class Replicator: @unchecked Sendable {
         let replicator: Replicator
         if continues {
             heap.forEachBaselineWrite(layout: &layout) { _, _ in }
-            replicator = Replicator(heap: heap, writer: writer, options: options, layout: layout, baseline: false)
+            replicator = Replicator(
+                heap: heap, writer: writer, options: options, layout: layout, baseline: false)
         } else {
-            replicator = Replicator(heap: heap, writer: writer, options: options, layout: layout, baseline: true)
+            replicator = Replicator(
+                heap: heap, writer: writer, options: options, layout: layout, baseline: true)
             try replicator.writeBaseline()
         }
         region.storeAttachment(
@@ -143,12 +147,14 @@ public final class Replicator: @unchecked Sendable {
         builder.addRecord(committed.recordBytes)
         do {
             try writer.append(
-                kind: .transaction, transaction: committed.sequence, payload: builder.bytes, releasing: reserved)
+                kind: .transaction, transaction: committed.sequence, payload: builder.bytes,
+                releasing: reserved)
         } catch let error as PMemError {
             if failure == nil {
                 failure = PMemError(
                     error.kind, operation: "replication",
-                    detail: "transaction \(committed.sequence) committed but could not be logged (\(error.detail)); "
+                    detail:
+                        "transaction \(committed.sequence) committed but could not be logged (\(error.detail)); "
                         + "replicas lack it until the heap is reopened and a new baseline is written")
             }
             writer.release(reserved)
@@ -181,7 +187,9 @@ public final class Replicator: @unchecked Sendable {
                     continue
                 }
                 let piece = min(room & ~7, bytes.count - done)
-                builder.add(offset: offset + done, bytes: UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece]))
+                builder.add(
+                    offset: offset + done, bytes: UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece])
+                )
                 done += piece
             }
         }
@@ -189,7 +197,8 @@ public final class Replicator: @unchecked Sendable {
             try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
         }
         try writer.append(
-            kind: .baselineEnd, transaction: transaction, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            kind: .baselineEnd, transaction: transaction,
+            payload: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 }
 

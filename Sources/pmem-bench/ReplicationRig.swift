@@ -38,7 +38,9 @@ final class ReplicationRig: @unchecked Sendable {
     func waitCaughtUp() throws {
         while true {
             let status = try agent.status()
-            if let acked = status.replicas[0].ackedSequence, acked == status.lastSequence, status.lastSequence > 0 {
+            if let acked = status.replicas[0].ackedSequence, acked == status.lastSequence,
+                status.lastSequence > 0
+            {
                 return
             }
             usleep(50)
@@ -73,7 +75,9 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
+        }
     }
     guard bound, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
     let received = DispatchSemaphore(value: 0)
@@ -92,7 +96,9 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
     let chunk = [UInt8](repeating: 0x5a, count: 64 << 10)

@@ -15,12 +15,16 @@ private struct BenchNode: PersistentType {
 /// 512 bytes of data: what each transaction behind `ship-` and `drain-` rewrites.
 private struct BenchBlob: PersistentType {
     var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-    var pad: (
-        (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
-        (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
-        (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
-        (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-    )
+    var pad:
+        (
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64),
+            (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        )
     static var persistentName: String { "pmem-bench.replication.Blob512" }
 }
 
@@ -61,7 +65,8 @@ struct ReplicationSuite: BenchSuite {
 
     private static func push(_ tx: Transaction, root: UnsafeMutablePointer<BenchNode>) throws {
         let head = tx.read(root)
-        let node = try tx.allocate(BenchNode.self, BenchNode(value: head.value + 1, next: head.next, filler: (1, 2, 3, 4, 5, 6)))
+        let node = try tx.allocate(
+            BenchNode.self, BenchNode(value: head.value + 1, next: head.next, filler: (1, 2, 3, 4, 5, 6)))
         try tx.write(BenchNode(value: head.value + 1, next: node, filler: head.filler), to: root)
     }
 
@@ -69,7 +74,8 @@ struct ReplicationSuite: BenchSuite {
         let heap = try PersistentHeap.create(path: path, size: 256 << 20)
         try heap.register(BenchNode.self)
         let root = try heap.transaction { tx in
-            let made = try tx.allocate(BenchNode.self, BenchNode(value: 0, next: .null, filler: (0, 0, 0, 0, 0, 0)))
+            let made = try tx.allocate(
+                BenchNode.self, BenchNode(value: 0, next: .null, filler: (0, 0, 0, 0, 0, 0)))
             try tx.setRoot(made)
             return made
         }
@@ -86,7 +92,8 @@ struct ReplicationSuite: BenchSuite {
         let (local, localRoot) = try Self.listHeap(path("local.pool"))
         let (replicated, root) = try Self.listHeap(path("replicated.pool"))
         let replicator = try Replicator.attach(to: replicated, logPath: path("commit.log"))
-        let rig = try ReplicationRig(logPath: path("commit.log"), storeDirectory: path("commit.store"), psk: psk)
+        let rig = try ReplicationRig(
+            logPath: path("commit.log"), storeDirectory: path("commit.store"), psk: psk)
         return BenchCase(
             name: "commit-small", unitCount: units,
             ours: {
@@ -97,7 +104,9 @@ struct ReplicationSuite: BenchSuite {
             },
             baselineName: "local-only commit (same heap transaction, no replication)",
             baseline: {
-                try timed { for _ in 0..<units { try local.transaction { try Self.push($0, root: localRoot) } } }
+                try timed {
+                    for _ in 0..<units { try local.transaction { try Self.push($0, root: localRoot) } }
+                }
             })
     }
 
@@ -198,10 +207,14 @@ struct ReplicationSuite: BenchSuite {
                 }
                 try rig.stop()
                 _ = try rig.store.promote(to: promoted)
-                let opened = try PersistentHeap.open(path: promoted, options: .init(placement: .differentFromRecorded))
+                let opened = try PersistentHeap.open(
+                    path: promoted, options: .init(placement: .differentFromRecorded))
                 try opened.register(BenchNode.self)
-                guard try opened.root(BenchNode.self).pointee.value == UInt64(commits), opened.openReport.relocated else {
-                    throw PMemError(.system, operation: "bench", detail: "the promoted pool does not hold every commit")
+                guard try opened.root(BenchNode.self).pointee.value == UInt64(commits),
+                    opened.openReport.relocated
+                else {
+                    throw PMemError(
+                        .system, operation: "bench", detail: "the promoted pool does not hold every commit")
                 }
                 let elapsed = nowNs() - start
                 try opened.close()

@@ -55,28 +55,34 @@ struct HACommand: ParsableCommand {
             if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
             guard batteryMs > 0 else { throw ValidationError("--battery-ms must be positive") }
             if let quorum, !(1...replica.count).contains(quorum) {
-                throw ValidationError("--quorum must be between 1 and the number of replicas (\(replica.count))")
+                throw ValidationError(
+                    "--quorum must be between 1 and the number of replicas (\(replica.count))")
             }
         }
 
         func run() throws {
             try reportingFailures {
                 let configuration = HAAgent.Configuration(
-                    logPath: log, replicas: try replica.map(Endpoint.init(parsing:)), psk: try PreSharedKey(file: keyFile),
-                    watchPID: watchPid, batteryMilliseconds: batteryMs, quorum: quorum, controlSocket: control,
+                    logPath: log, replicas: try replica.map(Endpoint.init(parsing:)),
+                    psk: try PreSharedKey(file: keyFile),
+                    watchPID: watchPid, batteryMilliseconds: batteryMs, quorum: quorum,
+                    controlSocket: control,
                     metricsEndpoint: try metricsListen.map(Endpoint.init(parsing:)))
                 let agent = try HAAgent(configuration: configuration, logger: Logger(label: "pmemkit.ha"))
                 guard let report = try agent.run() else { return }
                 if json {
                     try Output.json(report)
                 } else {
-                    print("drain (\(report.reason)): \(String(format: "%.1f", report.elapsedMs)) ms of \(report.deadlineMs), "
-                        + "log ends at sequence \(report.lastSequence) (transaction \(report.lastTransaction))")
+                    print(
+                        "drain (\(report.reason)): \(String(format: "%.1f", report.elapsedMs)) ms of \(report.deadlineMs), "
+                            + "log ends at sequence \(report.lastSequence) (transaction \(report.lastTransaction))"
+                    )
                     Output.table(
                         [["replica", "state", "acked", "missing records", "complete"]]
                             + report.replicas.map {
                                 [
-                                    $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-", "\($0.lagRecords)",
+                                    $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-",
+                                    "\($0.lagRecords)",
                                     $0.lagRecords == 0 ? "yes" : "no",
                                 ]
                             })
@@ -85,7 +91,9 @@ struct HACommand: ParsableCommand {
                     let missing = report.replicas.filter { $0.lagRecords > 0 }.map(\.address)
                     throw PMemError(
                         .system, operation: "ha drain",
-                        detail: "incomplete: \(missing.joined(separator: ", ")) lack records after \(report.deadlineMs) ms")
+                        detail:
+                            "incomplete: \(missing.joined(separator: ", ")) lack records after \(report.deadlineMs) ms"
+                    )
                 }
             }
         }
@@ -116,7 +124,8 @@ struct HACommand: ParsableCommand {
             try reportingFailures {
                 let reply = try AgentControl.send("status", socket: agent.socket)
                 guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(reply.utf8)) else {
-                    throw PMemError(.system, operation: "ha status", detail: "the agent answered: \(reply.prefix(200))")
+                    throw PMemError(
+                        .system, operation: "ha status", detail: "the agent answered: \(reply.prefix(200))")
                 }
                 if json { return try Output.json(status) }
                 print(
@@ -127,7 +136,8 @@ struct HACommand: ParsableCommand {
                     [["replica", "state", "acked", "lag records", "lag bytes", "lag ms"]]
                         + status.replicas.map {
                             [
-                                $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-", "\($0.lagRecords)",
+                                $0.address, $0.state, $0.ackedSequence.map(String.init) ?? "-",
+                                "\($0.lagRecords)",
                                 "\($0.lagBytes)", String(format: "%.1f", $0.lagMs),
                             ]
                         })
@@ -152,7 +162,8 @@ struct HACommand: ParsableCommand {
 
     /// `pmemctl ha metrics --log PATH`.
     struct Metrics: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the agent's metrics (Prometheus text format).")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the agent's metrics (Prometheus text format).")
 
         @OptionGroup var agent: AgentLocation
 

@@ -38,7 +38,8 @@ struct ReplicaCommand: ParsableCommand {
                 let psk = try PreSharedKey(file: keyFile)
                 let endpoint = try Endpoint(parsing: listen)
                 let replicaStore = try ReplicaStore(directory: store)
-                let server = ReplicaServer(store: replicaStore, psk: psk, logger: Logger(label: "pmemkit.replica"))
+                let server = ReplicaServer(
+                    store: replicaStore, psk: psk, logger: Logger(label: "pmemkit.replica"))
                 let port = try server.start(listening: endpoint)
                 FileHandle.standardOutput.write(
                     Data("serving \(store) on \(Endpoint(host: endpoint.host, port: port))\n".utf8))

@@ -29,7 +29,9 @@ func checkList(_ heap: PersistentHeap) throws -> (count: UInt64, problem: String
     var expected = count
     while let address = node.address {
         guard address.pointee.value == expected else {
-            return (count, "node \(count - expected + 1) holds \(address.pointee.value), expected \(expected)")
+            return (
+                count, "node \(count - expected + 1) holds \(address.pointee.value), expected \(expected)"
+            )
         }
         guard address.pointee.filler.0 == expected &* 31 else {
             return (count, "node \(expected) has damaged contents")

@@ -82,7 +82,9 @@ do {
         guard arguments.count >= 5, let count = Int(arguments[4]) else {
             fail("usage: run POOL LOG COUNT [PROGRESS]", status: 2)
         }
-        try run(pool: arguments[2], log: arguments[3], count: count, progress: arguments.count > 5 ? arguments[5] : nil)
+        try run(
+            pool: arguments[2], log: arguments[3], count: count,
+            progress: arguments.count > 5 ? arguments[5] : nil)
     case "verify":
         guard arguments.count == 3 else { fail("usage: verify POOL", status: 2) }
         let heap = try PersistentHeap.open(path: arguments[2])

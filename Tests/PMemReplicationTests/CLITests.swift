@@ -6,14 +6,19 @@ import XCTest
 /// bad usage, 1 with one line for a failed operation.
 final class ReplicationCLITests: XCTestCase {
     func testBadUsageExitsTwoWithOneLine() throws {
-        assertUsageError(try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k"]), mentions: "--replica")
         assertUsageError(
-            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "nohost"]), mentions: "--replica")
+            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k"]), mentions: "--replica")
         assertUsageError(
-            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--quorum", "2"]),
+            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "nohost"]),
+            mentions: "--replica")
+        assertUsageError(
+            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--quorum", "2"]
+            ),
             mentions: "--quorum")
         assertUsageError(
-            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--battery-ms", "0"]),
+            try CLI.run([
+                "ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--battery-ms", "0",
+            ]),
             mentions: "--battery-ms")
         assertUsageError(
             try CLI.run(["replica", "serve", "--store", "d", "--listen", "1.2.3.4:99999", "--key-file", "k"]),
@@ -22,24 +27,36 @@ final class ReplicationCLITests: XCTestCase {
 
     func testFailedOperationsExitOneWithOneLine() throws {
         let dir = TemporaryDirectory()
-        assertFailure(try CLI.run(["ha", "status", "--log", dir.file("log")]), mentions: "no HA agent answers")
-        assertFailure(try CLI.run(["ha", "power-fail", "--log", dir.file("log")]), mentions: "no HA agent answers")
         assertFailure(
-            try CLI.run(["ha", "agent", "--log", dir.file("missing"), "--key-file", dir.file("missing-key"), "--replica", "127.0.0.1:9"]),
+            try CLI.run(["ha", "status", "--log", dir.file("log")]), mentions: "no HA agent answers")
+        assertFailure(
+            try CLI.run(["ha", "power-fail", "--log", dir.file("log")]), mentions: "no HA agent answers")
+        assertFailure(
+            try CLI.run([
+                "ha", "agent", "--log", dir.file("missing"), "--key-file", dir.file("missing-key"),
+                "--replica", "127.0.0.1:9",
+            ]),
             mentions: "missing-key")
         let key = dir.file("key")
         XCTAssertEqual(try CLI.run(["replica", "keygen", "--out", key]).status, 0)
         assertFailure(try CLI.run(["replica", "keygen", "--out", key]), mentions: "key")
         assertFailure(
-            try CLI.run(["ha", "agent", "--log", dir.file("missing"), "--key-file", key, "--replica", "127.0.0.1:9"]),
+            try CLI.run([
+                "ha", "agent", "--log", dir.file("missing"), "--key-file", key, "--replica", "127.0.0.1:9",
+            ]),
             mentions: "missing")
         assertFailure(
             try CLI.run(["replica", "promote", "--store", dir.file("store"), "--out", dir.file("pool")]),
             mentions: "no complete pool copy")
-        assertFailure(try CLI.run(["replica", "status", "--store", dir.file("nothing")]), mentions: "not a replica store")
+        assertFailure(
+            try CLI.run(["replica", "status", "--store", dir.file("nothing")]),
+            mentions: "not a replica store")
         try "not hex".write(toFile: dir.file("bad-key"), atomically: true, encoding: .utf8)
         assertFailure(
-            try CLI.run(["replica", "serve", "--store", dir.file("s"), "--listen", "127.0.0.1:0", "--key-file", dir.file("bad-key")]),
+            try CLI.run([
+                "replica", "serve", "--store", dir.file("s"), "--listen", "127.0.0.1:0", "--key-file",
+                dir.file("bad-key"),
+            ]),
             mentions: "hexadecimal")
     }
 

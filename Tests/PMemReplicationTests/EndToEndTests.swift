@@ -9,16 +9,24 @@ final class EndToEndTests: XCTestCase {
         _ cluster: ProcessCluster, replicas: [Endpoint], watch: Process? = nil, batteryMs: Int = 20_000,
         extra: [String] = [], prefix: [String] = []
     ) throws -> Process {
-        var arguments = ["ha", "agent", "--log", cluster.log, "--key-file", cluster.keyFile, "--battery-ms", "\(batteryMs)", "--json"]
+        var arguments = [
+            "ha", "agent", "--log", cluster.log, "--key-file", cluster.keyFile, "--battery-ms",
+            "\(batteryMs)", "--json",
+        ]
         for replica in replicas { arguments += ["--replica", replica.description] }
         if let watch { arguments += ["--watch-pid", "\(watch.processIdentifier)"] }
         return try cluster.launch("pmemctl", arguments + extra, label: "agent", prefix: prefix)
     }
 
-    private func startApplication(_ cluster: ProcessCluster, count: Int = 0, prefix: [String] = []) throws -> Process {
+    private func startApplication(_ cluster: ProcessCluster, count: Int = 0, prefix: [String] = []) throws
+        -> Process
+    {
         let app = try cluster.launch(
-            "repl-workload", ["run", cluster.pool, cluster.log, "\(count)", cluster.progress], label: "app", prefix: prefix)
-        try cluster.waitUntil("the application attached", timeout: 20) { cluster.output("app").contains("ready") }
+            "repl-workload", ["run", cluster.pool, cluster.log, "\(count)", cluster.progress], label: "app",
+            prefix: prefix)
+        try cluster.waitUntil("the application attached", timeout: 20) {
+            cluster.output("app").contains("ready")
+        }
         return app
     }
 
@@ -47,8 +55,11 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(primary.status, 0, primary.stderr)
         for name in ["r1", "r2"] {
             let count = try cluster.promoteAndVerify(name)
-            XCTAssertGreaterThanOrEqual(count, returned, "\(name) holds every transaction whose commit returned")
-            XCTAssertTrue(primary.stdout.hasPrefix("count=\(count) ") || primary.stdout.hasPrefix("count=\(count + 1) "),
+            XCTAssertGreaterThanOrEqual(
+                count, returned, "\(name) holds every transaction whose commit returned")
+            XCTAssertTrue(
+                primary.stdout.hasPrefix("count=\(count) ")
+                    || primary.stdout.hasPrefix("count=\(count + 1) "),
                 "\(name) holds \(count); the primary \(primary.stdout)")
         }
     }
@@ -63,7 +74,9 @@ final class EndToEndTests: XCTestCase {
         let r2Process = cluster.started[1]
         ProcessCluster.killHard(r2Process)
         let stoppedAt = try cluster.state("r2").appliedSequence
-        try cluster.waitUntil("r1 moves on", timeout: 60) { try cluster.state("r1").appliedSequence > stoppedAt + 3000 }
+        try cluster.waitUntil("r1 moves on", timeout: 60) {
+            try cluster.state("r1").appliedSequence > stoppedAt + 3000
+        }
         _ = try cluster.startReplica("r2", port: r2.port)
         try cluster.waitUntil("r2 catches up", timeout: 60) {
             try cluster.state("r2").appliedSequence > cluster.state("r1").appliedSequence - 2000
@@ -79,7 +92,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(drain.reason, "power failure notice")
         let state = try cluster.state("r2")
         XCTAssertEqual(state.appliedSequence, drain.lastSequence)
-        XCTAssertEqual(state.appliedRecords, state.appliedSequence - state.firstSequence + 1, "no record twice, none skipped")
+        XCTAssertEqual(
+            state.appliedRecords, state.appliedSequence - state.firstSequence + 1,
+            "no record twice, none skipped")
         for process in cluster.started { ProcessCluster.killHard(process) }
         XCTAssertGreaterThanOrEqual(try cluster.promoteAndVerify("r2"), returned)
     }
@@ -91,7 +106,9 @@ final class EndToEndTests: XCTestCase {
         let app = try startApplication(cluster, count: 200)
         app.waitUntilExit()
         let agent = try startAgent(cluster, replicas: [r1, unreachable], batteryMs: 1500)
-        try cluster.waitUntil("r1 has everything", timeout: 30) { try cluster.state("r1").lastTransaction == 201 }
+        try cluster.waitUntil("r1 has everything", timeout: 30) {
+            try cluster.state("r1").lastTransaction == 201
+        }
         let status = try CLI.run(["ha", "status", "--log", cluster.log, "--json"])
         XCTAssertEqual(status.status, 0, status.stderr)
         let decoded = try JSONDecoder().decode(AgentStatus.self, from: Data(status.stdout.utf8))
@@ -99,9 +116,12 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(decoded.replicas[0].lagRecords, 0)
         XCTAssertEqual(decoded.replicas[0].ackedSequence, decoded.lastSequence)
         XCTAssertEqual(decoded.replicas[1].lagRecords, decoded.lastSequence - decoded.headSequence + 1)
-        XCTAssertEqual(decoded.usedBytes > 0, true, "nothing is reclaimed while a replica has not acknowledged")
+        XCTAssertEqual(
+            decoded.usedBytes > 0, true, "nothing is reclaimed while a replica has not acknowledged")
         let metrics = try CLI.run(["ha", "metrics", "--log", cluster.log])
-        XCTAssertTrue(metrics.stdout.contains("pmemkit_replication_lag_records{replica=\"\(unreachable)\"}"), metrics.stdout)
+        XCTAssertTrue(
+            metrics.stdout.contains("pmemkit_replication_lag_records{replica=\"\(unreachable)\"}"),
+            metrics.stdout)
         let table = try CLI.run(["ha", "status", "--log", cluster.log])
         XCTAssertTrue(table.stdout.contains("lag records"), table.stdout)
         kill(agent.processIdentifier, SIGPWR)
@@ -123,14 +143,17 @@ final class EndToEndTests: XCTestCase {
             faults: .init(delayMicroseconds: 200, drop: [80, 200], corrupt: [25, 130], cut: [160, 280]))
         defer { proxy.close() }
         let app = try startApplication(cluster, count: 20_000)
-        let agent = try startAgent(cluster, replicas: [direct, Endpoint(host: "127.0.0.1", port: proxy.port)], watch: app)
+        let agent = try startAgent(
+            cluster, replicas: [direct, Endpoint(host: "127.0.0.1", port: proxy.port)], watch: app)
         var previous: UInt64 = 0
         var samples = 0
         while app.isRunning || samples == 0 {
             let state = try cluster.state("r2")
             XCTAssertGreaterThanOrEqual(state.appliedSequence, previous, "a replica never goes back")
             if state.appliedSequence > 0 {
-                XCTAssertEqual(state.appliedRecords, state.appliedSequence - state.firstSequence + 1, "a prefix, once each")
+                XCTAssertEqual(
+                    state.appliedRecords, state.appliedSequence - state.firstSequence + 1,
+                    "a prefix, once each")
             }
             previous = state.appliedSequence
             samples += 1
@@ -142,7 +165,9 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(agent.terminationStatus, 0, cluster.errors("agent"))
         XCTAssertTrue(try report(cluster).complete)
         XCTAssertGreaterThan(proxy.chunksSeen, 280, "every fault was injected")
-        XCTAssertTrue(cluster.errors("r2").contains("rejected"), "corrupted frames were rejected and logged: \(cluster.errors("r2"))")
+        XCTAssertTrue(
+            cluster.errors("r2").contains("rejected"),
+            "corrupted frames were rejected and logged: \(cluster.errors("r2"))")
         for process in cluster.started { ProcessCluster.killHard(process) }
         XCTAssertEqual(try cluster.promoteAndVerify("r2"), 20_000)
         XCTAssertEqual(try cluster.promoteAndVerify("r1"), 20_000)

@@ -23,7 +23,9 @@ final class LogRegionTests: XCTestCase {
             XCTAssertEqual(record.header.sequence, UInt64(i + 1))
             XCTAssertEqual(record.header.transaction, UInt64(i))
             XCTAssertEqual(
-                Array(UnsafeRawBufferPointer(start: record.bytes + LogFormat.Header.size, count: bytes.count)), bytes)
+                Array(
+                    UnsafeRawBufferPointer(start: record.bytes + LogFormat.Header.size, count: bytes.count)),
+                bytes)
             region.storeReclaimPoint(.init(position: scanner.position, sequence: scanner.nextSequence))
         }
         XCTAssertNil(scanner.next())
@@ -35,7 +37,9 @@ final class LogRegionTests: XCTestCase {
         let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
         let writer = LogWriter(region: region, policy: .fail)
         for i in 0..<5 {
-            try payload(64, 1).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0) }
+            try payload(64, 1).withUnsafeBytes {
+                _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0)
+            }
         }
         let reopened = LogWriter(region: try LogRegion.open(path: dir.file("log")), policy: .fail)
         XCTAssertEqual(reopened.nextSequence, 6)
@@ -46,7 +50,9 @@ final class LogRegionTests: XCTestCase {
         let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
         let writer = LogWriter(region: region, policy: .fail)
         for i in 0..<3 {
-            try payload(100, 7).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0) }
+            try payload(100, 7).withUnsafeBytes {
+                _ = try writer.append(kind: .transaction, transaction: UInt64(i), payload: $0)
+            }
         }
         // Damage one payload byte of the second record.
         let second = region.ring + LogFormat.footprint(payload: 100) + LogFormat.Header.size + 10
@@ -65,7 +71,9 @@ final class LogRegionTests: XCTestCase {
         var failure: PMemError?
         while failure == nil {
             do {
-                try payload(1000, 3).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+                try payload(1000, 3).withUnsafeBytes {
+                    _ = try writer.append(kind: .transaction, transaction: 1, payload: $0)
+                }
                 appended += 1
             } catch let error as PMemError {
                 failure = error
@@ -86,7 +94,9 @@ final class LogRegionTests: XCTestCase {
         let writer = LogWriter(region: region, policy: .block(timeout: 60))
         let bytes = payload(1000, 9)
         while writer.usedBytes + LogFormat.footprint(payload: 1000) * 2 <= region.capacity {
-            try bytes.withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+            try bytes.withUnsafeBytes {
+                _ = try writer.append(kind: .transaction, transaction: 1, payload: $0)
+            }
         }
         let reclaimer = Thread {
             var scanner = LogScanner(region: region, from: region.reclaimPoint())
@@ -96,16 +106,21 @@ final class LogRegionTests: XCTestCase {
         let before = writer.nextSequence
         reclaimer.start()
         for _ in 0..<4 {
-            try bytes.withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+            try bytes.withUnsafeBytes {
+                _ = try writer.append(kind: .transaction, transaction: 1, payload: $0)
+            }
         }
         XCTAssertEqual(writer.nextSequence, before + 4)
     }
 
     func testARecordLargerThanHalfTheRingIsRefused() throws {
         let dir = TemporaryDirectory()
-        let writer = LogWriter(region: try LogRegion.create(path: dir.file("log"), capacity: 64 << 10), policy: .fail)
+        let writer = LogWriter(
+            region: try LogRegion.create(path: dir.file("log"), capacity: 64 << 10), policy: .fail)
         XCTAssertThrowsError(
-            try payload(40 << 10, 1).withUnsafeBytes { _ = try writer.append(kind: .transaction, transaction: 1, payload: $0) }
+            try payload(40 << 10, 1).withUnsafeBytes {
+                _ = try writer.append(kind: .transaction, transaction: 1, payload: $0)
+            }
         ) { XCTAssertEqual(($0 as? PMemError)?.kind, .invalidArgument) }
     }
 

@@ -55,7 +55,11 @@ final class TestHosts {
             try run([ip, "-n", names[primary]!, "link", "set", near, "up"])
             try run([ip, "-n", names[replica]!, "link", "set", far, "up"])
             if let tc = Self.tool("tc") {
-                try run(prefix(primary) + [tc, "qdisc", "add", "dev", near, "root", "tbf", "rate", rate, "burst", "64kb", "latency", "400ms"])
+                try run(
+                    prefix(primary) + [
+                        tc, "qdisc", "add", "dev", near, "root", "tbf", "rate", rate, "burst", "64kb",
+                        "latency", "400ms",
+                    ])
             }
             addresses[replica] = "198.18.\(i + 1).2"
         }
@@ -87,10 +91,14 @@ final class NetworkNamespaceTests: XCTestCase {
             try cluster.startReplica($0, host: addresses[$0]!, port: 7400, prefix: hosts.prefix($0))
         }
         let app = try cluster.launch(
-            "repl-workload", ["run", cluster.pool, cluster.log, "0", cluster.progress], label: "app", prefix: hosts.prefix("p"))
-        try cluster.waitUntil("the application attached", timeout: 20) { cluster.output("app").contains("ready") }
+            "repl-workload", ["run", cluster.pool, cluster.log, "0", cluster.progress], label: "app",
+            prefix: hosts.prefix("p"))
+        try cluster.waitUntil("the application attached", timeout: 20) {
+            cluster.output("app").contains("ready")
+        }
         var arguments = [
-            "ha", "agent", "--log", cluster.log, "--key-file", cluster.keyFile, "--battery-ms", "30000", "--json",
+            "ha", "agent", "--log", cluster.log, "--key-file", cluster.keyFile, "--battery-ms", "30000",
+            "--json",
             "--watch-pid", "\(app.processIdentifier)",
         ]
         for replica in replicas { arguments += ["--replica", replica.description] }
@@ -106,8 +114,9 @@ final class NetworkNamespaceTests: XCTestCase {
         XCTAssertEqual(agent.terminationStatus, 0, cluster.errors("agent"))
         let drain = try JSONDecoder().decode(DrainReport.self, from: Data(cluster.output("agent").utf8))
         XCTAssertTrue(drain.complete)
-        print("NetworkNamespaceTests: r1 was at transaction \(lagging) when the application died at \(returned); "
-            + "drained in \(drain.elapsedMs) ms")
+        print(
+            "NetworkNamespaceTests: r1 was at transaction \(lagging) when the application died at \(returned); "
+                + "drained in \(drain.elapsedMs) ms")
         for process in cluster.started { ProcessCluster.killHard(process) }
         for name in ["r1", "r2"] {
             XCTAssertGreaterThanOrEqual(try cluster.promoteAndVerify(name), returned)

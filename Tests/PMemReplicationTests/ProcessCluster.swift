@@ -31,9 +31,10 @@ final class ProcessCluster {
 
     /// Starts an executable of the package; stdout and stderr go to files named after `label`.
     @discardableResult
-    func launch(_ executable: String, _ arguments: [String], label: String, prefix: [String] = [],
-        environment: [String: String] = [:]) throws -> Process
-    {
+    func launch(
+        _ executable: String, _ arguments: [String], label: String, prefix: [String] = [],
+        environment: [String: String] = [:]
+    ) throws -> Process {
         let process = Process()
         let path = CLI.productsDirectory.appendingPathComponent(executable).path
         if prefix.isEmpty {
@@ -68,7 +69,11 @@ final class ProcessCluster {
         -> Endpoint
     {
         try launch(
-            "pmemctl", ["replica", "serve", "--store", store(name), "--listen", "\(host):\(port)", "--key-file", keyFile],
+            "pmemctl",
+            [
+                "replica", "serve", "--store", store(name), "--listen", "\(host):\(port)", "--key-file",
+                keyFile,
+            ],
             label: name, prefix: prefix)
         try waitUntil("replica \(name) listens", timeout: 20) { self.output(name).contains(" on ") }
         let line = output(name).split(separator: "\n").first { $0.contains(" on ") }!
@@ -107,14 +112,18 @@ final class ProcessCluster {
 
     /// Promotes a (stopped) replica's store and checks the pool at a new base
     /// with the workload's own verifier; returns the list length it holds.
-    func promoteAndVerify(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> UInt64 {
+    func promoteAndVerify(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> UInt64
+    {
         let out = directory.file("\(name).promoted")
         let promote = try CLI.run(["replica", "promote", "--store", store(name), "--out", out])
         XCTAssertEqual(promote.status, 0, promote.stderr, file: file, line: line)
-        let verify = try CLI.run(executable: "repl-workload", ["verify", out], environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
+        let verify = try CLI.run(
+            executable: "repl-workload", ["verify", out], environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
         XCTAssertEqual(verify.status, 0, verify.stderr, file: file, line: line)
         XCTAssertTrue(verify.stdout.contains("relocated=true"), verify.stdout, file: file, line: line)
-        let count = verify.stdout.split(separator: " ").first { $0.hasPrefix("count=") }.flatMap { UInt64($0.dropFirst(6)) }
+        let count = verify.stdout.split(separator: " ").first { $0.hasPrefix("count=") }.flatMap {
+            UInt64($0.dropFirst(6))
+        }
         return count ?? 0
     }
 

@@ -15,7 +15,9 @@ final class ProtocolTests: XCTestCase {
         var messages: [ReplicationMessage] = []
         var events: [AuthenticationEvent] = []
         var errors: [String] = []
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) { messages.append(unwrapInboundIn(data)) }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            messages.append(unwrapInboundIn(data))
+        }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let event = event as? AuthenticationEvent { events.append(event) }
         }
@@ -24,9 +26,13 @@ final class ProtocolTests: XCTestCase {
 
     private let logger = Logger(label: "test")
 
-    private func key(_ byte: UInt8) throws -> PreSharedKey { try PreSharedKey(bytes: [UInt8](repeating: byte, count: 32)) }
+    private func key(_ byte: UInt8) throws -> PreSharedKey {
+        try PreSharedKey(bytes: [UInt8](repeating: byte, count: 32))
+    }
 
-    private func pipeline(_ role: FrameAuthenticator.Role, key: PreSharedKey) throws -> (EmbeddedChannel, Recorder) {
+    private func pipeline(_ role: FrameAuthenticator.Role, key: PreSharedKey) throws -> (
+        EmbeddedChannel, Recorder
+    ) {
         let channel = EmbeddedChannel()
         let recorder = Recorder()
         let sync = channel.pipeline.syncOperations
@@ -82,7 +88,8 @@ final class ProtocolTests: XCTestCase {
         XCTAssertTrue(serverSide.events.isEmpty)
         XCTAssertTrue(clientSide.events.isEmpty)
         XCTAssertFalse(server.isActive, "the replica closed the connection")
-        XCTAssertTrue(serverSide.errors.contains { $0.contains("unauthenticated peer") }, "\(serverSide.errors)")
+        XCTAssertTrue(
+            serverSide.errors.contains { $0.contains("unauthenticated peer") }, "\(serverSide.errors)")
         XCTAssertTrue(serverSide.messages.isEmpty)
     }
 
@@ -92,14 +99,16 @@ final class ProtocolTests: XCTestCase {
         try connect(server, client)
         var records = ByteBufferAllocator().buffer(capacity: 64)
         records.writeBytes([UInt8](repeating: 0xab, count: 64))
-        try client.writeAndFlush(ReplicationMessage.records(firstSequence: 1, count: 1, bytes: records)).wait()
+        try client.writeAndFlush(ReplicationMessage.records(firstSequence: 1, count: 1, bytes: records))
+            .wait()
         var wire = ByteBuffer()
         while var part = try client.readOutbound(as: ByteBuffer.self) { wire.writeBuffer(&part) }
         wire.setInteger(UInt8(0x5a), at: wire.readerIndex + 30)
         _ = try? server.writeInbound(wire)
         XCTAssertTrue(serverSide.messages.isEmpty)
         XCTAssertFalse(server.isActive)
-        XCTAssertTrue(serverSide.errors.contains { $0.contains("failed authentication") }, "\(serverSide.errors)")
+        XCTAssertTrue(
+            serverSide.errors.contains { $0.contains("failed authentication") }, "\(serverSide.errors)")
     }
 
     func testAReplayedFrameIsRejected() throws {
@@ -129,14 +138,18 @@ final class ProtocolTests: XCTestCase {
 
     func testMalformedMessagesDoNotParse() throws {
         let allocator = ByteBufferAllocator()
-        for bytes: [UInt8] in [[99], [WireFormat.FrameType.ack.rawValue, 1, 2], [WireFormat.FrameType.records.rawValue]] {
+        for bytes: [UInt8] in [
+            [99], [WireFormat.FrameType.ack.rawValue, 1, 2], [WireFormat.FrameType.records.rawValue],
+        ] {
             var frame = allocator.buffer(bytes: bytes)
             XCTAssertThrowsError(try MessageCodec.decode(&frame))
         }
         let uuid = UUID()
         for message in [
-            ReplicationMessage.resume(.init(logUUID: uuid, appliedSequence: 3, appliedRecords: 2, poolUUID: nil)),
-            .start(logUUID: uuid, nextSequence: 4), .ack(appliedSequence: 9, appliedRecords: 9), .reject("why"), .ping,
+            ReplicationMessage.resume(
+                .init(logUUID: uuid, appliedSequence: 3, appliedRecords: 2, poolUUID: nil)),
+            .start(logUUID: uuid, nextSequence: 4), .ack(appliedSequence: 9, appliedRecords: 9),
+            .reject("why"), .ping,
         ] {
             var frame = MessageCodec.encode(message, allocator: allocator)
             XCTAssertEqual(try MessageCodec.decode(&frame), message)
@@ -160,7 +173,8 @@ final class ProtocolTests: XCTestCase {
         try channel.writeInbound(ReplicationMessage.start(logUUID: region.uuid, nextSequence: 1))
         let all = batches(of: region)
         var good = ByteBufferAllocator().buffer(bytes: all[0].bytes)
-        try channel.writeInbound(ReplicationMessage.records(firstSequence: all[0].first, count: 3, bytes: good))
+        try channel.writeInbound(
+            ReplicationMessage.records(firstSequence: all[0].first, count: 3, bytes: good))
         guard case .ack(let acked, _) = try channel.readOutbound(as: ReplicationMessage.self) else {
             return XCTFail("expected an ack")
         }
@@ -168,7 +182,8 @@ final class ProtocolTests: XCTestCase {
         var damaged = all[1].bytes
         damaged[100] ^= 1
         good = ByteBufferAllocator().buffer(bytes: damaged)
-        _ = try? channel.writeInbound(ReplicationMessage.records(firstSequence: all[1].first, count: 1, bytes: good))
+        _ = try? channel.writeInbound(
+            ReplicationMessage.records(firstSequence: all[1].first, count: 1, bytes: good))
         guard case .reject(let reason) = try channel.readOutbound(as: ReplicationMessage.self) else {
             return XCTFail("expected a reject")
         }

@@ -24,7 +24,8 @@ final class ReplicaStoreTests: XCTestCase {
         let store = try ReplicaStore(directory: dir.file("replica"))
         try ship(dir.file("log"), to: store)
         XCTAssertEqual(store.state.lastTransaction, list.heap.lastCommittedSequence)
-        XCTAssertEqual(store.state.appliedRecords, store.state.appliedSequence - store.state.firstSequence + 1)
+        XCTAssertEqual(
+            store.state.appliedRecords, store.state.appliedSequence - store.state.firstSequence + 1)
         let promotion = try store.promote(to: dir.file("promoted"))
         XCTAssertEqual(promotion.poolUUID, list.heap.uuid.uuidString)
         let heap = try PersistentHeap.open(
@@ -48,7 +49,8 @@ final class ReplicaStoreTests: XCTestCase {
         try ship(dir.file("log"), to: store)
         try list!.close()
         list = nil
-        let heap = try PersistentHeap.open(path: dir.file("pool"), options: .init(placement: .differentFromRecorded))
+        let heap = try PersistentHeap.open(
+            path: dir.file("pool"), options: .init(placement: .differentFromRecorded))
         let moved = try Replicator.attach(to: heap, logPath: dir.file("log"))
         XCTAssertTrue(moved.wroteBaseline, "a pool opened at another base needs a new baseline")
         moved.detach()
@@ -69,7 +71,9 @@ final class ReplicaStoreTests: XCTestCase {
         let before = store.state
         var damaged = all[1].bytes
         damaged[damaged.count / 2] ^= 0x40
-        XCTAssertThrowsError(try damaged.withUnsafeBytes { try store.apply(batch: $0, firstSequence: all[1].first) }) {
+        XCTAssertThrowsError(
+            try damaged.withUnsafeBytes { try store.apply(batch: $0, firstSequence: all[1].first) }
+        ) {
             XCTAssertEqual(($0 as? PMemError)?.kind, .corrupt)
         }
         XCTAssertEqual(store.state, before)
@@ -93,7 +97,8 @@ final class ReplicaStoreTests: XCTestCase {
         let store = try ReplicaStore(directory: dir.file("replica"))
         try store.follow(log: UUID())
         let batch = batches(of: try LogRegion.open(path: dir.file("log")))[0]
-        XCTAssertThrowsError(try batch.bytes.withUnsafeBytes { try store.apply(batch: $0, firstSequence: batch.first) })
+        XCTAssertThrowsError(
+            try batch.bytes.withUnsafeBytes { try store.apply(batch: $0, firstSequence: batch.first) })
         XCTAssertEqual(store.state.appliedSequence, 0)
         try list.close()
     }
@@ -120,7 +125,8 @@ final class ReplicaStoreTests: XCTestCase {
         }
         store!.journal.commit(
             .init(
-                firstSequence: last.first, lastSequence: last.first + UInt64(records) - 1, bytes: last.bytes.count,
+                firstSequence: last.first, lastSequence: last.first + UInt64(records) - 1,
+                bytes: last.bytes.count,
                 records: records))
         let appliedBefore = store!.state.appliedSequence
         store = nil
@@ -128,7 +134,8 @@ final class ReplicaStoreTests: XCTestCase {
         XCTAssertEqual(reopened.state.appliedSequence, appliedBefore + UInt64(records))
         XCTAssertEqual(reopened.state.lastTransaction, list.heap.lastCommittedSequence)
         _ = try reopened.promote(to: dir.file("promoted"))
-        let heap = try PersistentHeap.open(path: dir.file("promoted"), options: .init(placement: .differentFromRecorded))
+        let heap = try PersistentHeap.open(
+            path: dir.file("promoted"), options: .init(placement: .differentFromRecorded))
         XCTAssertEqual(try verifiedCount(heap), 30)
         try heap.close()
         try list.close()

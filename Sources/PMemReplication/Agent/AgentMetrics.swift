@@ -32,7 +32,8 @@ final class AgentMetrics {
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(
-            namespace: "pmemkit", subsystem: "replication", metricName: metric, unitName: unit, helpText: help)
+            namespace: "pmemkit", subsystem: "replication", metricName: metric, unitName: unit, helpText: help
+        )
     }
 
     private func series(for address: String) -> ReplicaMetrics {
@@ -48,10 +49,13 @@ final class AgentMetrics {
             acked: gauge("acked", "sequence", "Last sequence the replica durably applied"),
             lagRecords: gauge("lag", "records", "Records not yet acknowledged by the replica"),
             lagBytes: gauge("lag", "bytes", "Log bytes not yet acknowledged by the replica"),
-            lagSeconds: gauge("lag", "seconds", "Age of the oldest record not yet acknowledged by the replica"),
-            streaming: gauge("replica", "streaming", "1 while the replica is connected and receiving records"),
+            lagSeconds: gauge(
+                "lag", "seconds", "Age of the oldest record not yet acknowledged by the replica"),
+            streaming: gauge(
+                "replica", "streaming", "1 while the replica is connected and receiving records"),
             shipped: counter("shipped_bytes", "total", "Bytes of records shipped to the replica"),
-            reconnects: counter("reconnects", "total", "Connections to the replica made again after one was lost"))
+            reconnects: counter(
+                "reconnects", "total", "Connections to the replica made again after one was lost"))
     }
 
     /// Takes the figures of `status`.

@@ -48,7 +48,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: head + body))).whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: head + body))).whenComplete {
+            _ in
             channel.close(promise: nil)
         }
     }

@@ -149,7 +149,9 @@ public final class HAAgent: @unchecked Sendable {
     private func startServers() throws {
         let path = controlSocketPath
         if (try? AgentControl.send("status", socket: path)) != nil {
-            throw PMemError(.busy, operation: "ha agent", detail: "an agent already serves \(configuration.logPath) (\(path))")
+            throw PMemError(
+                .busy, operation: "ha agent",
+                detail: "an agent already serves \(configuration.logPath) (\(path))")
         }
         unlink(path)
         let control = ServerBootstrap(group: group)
@@ -161,27 +163,32 @@ public final class HAAgent: @unchecked Sendable {
         do {
             servers.append(try control.bind(unixDomainSocketPath: path).wait())
         } catch {
-            throw PMemError(.system, operation: "ha agent", detail: "cannot open the control socket \(path): \(error)")
+            throw PMemError(
+                .system, operation: "ha agent", detail: "cannot open the control socket \(path): \(error)")
         }
         if let endpoint = configuration.metricsEndpoint {
             let http = ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler { self.renderMetrics() })
+                        try channel.pipeline.syncOperations.addHandler(
+                            MetricsHTTPHandler { self.renderMetrics() })
                     }
                 }
             do {
                 servers.append(try http.bind(host: endpoint.host, port: endpoint.port).wait())
             } catch {
-                throw PMemError(.system, operation: "ha agent", detail: "cannot serve metrics on \(endpoint): \(error)")
+                throw PMemError(
+                    .system, operation: "ha agent", detail: "cannot serve metrics on \(endpoint): \(error)")
             }
         }
     }
 
     private func installSignalHandlers() {
         let queue = DispatchQueue(label: "pmemkit.ha.signals")
-        for (number, action) in [(SIGPWR, { self.powerFail() }), (SIGTERM, { self.stop() }), (SIGINT, { self.stop() })] {
+        for (number, action) in [
+            (SIGPWR, { self.powerFail() }), (SIGTERM, { self.stop() }), (SIGINT, { self.stop() }),
+        ] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler(handler: action)
@@ -283,11 +290,13 @@ public final class HAAgent: @unchecked Sendable {
             guard let baseline = index.firstBaseline() else {
                 return refuse(
                     link, .stale, channel: channel,
-                    "this new replica needs a baseline and none is left in the log; seed its store from another replica's")
+                    "this new replica needs a baseline and none is left in the log; seed its store from another replica's"
+                )
             }
             next = baseline
         } else if position.logUUID != region.uuid {
-            return refuse(link, .refused, channel: channel, "the replica follows another log (\(position.logUUID!))")
+            return refuse(
+                link, .refused, channel: channel, "the replica follows another log (\(position.logUUID!))")
         } else {
             next = position.appliedSequence + 1
             guard next >= index.firstSequence else {
@@ -306,7 +315,8 @@ public final class HAAgent: @unchecked Sendable {
         link.backoff = 50_000_000
         link.lastError = nil
         link.phase = .streaming
-        channel.writeAndFlush(ReplicationMessage.start(logUUID: region.uuid, nextSequence: next), promise: nil)
+        channel.writeAndFlush(
+            ReplicationMessage.start(logUUID: region.uuid, nextSequence: next), promise: nil)
         logger.info("replica \(link.endpoint) streaming from sequence \(next)")
         pump(link)
     }
@@ -315,7 +325,8 @@ public final class HAAgent: @unchecked Sendable {
         link.lastError = why
         link.phase = phase
         logger.error("replica \(link.endpoint): \(why)")
-        channel.writeAndFlush(ReplicationMessage.reject(why)).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeAndFlush(ReplicationMessage.reject(why)).whenComplete { _ in channel.close(promise: nil)
+        }
     }
 
     /// A replica's connection closed (on the loop).
@@ -352,8 +363,11 @@ public final class HAAgent: @unchecked Sendable {
             buffer.moveWriterIndex(to: headroom)
             buffer.moveReaderIndex(to: headroom)
             buffer.writeBytes(
-                UnsafeRawBufferPointer(start: region.ring + Int(run.position % UInt64(region.capacity)), count: run.bytes))
-            channel.write(ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil)
+                UnsafeRawBufferPointer(
+                    start: region.ring + Int(run.position % UInt64(region.capacity)), count: run.bytes))
+            channel.write(
+                ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil
+            )
             link.sent += UInt64(run.count)
             link.inFlight.append((link.sent, run.bytes))
             link.inFlightBytes += run.bytes
@@ -420,7 +434,8 @@ public final class HAAgent: @unchecked Sendable {
         guard drain == nil, !stopped else { return }
         let now = Self.uptime()
         drain = (reason, now, now + UInt64(configuration.batteryMilliseconds) * 1_000_000)
-        logger.warning("\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
+        logger.warning(
+            "\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
         index.refresh()
         for link in links {
             if link.phase == .disconnected { link.retryAt = 0 }
@@ -472,8 +487,10 @@ public final class HAAgent: @unchecked Sendable {
         let point = region.reclaimPoint()
         return AgentStatus(
             log: configuration.logPath, logUUID: region.uuid.uuidString, pid: getpid(),
-            state: drainReport != nil ? "drained" : drain != nil ? "draining" : "running", capacity: region.capacity,
-            usedBytes: index.endPosition - point.position, headSequence: index.firstSequence, lastSequence: last,
+            state: drainReport != nil ? "drained" : drain != nil ? "draining" : "running",
+            capacity: region.capacity,
+            usedBytes: index.endPosition - point.position, headSequence: index.firstSequence,
+            lastSequence: last,
             lastTransaction: index.lastTransaction, quorum: quorum, replicas: replicas,
             drain: drainReport)
     }

@@ -43,7 +43,8 @@ struct RecordIndex {
             entries.append(
                 Entry(
                     position: record.header.position, footprint: record.header.footprint,
-                    transaction: record.header.transaction, time: record.header.time, kind: record.header.kind))
+                    transaction: record.header.transaction, time: record.header.time, kind: record.header.kind
+                ))
             lastTransaction = record.header.transaction
             found += 1
         }
@@ -70,7 +71,8 @@ struct RecordIndex {
         var count = 1
         var previous = first
         while first.kind != .baselineEnd, let next = entry(sequence + UInt64(count)),
-            next.position == previous.position + UInt64(previous.footprint), bytes + next.footprint <= maxBytes
+            next.position == previous.position + UInt64(previous.footprint),
+            bytes + next.footprint <= maxBytes
         {
             bytes += next.footprint
             count += 1

@@ -40,7 +40,8 @@ public struct LogRecordHeader: Sendable, Equatable {
             sequence: p.loadUnaligned(fromByteOffset: LogFormat.Header.sequence, as: UInt64.self),
             transaction: p.loadUnaligned(fromByteOffset: LogFormat.Header.transaction, as: UInt64.self),
             time: p.loadUnaligned(fromByteOffset: LogFormat.Header.time, as: UInt64.self),
-            payloadLength: Int(p.loadUnaligned(fromByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)),
+            payloadLength: Int(
+                p.loadUnaligned(fromByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)),
             kind: kind)
     }
 

@@ -44,9 +44,11 @@ public final class LogRegion: @unchecked Sendable {
         self.capacity = capacity
         salt = LogFormat.salt(of: uuid)
         attachSlots = SlotPair(
-            mapping: mapping, offsets: LogFormat.attachSlotOffsets, seed: salt ^ LogFormat.Seed.attach.rawValue)
+            mapping: mapping, offsets: LogFormat.attachSlotOffsets,
+            seed: salt ^ LogFormat.Seed.attach.rawValue)
         reclaimSlots = SlotPair(
-            mapping: mapping, offsets: LogFormat.reclaimSlotOffsets, seed: salt ^ LogFormat.Seed.reclaim.rawValue)
+            mapping: mapping, offsets: LogFormat.reclaimSlotOffsets,
+            seed: salt ^ LogFormat.Seed.reclaim.rawValue)
     }
 
     /// The first byte of the ring.
@@ -56,7 +58,8 @@ public final class LogRegion: @unchecked Sendable {
     ///
     /// Throws when `path` exists (a log is never overwritten by accident).
     public static func create(path: String, capacity: Int) throws -> LogRegion {
-        let ring = (capacity + LogFormat.minimumCapacity - 1) / LogFormat.minimumCapacity * LogFormat.minimumCapacity
+        let ring =
+            (capacity + LogFormat.minimumCapacity - 1) / LogFormat.minimumCapacity * LogFormat.minimumCapacity
         guard capacity >= LogFormat.minimumCapacity, ring <= 1 << 40 else {
             throw PMemError(
                 .invalidArgument, operation: "log create",
@@ -73,7 +76,8 @@ public final class LogRegion: @unchecked Sendable {
         block.storeBytes(of: LogFormat.magic, toByteOffset: LogFormat.Identity.magic, as: UInt64.self)
         block.storeBytes(of: LogFormat.version, toByteOffset: LogFormat.Identity.version, as: UInt32.self)
         block.storeBytes(
-            of: UInt32(LogFormat.superblockSize), toByteOffset: LogFormat.Identity.superblockSize, as: UInt32.self)
+            of: UInt32(LogFormat.superblockSize), toByteOffset: LogFormat.Identity.superblockSize,
+            as: UInt32.self)
         block.storeBytes(of: UInt64(ring), toByteOffset: LogFormat.Identity.capacity, as: UInt64.self)
         withUnsafeBytes(of: uuid.uuid) {
             (block + LogFormat.Identity.uuid).copyMemory(from: $0.baseAddress!, byteCount: 16)
@@ -91,12 +95,15 @@ public final class LogRegion: @unchecked Sendable {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "log open", detail: "\(path): \(what)")
         }
-        guard mapping.size >= LogFormat.superblockSize else { throw corrupt("too small to be a replication log") }
+        guard mapping.size >= LogFormat.superblockSize else {
+            throw corrupt("too small to be a replication log")
+        }
         let block = UnsafeRawPointer(mapping.base)
         guard block.load(fromByteOffset: LogFormat.Identity.magic, as: UInt64.self) == LogFormat.magic else {
             throw corrupt("not a replication log (bad magic)")
         }
-        guard block.load(fromByteOffset: LogFormat.Identity.version, as: UInt32.self) == LogFormat.version else {
+        guard block.load(fromByteOffset: LogFormat.Identity.version, as: UInt32.self) == LogFormat.version
+        else {
             throw corrupt("log format version is not \(LogFormat.version)")
         }
         guard
@@ -125,7 +132,8 @@ public final class LogRegion: @unchecked Sendable {
     public func reclaimPoint() -> ReclaimPoint {
         guard let slot = reclaimSlots.current() else { return ReclaimPoint(position: 0, sequence: 1) }
         return ReclaimPoint(
-            position: slot.fields.load(as: UInt64.self), sequence: slot.fields.load(fromByteOffset: 8, as: UInt64.self))
+            position: slot.fields.load(as: UInt64.self),
+            sequence: slot.fields.load(fromByteOffset: 8, as: UInt64.self))
     }
 
     /// Records that every record before `point` may be overwritten (the agent, after acknowledgements).
@@ -142,7 +150,9 @@ public final class LogRegion: @unchecked Sendable {
     public func attachment() -> Attachment? {
         guard let slot = attachSlots.current() else { return nil }
         var raw = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: slot.fields, count: 16)) }
+        withUnsafeMutableBytes(of: &raw) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(start: slot.fields, count: 16))
+        }
         return Attachment(
             poolUUID: UUID(uuid: raw), poolBase: slot.fields.load(fromByteOffset: 16, as: UInt64.self),
             lastTransaction: slot.fields.load(fromByteOffset: 24, as: UInt64.self),
@@ -152,7 +162,9 @@ public final class LogRegion: @unchecked Sendable {
     /// Records an attachment (persisted).
     func storeAttachment(_ attachment: Attachment) {
         attachSlots.update { fields in
-            withUnsafeBytes(of: attachment.poolUUID.uuid) { fields.copyMemory(from: $0.baseAddress!, byteCount: 16) }
+            withUnsafeBytes(of: attachment.poolUUID.uuid) {
+                fields.copyMemory(from: $0.baseAddress!, byteCount: 16)
+            }
             fields.storeBytes(of: attachment.poolBase, toByteOffset: 16, as: UInt64.self)
             fields.storeBytes(of: attachment.lastTransaction, toByteOffset: 24, as: UInt64.self)
             fields.storeBytes(of: attachment.cleanlyDetached ? 1 : 0, toByteOffset: 32, as: UInt32.self)
@@ -165,7 +177,9 @@ public final class LogRegion: @unchecked Sendable {
     func record(at position: UInt64) -> (header: LogRecordHeader, bytes: UnsafeRawPointer)? {
         let offset = Int(position % UInt64(capacity))
         let p = UnsafeRawPointer(ring + offset)
-        guard let header = LogRecordHeader.validated(at: p, available: capacity - offset, salt: salt, position: position)
+        guard
+            let header = LogRecordHeader.validated(
+                at: p, available: capacity - offset, salt: salt, position: position)
         else { return nil }
         return (header, p)
     }

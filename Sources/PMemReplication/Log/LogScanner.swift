@@ -21,7 +21,9 @@ public struct LogScanner {
     /// record is not reclaimed), or `nil` at the end of what is written.
     public mutating func next() -> (header: LogRecordHeader, bytes: UnsafeRawPointer)? {
         for _ in 0..<2 {
-            guard let found = region.record(at: position), found.header.sequence == nextSequence else { return nil }
+            guard let found = region.record(at: position), found.header.sequence == nextSequence else {
+                return nil
+            }
             if found.header.kind == .wrap {
                 position = region.nextLap(after: position)
                 continue

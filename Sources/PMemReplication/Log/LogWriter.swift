@@ -21,7 +21,8 @@ public final class LogWriter: @unchecked Sendable {
     private var head: UInt64
     /// Bytes promised to admitted transactions that have not appended yet.
     private var promised = 0
-    private let header = UnsafeMutableRawPointer.allocate(byteCount: LogFormat.alignment, alignment: LogFormat.alignment)
+    private let header = UnsafeMutableRawPointer.allocate(
+        byteCount: LogFormat.alignment, alignment: LogFormat.alignment)
 
     /// Opens the writer at the end of the records already in the log.
     public init(region: LogRegion, policy: BackPressurePolicy) {
@@ -130,7 +131,8 @@ public final class LogWriter: @unchecked Sendable {
             if waited >= limit {
                 throw PMemError(
                     .busy, operation: "replication log",
-                    detail: "the log is full: \(tail - head) of \(capacity) bytes await acknowledgement by the "
+                    detail:
+                        "the log is full: \(tail - head) of \(capacity) bytes await acknowledgement by the "
                         + "replicas" + (limit > 0 ? " after waiting \(Double(waited) / 1e9) s" : "")
                         + " (is the HA agent running and are replicas reachable?)")
             }
@@ -150,17 +152,21 @@ public final class LogWriter: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &now)
         let fields = LogRecordHeader(
             position: tail, sequence: sequence, transaction: transaction,
-            time: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), payloadLength: payload.count, kind: kind)
+            time: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), payloadLength: payload.count,
+            kind: kind)
         // The checksum needs the payload where the header expects it: compute it over the source.
         fields.writeHeader(to: header, payload: payload, salt: region.salt)
         let padded = (payload.count + 7) & ~7
         if region.mapping.persistPath != nil {
             pmh_stream_copy(destination, header, LogFormat.Header.size)
-            if padded > 0 { pmh_stream_copy(destination + LogFormat.Header.size, payload.baseAddress!, padded) }
+            if padded > 0 {
+                pmh_stream_copy(destination + LogFormat.Header.size, payload.baseAddress!, padded)
+            }
         } else {
             destination.copyMemory(from: header, byteCount: LogFormat.Header.size)
             if padded > 0 {
-                (destination + LogFormat.Header.size).copyMemory(from: payload.baseAddress!, byteCount: padded)
+                (destination + LogFormat.Header.size).copyMemory(
+                    from: payload.baseAddress!, byteCount: padded)
             }
             region.mapping.persist(destination, LogFormat.Header.size + padded)
         }
@@ -178,7 +184,9 @@ extension LogRecordHeader {
         p.storeBytes(of: kind.rawValue, toByteOffset: LogFormat.Header.kind, as: UInt16.self)
         p.storeBytes(of: 0, toByteOffset: LogFormat.Header.flags, as: UInt16.self)
         let headerSum = pmh_checksum64(p, LogFormat.Header.checksum, salt)
-        let sum = payload.isEmpty ? pmh_checksum64(p, 0, headerSum) : pmh_checksum64(payload.baseAddress!, payload.count, headerSum)
+        let sum =
+            payload.isEmpty
+            ? pmh_checksum64(p, 0, headerSum) : pmh_checksum64(payload.baseAddress!, payload.count, headerSum)
         p.storeBytes(of: sum, toByteOffset: LogFormat.Header.checksum, as: UInt64.self)
     }
 }

@@ -27,7 +27,9 @@ enum PoolWritesPayload {
         func corrupt(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica apply", detail: "record payload \(why)")
         }
-        guard payload.count >= headerSize, let base = payload.baseAddress else { throw corrupt("is truncated") }
+        guard payload.count >= headerSize, let base = payload.baseAddress else {
+            throw corrupt("is truncated")
+        }
         let count = Int(base.loadUnaligned(as: UInt32.self))
         let recordOffset = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         var cursor = headerSize
@@ -38,19 +40,25 @@ enum PoolWritesPayload {
             let offset = base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
             let length = Int(base.loadUnaligned(fromByteOffset: cursor + 8, as: UInt32.self))
             let padded = (length + 7) & ~7
-            guard payload.count - cursor - writeHeaderSize >= padded else { throw corrupt("ends inside a write") }
+            guard payload.count - cursor - writeHeaderSize >= padded else {
+                throw corrupt("ends inside a write")
+            }
             guard offset <= UInt64(poolSize), UInt64(length) <= UInt64(poolSize) - offset else {
                 throw corrupt("writes \(length) bytes at \(offset), outside the \(poolSize)-byte pool")
             }
             writes.append(
-                Write(offset: Int(offset), bytes: UnsafeRawBufferPointer(start: base + cursor + writeHeaderSize, count: length)))
+                Write(
+                    offset: Int(offset),
+                    bytes: UnsafeRawBufferPointer(start: base + cursor + writeHeaderSize, count: length)))
             cursor += writeHeaderSize + padded
         }
         guard recordOffset != 0 else {
             guard cursor == payload.count else { throw corrupt("has bytes after its writes") }
             return (writes, nil)
         }
-        guard recordOffset == cursor else { throw corrupt("puts its redo record at \(recordOffset), not \(cursor)") }
+        guard recordOffset == cursor else {
+            throw corrupt("puts its redo record at \(recordOffset), not \(cursor)")
+        }
         return (writes, UnsafeRawBufferPointer(start: base + cursor, count: payload.count - cursor))
     }
 

@@ -47,7 +47,9 @@ struct ReplicaJournal {
     /// The journal's entry, or `nil` when its header is not valid (never written, or torn).
     func entry() -> Entry? {
         let p = UnsafeRawPointer(mapping.base)
-        guard pmh_checksum64(p, 56, Self.seed) == p.load(fromByteOffset: 56, as: UInt64.self) else { return nil }
+        guard pmh_checksum64(p, 56, Self.seed) == p.load(fromByteOffset: 56, as: UInt64.self) else {
+            return nil
+        }
         let bytes = Int(p.load(fromByteOffset: 16, as: UInt64.self))
         guard bytes <= capacity else { return nil }
         return Entry(

@@ -33,7 +33,9 @@ public final class ReplicaServer: @unchecked Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel.pipeline.syncOperations, store: store, psk: psk, logger: logger, maxFrame: maxFrame)
+                    try Self.configure(
+                        channel.pipeline.syncOperations, store: store, psk: psk, logger: logger,
+                        maxFrame: maxFrame)
                 }
             }
         do {
@@ -41,13 +43,15 @@ public final class ReplicaServer: @unchecked Sendable {
             channel = bound
             return bound.localAddress?.port ?? endpoint.port
         } catch {
-            throw PMemError(.system, operation: "replica serve", detail: "cannot listen on \(endpoint): \(error)")
+            throw PMemError(
+                .system, operation: "replica serve", detail: "cannot listen on \(endpoint): \(error)")
         }
     }
 
     /// The replica's pipeline: framing, authentication, messages, the session.
     static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, store: ReplicaStore, psk: PreSharedKey, logger: Logger,
+        _ pipeline: ChannelPipeline.SynchronousOperations, store: ReplicaStore, psk: PreSharedKey,
+        logger: Logger,
         maxFrame: Int
     ) throws {
         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrame: maxFrame)))

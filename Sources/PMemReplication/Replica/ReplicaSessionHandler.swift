@@ -25,7 +25,8 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
         }
         let state = store.state
         let position = ReplicaPosition(
-            logUUID: state.logUUID, appliedSequence: state.appliedSequence, appliedRecords: state.appliedRecords,
+            logUUID: state.logUUID, appliedSequence: state.appliedSequence,
+            appliedRecords: state.appliedRecords,
             poolUUID: state.poolUUID)
         logger.info(
             "primary authenticated; resuming after sequence \(state.appliedSequence)",
@@ -46,7 +47,9 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
                 following = true
             case .records(let first, let count, let bytes):
                 guard following else { throw ProtocolError("records before the session started") }
-                let applied = try bytes.withUnsafeReadableBytes { try store.apply(batch: $0, firstSequence: first) }
+                let applied = try bytes.withUnsafeReadableBytes {
+                    try store.apply(batch: $0, firstSequence: first)
+                }
                 logger.trace("applied \(applied) of \(count) records from \(first)")
                 acknowledge(context: context)
             case .ping:
@@ -65,7 +68,8 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
     private func acknowledge(context: ChannelHandlerContext) {
         let state = store.state
         context.writeAndFlush(
-            wrapOutboundOut(.ack(appliedSequence: state.appliedSequence, appliedRecords: state.appliedRecords)),
+            wrapOutboundOut(
+                .ack(appliedSequence: state.appliedSequence, appliedRecords: state.appliedRecords)),
             promise: nil)
     }
 

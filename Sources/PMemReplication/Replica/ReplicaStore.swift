@@ -52,7 +52,8 @@ public final class ReplicaStore: @unchecked Sendable {
             let stateMapping = try PMemMapping(
                 path: "\(directory)/state", options: .init(size: ReplicaState.fileSize, create: true))
             stateSlots = SlotPair(
-                mapping: stateMapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128)
+                mapping: stateMapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed,
+                slotSize: 128)
             journal = ReplicaJournal(
                 mapping: try PMemMapping(
                     path: "\(directory)/journal",
@@ -144,7 +145,9 @@ public final class ReplicaStore: @unchecked Sendable {
     }
 
     /// Checks a batch without writing anything; returns its records.
-    func check(_ batch: UnsafeRawBufferPointer, from firstSequence: UInt64, salt: UInt64) throws -> [CheckedRecord] {
+    func check(_ batch: UnsafeRawBufferPointer, from firstSequence: UInt64, salt: UInt64) throws
+        -> [CheckedRecord]
+    {
         func reject(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica store", detail: why)
         }
@@ -167,12 +170,16 @@ public final class ReplicaStore: @unchecked Sendable {
             guard header.sequence == expected else {
                 throw reject("sequence gap: expected \(expected), got \(header.sequence)")
             }
-            guard header.footprint <= batch.count - offset else { throw reject("record \(expected) is truncated") }
+            guard header.footprint <= batch.count - offset else {
+                throw reject("record \(expected) is truncated")
+            }
             let payload = UnsafeRawBufferPointer(
                 start: batch.baseAddress! + offset + LogFormat.Header.size, count: header.payloadLength)
             let skip = !fresh && header.sequence <= state.appliedSequence
             if fresh && records.isEmpty && header.kind != .baselineBegin && !havePool {
-                throw reject("record \(expected) is a \(header.kind) but this store holds no pool yet (needs a baseline)")
+                throw reject(
+                    "record \(expected) is a \(header.kind) but this store holds no pool yet (needs a baseline)"
+                )
             }
             if !skip {
                 switch header.kind {
@@ -181,12 +188,18 @@ public final class ReplicaStore: @unchecked Sendable {
                         throw reject("transaction record \(expected) arrived with no complete pool copy")
                     }
                     let (_, record) = try PoolWritesPayload.parse(payload, poolSize: image.geometry.poolSize)
-                    guard let record else { throw reject("transaction record \(expected) carries no redo record") }
+                    guard let record else {
+                        throw reject("transaction record \(expected) carries no redo record")
+                    }
                     try image.validate(record: record)
                 case .baselineBegin:
-                    guard payload.count >= 32 else { throw reject("baseline record \(expected) is truncated") }
+                    guard payload.count >= 32 else {
+                        throw reject("baseline record \(expected) is truncated")
+                    }
                     let size = Int(payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-                    guard size >= 4096, size <= 1 << 46 else { throw reject("baseline pool size \(size) is invalid") }
+                    guard size >= 4096, size <= 1 << 46 else {
+                        throw reject("baseline pool size \(size) is invalid")
+                    }
                     inBaseline = true
                     baselineSize = size
                 case .baselineWrites:
@@ -324,10 +337,12 @@ extension ReplicaStore {
     public static func readState(directory: String) throws -> ReplicaState {
         let path = "\(directory)/state"
         guard access(path, R_OK) == 0 else {
-            throw PMemError(.notFound, operation: "replica status", detail: "\(directory) is not a replica store")
+            throw PMemError(
+                .notFound, operation: "replica status", detail: "\(directory) is not a replica store")
         }
         let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
         return ReplicaState.read(
-            SlotPair(mapping: mapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128))
+            SlotPair(
+                mapping: mapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128))
     }
 }

@@ -89,7 +89,9 @@ final class FrameAuthenticator: ChannelDuplexHandler {
                     tag: UnsafeRawBufferPointer(rebasing: bytes[bodyLength...]))) ?? false
             }
             guard valid else {
-                return refuse(context: context, "frame \(receive.counter) failed authentication (altered, replayed or out of order)")
+                return refuse(
+                    context: context,
+                    "frame \(receive.counter) failed authentication (altered, replayed or out of order)")
             }
             phase = .established(send: send, receive: receive)
             context.fireChannelRead(wrapInboundOut(frame.readSlice(length: bodyLength)!))
@@ -99,7 +101,8 @@ final class FrameAuthenticator: ChannelDuplexHandler {
                 let serverNonce = frame.readBytes(length: WireFormat.nonceSize), frame.readableBytes == 0
             else { return refuse(context: context, "expected a version \(WireFormat.version) challenge") }
             let clientNonce = SessionKeys.nonce()
-            let proof = SessionKeys.proof(psk: psk, role: "client", serverNonce: serverNonce, clientNonce: clientNonce)
+            let proof = SessionKeys.proof(
+                psk: psk, role: "client", serverNonce: serverNonce, clientNonce: clientNonce)
             var response = context.channel.allocator.buffer(capacity: 1 + 64)
             response.writeInteger(WireFormat.FrameType.response.rawValue)
             response.writeBytes(clientNonce)
@@ -112,12 +115,17 @@ final class FrameAuthenticator: ChannelDuplexHandler {
                 let proof = frame.readBytes(length: WireFormat.nonceSize), frame.readableBytes == 0
             else { return refuse(context: context, "expected a handshake response") }
             guard
-                SessionKeys.verify(proof, psk: psk, role: "client", serverNonce: serverNonce, clientNonce: clientNonce)
-            else { return refuse(context: context, "unauthenticated peer: its proof does not match the pre-shared key") }
+                SessionKeys.verify(
+                    proof, psk: psk, role: "client", serverNonce: serverNonce, clientNonce: clientNonce)
+            else {
+                return refuse(
+                    context: context, "unauthenticated peer: its proof does not match the pre-shared key")
+            }
             var accept = context.channel.allocator.buffer(capacity: 1 + 32)
             accept.writeInteger(WireFormat.FrameType.accept.rawValue)
             accept.writeBytes(
-                SessionKeys.proof(psk: psk, role: "server", serverNonce: serverNonce, clientNonce: clientNonce))
+                SessionKeys.proof(
+                    psk: psk, role: "server", serverNonce: serverNonce, clientNonce: clientNonce))
             context.writeAndFlush(wrapOutboundOut(accept), promise: nil)
             establish(context: context, serverNonce: serverNonce, clientNonce: clientNonce)
         case .awaitingAccept(let serverNonce, let clientNonce):
@@ -125,8 +133,12 @@ final class FrameAuthenticator: ChannelDuplexHandler {
                 let proof = frame.readBytes(length: WireFormat.nonceSize), frame.readableBytes == 0
             else { return refuse(context: context, "expected a handshake accept") }
             guard
-                SessionKeys.verify(proof, psk: psk, role: "server", serverNonce: serverNonce, clientNonce: clientNonce)
-            else { return refuse(context: context, "unauthenticated replica: its proof does not match the pre-shared key") }
+                SessionKeys.verify(
+                    proof, psk: psk, role: "server", serverNonce: serverNonce, clientNonce: clientNonce)
+            else {
+                return refuse(
+                    context: context, "unauthenticated replica: its proof does not match the pre-shared key")
+            }
             establish(context: context, serverNonce: serverNonce, clientNonce: clientNonce)
         case .failed:
             return

@@ -10,7 +10,8 @@ struct FrameDecoder: ByteToMessageDecoder {
     let maxFrame: Int
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self) else {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self)
+        else {
             return .needMoreData
         }
         guard length >= 1, Int(length) <= maxFrame else {

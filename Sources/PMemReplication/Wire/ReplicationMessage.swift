@@ -60,13 +60,16 @@ final class MessageCodec: ChannelDuplexHandler {
     /// Parses one frame.
     static func decode(_ frame: inout ByteBuffer) throws -> ReplicationMessage {
         func malformed(_ what: String) -> ProtocolError { ProtocolError("malformed \(what) frame") }
-        guard let raw = frame.readInteger(as: UInt8.self), let type = WireFormat.FrameType(rawValue: raw) else {
+        guard let raw = frame.readInteger(as: UInt8.self), let type = WireFormat.FrameType(rawValue: raw)
+        else {
             throw ProtocolError("unknown frame type")
         }
         switch type {
         case .resume:
-            guard let log = frame.readUUID(), let applied = frame.readInteger(endianness: .little, as: UInt64.self),
-                let records = frame.readInteger(endianness: .little, as: UInt64.self), let pool = frame.readUUID(),
+            guard let log = frame.readUUID(),
+                let applied = frame.readInteger(endianness: .little, as: UInt64.self),
+                let records = frame.readInteger(endianness: .little, as: UInt64.self),
+                let pool = frame.readUUID(),
                 frame.readableBytes == 0
             else { throw malformed("resume") }
             return .resume(
@@ -74,7 +77,8 @@ final class MessageCodec: ChannelDuplexHandler {
                     logUUID: log == .zero ? nil : log, appliedSequence: applied, appliedRecords: records,
                     poolUUID: pool == .zero ? nil : pool))
         case .start:
-            guard let log = frame.readUUID(), let next = frame.readInteger(endianness: .little, as: UInt64.self),
+            guard let log = frame.readUUID(),
+                let next = frame.readInteger(endianness: .little, as: UInt64.self),
                 frame.readableBytes == 0
             else { throw malformed("start") }
             return .start(logUUID: log, nextSequence: next)
@@ -86,7 +90,8 @@ final class MessageCodec: ChannelDuplexHandler {
             return .records(firstSequence: first, count: Int(count), bytes: frame)
         case .ack:
             guard let applied = frame.readInteger(endianness: .little, as: UInt64.self),
-                let records = frame.readInteger(endianness: .little, as: UInt64.self), frame.readableBytes == 0
+                let records = frame.readInteger(endianness: .little, as: UInt64.self),
+                frame.readableBytes == 0
             else { throw malformed("ack") }
             return .ack(appliedSequence: applied, appliedRecords: records)
         case .reject:

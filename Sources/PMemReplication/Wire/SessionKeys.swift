@@ -20,10 +20,12 @@ struct SessionKeys {
     }
 
     /// The proof that a side holds the key: HMAC-SHA256 over a label and both nonces.
-    static func proof(psk: PreSharedKey, role: String, serverNonce: [UInt8], clientNonce: [UInt8]) -> [UInt8] {
+    static func proof(psk: PreSharedKey, role: String, serverNonce: [UInt8], clientNonce: [UInt8]) -> [UInt8]
+    {
         Array(
             HMAC<SHA256>.authenticationCode(
-                for: proofInput(role: role, serverNonce: serverNonce, clientNonce: clientNonce), using: psk.key))
+                for: proofInput(role: role, serverNonce: serverNonce, clientNonce: clientNonce),
+                using: psk.key))
     }
 
     /// Whether `proof` is the one `role` must send (compared in constant time).
@@ -80,4 +82,3 @@ struct FrameTagger {
         return true
     }
 }
-
