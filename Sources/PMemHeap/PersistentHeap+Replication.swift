@@ -173,11 +173,27 @@ public final class ReplicaPoolImage {
     }
 
     /// Validates a redo record (see `validate`) and stores its changes in
-    /// place, flushed but not fenced: call `drain` on the mapping before
-    /// counting it durable. Applying a record twice, or a run of records
-    /// again from any of them, leaves the same bytes.
-    public func apply(record: UnsafeRawBufferPointer) throws {
+    /// place without flushing them: `touched(offset, length)` names each
+    /// range written, for the caller to flush (once per line, however many
+    /// records of a batch wrote it) and fence before counting it durable.
+    /// Applying a record twice, or a run of records again from any of them,
+    /// leaves the same bytes.
+    public func apply(record: UnsafeRawBufferPointer, touched: (Int, Int) -> Void) throws {
         try validate(record: record)
-        RedoLog.apply(record.baseAddress!, pool: pool, bounds: bounds)
+        let base = pool.base
+        RedoRecord.forEachEntry(record.baseAddress!, bounds: bounds) { kind, offset, value, data in
+            let target = base + offset
+            switch kind {
+            case .store:
+                target.copyMemory(from: data, byteCount: Int(value))
+                touched(offset, Int(value))
+            case .setBits:
+                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                touched(offset, 8)
+            case .clearBits:
+                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                touched(offset, 8)
+            }
+        }
     }
 }

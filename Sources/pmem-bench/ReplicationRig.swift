@@ -43,7 +43,7 @@ final class ReplicationRig: @unchecked Sendable {
             {
                 return
             }
-            usleep(50)
+            usleep(200)
         }
     }
 

@@ -58,7 +58,10 @@ struct ReplicationSuite: BenchSuite {
     }
 
     func cases() throws -> [BenchCase] {
-        [try commitCase(), try shipCase(drain: false), try shipCase(drain: true), try failoverCase()]
+        [
+            try commitCase(shipping: true), try commitCase(shipping: false), try shipCase(drain: false),
+            try shipCase(drain: true), try failoverCase(),
+        ]
     }
 
     private func path(_ name: String) -> String { "\(directory)/\(name)" }
@@ -71,7 +74,7 @@ struct ReplicationSuite: BenchSuite {
     }
 
     private static func listHeap(_ path: String) throws -> (PersistentHeap, UnsafeMutablePointer<BenchNode>) {
-        let heap = try PersistentHeap.create(path: path, size: 256 << 20)
+        let heap = try PersistentHeap.create(path: path, size: 64 << 20)
         try heap.register(BenchNode.self)
         let root = try heap.transaction { tx in
             let made = try tx.allocate(
@@ -85,17 +88,22 @@ struct ReplicationSuite: BenchSuite {
     // MARK: commit-
 
     /// One small transaction (allocate a node, update the root), replicated
-    /// (appended to the log before commit returns, agent and replica
-    /// consuming) against the same transaction on a heap without replication.
-    private func commitCase() throws -> BenchCase {
+    /// (appended to the log before commit returns) against the same
+    /// transaction on a heap without replication. With `shipping`, the agent
+    /// and the replica run meanwhile (on the same two cores); without, the
+    /// log only takes the records (the cost on the commit path alone).
+    private func commitCase(shipping: Bool) throws -> BenchCase {
         let units = quick ? 500 : 5_000
-        let (local, localRoot) = try Self.listHeap(path("local.pool"))
-        let (replicated, root) = try Self.listHeap(path("replicated.pool"))
-        let replicator = try Replicator.attach(to: replicated, logPath: path("commit.log"))
-        let rig = try ReplicationRig(
-            logPath: path("commit.log"), storeDirectory: path("commit.store"), psk: psk)
+        let name = shipping ? "commit" : "commit-log-only"
+        let (local, localRoot) = try Self.listHeap(path("\(name).local.pool"))
+        let (replicated, root) = try Self.listHeap(path("\(name).pool"))
+        let replicator = try Replicator.attach(
+            to: replicated, logPath: path("\(name).log"), options: .init(logCapacity: 256 << 20))
+        let rig =
+            shipping
+            ? try ReplicationRig(logPath: path("\(name).log"), storeDirectory: path("\(name).store"), psk: psk) : nil
         return BenchCase(
-            name: "commit-small", unitCount: units,
+            name: shipping ? "commit-small" : "commit-small-log-only", unitCount: units,
             ours: {
                 _ = rig
                 return try timed {
@@ -112,51 +120,67 @@ struct ReplicationSuite: BenchSuite {
 
     // MARK: ship- and drain-
 
-    /// A log holding `bytes` of unshipped transaction records (one 512-byte write each), kept pristine.
-    private func prepareLog(_ name: String, bytes: Int) throws -> (path: String, used: Int) {
+    /// A log holding a baseline and then `bytes` of transaction records (one
+    /// 512-byte write each), and a replica store that applied the baseline
+    /// only: both kept pristine, copied before each round.
+    private func prepare(_ name: String, bytes: Int) throws -> (log: String, store: String, used: Int) {
         let pool = path("\(name).pool")
         let heap = try PersistentHeap.create(path: pool, size: 64 << 20)
         try heap.register(BenchBlob.self)
         let log = path("\(name).log")
         let replicator = try Replicator.attach(
             to: heap, logPath: log, options: .init(logCapacity: bytes + (16 << 20), backPressure: .fail))
+        let baselineBytes = replicator.writer.usedBytes
         let blob = try heap.transaction { tx in
             let made = try tx.allocateZeroed(typeID: 1).assumingMemoryBound(to: BenchBlob.self)
             try tx.setRoot(PersistentPointer(made))
             return made
         }
         var value: UInt64 = 0
-        while replicator.writer.usedBytes < bytes {
+        while replicator.writer.usedBytes - baselineBytes < bytes {
             value += 1
             var copy = blob.pointee
             copy.words.0 = value
             try replicator.transaction { try $0.write(copy, to: blob) }
         }
-        let used = replicator.writer.usedBytes
+        let used = replicator.writer.usedBytes - baselineBytes
         replicator.detach()
         try heap.close()
         unlink(pool)
-        return (log, used)
+        // The store: the baseline's records applied as one batch.
+        let region = try LogRegion.open(path: log)
+        var scanner = LogScanner(region: region, from: region.reclaimPoint())
+        var batch: [UInt8] = []
+        while let record = scanner.next() {
+            batch += UnsafeRawBufferPointer(start: record.bytes, count: record.header.footprint)
+            if record.header.kind == .baselineEnd { break }
+        }
+        let storePath = path("\(name).store")
+        let store = try ReplicaStore(directory: storePath)
+        try store.follow(log: region.uuid)
+        try batch.withUnsafeBytes { _ = try store.apply(batch: $0, firstSequence: 1) }
+        return (log, storePath, used)
     }
 
-    /// Ships (or drains) a log holding `size` of records nobody has: from the
-    /// agent's start (or the power-fail notice) to the replica's last
-    /// acknowledgement, against the same bytes over raw loopback TCP.
+    /// Ships (or drains) `size` of transaction records to a replica that has
+    /// the baseline: from the agent's start (or the power-fail notice) to the
+    /// replica's acknowledgement of the last record, against the same bytes
+    /// over raw loopback TCP.
     private func shipCase(drain: Bool) throws -> BenchCase {
         let size = drain ? (quick ? 8 << 20 : 64 << 20) : (quick ? 8 << 20 : 32 << 20)
         let name = drain ? "drain" : "ship"
-        let (pristine, used) = try prepareLog(name, bytes: size)
-        let work = path("\(name).work.log")
-        let store = path("\(name).store")
+        let (pristineLog, pristineStore, used) = try prepare(name, bytes: size)
+        let log = path("\(name).work.log")
+        let store = path("\(name).work.store")
         let psk = self.psk
         return BenchCase(
             name: "\(name)-\(size >> 20)M", unitCount: 1,
             ours: {
-                try? FileManager.default.removeItem(atPath: store)
-                unlink(work)
-                try FileManager.default.copyItem(atPath: pristine, toPath: work)
+                for item in [store, log] { try? FileManager.default.removeItem(atPath: item) }
+                try FileManager.default.copyItem(atPath: pristineLog, toPath: log)
+                try FileManager.default.copyItem(atPath: pristineStore, toPath: store)
                 let start = nowNs()
-                let rig = try ReplicationRig(logPath: work, storeDirectory: store, psk: psk)
+                let rig = try ReplicationRig(logPath: log, storeDirectory: store, psk: psk)
                 let elapsed: UInt64
                 if drain {
                     let notice = nowNs()
@@ -171,7 +195,7 @@ struct ReplicationSuite: BenchSuite {
                 try rig.stop()
                 return elapsed
             },
-            baselineName: "raw TCP on loopback, 64 KiB writes (\(used >> 20) MiB)",
+            baselineName: "raw TCP on loopback, 64 KiB writes, same bytes",
             baseline: { try rawTCPTransfer(bytes: used) },
             extra: { ours, base in
                 var e = ["ours_GBps": Double(used) / ours, "bytes": Double(used)]

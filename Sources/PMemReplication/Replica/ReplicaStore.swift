@@ -227,6 +227,15 @@ public final class ReplicaStore: @unchecked Sendable {
 
     /// Applies checked records to the pool copy, then moves the state past them.
     private func applyChecked(_ records: [CheckedRecord]) throws {
+        // Stores first, flushes once per line at the end: a line that several
+        // records of the batch write is flushed once (on CPUs whose CLWB
+        // evicts the line, flushing as we go would make each rewrite miss).
+        var poolLines = Set<Int>()
+        var nextLines = Set<Int>()
+        func note(_ lines: inout Set<Int>, _ offset: Int, _ length: Int) {
+            guard length > 0 else { return }
+            for line in (offset >> 6)...((offset + length - 1) >> 6) { lines.insert(line) }
+        }
         var updated = state
         var obsolete: [String] = []
         for record in records {
@@ -234,8 +243,11 @@ public final class ReplicaStore: @unchecked Sendable {
             case .transaction:
                 guard let pool, let image else { continue }
                 let (writes, redo) = try PoolWritesPayload.parse(record.payload, poolSize: pool.size)
-                for write in writes { copy(write, into: pool) }
-                if let redo { try image.apply(record: redo) }
+                for write in writes {
+                    copy(write, into: pool)
+                    note(&poolLines, write.offset, write.bytes.count)
+                }
+                if let redo { try image.apply(record: redo) { note(&poolLines, $0, $1) } }
                 updated.lastTransaction = record.header.transaction
             case .baselineBegin:
                 next = nil
@@ -247,9 +259,14 @@ public final class ReplicaStore: @unchecked Sendable {
             case .baselineWrites:
                 guard let next else { continue }
                 let (writes, _) = try PoolWritesPayload.parse(record.payload, poolSize: next.size)
-                for write in writes { copy(write, into: next) }
+                for write in writes {
+                    copy(write, into: next)
+                    note(&nextLines, write.offset, write.bytes.count)
+                }
             case .baselineEnd:
                 guard let finished = next else { continue }
+                for line in nextLines { finished.flush(finished.base + line << 6, 64) }
+                nextLines.removeAll()
                 finished.drain()
                 let newImage = try ReplicaPoolImage(mapping: finished)
                 let old = updated.poolGeneration
@@ -257,6 +274,11 @@ public final class ReplicaStore: @unchecked Sendable {
                 updated.inBaseline = false
                 updated.poolUUID = newImage.uuid
                 updated.lastTransaction = record.header.transaction
+                if let old = pool {
+                    for line in poolLines { old.flush(old.base + line << 6, 64) }
+                    old.drain()
+                }
+                poolLines.removeAll()
                 pool = finished
                 image = newImage
                 next = nil
@@ -269,6 +291,8 @@ public final class ReplicaStore: @unchecked Sendable {
             updated.appliedRecords += 1
             updated.lastTime = record.header.time
         }
+        if let pool { for line in poolLines { pool.flush(pool.base + line << 6, 64) } }
+        if let next { for line in nextLines { next.flush(next.base + line << 6, 64) } }
         pool?.drain()
         next?.drain()
         updated.write(stateSlots)
@@ -277,11 +301,10 @@ public final class ReplicaStore: @unchecked Sendable {
         for path in obsolete { unlink(path) }
     }
 
+    /// Stores a pool write (the caller flushes its lines).
     private func copy(_ write: PoolWritesPayload.Write, into mapping: PMemMapping) {
         guard write.bytes.count > 0 else { return }
-        let target = mapping.base + write.offset
-        target.copyMemory(from: write.bytes.baseAddress!, byteCount: write.bytes.count)
-        mapping.flush(target, write.bytes.count)
+        (mapping.base + write.offset).copyMemory(from: write.bytes.baseAddress!, byteCount: write.bytes.count)
     }
 
     // MARK: Promotion
@@ -316,11 +339,24 @@ public final class ReplicaStore: @unchecked Sendable {
             Foundation.close(out)
             if !ok { unlink(path) }
         }
-        var written = 0
-        while written < pool.size {
-            let n = Foundation.write(out, pool.base + written, min(8 << 20, pool.size - written))
-            guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
-            written += n
+        // Holes where the copy is all zero (most of a young pool): the file reads the same.
+        guard ftruncate(out, off_t(pool.size)) == 0 else {
+            throw PMemError.system("truncate", errno: errno, detail: path)
+        }
+        let chunk = 1 << 20
+        let zeros = [UInt8](repeating: 0, count: chunk)
+        var offset = 0
+        while offset < pool.size {
+            let length = min(chunk, pool.size - offset)
+            if memcmp(pool.base + offset, zeros, length) != 0 {
+                var written = 0
+                while written < length {
+                    let n = pwrite(out, pool.base + offset + written, length - written, off_t(offset + written))
+                    guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
+                    written += n
+                }
+            }
+            offset += length
         }
         guard fsync(out) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
         ok = true
