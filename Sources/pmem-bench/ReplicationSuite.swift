@@ -57,11 +57,18 @@ struct ReplicationSuite: BenchSuite {
             + "replica in one process on loopback TCP, GMAC-tagged frames"
     }
 
+    /// The cases; `PMEMKIT_BENCH_CASES=ship,drain` (prefixes) builds and runs only those, for profiling.
     func cases() throws -> [BenchCase] {
-        [
-            try commitCase(shipping: true), try commitCase(shipping: false), try shipCase(drain: false),
-            try shipCase(drain: true), try failoverCase(),
-        ]
+        let only = ProcessInfo.processInfo.environment["PMEMKIT_BENCH_CASES"]?.split(separator: ",").map(
+            String.init)
+        func wanted(_ prefix: String) -> Bool { only?.contains { prefix.hasPrefix($0) } ?? true }
+        var out: [BenchCase] = []
+        if wanted("commit-small") { out.append(try commitCase(shipping: true)) }
+        if wanted("commit-small-log-only") { out.append(try commitCase(shipping: false)) }
+        if wanted("ship") { out.append(try shipCase(drain: false)) }
+        if wanted("drain") { out.append(try shipCase(drain: true)) }
+        if wanted("failover") { out.append(try failoverCase()) }
+        return out
     }
 
     private func path(_ name: String) -> String { "\(directory)/\(name)" }
@@ -101,7 +108,8 @@ struct ReplicationSuite: BenchSuite {
             to: replicated, logPath: path("\(name).log"), options: .init(logCapacity: 256 << 20))
         let rig =
             shipping
-            ? try ReplicationRig(logPath: path("\(name).log"), storeDirectory: path("\(name).store"), psk: psk) : nil
+            ? try ReplicationRig(
+                logPath: path("\(name).log"), storeDirectory: path("\(name).store"), psk: psk) : nil
         return BenchCase(
             name: shipping ? "commit-small" : "commit-small-log-only", unitCount: units,
             ours: {

@@ -347,8 +347,9 @@ public final class HAAgent: @unchecked Sendable {
     /// Ships what the replica lacks, up to the window (everything during a drain).
     func pump(_ link: ReplicaLink) {
         guard link.phase == .streaming, let channel = link.channel else { return }
-        var wrote = false
         let window = drain != nil ? Int.max : configuration.windowBytes
+        // Each frame is flushed as it is made: the socket takes it at once, the
+        // channel turns writable again, and several frames stay in flight.
         while channel.isWritable && link.inFlightBytes < window {
             let next = link.sent + 1
             guard next >= index.firstSequence else {
@@ -365,17 +366,15 @@ public final class HAAgent: @unchecked Sendable {
             buffer.writeBytes(
                 UnsafeRawBufferPointer(
                     start: region.ring + Int(run.position % UInt64(region.capacity)), count: run.bytes))
-            channel.write(
-                ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil
-            )
             link.sent += UInt64(run.count)
             link.inFlight.append((link.sent, run.bytes))
             link.inFlightBytes += run.bytes
             link.bytesShipped += UInt64(run.bytes)
             link.recordsShipped += UInt64(run.count)
-            wrote = true
+            channel.writeAndFlush(
+                ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil
+            )
         }
-        if wrote { channel.flush() }
     }
 
     // MARK: The poll loop

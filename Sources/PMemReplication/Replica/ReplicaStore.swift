@@ -351,7 +351,8 @@ public final class ReplicaStore: @unchecked Sendable {
             if memcmp(pool.base + offset, zeros, length) != 0 {
                 var written = 0
                 while written < length {
-                    let n = pwrite(out, pool.base + offset + written, length - written, off_t(offset + written))
+                    let n = pwrite(
+                        out, pool.base + offset + written, length - written, off_t(offset + written))
                     guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
                     written += n
                 }
