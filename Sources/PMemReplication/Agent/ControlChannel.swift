@@ -81,7 +81,7 @@ public enum AgentControl {
             throw PMemError(.notFound, operation: "ha", detail: "no HA agent answers on \(path)")
         }
         let line = Array((command + "\n").utf8)
-        guard Foundation.write(fd, line, line.count) == line.count else {
+        guard Glibc.send(fd, line, line.count, Int32(MSG_NOSIGNAL)) == line.count else {
             throw PMemError.system("write", errno: errno, detail: path)
         }
         var reply: [UInt8] = []
