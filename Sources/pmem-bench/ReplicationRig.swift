@@ -105,7 +105,9 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
     let start = nowNs()
     var sent = 0
     while sent < bytes {
-        let n = chunk.withUnsafeBytes { send(fd, $0.baseAddress!, min(chunk.count, bytes - sent), Int32(MSG_NOSIGNAL)) }
+        let n = chunk.withUnsafeBytes {
+            send(fd, $0.baseAddress!, min(chunk.count, bytes - sent), Int32(MSG_NOSIGNAL))
+        }
         guard n > 0 else { throw POSIXError(.EPIPE) }
         sent += n
     }

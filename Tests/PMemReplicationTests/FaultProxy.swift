@@ -137,7 +137,9 @@ final class FaultProxy: @unchecked Sendable {
             }
             var sent = 0
             while sent < n {
-                let m = buffer.withUnsafeBytes { send(destination, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL)) }
+                let m = buffer.withUnsafeBytes {
+                    send(destination, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL))
+                }
                 guard m > 0 else { return }
                 sent += m
             }
