@@ -8,8 +8,9 @@ import PMemKit
 /// Both pools are files in /dev/shm (DRAM standing in for PMem) with CPU
 /// flushes on both sides (`PMEM_IS_PMEM_FORCE=1` for libpmem). Lists and
 /// trees are built with the same shuffled orders in both, so each walk
-/// follows the same path; the 1M cases also walk a copy of our layout in
-/// anonymous DRAM (`dram_ns`).
+/// follows the same path; the chase and lookup cases also walk a copy of our
+/// layout in anonymous DRAM (4 KiB pages, like the pool), alternating with
+/// our walk (`dram_ns`, `paired_ours_ns`, `ours_vs_dram`).
 struct HeapSuite: BenchSuite {
     static let name = "heap"
     static let summary =
@@ -100,9 +101,13 @@ struct HeapSuite: BenchSuite {
                     ours: { timed { benchSink &+= walkList(head) } },
                     baselineName: "PMEMoid + pmemobj_direct",
                     baseline: { timed { benchSink &+= walkOidList(oidHead) } },
-                    extra: { ours, _ in
-                        let dramNs = medianNs(runs: 11) { benchSink &+= walkList(dram.head) } / Double(count)
-                        return ["dram_ns": dramNs, "ours_vs_dram": ours / dramNs]
+                    extra: { _, _ in
+                        let (oursNs, dramNs) = pairedMedians(runs: 15, units: count) {
+                            benchSink &+= walkList(head)
+                        } _: {
+                            benchSink &+= walkList(dram.head)
+                        }
+                        return ["paired_ours_ns": oursNs, "dram_ns": dramNs, "ours_vs_dram": oursNs / dramNs]
                     }))
         }
         return out
@@ -149,11 +154,15 @@ struct HeapSuite: BenchSuite {
             ours: { timed { benchSink &+= Int64(lookupTree(root, wanted)) } },
             baselineName: "PMEMoid + pmemobj_direct",
             baseline: { timed { benchSink &+= Int64(lookupOidTree(oidRoot, wanted)) } },
-            extra: { ours, _ in
-                let dramNs = withExtendedLifetime(copy) {
-                    medianNs(runs: 11) { benchSink &+= Int64(lookupTree(dramRoot, wanted)) } / Double(lookups)
+            extra: { _, _ in
+                let (oursNs, dramNs) = withExtendedLifetime(copy) {
+                    pairedMedians(runs: 15, units: lookups) {
+                        benchSink &+= Int64(lookupTree(root, wanted))
+                    } _: {
+                        benchSink &+= Int64(lookupTree(dramRoot, wanted))
+                    }
                 }
-                return ["dram_ns": dramNs, "ours_vs_dram": ours / dramNs]
+                return ["paired_ours_ns": oursNs, "dram_ns": dramNs, "ours_vs_dram": oursNs / dramNs]
             })
     }
 
@@ -333,9 +342,21 @@ final class Cleanup {
     deinit { for path in paths { unlink(path) } }
 }
 
-/// The median of `runs` timings of `body`, in nanoseconds.
-func medianNs(runs: Int, _ body: () -> Void) -> Double {
-    median((0..<runs).map { _ in Double(timed(body)) })
+/// Medians per unit of `ours` and `dram` run alternately, so both see the
+/// same cache and TLB state (the comparison with the same walk in plain DRAM).
+func pairedMedians(runs: Int, units: Int, _ ours: () -> Void, _ dram: () -> Void) -> (Double, Double) {
+    var a: [Double] = []
+    var b: [Double] = []
+    for round in 0..<runs {
+        if round % 2 == 0 {
+            a.append(Double(timed(ours)))
+            b.append(Double(timed(dram)))
+        } else {
+            b.append(Double(timed(dram)))
+            a.append(Double(timed(ours)))
+        }
+    }
+    return (median(a) / Double(units), median(b) / Double(units))
 }
 
 /// A seeded generator, so both sides and every run get the same orders.
