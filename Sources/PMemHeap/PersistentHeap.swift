@@ -29,6 +29,8 @@ public final class PersistentHeap: @unchecked Sendable {
     private(set) var observers: [(CommittedTransaction) -> Void] = []
 
     private var transactions: [Transaction] = []
+    /// What an idle transaction points at as its context (kept alive here).
+    private var idleContext: ThreadContext?
     private let registryLock = NSLock()
     private var typeIDsByName: [String: UInt32] = [:]
     private var typeIDsBySwiftType: [ObjectIdentifier: UInt32] = [:]
@@ -68,7 +70,9 @@ public final class PersistentHeap: @unchecked Sendable {
             install(stored.description, id: stored.id)
         }
         allocator.loadAll()
-        transactions = log.lanes.map { _ in Transaction(heap: self) }
+        let placeholder = ThreadContext(typeCapacity: 0, laneHint: 0)
+        idleContext = placeholder
+        transactions = log.lanes.map { Transaction(heap: self, lane: $0, context: placeholder) }
         pthread_key_create(&contextKey) { raw in
             guard let raw else { return }
             let context = Unmanaged<ThreadContext>.fromOpaque(raw).takeUnretainedValue()

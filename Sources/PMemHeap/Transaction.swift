@@ -14,8 +14,10 @@ import PMemKit
 /// Only use a transaction inside the closure that received it.
 public final class Transaction {
     @usableFromInline unowned(unsafe) let heap: PersistentHeap
-    @exclusivity(unchecked) var lane: Lane!
-    @exclusivity(unchecked) var context: ThreadContext!
+    /// The lane held for this transaction (not retained: the heap owns every lane).
+    @exclusivity(unchecked) unowned(unsafe) var lane: Lane
+    /// The calling thread's context (not retained: the heap owns every context).
+    @exclusivity(unchecked) unowned(unsafe) var context: ThreadContext
     /// Bytes of entries written after the record header.
     @exclusivity(unchecked) var cursor = 0
     /// Entries written.
@@ -32,8 +34,10 @@ public final class Transaction {
     /// (flushing earlier would make every later atomic instruction wait).
     @exclusivity(unchecked) var fresh: [(UnsafeMutableRawPointer, Int)] = []
 
-    init(heap: PersistentHeap) {
+    init(heap: PersistentHeap, lane: Lane, context: ThreadContext) {
         self.heap = heap
+        self.lane = lane
+        self.context = context
         recordCapacity = 4096
         recordStart = .allocate(byteCount: recordCapacity, alignment: HeapFormat.line)
     }
@@ -337,7 +341,7 @@ public final class Transaction {
         lane.lastSeq = seq
         lane.position = roundUp(lane.position + length, HeapFormat.line)
         quarantineFreed(seq: seq)
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
         finish()
     }
 
@@ -367,7 +371,7 @@ public final class Transaction {
                 .invalidArgument, operation: "transaction",
                 detail: "the transaction's redo records need more than the pool's whole log")
         }
-        let lanes = [lane!] + log.acquireLanes(parts - 1, besides: lane)
+        let lanes = [lane] + log.acquireLanes(parts - 1, besides: lane)
         defer { for other in lanes.dropFirst() { other.release() } }
         log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
         let seq = log.drawSequence(for: lane)
@@ -395,7 +399,7 @@ public final class Transaction {
         pool.drain()
         pmh_store_release(lane.word(.inFlight), 0)
         quarantineFreed(seq: seq)
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
     }
 
     /// Applies the record this transaction just wrote (and checked entry by
@@ -447,16 +451,14 @@ public final class Transaction {
     /// Drops everything: reserved slots go back, nothing reaches the pool.
     func abort() {
         for (slab, slot) in reserved { heap.allocator.release(slab: slab, slot: slot) }
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
         finish()
     }
 
     private func finish() {
-        freed.removeAll(keepingCapacity: true)
-        fresh.removeAll(keepingCapacity: true)
+        if !freed.isEmpty { freed.removeAll(keepingCapacity: true) }
+        if !fresh.isEmpty { fresh.removeAll(keepingCapacity: true) }
         cursor = 0
         count = 0
-        lane = nil
-        context = nil
     }
 }

@@ -213,7 +213,16 @@ struct HeapSuite: BenchSuite {
         let units = 10_000
         let objects = try heap.register(Object64.self)
         let target = try heap.allocate(objects)
+        let pointers = UnsafeMutableBufferPointer<PersistentPointer<Object64>>.allocate(capacity: units)
         return [
+            BenchCase(
+                name: "probe-alloc-then-free", unitCount: units,
+                ours: { [heap] in
+                    let a = try timed { for i in 0..<units { pointers[i] = try heap.allocate(objects) } }
+                    let f = try timed { for i in 0..<units { try heap.free(pointers[i]) } }
+                    FileHandle.standardError.write(Data("    alloc \(a / UInt64(units)) ns, free \(f / UInt64(units)) ns\n".utf8))
+                    return a + f
+                }),
             BenchCase(
                 name: "probe-empty-tx", unitCount: units,
                 ours: { [heap] in try timed { for _ in 0..<units { try heap.transaction { _ in } } } }),
