@@ -55,6 +55,9 @@ struct HeapSuite: BenchSuite {
         return out
     }
 
+    /// The size of the large structures in case names: `1M`, or `64K` with `--quick`.
+    private var bigLabel: String { bigCount >= 1 << 20 ? "\(bigCount >> 20)M" : "\(bigCount >> 10)K" }
+
     // MARK: Allocation
 
     private func allocationCases() throws -> [BenchCase] {
@@ -87,7 +90,7 @@ struct HeapSuite: BenchSuite {
     private func chaseCases() throws -> [BenchCase] {
         var generator = SplitMixGenerator(seed: 42)
         var out: [BenchCase] = []
-        for (name, count) in [("chase-list-16K", 16 << 10), ("chase-list-1M", bigCount)] {
+        for (name, count) in [("chase-list-16K", 16 << 10), ("chase-list-\(bigLabel)", bigCount)] {
             let order = Array(0..<count).shuffled(using: &generator)
             let head = try BenchStructures.buildList(heap, order: order).address
             let oidHead = try BenchStructures.buildList(baseline, order: order)
@@ -150,7 +153,7 @@ struct HeapSuite: BenchSuite {
         }
         let dramRoot = copy.translate(root)
         return BenchCase(
-            name: "lookup-tree-\(bigCount == 1 << 20 ? "1M" : "\(bigCount >> 10)K")", unitCount: lookups,
+            name: "lookup-tree-\(bigLabel)", unitCount: lookups,
             ours: { timed { benchSink &+= Int64(lookupTree(root, wanted)) } },
             baselineName: "PMEMoid + pmemobj_direct",
             baseline: { timed { benchSink &+= Int64(lookupOidTree(oidRoot, wanted)) } },
