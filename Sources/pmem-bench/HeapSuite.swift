@@ -210,8 +210,8 @@ struct HeapSuite: BenchSuite {
         }
     }
 
-    /// Overhead probes, only on request: an empty transaction and a
-    /// one-store transaction on a heap whose stores are never flushed.
+    /// Overhead probes, only on request (`PMEMKIT_BENCH_CASES=probe`):
+    /// allocations then frees timed apart, an empty transaction, a transaction that only reads.
     private func probeCases() throws -> [BenchCase] {
         let units = 10_000
         let objects = try heap.register(Object64.self)
@@ -223,7 +223,8 @@ struct HeapSuite: BenchSuite {
                 ours: { [heap] in
                     let a = try timed { for i in 0..<units { pointers[i] = try heap.allocate(objects) } }
                     let f = try timed { for i in 0..<units { try heap.free(pointers[i]) } }
-                    FileHandle.standardError.write(Data("    alloc \(a / UInt64(units)) ns, free \(f / UInt64(units)) ns\n".utf8))
+                    let line = "    alloc \(a / UInt64(units)) ns, free \(f / UInt64(units)) ns\n"
+                    FileHandle.standardError.write(Data(line.utf8))
                     return a + f
                 }),
             BenchCase(
