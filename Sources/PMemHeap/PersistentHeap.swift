@@ -27,6 +27,8 @@ public final class PersistentHeap: @unchecked Sendable {
     /// What opening did: recovery, replay, relocation.
     public let openReport: OpenReport
     private(set) var observers: [(CommittedTransaction) -> Void] = []
+    /// Whether any observer is registered (read on every commit without touching the array).
+    @exclusivity(unchecked) private(set) var hasObservers = false
 
     private var transactions: [Transaction] = []
     /// What an idle transaction points at as its context (kept alive here).
@@ -148,6 +150,7 @@ public final class PersistentHeap: @unchecked Sendable {
         let layout = SlabLayout(
             stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)!
         allocator.types[Int(id)] = TypeRuntime(id: id, description: description, layout: layout)
+        allocator.layouts[Int(id)] = layout
         typeIDsByName[description.name] = id
     }
 
@@ -246,6 +249,7 @@ public final class PersistentHeap: @unchecked Sendable {
     public func addObserver(_ observer: @escaping (CommittedTransaction) -> Void) {
         registryLock.lock()
         observers.append(observer)
+        hasObservers = true
         registryLock.unlock()
     }
 

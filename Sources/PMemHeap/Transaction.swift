@@ -232,23 +232,34 @@ public final class Transaction {
 
     /// Reserves a slot and logs its bitmap bit; returns the slot's address.
     @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
-        let allocator = heap.allocator
-        guard let type = allocator.types[Int(typeID)] else {
-            throw PMemError(
-                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
+        let cache = context.caches + Int(typeID)
+        let slab: Int
+        let slot: Int
+        if cache.pointee.mask != 0 {
+            let bit = cache.pointee.mask.trailingZeroBitCount
+            cache.pointee.mask &= cache.pointee.mask - 1
+            slab = cache.pointee.slab
+            slot = cache.pointee.word * 64 + bit
+        } else {
+            // The cache is empty (or never used for this type): refill it from the slabs.
+            guard let type = heap.allocator.types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
+            (slab, slot) = try heap.allocator.reserve(type, cache: cache)
         }
-        let (slab, slot) = try allocator.reserve(type, cache: context.caches + Int(typeID))
         reserved.append((slab, slot))
         do {
             try appendBits(
-                .setBits, word: allocator.persistentBitmap(slab) + slot / 64,
-                mask: UInt64(1) << UInt64(slot % 64))
+                .setBits, word: cache.pointee.bitmap! + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
         } catch {
             reserved.removeLast()
-            allocator.release(slab: slab, slot: slot)
+            heap.allocator.release(slab: slab, slot: slot)
             throw error
         }
-        return allocator.address(slab: slab, slot: slot, layout: type.layout)
+        return cache.pointee.objects! + slot * cache.pointee.stride
+    }
+
+    private static func unregistered(_ typeID: UInt32) -> PMemError {
+        PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
     }
 
     /// Frees an object when the transaction commits.
@@ -260,7 +271,7 @@ public final class Transaction {
     /// Frees the object at `address` when the transaction commits.
     public func freeRaw(_ address: UnsafeMutableRawPointer) throws {
         let allocator = heap.allocator
-        guard let (slab, slot, _) = allocator.locate(address) else {
+        guard let (slab, slot) = allocator.locateSlot(address) else {
             throw PMemError(
                 .invalidArgument, operation: "free",
                 detail: "\(address) is not the start of an object in this heap")
@@ -441,7 +452,7 @@ public final class Transaction {
     }
 
     private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
-        guard !heap.observers.isEmpty else { return }
+        guard heap.hasObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
             bounds: heap.log.bounds)
