@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
-        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"]),
         .testTarget(
             name: "PMemReplicationTests",
             dependencies: [

@@ -27,8 +27,12 @@ public final class PersistentHeap: @unchecked Sendable {
     /// What opening did: recovery, replay, relocation.
     public let openReport: OpenReport
     private(set) var observers: [(CommittedTransaction) -> Void] = []
+    /// Whether any observer is registered (read on every commit without touching the array).
+    @exclusivity(unchecked) private(set) var hasObservers = false
 
     private var transactions: [Transaction] = []
+    /// What an idle transaction points at as its context (kept alive here).
+    private var idleContext: ThreadContext?
     private let registryLock = NSLock()
     private var typeIDsByName: [String: UInt32] = [:]
     private var typeIDsBySwiftType: [ObjectIdentifier: UInt32] = [:]
@@ -68,7 +72,9 @@ public final class PersistentHeap: @unchecked Sendable {
             install(stored.description, id: stored.id)
         }
         allocator.loadAll()
-        transactions = log.lanes.map { _ in Transaction(heap: self) }
+        let placeholder = ThreadContext(typeCapacity: 0, laneHint: 0)
+        idleContext = placeholder
+        transactions = log.lanes.map { Transaction(heap: self, lane: $0, context: placeholder) }
         pthread_key_create(&contextKey) { raw in
             guard let raw else { return }
             let context = Unmanaged<ThreadContext>.fromOpaque(raw).takeUnretainedValue()
@@ -144,6 +150,7 @@ public final class PersistentHeap: @unchecked Sendable {
         let layout = SlabLayout(
             stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)!
         allocator.types[Int(id)] = TypeRuntime(id: id, description: description, layout: layout)
+        allocator.layouts[Int(id)] = layout
         typeIDsByName[description.name] = id
     }
 
@@ -242,6 +249,7 @@ public final class PersistentHeap: @unchecked Sendable {
     public func addObserver(_ observer: @escaping (CommittedTransaction) -> Void) {
         registryLock.lock()
         observers.append(observer)
+        hasObservers = true
         registryLock.unlock()
     }
 

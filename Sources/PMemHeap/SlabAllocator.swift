@@ -36,6 +36,10 @@ final class SlabAllocator: @unchecked Sendable {
     let volatileBitmaps: UnsafeMutablePointer<UInt64>
     /// Registered types by id; slot 0 unused. Written once per id under `slabLock`.
     let types: UnsafeMutablePointer<TypeRuntime?>
+    /// The slab layout of each type id, beside `types` so hot paths need no reference counting.
+    let layouts: UnsafeMutablePointer<SlabLayout?>
+    /// log2 of the slab size.
+    private let slabShift: Int
     /// Guards free-slab assignment and type registration.
     let slabLock = NSLock()
     private var freeCursor = 0
@@ -54,6 +58,9 @@ final class SlabAllocator: @unchecked Sendable {
         }
         types = .allocate(capacity: geometry.typeCapacity + 1)
         types.initialize(repeating: nil, count: geometry.typeCapacity + 1)
+        layouts = .allocate(capacity: geometry.typeCapacity + 1)
+        layouts.initialize(repeating: nil, count: geometry.typeCapacity + 1)
+        slabShift = geometry.slabSize.trailingZeroBitCount
     }
 
     deinit {
@@ -65,6 +72,7 @@ final class SlabAllocator: @unchecked Sendable {
         volatileBitmaps.deallocate()
         types.deinitialize(count: geometry.typeCapacity + 1)
         types.deallocate()
+        layouts.deallocate()
     }
 
     // MARK: Addresses
@@ -96,6 +104,21 @@ final class SlabAllocator: @unchecked Sendable {
         return (slab, inside / type.layout.stride, type)
     }
 
+    /// The slab and slot of an object's first byte, or `nil` when `address`
+    /// is not the start of a slot in a typed slab (no reference counting).
+    @inline(__always) func locateSlot(_ address: UnsafeRawPointer) -> (slab: Int, slot: Int)? {
+        let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
+        guard offset >= 0 else { return nil }
+        let slab = offset >> slabShift
+        guard slab < geometry.slabCount, let layout = layouts[Int(pmh_load_acquire(slabTypes + slab))] else {
+            return nil
+        }
+        let inside = offset - (slab << slabShift) - layout.objectsOffset
+        let (slot, rest) = inside.quotientAndRemainder(dividingBy: layout.stride)
+        guard inside >= 0, rest == 0, slot < layout.count else { return nil }
+        return (slab, slot)
+    }
+
     /// Whether the persistent bitmap marks `slot` of `slab` allocated.
     @inline(__always) func isAllocated(slab: Int, slot: Int) -> Bool {
         pmh_load_acquire(persistentBitmap(slab) + slot / 64) & (UInt64(1) << UInt64(slot % 64)) != 0
@@ -122,8 +145,12 @@ final class SlabAllocator: @unchecked Sendable {
                 }
                 cache.pointee.slab = -1
             }
-            cache.pointee.slab = try acquireSlab(type)
+            let slab = try acquireSlab(type)
+            cache.pointee.slab = slab
             cache.pointee.word = 0
+            cache.pointee.objects = pool.base + geometry.slabOffset(slab) + type.layout.objectsOffset
+            cache.pointee.stride = type.layout.stride
+            cache.pointee.bitmap = persistentBitmap(slab)
         }
     }
 
@@ -264,10 +291,14 @@ final class SlabAllocator: @unchecked Sendable {
     }
 }
 
-/// One thread's cache for one type: the slab it allocates from and a mask
-/// of reserved free slots in one bitmap word.
+/// One thread's cache for one type: the slab it allocates from, a mask of
+/// reserved free slots in one bitmap word, and where that slab's objects
+/// and bitmap are (so the common allocation touches nothing shared).
 struct SlabCache {
     var slab = -1
     var word = 0
     var mask: UInt64 = 0
+    var objects: UnsafeMutableRawPointer?
+    var stride = 0
+    var bitmap: UnsafeMutablePointer<UInt64>?
 }

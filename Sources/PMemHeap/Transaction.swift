@@ -14,8 +14,10 @@ import PMemKit
 /// Only use a transaction inside the closure that received it.
 public final class Transaction {
     @usableFromInline unowned(unsafe) let heap: PersistentHeap
-    @exclusivity(unchecked) var lane: Lane!
-    @exclusivity(unchecked) var context: ThreadContext!
+    /// The lane held for this transaction (not retained: the heap owns every lane).
+    @exclusivity(unchecked) unowned(unsafe) var lane: Lane
+    /// The calling thread's context (not retained: the heap owns every context).
+    @exclusivity(unchecked) unowned(unsafe) var context: ThreadContext
     /// Bytes of entries written after the record header.
     @exclusivity(unchecked) var cursor = 0
     /// Entries written.
@@ -32,8 +34,10 @@ public final class Transaction {
     /// (flushing earlier would make every later atomic instruction wait).
     @exclusivity(unchecked) var fresh: [(UnsafeMutableRawPointer, Int)] = []
 
-    init(heap: PersistentHeap) {
+    init(heap: PersistentHeap, lane: Lane, context: ThreadContext) {
         self.heap = heap
+        self.lane = lane
+        self.context = context
         recordCapacity = 4096
         recordStart = .allocate(byteCount: recordCapacity, alignment: HeapFormat.line)
     }
@@ -228,23 +232,34 @@ public final class Transaction {
 
     /// Reserves a slot and logs its bitmap bit; returns the slot's address.
     @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
-        let allocator = heap.allocator
-        guard let type = allocator.types[Int(typeID)] else {
-            throw PMemError(
-                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
+        let cache = context.caches + Int(typeID)
+        let slab: Int
+        let slot: Int
+        if cache.pointee.mask != 0 {
+            let bit = cache.pointee.mask.trailingZeroBitCount
+            cache.pointee.mask &= cache.pointee.mask - 1
+            slab = cache.pointee.slab
+            slot = cache.pointee.word * 64 + bit
+        } else {
+            // The cache is empty (or never used for this type): refill it from the slabs.
+            guard let type = heap.allocator.types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
+            (slab, slot) = try heap.allocator.reserve(type, cache: cache)
         }
-        let (slab, slot) = try allocator.reserve(type, cache: context.caches + Int(typeID))
         reserved.append((slab, slot))
         do {
             try appendBits(
-                .setBits, word: allocator.persistentBitmap(slab) + slot / 64,
-                mask: UInt64(1) << UInt64(slot % 64))
+                .setBits, word: cache.pointee.bitmap! + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
         } catch {
             reserved.removeLast()
-            allocator.release(slab: slab, slot: slot)
+            heap.allocator.release(slab: slab, slot: slot)
             throw error
         }
-        return allocator.address(slab: slab, slot: slot, layout: type.layout)
+        return cache.pointee.objects! + slot * cache.pointee.stride
+    }
+
+    private static func unregistered(_ typeID: UInt32) -> PMemError {
+        PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
     }
 
     /// Frees an object when the transaction commits.
@@ -256,7 +271,7 @@ public final class Transaction {
     /// Frees the object at `address` when the transaction commits.
     public func freeRaw(_ address: UnsafeMutableRawPointer) throws {
         let allocator = heap.allocator
-        guard let (slab, slot, _) = allocator.locate(address) else {
+        guard let (slab, slot) = allocator.locateSlot(address) else {
             throw PMemError(
                 .invalidArgument, operation: "free",
                 detail: "\(address) is not the start of an object in this heap")
@@ -337,7 +352,7 @@ public final class Transaction {
         lane.lastSeq = seq
         lane.position = roundUp(lane.position + length, HeapFormat.line)
         quarantineFreed(seq: seq)
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
         finish()
     }
 
@@ -367,7 +382,7 @@ public final class Transaction {
                 .invalidArgument, operation: "transaction",
                 detail: "the transaction's redo records need more than the pool's whole log")
         }
-        let lanes = [lane!] + log.acquireLanes(parts - 1, besides: lane)
+        let lanes = [lane] + log.acquireLanes(parts - 1, besides: lane)
         defer { for other in lanes.dropFirst() { other.release() } }
         log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
         let seq = log.drawSequence(for: lane)
@@ -395,7 +410,7 @@ public final class Transaction {
         pool.drain()
         pmh_store_release(lane.word(.inFlight), 0)
         quarantineFreed(seq: seq)
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
     }
 
     /// Applies the record this transaction just wrote (and checked entry by
@@ -437,7 +452,7 @@ public final class Transaction {
     }
 
     private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
-        guard !heap.observers.isEmpty else { return }
+        guard heap.hasObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
             bounds: heap.log.bounds)
@@ -447,16 +462,14 @@ public final class Transaction {
     /// Drops everything: reserved slots go back, nothing reaches the pool.
     func abort() {
         for (slab, slot) in reserved { heap.allocator.release(slab: slab, slot: slot) }
-        reserved.removeAll(keepingCapacity: true)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
         finish()
     }
 
     private func finish() {
-        freed.removeAll(keepingCapacity: true)
-        fresh.removeAll(keepingCapacity: true)
+        if !freed.isEmpty { freed.removeAll(keepingCapacity: true) }
+        if !fresh.isEmpty { fresh.removeAll(keepingCapacity: true) }
         cursor = 0
         count = 0
-        lane = nil
-        context = nil
     }
 }

@@ -8,8 +8,9 @@ import PMemKit
 /// Both pools are files in /dev/shm (DRAM standing in for PMem) with CPU
 /// flushes on both sides (`PMEM_IS_PMEM_FORCE=1` for libpmem). Lists and
 /// trees are built with the same shuffled orders in both, so each walk
-/// follows the same path; the 1M cases also walk a copy of our layout in
-/// anonymous DRAM (`dram_ns`).
+/// follows the same path; the chase and lookup cases also walk a copy of our
+/// layout in anonymous DRAM (4 KiB pages, like the pool), alternating with
+/// our walk (`dram_ns`, `paired_ours_ns`, `ours_vs_dram`).
 struct HeapSuite: BenchSuite {
     static let name = "heap"
     static let summary =
@@ -54,6 +55,9 @@ struct HeapSuite: BenchSuite {
         return out
     }
 
+    /// The size of the large structures in case names: `1M`, or `64K` with `--quick`.
+    private var bigLabel: String { bigCount >= 1 << 20 ? "\(bigCount >> 20)M" : "\(bigCount >> 10)K" }
+
     // MARK: Allocation
 
     private func allocationCases() throws -> [BenchCase] {
@@ -86,7 +90,7 @@ struct HeapSuite: BenchSuite {
     private func chaseCases() throws -> [BenchCase] {
         var generator = SplitMixGenerator(seed: 42)
         var out: [BenchCase] = []
-        for (name, count) in [("chase-list-16K", 16 << 10), ("chase-list-1M", bigCount)] {
+        for (name, count) in [("chase-list-16K", 16 << 10), ("chase-list-\(bigLabel)", bigCount)] {
             let order = Array(0..<count).shuffled(using: &generator)
             let head = try BenchStructures.buildList(heap, order: order).address
             let oidHead = try BenchStructures.buildList(baseline, order: order)
@@ -100,9 +104,13 @@ struct HeapSuite: BenchSuite {
                     ours: { timed { benchSink &+= walkList(head) } },
                     baselineName: "PMEMoid + pmemobj_direct",
                     baseline: { timed { benchSink &+= walkOidList(oidHead) } },
-                    extra: { ours, _ in
-                        let dramNs = medianNs(runs: 11) { benchSink &+= walkList(dram.head) } / Double(count)
-                        return ["dram_ns": dramNs, "ours_vs_dram": ours / dramNs]
+                    extra: { _, _ in
+                        let (oursNs, dramNs) = pairedMedians(runs: 15, units: count) {
+                            benchSink &+= walkList(head)
+                        } _: {
+                            benchSink &+= walkList(dram.head)
+                        }
+                        return ["paired_ours_ns": oursNs, "dram_ns": dramNs, "ours_vs_dram": oursNs / dramNs]
                     }))
         }
         return out
@@ -145,15 +153,19 @@ struct HeapSuite: BenchSuite {
         }
         let dramRoot = copy.translate(root)
         return BenchCase(
-            name: "lookup-tree-\(bigCount == 1 << 20 ? "1M" : "\(bigCount >> 10)K")", unitCount: lookups,
+            name: "lookup-tree-\(bigLabel)", unitCount: lookups,
             ours: { timed { benchSink &+= Int64(lookupTree(root, wanted)) } },
             baselineName: "PMEMoid + pmemobj_direct",
             baseline: { timed { benchSink &+= Int64(lookupOidTree(oidRoot, wanted)) } },
-            extra: { ours, _ in
-                let dramNs = withExtendedLifetime(copy) {
-                    medianNs(runs: 11) { benchSink &+= Int64(lookupTree(dramRoot, wanted)) } / Double(lookups)
+            extra: { _, _ in
+                let (oursNs, dramNs) = withExtendedLifetime(copy) {
+                    pairedMedians(runs: 15, units: lookups) {
+                        benchSink &+= Int64(lookupTree(root, wanted))
+                    } _: {
+                        benchSink &+= Int64(lookupTree(dramRoot, wanted))
+                    }
                 }
-                return ["dram_ns": dramNs, "ours_vs_dram": ours / dramNs]
+                return ["paired_ours_ns": oursNs, "dram_ns": dramNs, "ours_vs_dram": oursNs / dramNs]
             })
     }
 
@@ -198,13 +210,23 @@ struct HeapSuite: BenchSuite {
         }
     }
 
-    /// Overhead probes, only on request: an empty transaction and a
-    /// one-store transaction on a heap whose stores are never flushed.
+    /// Overhead probes, only on request (`PMEMKIT_BENCH_CASES=probe`):
+    /// allocations then frees timed apart, an empty transaction, a transaction that only reads.
     private func probeCases() throws -> [BenchCase] {
         let units = 10_000
         let objects = try heap.register(Object64.self)
         let target = try heap.allocate(objects)
+        let pointers = UnsafeMutableBufferPointer<PersistentPointer<Object64>>.allocate(capacity: units)
         return [
+            BenchCase(
+                name: "probe-alloc-then-free", unitCount: units,
+                ours: { [heap] in
+                    let a = try timed { for i in 0..<units { pointers[i] = try heap.allocate(objects) } }
+                    let f = try timed { for i in 0..<units { try heap.free(pointers[i]) } }
+                    let line = "    alloc \(a / UInt64(units)) ns, free \(f / UInt64(units)) ns\n"
+                    FileHandle.standardError.write(Data(line.utf8))
+                    return a + f
+                }),
             BenchCase(
                 name: "probe-empty-tx", unitCount: units,
                 ours: { [heap] in try timed { for _ in 0..<units { try heap.transaction { _ in } } } }),
@@ -333,9 +355,21 @@ final class Cleanup {
     deinit { for path in paths { unlink(path) } }
 }
 
-/// The median of `runs` timings of `body`, in nanoseconds.
-func medianNs(runs: Int, _ body: () -> Void) -> Double {
-    median((0..<runs).map { _ in Double(timed(body)) })
+/// Medians per unit of `ours` and `dram` run alternately, so both see the
+/// same cache and TLB state (the comparison with the same walk in plain DRAM).
+func pairedMedians(runs: Int, units: Int, _ ours: () -> Void, _ dram: () -> Void) -> (Double, Double) {
+    var a: [Double] = []
+    var b: [Double] = []
+    for round in 0..<runs {
+        if round % 2 == 0 {
+            a.append(Double(timed(ours)))
+            b.append(Double(timed(dram)))
+        } else {
+            b.append(Double(timed(dram)))
+            a.append(Double(timed(ours)))
+        }
+    }
+    return (median(a) / Double(units), median(b) / Double(units))
 }
 
 /// A seeded generator, so both sides and every run get the same orders.

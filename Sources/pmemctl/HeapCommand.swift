@@ -26,6 +26,12 @@ struct HeapCommand: ParsableCommand {
         @Option(help: "Redo log size (default 1/32 of the pool, 256K to 64M).")
         var logSize: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "Register these types: JSON {\"types\":[{name,size,alignment,pointer_offsets}]}, "
+                    + "as `pmemctl analyze --heap-descriptors` writes it.", valueName: "file"))
+        var types: String?
+
         @Flag(help: "Print the new pool's info as JSON.")
         var json = false
 
@@ -41,7 +47,10 @@ struct HeapCommand: ParsableCommand {
                     slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
                     logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) })
                 let bytes = try parseSizeOption(size, "--size") ?? 0
-                let heap = try PersistentHeap.create(path: pool, size: Int(bytes), options: options)
+                // Read the types first: a bad file must not leave a new pool behind.
+                let described = try types.map(HeapCommand.readTypeDescriptions) ?? []
+                let heap = try PersistentHeap.create(
+                    path: pool, size: Int(bytes), options: options, types: described)
                 try heap.close()
                 let info = try HeapInfo.read(path: pool)
                 if json {
@@ -53,6 +62,14 @@ struct HeapCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// The analyzer's heap descriptors in `file`.
+    static func readTypeDescriptions(_ file: String) throws -> [TypeDescription] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PMemError(.notFound, operation: "heap create", errno: ENOENT, detail: "cannot read \(file)")
+        }
+        return try TypeDescription.decodeAnalyzerJSON(data)
     }
 
     /// `pmemctl heap info POOL`.

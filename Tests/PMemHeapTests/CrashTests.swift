@@ -6,8 +6,8 @@ import XCTest
 /// invariants: every reachable object allocated, none lost or leaked, no
 /// torn transaction, every pointer valid, every acknowledged commit present.
 ///
-/// The normal run has over 1,000 kill points; `PMEMKIT_CRASH_LONG=N` runs N
-/// times as many. Kills are SIGKILL, so they test the logic of recovery
+/// The normal run has 1,000 kill points (800 in transactions and
+/// allocation, 200 in relocation); `PMEMKIT_CRASH_LONG=N` runs N times as many. Kills are SIGKILL, so they test the logic of recovery
 /// (a crash between any two persistence steps), not the loss of unflushed
 /// cache lines on power failure, which a process crash cannot show.
 final class CrashTests: XCTestCase {
@@ -22,8 +22,13 @@ final class CrashTests: XCTestCase {
         let pool = harness.directory + "/pool"
         var known: [Int64] = [0, 0]
         var kills = 0
-        let iterations = 800 * CrashHarness.scale
-        for iteration in 0..<iterations {
+        let wanted = 800 * CrashHarness.scale
+        var iteration = 0
+        while kills < wanted {
+            iteration += 1
+            guard iteration <= 2 * wanted else {
+                return XCTFail("only \(kills) of \(iteration) runs were killed")
+            }
             let seed = random.next() % 1_000_000
             let byTimer = iteration % 4 == 3
             let environment = byTimer ? [:] : ["PMEMKIT_HEAP_CRASH_AT": "\(1 + random.next() % 3000)"]
@@ -44,8 +49,9 @@ final class CrashTests: XCTestCase {
             }
             known = committed
         }
-        print("crash test: \(kills) kill points during transactions, \(known) operations committed")
-        XCTAssertGreaterThanOrEqual(kills, iterations * 9 / 10)
+        print(
+            "crash test: \(kills) kill points during transactions (\(iteration) runs), \(known) operations committed"
+        )
     }
 
     /// Relocation killed at a random slab (once to three times in a row, each
@@ -63,8 +69,10 @@ final class CrashTests: XCTestCase {
         let slabs = try Int(XCTUnwrap(statsSlabs(harness, pool)))
         var kills = 0
         var checks = 0
-        let iterations = 100 * CrashHarness.scale
-        for iteration in 0..<iterations {
+        let wanted = 200 * CrashHarness.scale
+        var iteration = 0
+        while kills < wanted {
+            iteration += 1
             for _ in 0...(random.next() % 3) {
                 let point = 1 + random.next() % UInt64(slabs + 2)
                 let reopen = try harness.run(
@@ -73,7 +81,7 @@ final class CrashTests: XCTestCase {
                 XCTAssertTrue(reopen.killed, "relocation was not killed at point \(point): \(reopen.stderr)")
                 kills += reopen.killed ? 1 : 0
             }
-            if iteration % 5 == 0 {
+            if iteration % 5 == 1 {
                 let recover = try harness.run(
                     harness.pmemctl, ["heap", "check", "--recover", pool],
                     environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
@@ -94,7 +102,6 @@ final class CrashTests: XCTestCase {
         print(
             "crash test: \(kills) kill points during relocation, \(checks) pmemctl checks after killed relocations"
         )
-        XCTAssertGreaterThanOrEqual(kills, iterations)
     }
 
     private func statsSlabs(_ harness: CrashHarness, _ pool: String) throws -> Int? {

@@ -37,6 +37,28 @@ final class HeapCommandTests: XCTestCase {
         XCTAssertEqual(try CLI.run(["heap", "check", pool]).status, 0)
     }
 
+    func testCreateRegistersTheAnalyzersTypes() throws {
+        let dir = try scratchDirectory(self)
+        let descriptors = dir + "/types.json"
+        try Data(
+            #"{"types":[{"name":"struct kv_entry","size":40,"alignment":8,"pointer_offsets":[32]}]}"#.utf8
+        ).write(to: URL(fileURLWithPath: descriptors))
+        let created = try CLI.run(["heap", "create", dir + "/pool", "--size", "16M", "--types", descriptors])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let types = try XCTUnwrap(
+            try json(try CLI.run(["heap", "info", dir + "/pool", "--json"]))["types"] as? [[String: Any]])
+        let entry = try XCTUnwrap(types.first { $0["name"] as? String == "struct kv_entry" })
+        XCTAssertEqual(entry["pointer_offsets"] as? [Int], [32])
+        XCTAssertEqual(entry["size"] as? Int, 40)
+
+        // A bad descriptor file is reported and leaves no pool behind.
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: descriptors))
+        assertFailure(
+            try CLI.run(["heap", "create", dir + "/other", "--size", "16M", "--types", descriptors]),
+            mentions: "read type descriptions")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/other"))
+    }
+
     func testCheckFailsWithOneLineNamingTheProblem() throws {
         let pool = try scratchDirectory(self) + "/pool"
         let heap = try PersistentHeap.create(path: pool, size: 8 << 20)
