@@ -24,6 +24,7 @@ final class FaultProxy: @unchecked Sendable {
     private let lock = NSLock()
     private var faults: Faults
     private var chunks = 0
+    private var healedAt: Int?
     private var sockets: [Int32] = []
     private var closed = false
 
@@ -57,8 +58,16 @@ final class FaultProxy: @unchecked Sendable {
     /// Stops injecting faults (delays included).
     func heal() {
         lock.lock()
+        if healedAt == nil { healedAt = chunks }
         faults = Faults()
         lock.unlock()
+    }
+
+    /// How many chunks had passed with faults when `heal()` was first called (`nil`: not yet).
+    var chunksBeforeHealing: Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return healedAt
     }
 
     /// Closes the listener and every connection.
