@@ -12,6 +12,8 @@ struct RecordIndex {
     }
 
     private var scanner: LogScanner
+    /// The ring's size: a run of records must not cross a multiple of it.
+    private let capacity: UInt64
     private var entries: [Entry] = []
     /// Index in `entries` of the first live one (entries before it are reclaimed).
     private var start = 0
@@ -23,6 +25,7 @@ struct RecordIndex {
     init(region: LogRegion) {
         let point = region.reclaimPoint()
         scanner = LogScanner(region: region, from: point)
+        capacity = UInt64(region.capacity)
         firstSequence = point.sequence
     }
 
@@ -70,8 +73,12 @@ struct RecordIndex {
         var bytes = first.footprint
         var count = 1
         var previous = first
+        // Back to back in the ring: contiguous positions, and not at the start
+        // of a lap (a record that ends exactly at the ring's end is followed
+        // by one at offset 0, contiguous as a position but not in memory).
         while first.kind != .baselineEnd, let next = entry(sequence + UInt64(count)),
             next.position == previous.position + UInt64(previous.footprint),
+            next.position % capacity != 0,
             bytes + next.footprint <= maxBytes
         {
             bytes += next.footprint
