@@ -43,16 +43,25 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
         .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
 
+        // Page access policy in a process: the fault path in C (mechanism), policy and handlers in Swift.
+        .target(
+            name: "CFaultShim", path: "CShims/CFaultShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemProtect", dependencies: ["PMemKit", "CFaultShim"]),
+        // libsigsegv: the baseline of pmem-bench protect (no pkg-config file).
+        .systemLibrary(name: "CSigsegv", path: "CShims/CSigsegv", providers: [.apt(["libsigsegv-dev"])]),
+
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PMemKit", "PMemVirt", "PMemProtect",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "CPmem",
+                "PMemKit", "PMemVirt", "PMemProtect", "CFaultShim", "CSigsegv", "CPmem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,5 +69,6 @@ let package = Package(
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim"]),
+        .testTarget(name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim"]),
     ]
 )

@@ -1,0 +1,71 @@
+import PMemProtect
+import XCTest
+
+/// Page access through pkeys, under its gate.
+final class PKeysMechanismTests: XCTestCase {
+    private func scenarios() throws -> Scenarios { try Scenarios(.pkeys) }
+
+    func testCountTakesOneFaultPerPageAndLetsEveryWriteThrough() throws {
+        try scenarios().countTakesOneFaultPerPageAndLetsEveryWriteThrough()
+    }
+
+    func testReadsOfAReadOnlyRangeDoNotFault() throws {
+        try scenarios().readsOfAReadOnlyRangeDoNotFault()
+    }
+
+    func testNoneAccessFaultsOnReads() throws {
+        try scenarios().noneAccessFaultsOnReads()
+    }
+
+    func testAllowLiftsTheWholeRangeOnTheFirstFault() throws {
+        try scenarios().allowLiftsTheWholeRangeOnTheFirstFault()
+    }
+
+    func testASwiftHandlerRunsOncePerFaultOnItsOwnThreadWithTheFaultDetails() throws {
+        try scenarios().aSwiftHandlerRunsOncePerFaultOnItsOwnThreadWithTheFaultDetails()
+    }
+
+    func testAHandlerIsCalledAgainForEachRetriedFault() throws {
+        try scenarios().aHandlerIsCalledAgainForEachRetriedFault()
+    }
+
+    func testConcurrentFaultingThreadsEachGetTheirDecision() throws {
+        try scenarios().concurrentFaultingThreadsEachGetTheirDecision()
+    }
+
+    func testAPMemMappingCanBeProtected() throws {
+        try scenarios().aPMemMappingCanBeProtected()
+    }
+
+    func testUnprotectMakesTheRangeReadWriteAgain() throws {
+        try scenarios().unprotectMakesTheRangeReadWriteAgain()
+    }
+}
+
+/// With pkeys, access is each thread's own.
+final class PKeysPerThreadTests: XCTestCase {
+    func testSetAccessChangesTheCallingThreadOnly() throws {
+        try ProtectGate.require(.pkeys)
+        let pages = Pages(1)
+        let range = try PageProtector.shared().protect(
+            pages.base, length: pages.length, access: .readWrite, onFault: .count, mechanism: .pkeys,
+            owner: pages)
+        let other = DispatchSemaphore(value: 0)
+        let go = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        // Started while this thread still has read-write: it keeps it.
+        Thread {
+            other.signal()
+            go.wait()
+            pages.base.storeBytes(of: UInt64(1), toByteOffset: 8, as: UInt64.self)
+            done.signal()
+        }.start()
+        other.wait()
+        try range.setAccess(.read)
+        go.signal()
+        done.wait()
+        XCTAssertEqual(range.faults, 0, "the other thread's write faulted")
+        pages.base.storeBytes(of: UInt64(2), as: UInt64.self)
+        XCTAssertEqual(range.faults, 1)
+    }
+}
