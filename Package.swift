@@ -23,12 +23,20 @@ let package = Package(
             name: "CDaxctl", path: "CShims/CDaxctl", pkgConfig: "libdaxctl",
             providers: [.apt(["libdaxctl-dev"])]),
         .systemLibrary(
+            name: "CCxl", path: "CShims/CCxl", pkgConfig: "libcxl",
+            providers: [.apt(["libcxl-dev"])]),
+        .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
+        // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
+        .target(
+            name: "CClang", path: "CShims/CClang",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("clang-14")]),
 
         // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
         .target(
-            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CPmem"],
+            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CCxl", "CPmem"],
             path: "CShims/CPMemShim",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
             linkerSettings: [.linkedLibrary("uuid")]),
@@ -43,6 +51,9 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
         .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
 
+        // Conversion analysis: a C application's persistent-state types, through libclang.
+        .target(name: "PMemScan", dependencies: ["CClang"]),
+
         // Page access policy in a process: the fault path in C (mechanism), policy and handlers in Swift.
         .target(
             name: "CFaultShim", path: "CShims/CFaultShim",
@@ -54,21 +65,25 @@ let package = Package(
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemProtect",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemProtect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemProtect", "CFaultShim", "CSigsegv", "CPmem",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemProtect", "CFaultShim", "CSigsegv", "CPmem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim"]),
-        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit"]),
+        // Helpers shared by the test targets: temporary files, running the built CLI.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"]),
+        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
+        .testTarget(
+            name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
-        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim"]),
+        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
         .testTarget(name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim"]),
     ]
 )

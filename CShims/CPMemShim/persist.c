@@ -14,8 +14,6 @@
 
 #include "pmk_persist.h"
 
-/* Copies below this many bytes use plain stores and a flush (as libpmem). */
-#define PMK_MOVNT_THRESHOLD 256
 
 /* xgetbv0 -- read XCR0, which says what register state the OS saves */
 static uint64_t xgetbv0(void)
@@ -186,18 +184,19 @@ fill_nt_avx512f(char *dst, int c)
 
 /*
  * COPY_FUNCS -- define the copy and fill functions for one flush kind and
- * one streaming instruction set. Small or overlapping copies use plain
- * stores and a flush; the rest streams whole lines, four at a time, with
- * flushed plain-store head and tail.
+ * one streaming instruction set. Copies shorter than @threshold, and
+ * overlapping ones, use plain stores and a flush; the rest streams whole
+ * lines, four at a time, with flushed plain-store head and tail.
  */
 #define COPY_FUNCS(name, flushfn, linefn, fillfn, attr)                      \
-static attr void *memcpy_##name(void *dst, const void *src, size_t len)      \
+static attr void *memcpy_##name(void *dst, const void *src, size_t len,      \
+				 size_t threshold)                           \
 {                                                                            \
 	char *d = dst;                                                       \
 	const char *s = src;                                                 \
 	size_t head, bulk;                                                   \
                                                                              \
-	if (len < PMK_MOVNT_THRESHOLD || overlaps(dst, src, len)) {          \
+	if (len < threshold || overlaps(dst, src, len)) {                    \
 		memmove(dst, src, len);                                      \
 		flushfn(dst, len);                                           \
 		return dst;                                                  \
@@ -231,12 +230,13 @@ static attr void *memcpy_##name(void *dst, const void *src, size_t len)      \
 	}                                                                    \
 	return dst;                                                          \
 }                                                                            \
-static attr void memset_##name(void *dst, int c, size_t len)                 \
+static attr void memset_##name(void *dst, int c, size_t len,                \
+				size_t threshold)                            \
 {                                                                            \
 	char *d = dst;                                                       \
 	size_t head;                                                         \
                                                                              \
-	if (len < PMK_MOVNT_THRESHOLD) {                                     \
+	if (len < threshold) {                                               \
 		memset(dst, c, len);                                         \
 		flushfn(dst, len);                                           \
 		return;                                                      \
@@ -261,14 +261,17 @@ static attr void memset_##name(void *dst, int c, size_t len)                 \
 
 /* memcpy_temporal -- plain stores, then write back what was stored */
 #define TEMPORAL_FUNCS(name, flushfn)                                        \
-static void *memcpy_##name(void *dst, const void *src, size_t len)           \
+static void *memcpy_##name(void *dst, const void *src, size_t len,           \
+			   size_t threshold)                                 \
 {                                                                            \
+	(void)threshold;                                                     \
 	memmove(dst, src, len);                                              \
 	flushfn(dst, len);                                                   \
 	return dst;                                                          \
 }                                                                            \
-static void memset_##name(void *dst, int c, size_t len)                      \
+static void memset_##name(void *dst, int c, size_t len, size_t threshold)    \
 {                                                                            \
+	(void)threshold;                                                     \
 	memset(dst, c, len);                                                 \
 	flushfn(dst, len);                                                   \
 }
@@ -291,9 +294,7 @@ FUNCS_FOR_FLUSH(clflush)
 	{ .flush = flush_##fl, .fence = fence_sfence,                        \
 	  .memcpy_nodrain = memcpy_##fl##_##cp,                              \
 	  .memset_nodrain = memset_##fl##_##cp, .flush_kind = kind,          \
-	  .copy_kind = ckind,                                                \
-	  .movnt_threshold = (ckind) == PMK_COPY_TEMPORAL ?                  \
-				     (size_t)-1 : PMK_MOVNT_THRESHOLD }
+	  .copy_kind = ckind }
 
 #define OPS_ROW(fl, kind)                                                    \
 	{ OPS(fl, kind, temporal, PMK_COPY_TEMPORAL),                        \

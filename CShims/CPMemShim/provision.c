@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +19,6 @@
 
 /* Bytes at the start of a namespace that hold a pfn/dax/btt info block. */
 #define INFO_BLOCK_SIZE 8192
-
-/* fail -- format the one-line reason and return @rc */
-static int __attribute__((format(printf, 4, 5)))
-fail(int rc, char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && len) {
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* seed_namespace -- the idle namespace to configure: id 0 first, else the seed */
 static struct ndctl_namespace *seed_namespace(struct ndctl_region *region)
@@ -66,19 +51,19 @@ static int enable_mode(struct ndctl_region *region,
 		struct ndctl_pfn *pfn = ndctl_region_get_pfn_seed(region);
 
 		if (!pfn)
-			return fail(-ENXIO, msg, len,
+			return pmk_fail(-ENXIO, msg, len,
 				    "%s: no pfn seed for fsdax mode", dev);
 		if ((rc = ndctl_pfn_set_uuid(pfn, (unsigned char *)req->mode_uuid)) ||
 		    (rc = ndctl_pfn_set_location(pfn, NDCTL_PFN_LOC_PMEM)) ||
 		    (req->align && ndctl_pfn_has_align(pfn) &&
 		     (rc = ndctl_pfn_set_align(pfn, req->align))) ||
 		    (rc = ndctl_pfn_set_namespace(pfn, ndns)))
-			return fail(rc, msg, len, "%s: configuring fsdax: %s",
+			return pmk_fail(rc, msg, len, "%s: configuring fsdax: %s",
 				    dev, strerror(-rc));
 		rc = ndctl_pfn_enable(pfn);
 		if (rc) {
 			ndctl_pfn_set_namespace(pfn, NULL);
-			return fail(rc, msg, len, "%s: enabling fsdax: %s", dev,
+			return pmk_fail(rc, msg, len, "%s: enabling fsdax: %s", dev,
 				    strerror(-rc));
 		}
 		return 0;
@@ -87,25 +72,25 @@ static int enable_mode(struct ndctl_region *region,
 		struct ndctl_dax *dax = ndctl_region_get_dax_seed(region);
 
 		if (!dax)
-			return fail(-ENXIO, msg, len,
+			return pmk_fail(-ENXIO, msg, len,
 				    "%s: no dax seed for devdax mode", dev);
 		if ((rc = ndctl_dax_set_uuid(dax, (unsigned char *)req->mode_uuid)) ||
 		    (rc = ndctl_dax_set_location(dax, NDCTL_PFN_LOC_PMEM)) ||
 		    (req->align && (rc = ndctl_dax_set_align(dax, req->align))) ||
 		    (rc = ndctl_dax_set_namespace(dax, ndns)))
-			return fail(rc, msg, len, "%s: configuring devdax: %s",
+			return pmk_fail(rc, msg, len, "%s: configuring devdax: %s",
 				    dev, strerror(-rc));
 		rc = ndctl_dax_enable(dax);
 		if (rc) {
 			ndctl_dax_set_namespace(dax, NULL);
-			return fail(rc, msg, len, "%s: enabling devdax: %s", dev,
+			return pmk_fail(rc, msg, len, "%s: enabling devdax: %s", dev,
 				    strerror(-rc));
 		}
 		return 0;
 	}
 	rc = ndctl_namespace_enable(ndns);
 	if (rc)
-		return fail(rc, msg, len, "%s: enabling raw namespace: %s", dev,
+		return pmk_fail(rc, msg, len, "%s: enabling raw namespace: %s", dev,
 			    strerror(-rc));
 	return 0;
 }
@@ -121,13 +106,13 @@ static int setup_namespace(struct ndctl_region *region,
 
 	if (req->mode != PMK_NS_MODE_FSDAX && req->mode != PMK_NS_MODE_DEVDAX &&
 	    req->mode != PMK_NS_MODE_RAW)
-		return fail(-EINVAL, msg, len, "unsupported namespace mode %d",
+		return pmk_fail(-EINVAL, msg, len, "unsupported namespace mode %d",
 			    req->mode);
 	if (ndctl_namespace_get_type(ndns) != ND_DEVICE_NAMESPACE_IO) {
 		if ((rc = ndctl_namespace_set_uuid(ndns, (unsigned char *)req->uuid)) ||
 		    (rc = ndctl_namespace_set_alt_name(ndns, req->name ? req->name : "")) ||
 		    (rc = ndctl_namespace_set_size(ndns, req->size)))
-			return fail(rc, msg, len, "%s: setting size %llu: %s",
+			return pmk_fail(rc, msg, len, "%s: setting size %llu: %s",
 				    dev, req->size, strerror(-rc));
 	}
 	rc = enable_mode(region, ndns, req, msg, len);
@@ -149,15 +134,15 @@ int pmk_namespace_create(struct pmk_ctx *ctx, const char *region_name,
 	int rc;
 
 	if (!region)
-		return fail(-ENODEV, msg, msg_len, "no region named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no region named %s",
 			    region_name);
 	if (!ndctl_region_is_enabled(region))
-		return fail(-ENXIO, msg, msg_len, "%s is disabled", region_name);
+		return pmk_fail(-ENXIO, msg, msg_len, "%s is disabled", region_name);
 	if (ndctl_region_get_ro(region))
-		return fail(-EROFS, msg, msg_len, "%s is read-only", region_name);
+		return pmk_fail(-EROFS, msg, msg_len, "%s is read-only", region_name);
 	ndns = seed_namespace(region);
 	if (!ndns || !ndctl_namespace_is_configuration_idle(ndns))
-		return fail(-EAGAIN, msg, msg_len,
+		return pmk_fail(-EAGAIN, msg, msg_len,
 			    "%s has no idle namespace to configure%s",
 			    region_name,
 			    ndctl_region_get_nstype(region) ==
@@ -189,7 +174,7 @@ static int zero_info_block(struct ndctl_namespace *ndns, char *msg,
 		goto out;
 	}
 	if (posix_memalign(&buf, 4096, INFO_BLOCK_SIZE)) {
-		rc = fail(-ENOMEM, msg, len, "%s: out of memory", dev);
+		rc = pmk_fail(-ENOMEM, msg, len, "%s: out of memory", dev);
 		goto out;
 	}
 	memset(buf, 0, INFO_BLOCK_SIZE);
@@ -197,13 +182,13 @@ static int zero_info_block(struct ndctl_namespace *ndns, char *msg,
 		 ndctl_namespace_get_block_device(ndns));
 	fd = open(path, O_RDWR | O_DIRECT | O_EXCL);
 	if (fd < 0) {
-		rc = fail(-errno, msg, len, "%s: opening %s to clear its info block: %s",
+		rc = pmk_fail(-errno, msg, len, "%s: opening %s to clear its info block: %s",
 			  dev, path, strerror(errno));
 		goto out;
 	}
 	n = pwrite(fd, buf, INFO_BLOCK_SIZE, 0);
 	if (n != INFO_BLOCK_SIZE)
-		rc = fail(n < 0 ? -errno : -EIO, msg, len,
+		rc = pmk_fail(n < 0 ? -errno : -EIO, msg, len,
 			  "%s: clearing info block on %s failed", dev, path);
 	close(fd);
 out:
@@ -222,13 +207,13 @@ static int prep_reconfig(struct ndctl_namespace *ndns, bool force, char *msg,
 	int rc;
 
 	if (ndctl_region_get_ro(region))
-		return fail(-EROFS, msg, len, "%s: region is read-only", dev);
+		return pmk_fail(-EROFS, msg, len, "%s: region is read-only", dev);
 	if (ndctl_namespace_is_active(ndns) && !force)
-		return fail(-EBUSY, msg, len,
+		return pmk_fail(-EBUSY, msg, len,
 			    "%s is active (mounted or in use); use --force", dev);
 	rc = ndctl_namespace_disable_safe(ndns);
 	if (rc)
-		return fail(rc, msg, len, "%s: cannot disable: %s", dev,
+		return pmk_fail(rc, msg, len, "%s: cannot disable: %s", dev,
 			    strerror(-rc));
 	ndctl_namespace_set_enforce_mode(ndns, NDCTL_NS_MODE_RAW);
 	return zero_info_block(ndns, msg, len);
@@ -245,7 +230,7 @@ int pmk_namespace_reconfigure(struct pmk_ctx *ctx, const char *ns_name,
 	int rc;
 
 	if (!ndns)
-		return fail(-ENODEV, msg, msg_len, "no namespace named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no namespace named %s",
 			    ns_name);
 	region = ndctl_namespace_get_region(ndns);
 	/* A labeled namespace keeps its size unless a new one is asked for. */
@@ -265,10 +250,10 @@ int pmk_namespace_destroy(struct pmk_ctx *ctx, const char *ns_name,
 	int rc;
 
 	if (!ndns)
-		return fail(-ENODEV, msg, msg_len, "no namespace named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no namespace named %s",
 			    ns_name);
 	if (!ndctl_namespace_get_size(ndns))
-		return fail(-ENXIO, msg, msg_len, "%s is an idle seed, nothing to destroy",
+		return pmk_fail(-ENXIO, msg, msg_len, "%s is an idle seed, nothing to destroy",
 			    ns_name);
 	rc = prep_reconfig(ndns, force, msg, msg_len);
 	if (rc)
@@ -277,7 +262,7 @@ int pmk_namespace_destroy(struct pmk_ctx *ctx, const char *ns_name,
 		return 0;	/* label-less: the capacity stays as a raw namespace */
 	rc = ndctl_namespace_delete(ndns);
 	if (rc)
-		return fail(rc, msg, msg_len, "%s: freeing its labels: %s",
+		return pmk_fail(rc, msg, msg_len, "%s: freeing its labels: %s",
 			    ns_name, strerror(-rc));
 	return 0;
 }
@@ -309,24 +294,24 @@ int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 	int rc = 0, num, avail;
 
 	if (!region)
-		return fail(-ENODEV, msg, msg_len, "no region named %s",
+		return pmk_fail(-ENODEV, msg, msg_len, "no region named %s",
 			    region_name);
 	if (ndctl_region_get_nstype(region) != ND_DEVICE_NAMESPACE_IO)
 		return 0;	/* labels already there */
 	if (!region_dimms_support_labels(region))
-		return fail(-EOPNOTSUPP, msg, msg_len,
+		return pmk_fail(-EOPNOTSUPP, msg, msg_len,
 			    "%s: its DIMMs have no label area", region_name);
 
 	rc = ndctl_region_disable_invalidate(region);
 	if (rc)
-		return fail(rc, msg, msg_len, "%s: cannot disable: %s",
+		return pmk_fail(rc, msg, msg_len, "%s: cannot disable: %s",
 			    region_name, strerror(-rc));
 retry:
 	ndctl_dimm_foreach_in_region(region, dimm) {
 		/* init_labels works on the label area this read brings in. */
 		cmd = ndctl_dimm_read_label_index(dimm);
 		if (!cmd) {
-			rc = fail(-EIO, msg, msg_len,
+			rc = pmk_fail(-EIO, msg, msg_len,
 				  "%s: cannot read its label area",
 				  ndctl_dimm_get_devname(dimm));
 			break;
@@ -334,7 +319,7 @@ retry:
 		num = ndctl_dimm_init_labels(dimm, v);
 		ndctl_cmd_unref(cmd);
 		if (num < 0) {
-			rc = fail(num, msg, msg_len,
+			rc = pmk_fail(num, msg, msg_len,
 				  "%s: writing label index: %s",
 				  ndctl_dimm_get_devname(dimm), strerror(-num));
 			break;
@@ -352,7 +337,7 @@ retry:
 	if (rc)
 		return rc;
 	if (ndctl_region_get_nstype(region) != ND_DEVICE_NAMESPACE_PMEM)
-		return fail(-EIO, msg, msg_len,
+		return pmk_fail(-EIO, msg, msg_len,
 			    "%s: labels written but the region is still label-less",
 			    region_name);
 	return 0;

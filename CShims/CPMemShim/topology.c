@@ -3,6 +3,7 @@
  * topology.c -- walk libndctl and libdaxctl and report plain structs.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include <cxl/libcxl.h>
 #include <daxctl/libdaxctl.h>
 #include <ndctl/libndctl.h>
 #include <linux/ndctl.h>
@@ -34,9 +36,14 @@ int pmk_ctx_new(struct pmk_ctx **out)
 	rc = daxctl_new(&ctx->dax);
 	if (rc < 0)
 		goto err_nd;
-	/* Keep libndctl quiet: errors come back as return codes. */
+	/* CXL is optional: without the subsystem the walk is just empty. */
+	if (cxl_new(&ctx->cxl) < 0)
+		ctx->cxl = NULL;
+	/* Keep the libraries quiet: errors come back as return codes. */
 	ndctl_set_log_priority(ctx->nd, 0);
 	daxctl_set_log_priority(ctx->dax, 0);
+	if (ctx->cxl)
+		cxl_set_log_priority(ctx->cxl, 0);
 	*out = ctx;
 	return 0;
 err_nd:
@@ -51,17 +58,32 @@ void pmk_ctx_free(struct pmk_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->cxl)
+		cxl_unref(ctx->cxl);
 	daxctl_unref(ctx->dax);
 	ndctl_unref(ctx->nd);
 	free(ctx);
 }
 
-/* copy_name -- bounded copy that tolerates a NULL source */
+/* pmk_copy_name -- bounded copy that tolerates a NULL source */
 void pmk_copy_name(char *dst, size_t len, const char *src)
 {
 	if (!src)
 		src = "";
 	snprintf(dst, len, "%s", src);
+}
+
+/* pmk_fail -- format a one-line reason into @msg (when given) and return @rc */
+int pmk_fail(int rc, char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }
 
 struct ndctl_bus *pmk_bus_first(struct pmk_ctx *ctx)
@@ -341,8 +363,10 @@ void pmk_namespace_get_info(struct ndctl_namespace *ndns,
 	out->raw_size = ndctl_namespace_get_size(ndns);
 	out->size = out->raw_size;
 	out->numa_node = ndctl_namespace_get_numa_node(ndns);
-	out->enabled = ndctl_namespace_is_enabled(ndns) > 0;
+	/* An fsdax or devdax namespace is bound through its pfn or dax device,
+	 * not itself: "active" is what a user means by enabled. */
 	out->active = ndctl_namespace_is_active(ndns);
+	out->enabled = out->active || ndctl_namespace_is_enabled(ndns) > 0;
 
 	if (pfn) {
 		ndctl_pfn_get_uuid(pfn, uu);

@@ -29,13 +29,33 @@ public struct MappingReport: Codable, Sendable, Equatable {
     public var flushInstruction: String
     /// The copy instructions for large copies, or `msync`.
     public var copyMethod: String
+    /// Copies at least this long stream whole lines with non-temporal stores; `nil` when they never do.
+    public var movntThreshold: Int?
     /// Why that path was chosen.
     public var reason: String
     /// The durability promise in one sentence.
     public var durability: String
+    /// Where the region sits in CXL, when it is CXL memory.
+    public var cxl: CXLPlacement?
+
+    /// A namespace on a CXL region: the CXL region, its memdevs and the
+    /// decoders that route it, root first.
+    public struct CXLPlacement: Codable, Sendable, Equatable {
+        /// The CXL region (CXL's name).
+        public var region: String
+        /// Its memdevs in interleave order.
+        public var memdevs: [String]
+        /// For each memdev, the decoders from the root decoder to its endpoint decoder.
+        public var decoderChains: [String: [String]]
+
+        enum CodingKeys: String, CodingKey {
+            case region, memdevs
+            case decoderChains = "decoder_chains"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, backing, size, location, provider, reason, durability
+        case path, kind, backing, size, location, provider, reason, durability, cxl
         case isPMem = "is_pmem"
         case mapSync = "map_sync"
         case persistenceDomain = "persistence_domain"
@@ -43,10 +63,12 @@ public struct MappingReport: Codable, Sendable, Equatable {
         case flushMethod = "flush_method"
         case flushInstruction = "flush_instruction"
         case copyMethod = "copy_method"
+        case movntThreshold = "movnt_threshold"
     }
 
     /// Describes an open mapping.
-    public init(mapping m: PMemMapping, provider: String? = nil) {
+    public init(mapping m: PMemMapping, provider: String? = nil, cxl: CXLPlacement? = nil) {
+        self.cxl = cxl
         path = m.path
         kind = m.kind
         backing = m.backing
@@ -60,6 +82,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
         flushMethod = m.flushMethod
         flushInstruction = m.persistPath?.flush.rawValue ?? "msync"
         copyMethod = m.persistPath?.copy.rawValue ?? "msync"
+        movntThreshold = m.persistPath.flatMap { $0.movntThreshold == Int.max ? nil : $0.movntThreshold }
         reason = m.persistPath?.reason ?? "file backing: durability through msync"
         switch m.backing {
         case .pmem:
@@ -75,10 +98,20 @@ public struct MappingReport: Codable, Sendable, Equatable {
     /// Maps `path` read-only and describes it. Nothing is written.
     public static func describe(path: String) throws -> MappingReport {
         let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
-        var provider: String?
-        if let bus = mapping.location?.bus {
-            provider = (try? Topology.scan())?.buses.first { $0.name == bus }?.provider
+        guard let location = mapping.location, let topology = try? Topology.scan() else {
+            return MappingReport(mapping: mapping)
         }
-        return MappingReport(mapping: mapping, provider: provider)
+        let provider = topology.buses.first { $0.name == location.bus }?.provider
+        var placement: CXLPlacement?
+        if let region = topology.cxl.region(backingNDRegion: location.region) {
+            let memdevs = region.targets.compactMap(\.memdev)
+            placement = CXLPlacement(
+                region: region.region, memdevs: memdevs,
+                decoderChains: Dictionary(
+                    uniqueKeysWithValues: memdevs.map {
+                        ($0, topology.cxl.decoderChain(region: region, memdev: $0))
+                    }))
+        }
+        return MappingReport(mapping: mapping, provider: provider, cxl: placement)
     }
 }

@@ -50,21 +50,34 @@ public enum CopyInstructions: String, Sendable, Codable, CaseIterable {
 /// Choice: eADR → fence only; else `clwb`, else `clflushopt`, else `clflush`;
 /// then `sfence`. Overrides, so every path is testable on one machine:
 /// `PMEMKIT_NO_CLWB=1`, `PMEMKIT_NO_CLFLUSHOPT=1`, `PMEMKIT_FORCE_EADR=1`,
-/// `PMEMKIT_NO_MOVNT=1`, `PMEMKIT_NO_AVX512F=1`, `PMEMKIT_NO_AVX=1`.
+/// `PMEMKIT_NO_MOVNT=1`, `PMEMKIT_NO_AVX512F=1`, `PMEMKIT_NO_AVX=1`, and
+/// `PMEMKIT_MOVNT_THRESHOLD=BYTES` (copies at least this long stream whole
+/// cache lines with non-temporal stores; default 64, so every whole line of
+/// a copy bypasses the cache — lower write cost, but a later read of the
+/// copy misses the cache; raise it for copies that are read back at once).
 public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertible {
     /// The cache-line write-back instruction.
     public let flush: FlushInstruction
     /// The copy instructions for large copies.
     public let copy: CopyInstructions
+    /// Copies of at least this many bytes use non-temporal stores for their whole lines.
+    public let movntThreshold: Int
     /// Why this path was chosen, for `pmemctl info`.
     public let reason: String
     /// The shim's immutable function table; static storage, never freed.
     @usableFromInline let ops: UnsafePointer<pmk_persist_ops>
 
-    init(flush: FlushInstruction, copy: CopyInstructions, reason: String) {
+    /// The default streaming threshold: one whole cache line.
+    public static let defaultMovntThreshold = 64
+
+    init(
+        flush: FlushInstruction, copy: CopyInstructions, reason: String,
+        movntThreshold: Int = defaultMovntThreshold
+    ) {
         self.flush = flush
         self.copy = copy
         self.reason = reason
+        self.movntThreshold = copy == .temporal ? Int.max : movntThreshold
         self.ops = pmk_persist_ops_get(flush.shim, copy.shim)!
     }
 
@@ -76,6 +89,11 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
         eADR: Bool = false
     ) -> PersistPath {
         func set(_ name: String) -> Bool { environment[name] == "1" }
+        let threshold =
+            environment["PMEMKIT_MOVNT_THRESHOLD"].flatMap { try? ByteSize.parse($0) }.map {
+                Int(clamping: $0)
+            }
+            ?? defaultMovntThreshold
         let copy: CopyInstructions
         if set("PMEMKIT_NO_MOVNT") {
             copy = .temporal
@@ -89,20 +107,24 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
             copy = .temporal
         }
         if set("PMEMKIT_FORCE_EADR") {
-            return PersistPath(flush: .none, copy: copy, reason: "PMEMKIT_FORCE_EADR=1")
+            return PersistPath(
+                flush: .none, copy: copy, reason: "PMEMKIT_FORCE_EADR=1", movntThreshold: threshold)
         }
         if eADR {
-            return PersistPath(flush: .none, copy: copy, reason: "region persistence_domain is cpu_cache")
+            return PersistPath(
+                flush: .none, copy: copy, reason: "region persistence_domain is cpu_cache",
+                movntThreshold: threshold)
         }
         if cpu.clwb && !set("PMEMKIT_NO_CLWB") {
-            return PersistPath(flush: .clwb, copy: copy, reason: "CPU has clwb")
+            return PersistPath(flush: .clwb, copy: copy, reason: "CPU has clwb", movntThreshold: threshold)
         }
         let skipped = cpu.clwb ? "PMEMKIT_NO_CLWB=1" : "no clwb"
         if cpu.clflushopt && !set("PMEMKIT_NO_CLFLUSHOPT") {
-            return PersistPath(flush: .clflushopt, copy: copy, reason: "\(skipped)")
+            return PersistPath(flush: .clflushopt, copy: copy, reason: skipped, movntThreshold: threshold)
         }
         let skipped2 = cpu.clflushopt ? "PMEMKIT_NO_CLFLUSHOPT=1" : "no clflushopt"
-        return PersistPath(flush: .clflush, copy: copy, reason: "\(skipped), \(skipped2)")
+        return PersistPath(
+            flush: .clflush, copy: copy, reason: "\(skipped), \(skipped2)", movntThreshold: threshold)
     }
 
     /// The path for this CPU and process environment, outside the eADR domain.
@@ -135,23 +157,23 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
     @inlinable public func copyPersist(
         to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int
     ) {
-        _ = pmk_ops_memcpy_persist(ops, destination, source, count)
+        _ = pmk_ops_memcpy_persist(ops, destination, source, count, movntThreshold)
     }
 
     /// Copies and flushes without the final fence, to batch several copies under one drain.
     @inlinable public func copyNoDrain(
         to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int
     ) {
-        _ = ops.pointee.memcpy_nodrain(destination, source, count)
+        _ = ops.pointee.memcpy_nodrain(destination, source, count, movntThreshold)
     }
 
     /// Fills and makes the fill persistent.
     @inlinable public func setPersist(_ destination: UnsafeMutableRawPointer, value: UInt8, count: Int) {
-        pmk_ops_memset_persist(ops, destination, Int32(value), count)
+        pmk_ops_memset_persist(ops, destination, Int32(value), count, movntThreshold)
     }
 
-    /// Equal when the same instructions are used.
+    /// Equal when the same instructions are used the same way.
     public static func == (lhs: PersistPath, rhs: PersistPath) -> Bool {
-        lhs.flush == rhs.flush && lhs.copy == rhs.copy
+        lhs.flush == rhs.flush && lhs.copy == rhs.copy && lhs.movntThreshold == rhs.movntThreshold
     }
 }

@@ -7,15 +7,18 @@ public struct Topology: Codable, Sendable, Equatable {
     public var buses: [Bus]
     /// Device-DAX character devices, whichever bus they came from.
     public var daxDevices: [DaxDevice]
+    /// CXL memdevs, ports, decoders and regions (empty without CXL).
+    public var cxl: CXLTopology
 
     /// Creates a topology.
-    public init(buses: [Bus] = [], daxDevices: [DaxDevice] = []) {
+    public init(buses: [Bus] = [], daxDevices: [DaxDevice] = [], cxl: CXLTopology = CXLTopology()) {
         self.buses = buses
         self.daxDevices = daxDevices
+        self.cxl = cxl
     }
 
     enum CodingKeys: String, CodingKey {
-        case buses
+        case buses, cxl
         case daxDevices = "dax_devices"
     }
 

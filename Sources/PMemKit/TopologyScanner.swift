@@ -2,7 +2,7 @@ import CPMemShim
 import Foundation
 
 extension Topology {
-    /// Reads the machine's buses, DIMMs, regions, namespaces and DAX devices.
+    /// Reads the machine's buses, DIMMs, regions, namespaces, DAX devices and CXL topology.
     ///
     /// With no NVDIMM the result is empty, not an error.
     public static func scan() throws -> Topology {
@@ -24,6 +24,8 @@ extension Topology {
             }
             daxRegion = pmk_dax_region_next(r)
         }
+        topology.cxl = CXLTopology.scan(ctx)
+        topology.cxl.join(ndRegions: topology.regions)
         return topology
     }
 

@@ -30,11 +30,23 @@ struct InfoCommand: ParsableCommand {
                 rows.append(["namespace", l.namespace ?? "-"])
                 rows.append(["device", l.device])
             }
+            if let cxl = report.cxl {
+                rows.append(["cxl_region", "\(cxl.region) (memdevs \(cxl.memdevs.joined(separator: ", ")))"])
+                for memdev in cxl.memdevs {
+                    rows.append([
+                        "cxl_decoders",
+                        (cxl.decoderChains[memdev] ?? []).joined(separator: " → ") + " → \(memdev)",
+                    ])
+                }
+            }
             rows += [
                 ["persistence_domain", report.persistenceDomain.rawValue],
                 ["deep_flush", report.deepFlush.rawValue],
                 ["flush_method", report.flushMethod],
-                ["copy_method", report.copyMethod],
+                [
+                    "copy_method",
+                    report.copyMethod + (report.movntThreshold.map { " from \($0) bytes" } ?? ""),
+                ],
                 ["why", report.reason],
                 ["durability", report.durability],
             ]

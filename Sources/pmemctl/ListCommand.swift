@@ -14,18 +14,19 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Show regions.") var regions = false
     @Flag(help: "Show namespaces.") var namespaces = false
     @Flag(help: "Show device-DAX devices.") var dax = false
+    @Flag(help: "Show CXL memdevs, ports, decoders and regions.") var cxl = false
     @Flag(help: "Print JSON (the list contract).") var json = false
 
     func run() throws {
         try reportingFailures {
-            let all = !(buses || dimms || regions || namespaces || dax)
+            let all = !(buses || dimms || regions || namespaces || dax || cxl)
             var topology = try Topology.scan()
             topology = filtered(topology, all: all)
             if json {
                 try Output.json(topology)
                 return
             }
-            if topology.buses.isEmpty && topology.daxDevices.isEmpty {
+            if topology.buses.isEmpty && topology.daxDevices.isEmpty && topology.cxl.isEmpty {
                 print("No NVDIMM or CXL persistent memory found (no libnvdimm buses in /sys/bus/nd).")
                 print(
                     "PMemKit still runs on emulated PMem: `pmemctl info FILE` shows how a file would be used."
@@ -35,6 +36,10 @@ struct ListCommand: ParsableCommand {
             TopologyTables.print(
                 topology, buses: all || buses, dimms: all || dimms, regions: all || regions,
                 namespaces: all || namespaces, dax: all || dax)
+            if (all && !topology.cxl.isEmpty) || cxl {
+                print("")
+                CXLTables.print(topology.cxl)
+            }
         }
     }
 
@@ -53,6 +58,7 @@ struct ListCommand: ParsableCommand {
             }
         }
         if !dax { t.daxDevices = [] }
+        if !cxl { t.cxl = CXLTopology() }
         return t
     }
 }

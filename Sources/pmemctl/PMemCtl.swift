@@ -19,7 +19,10 @@ struct PMemCtl: ParsableCommand {
             DestroyNamespaceCommand.self,
             InfoCommand.self,
             FlushCommand.self,
+            CreateRegionCommand.self,
+            DestroyRegionCommand.self,
             VMCommand.self,
+            AnalyzeCommand.self,
         ]
     )
 

@@ -14,11 +14,16 @@ enum HardwareGate {
 
     /// Skips (or fails, when required) with `reason`.
     static func unavailable(_ reason: String) throws -> Never {
+        throw unavailableError(reason)
+    }
+
+    /// The skip (or, when required, the failure) for `reason`, printing why.
+    static func unavailableError(_ reason: String) -> any Error {
         if required {
-            throw Unavailable(description: "PMEMKIT_REQUIRE_HW=1 but \(reason)")
+            return Unavailable(description: "PMEMKIT_REQUIRE_HW=1 but \(reason)")
         }
         print("HardwareTests: skipped: \(reason)")
-        throw XCTSkip(reason)
+        return XCTSkip(reason)
     }
 
     /// A writable region with at least `bytes` of free capacity
@@ -83,7 +88,7 @@ final class NamespaceJanitor {
 /// Runs a system tool (mkfs, mount) and throws with its output on failure.
 ///
 /// posix_spawn rather than Foundation's Process: Process needs a CFSocket
-/// wake-up pair that the lab's minimal guest cannot create.
+/// wake-up pair on loopback, and a minimal guest may not have loopback up.
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> String {
     let log = NSTemporaryDirectory() + "hwtool-\(getpid()).log"

@@ -28,6 +28,7 @@ final class NamespaceLifecycleTests: XCTestCase {
             in: region.name, NamespaceRequest(mode: .devdax, size: size, name: "hw-devdax"))
         XCTAssertEqual(ns.mode, .devdax)
         XCTAssertEqual(ns.altName, "hw-devdax")
+        XCTAssertTrue(ns.enabled, "a devdax namespace bound through its dax device is enabled")
         let device = try XCTUnwrap(
             ns.chardev.map { "/dev/\($0)" }, "a devdax namespace has a character device")
         let pattern = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
@@ -52,23 +53,12 @@ final class NamespaceLifecycleTests: XCTestCase {
 
     func testFsdaxNamespaceMountedWithDaxMapsWithMapSync() throws {
         let region = try HardwareGate.region(withFree: size)
-        guard let mkfs = findTool(["/sbin/mkfs.ext4", "/usr/sbin/mkfs.ext4"]),
-            let mount = findTool(["/bin/mount", "/usr/bin/mount"]),
-            let umount = findTool(["/bin/umount", "/usr/bin/umount"])
-        else {
-            try HardwareGate.unavailable("mkfs.ext4 or mount is missing")
-        }
         let ns = try janitor.create(in: region.name, NamespaceRequest(mode: .fsdax, size: size))
         XCTAssertEqual(ns.mode, .fsdax)
+        XCTAssertTrue(ns.enabled, "an fsdax namespace bound through its pfn device is enabled")
         let blockdev = try XCTUnwrap(ns.blockdev, "an fsdax namespace has a block device")
-        let dir = NSTemporaryDirectory() + "pmem-fsdax-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try runTool(mkfs, ["-q", "-F", "-b", "4096", "/dev/\(blockdev)"])
-        try runTool(mount, ["-o", "dax", "/dev/\(blockdev)", dir])
-        var mounted = true
-        defer { if mounted { _ = try? unmount(umount, dir) } }
-
-        let file = "\(dir)/pool"
+        let fs = try DaxMount(blockdev: blockdev)
+        let file = "\(fs.directory)/pool"
         do {
             let m = try PMemMapping(
                 path: file, options: .init(size: 4 << 20, create: true, requirePMem: true))
@@ -83,16 +73,15 @@ final class NamespaceLifecycleTests: XCTestCase {
                 XCTAssertEqual((error as? PMemError)?.kind, .busy)
             }
         }
-        try unmount(umount, dir)
-        try runTool(mount, ["-o", "dax", "/dev/\(blockdev)", dir])
+        try fs.unmountNow()
+        try fs.mountAgain()
         do {
             // Scoped: a mapping still alive would keep the file system busy.
             let again = try PMemMapping(path: file, options: .init(readOnly: true))
             XCTAssertTrue(
                 UnsafeRawBufferPointer(start: again.base + 12345, count: 1000).allSatisfy { $0 == 0x5A })
         }
-        try unmount(umount, dir)
-        mounted = false
+        try fs.unmountNow()
         try Provisioner.destroyNamespace(ns.name)
         janitor.forget(ns.name)
     }

@@ -10,7 +10,8 @@ import XCTest
 /// pattern left by an earlier run can never pass). Where the pattern lives:
 /// - `PMEMKIT_DAX_MOUNT`: an ext4 file system mounted with `-o dax`; the test maps
 ///   a file there (MAP_SYNC);
-/// - `PMEMKIT_LAB_DEVDAX`: a device-DAX character device the lab set aside.
+/// - `PMEMKIT_LAB_DEVDAX`: a device-DAX character device the lab set aside;
+/// - `PMEMKIT_LAB_CXL_DEVDAX`: the same on a CXL pmem region.
 /// Without `PMEMKIT_LAB_PHASE` the tests skip, saying why.
 final class RebootPersistenceTests: XCTestCase {
     /// Bytes of pattern written per target: more than one 2 MiB page, not a multiple of it.
@@ -36,6 +37,14 @@ final class RebootPersistenceTests: XCTestCase {
         let path = try Self.requiredEnvironment("PMEMKIT_LAB_DEVDAX")
         let mapping = try PMemMapping(
             path: path, options: .init(size: Self.mappedBytes, requirePMem: true))
+        XCTAssertEqual(mapping.kind, .devdax, "\(path) should be a device-DAX character device")
+        try run(phase, on: mapping)
+    }
+
+    func testPatternOnCXLDevDaxSurvivesReboot() throws {
+        let phase = try Self.phase()
+        let path = try Self.requiredEnvironment("PMEMKIT_LAB_CXL_DEVDAX")
+        let mapping = try PMemMapping(path: path, options: .init(size: Self.mappedBytes, requirePMem: true))
         XCTAssertEqual(mapping.kind, .devdax, "\(path) should be a device-DAX character device")
         try run(phase, on: mapping)
     }

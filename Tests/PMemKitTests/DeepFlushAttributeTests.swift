@@ -1,4 +1,5 @@
 import CPMemShim
+import TestSupport
 import XCTest
 
 /// The region's `deep_flush` sysfs attribute has three answers, kept apart:

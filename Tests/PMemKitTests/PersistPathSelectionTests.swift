@@ -63,6 +63,15 @@ final class PersistPathSelectionTests: XCTestCase {
         XCTAssertEqual(PersistPath.select(cpu: sse2Only, environment: [:]).copy, .movntSSE2)
     }
 
+    func testStreamingThresholdDefaultsToOneLineAndCanBeRaised() {
+        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: [:]).movntThreshold, 64)
+        let raised = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_MOVNT_THRESHOLD": "4K"])
+        XCTAssertEqual(raised.movntThreshold, 4096)
+        XCTAssertNotEqual(raised, PersistPath.select(cpu: fullCPU, environment: [:]))
+        let temporal = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"])
+        XCTAssertEqual(temporal.movntThreshold, Int.max, "a temporal path never streams")
+    }
+
     func testThisCPUIsDetected() {
         let cpu = CPUFeatures.current
         XCTAssertTrue(cpu.clflush, "every x86-64 CPU has clflush")

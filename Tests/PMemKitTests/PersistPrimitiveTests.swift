@@ -13,7 +13,12 @@ final class PersistPrimitiveTests: XCTestCase {
             [.none, .clflush] + (cpu.clflushopt ? [.clflushopt] : []) + (cpu.clwb ? [.clwb] : [])
         let copies: [CopyInstructions] =
             [.temporal, .movntSSE2] + (cpu.avx ? [.movntAVX] : []) + (cpu.avx512f ? [.movntAVX512F] : [])
-        return flushes.flatMap { f in copies.map { PersistPath(flush: f, copy: $0, reason: "test") } }
+        // Streaming from one line up, and only from 256 bytes (libpmem's choice).
+        return flushes.flatMap { f in
+            copies.flatMap { c in
+                [64, 256].map { PersistPath(flush: f, copy: c, reason: "test", movntThreshold: $0) }
+            }
+        }
     }
 
     let sizes = [0, 1, 7, 63, 64, 65, 255, 256, 257, 1000, 4096, 4097, 70_000]

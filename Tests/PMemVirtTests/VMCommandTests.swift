@@ -1,24 +1,11 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `pmemctl vm run`: the JSON contract and the exit codes.
 final class VMCommandTests: XCTestCase {
-    private func pmemctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("pmemctl")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: stdout, as: UTF8.self),
-            String(decoding: stderr, as: UTF8.self)
-        )
+    private func pmemctl(_ arguments: [String]) throws -> CLIResult {
+        try CLI.run(arguments)
     }
 
     func testRunPrintsTheContractKeysAsJSON() throws {

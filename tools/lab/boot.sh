@@ -22,10 +22,17 @@ boot_write_guest_conf() {
     } >"$LAB_RUN/guest.conf"
 }
 
+# boot_guest_path -- the job's PATH: the work tree's debug build first (pmemctl and
+# pmem-bench by name), then the host's PATH, then the sbin folders (ndctl's friends).
+boot_guest_path() {
+    echo "$LAB_REPO/.build/debug:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+}
+
 # boot_write_job -- the bash script the guest runs as root: the host's working
 # directory, a chosen environment, then the command (or an interactive shell).
 boot_write_job() {
-    local name value guest_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+    local name value guest_path
+    guest_path=$(boot_guest_path)
     {
         echo "# Written by tools/pmem-lab for one guest run."
         echo "export PATH=$(shell_quote "$guest_path") HOME=/root debian_chroot=pmem-lab"
@@ -37,6 +44,10 @@ boot_write_job() {
         for value in "${LAB_ENV[@]}"; do
             echo "export ${value%%=*}=$(shell_quote "${value#*=}")"
         done
+        if [ "$LAB_CXL" -gt 0 ]; then
+            # Regions are not re-created at boot (Linux 6.1): make them before the job.
+            echo "$(shell_quote "$LAB_REPO/tools/lab/cxl-regions.sh") || exit 1"
+        fi
         echo "cd $(shell_quote "$PWD") || exit 1"
         if [ "$LAB_MODE" = shell ]; then
             echo "exec /bin/bash -i"
@@ -53,13 +64,14 @@ boot_write_job() {
 # boot_check_command -- fail before booting when CMD cannot be found: the guest
 # sees the host's files, so the host's answer is the guest's.
 boot_check_command() {
-    local guest_path="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+    local guest_path
+    guest_path=$(boot_guest_path)
     PATH="$guest_path" type -P -- "${LAB_COMMAND[0]}" >/dev/null ||
         lab_die 127 "command not found or not executable: ${LAB_COMMAND[0]} (looked in $PWD and PATH)"
 }
 
 # boot_watchdog -- stop QEMU (PID) when the guest has not booted in LAB_BOOT_TIMEOUT
-# seconds or the job has not ended in LAB_TIMEOUT; say which in run/timeout.
+# seconds or the job has not ended in LAB_TIMEOUT (0: never); say which in run/timeout.
 boot_watchdog() {
     local pid=$1 waited=0
     while kill -0 "$pid" 2>/dev/null; do
@@ -67,7 +79,7 @@ boot_watchdog() {
         waited=$((waited + 1))
         if [ ! -f "$LAB_RUN/booted" ] && [ "$waited" -ge "$LAB_BOOT_TIMEOUT" ]; then
             echo boot >"$LAB_RUN/timeout"
-        elif [ "$waited" -ge "$LAB_TIMEOUT" ]; then
+        elif [ "$LAB_TIMEOUT" -gt 0 ] && [ "$waited" -ge "$LAB_TIMEOUT" ]; then
             echo job >"$LAB_RUN/timeout"
         else
             continue
@@ -126,6 +138,9 @@ boot_outcome() {
     elif [ -f "$LAB_RUN/setup-error" ]; then
         boot_console_tail
         lab_die "guest setup failed: $(cat "$LAB_RUN/setup-error")"
+    elif grep -q '^pmem-lab guest: ' "$LAB_RUN/console.log" 2>/dev/null; then
+        boot_console_tail
+        lab_die "guest setup failed: $(grep '^pmem-lab guest: ' "$LAB_RUN/console.log" | tail -n 1 | cut -d ' ' -f 3-)"
     elif [ ! -f "$LAB_RUN/booted" ]; then
         boot_console_tail
         if [ ! -s "$LAB_RUN/console.log" ] && [ "$qemu_status" -ne 0 ]; then
@@ -160,7 +175,12 @@ boot_guest() {
     fi
     boot_watchdog "$qemu_pid" &
     watchdog_pid=$!
+    # Stopped ourselves (a CI time limit, kill), we take the guest down with us.
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 143' TERM
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 129' HUP
+    trap 'kill "$qemu_pid" "$watchdog_pid" 2>/dev/null; exit 130' INT
     wait "$qemu_pid" || qemu_status=$?
+    trap - TERM HUP INT
     kill "$watchdog_pid" 2>/dev/null || true
     wait "$watchdog_pid" 2>/dev/null || true
     [ "$LAB_MODE" = shell ] || boot_stop_relays

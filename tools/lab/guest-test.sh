@@ -10,7 +10,8 @@
 # verify: the next boot: finds the same namespaces, touches nothing.
 # Both:   checks every region's persistence_domain, mounts the fsdax namespace with
 #         -o dax on /mnt/pmem, and runs the HardwareTests with PMEMKIT_REQUIRE_HW=1.
-#         Region1 stays free for the tests that create and destroy namespaces.
+#         Region1 stays free for the tests that create and destroy namespaces
+#         (PMEMKIT_TEST_REGION).
 set -euo pipefail
 
 LAB_REGION=region0
@@ -19,11 +20,19 @@ LAB_FSDAX_SIZE=512M
 LAB_DEVDAX_SIZE=256M
 LAB_DAX_MOUNT=/mnt/pmem
 LAB_BUNDLE=.build/debug/PMemKitPackageTests.xctest
+LAB_PMEMCTL=.build/debug/pmemctl
+# CXL (pmem-lab test boots with --cxl 2): the lab keeps a devdax namespace on
+# mem0's region; the tests may destroy and re-create mem1's.
+LAB_CXL_MEMDEV=mem0
+LAB_TEST_CXL_MEMDEV=mem1
+LAB_CXL_DEVDAX_SIZE=128M
+# shellcheck source=cxl-sysfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cxl-sysfs.sh"
 ND=/sys/bus/nd/devices
 
-# guest_step -- a heading in the test's output.
+# guest_step -- a heading in the test's output, with the seconds since the script began.
 guest_step() {
-    printf '\n== guest (%s): %s\n' "$LAB_PHASE" "$*"
+    printf '\n== guest (%s, %ds): %s\n' "$LAB_PHASE" "$SECONDS" "$*"
 }
 
 # guest_fail -- a one-line failure, exit 1.
@@ -32,14 +41,17 @@ guest_fail() {
     exit 1
 }
 
-# guest_check_persistence_domain -- every NVDIMM region reports the domain QEMU was told.
+# guest_check_persistence_domain -- every NVDIMM region reports the domain QEMU was
+# told (CXL regions have their own: memory_controller, whatever QEMU's NFIT says).
 guest_check_persistence_domain() {
-    local region domain found=0
+    local region domain found=0 provider
     for region in "$ND"/region*; do
         [ -e "$region/persistence_domain" ] || continue
-        found=1
+        provider=$(cat "$(readlink -f "$region")/../provider" 2>/dev/null || echo unknown)
         domain=$(cat "$region/persistence_domain")
-        echo "${region##*/}: persistence_domain=${domain:-<empty>} deep_flush=$(cat "$region/deep_flush" 2>/dev/null || echo absent)"
+        echo "${region##*/} ($provider): persistence_domain=${domain:-<empty>} deep_flush=$(cat "$region/deep_flush" 2>/dev/null || echo absent)"
+        [ "$provider" = ACPI.NFIT ] || continue
+        found=1
         [ "$domain" = "$LAB_EXPECTED_DOMAIN" ] ||
             guest_fail "${region##*/} reports persistence_domain '$domain', the lab asked for '$LAB_EXPECTED_DOMAIN'"
     done
@@ -73,17 +85,21 @@ guest_devdax_chardev() {
     echo "/dev/$dev"
 }
 
-# guest_provision -- labels, then the lab's fsdax and devdax namespaces, then ext4.
+# guest_provision -- the lab's fsdax and devdax namespaces, made by pmemctl (which
+# writes labels on the blank DIMMs first), then ext4 on the fsdax one.
 guest_provision() {
-    guest_step "namespace labels and the lab's namespaces in $LAB_REGION"
-    ndctl disable-region all
-    ndctl init-labels all
-    ndctl enable-region all
-    ndctl create-namespace --region "$LAB_REGION" --mode fsdax --size "$LAB_FSDAX_SIZE" >/dev/null
-    ndctl create-namespace --region "$LAB_REGION" --mode devdax --size "$LAB_DEVDAX_SIZE" >/dev/null
-    local ns
+    guest_step "the lab's namespaces in $LAB_REGION (pmemctl create-namespace)"
+    "$LAB_PMEMCTL" create-namespace --region "$LAB_REGION" --mode fsdax --size "$LAB_FSDAX_SIZE" \
+        --name pmem-lab-fsdax
+    "$LAB_PMEMCTL" create-namespace --region "$LAB_REGION" --mode devdax --size "$LAB_DEVDAX_SIZE" \
+        --name pmem-lab-devdax
+    local ns cxl_region
     ns=$(guest_namespace "$LAB_REGION" memory) || guest_fail "the fsdax namespace did not appear"
     mkfs.ext4 -q -F -b 4096 "$(guest_fsdax_blockdev "$ns")"
+    cxl_region=$(cxl_nd_region_of "$LAB_CXL_MEMDEV") || guest_fail "no nd region on CXL $LAB_CXL_MEMDEV"
+    guest_step "the lab's CXL namespace in $cxl_region ($LAB_CXL_MEMDEV)"
+    "$LAB_PMEMCTL" create-namespace --region "$cxl_region" --mode devdax --size "$LAB_CXL_DEVDAX_SIZE" \
+        --name pmem-lab-cxl
 }
 
 # guest_find_lab_namespaces -- the fsdax block device and devdax character device, or fail.
@@ -96,6 +112,12 @@ guest_find_lab_namespaces() {
     LAB_FSDAX_DEV=$(guest_fsdax_blockdev "$fsdax")
     LAB_DEVDAX_DEV=$(guest_devdax_chardev "$devdax")
     echo "lab namespaces: $fsdax ($LAB_FSDAX_DEV, fsdax), $devdax ($LAB_DEVDAX_DEV, devdax)"
+    local cxl_region cxl_devdax
+    cxl_region=$(cxl_nd_region_of "$LAB_CXL_MEMDEV") || guest_fail "no nd region on CXL $LAB_CXL_MEMDEV"
+    cxl_devdax=$(guest_namespace "$cxl_region" dax) ||
+        guest_fail "no devdax namespace in $cxl_region (CXL): did its labels survive the reboot?"
+    LAB_CXL_DEVDAX_DEV=$(guest_devdax_chardev "$cxl_devdax")
+    echo "lab CXL namespace: $cxl_devdax ($LAB_CXL_DEVDAX_DEV, devdax on $cxl_region, $LAB_CXL_MEMDEV)"
 }
 
 # guest_mount_dax -- ext4 on the fsdax namespace, mounted with -o dax (MAP_SYNC capable).
@@ -108,9 +130,14 @@ guest_mount_dax() {
 }
 
 # guest_hardware_test_filter -- the HardwareTests classes, comma-separated: the bundle
-# takes Module.Class selections, not a module name.
+# takes Module.Class selections, not a module name. The host lists them in a
+# fraction of the seconds the guest would (PMEM_LAB_TEST_FILTER).
 guest_hardware_test_filter() {
-    "$LAB_BUNDLE" --list-tests | grep '^HardwareTests\.' | cut -d / -f 1 | sort -u | paste -sd ,
+    if [ -n "${PMEM_LAB_TEST_FILTER-}" ]; then
+        echo "$PMEM_LAB_TEST_FILTER"
+    else
+        "$LAB_BUNDLE" --list-tests | grep '^HardwareTests\.' | cut -d / -f 1 | sort -u | paste -sd ,
+    fi
 }
 
 # guest_run_hardware_tests -- the HardwareTests with PMEMKIT_REQUIRE_HW=1; a skipped
@@ -121,7 +148,9 @@ guest_run_hardware_tests() {
     [ -n "$filter" ] || guest_fail "$LAB_BUNDLE holds no HardwareTests"
     guest_step "HardwareTests ($filter)"
     PMEMKIT_REQUIRE_HW=1 PMEMKIT_LAB_PHASE="$LAB_PHASE" PMEMKIT_DAX_MOUNT="$LAB_DAX_MOUNT" \
-        PMEMKIT_LAB_DEVDAX="$LAB_DEVDAX_DEV" PMEMKIT_TEST_REGION="$LAB_TEST_REGION" \
+        PMEMKIT_LAB_DEVDAX="$LAB_DEVDAX_DEV" PMEMKIT_EXPECT_PERSISTENCE="$LAB_EXPECTED_DOMAIN" \
+        PMEMKIT_TEST_REGION="$LAB_TEST_REGION" PMEMKIT_LAB_CXL_DEVDAX="$LAB_CXL_DEVDAX_DEV" \
+        PMEMKIT_TEST_CXL_MEMDEV="$LAB_TEST_CXL_MEMDEV" \
         "$LAB_BUNDLE" "$filter" 2>&1 | tee "$log" || status=$?
     [ "$status" -eq 0 ] || guest_fail "HardwareTests failed (status $status)"
     if grep -q "^Test Case .* skipped" "$log"; then
@@ -135,8 +164,10 @@ main() {
     LAB_PHASE=$1
     LAB_EXPECTED_DOMAIN=$2
     [ -x "$LAB_BUNDLE" ] || guest_fail "$LAB_BUNDLE is missing: swift build --build-tests first"
+    [ -x "$LAB_PMEMCTL" ] || guest_fail "$LAB_PMEMCTL is missing: swift build --build-tests first"
     guest_step "regions"
     guest_check_persistence_domain
+    "$LAB_PMEMCTL" list --regions
     case "$LAB_PHASE" in
         write) guest_provision ;;
         verify) ;;

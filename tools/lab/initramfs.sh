@@ -10,6 +10,8 @@ initramfs_key() {
     {
         cat "$LAB_TOOLS/guest-init" /bin/busybox
         echo "$LAB_KERNEL_VERSION ${LAB_GUEST_MODULES[*]}"
+        # The unpacked module set: a re-unpacked kernel builds a new initramfs.
+        cat "$LAB_KERNEL_DIR/modules/lib/modules/$LAB_KERNEL_VERSION/modules.dep"
     } | sha256sum | cut -c 1-16
 }
 

@@ -9,6 +9,7 @@
 LAB_GUEST_MODULES=(
     virtio_pci virtio_console 9pnet_virtio 9p
     libnvdimm nd_pmem nd_btt dax_pmem device_dax nfit virtio_pmem
+    cxl_acpi cxl_pci cxl_mem cxl_pmem
     crc32c_intel crc32c_generic ext4
 )
 
@@ -86,6 +87,7 @@ kernel_unpack() {
     cp "$work/root/lib/modules/$version"/modules.{builtin,builtin.modinfo,order} \
         "$dest/modules/lib/modules/$version/"
     depmod -b "$dest/modules" "$version"
+    echo "${LAB_GUEST_MODULES[*]}" >"$dest/modules.list"
     echo "$version" >"$dest/version"
     rm -rf "$work"
 }
@@ -96,7 +98,9 @@ ensure_kernel() {
     local package
     package=$(kernel_package_name)
     LAB_KERNEL_DIR="$LAB_DIR/kernel/$package"
-    if [ ! -f "$LAB_KERNEL_DIR/version" ]; then
+    # The cache keeps only the modules the guest loads: a longer list unpacks again.
+    if [ ! -f "$LAB_KERNEL_DIR/version" ] ||
+        [ "$(cat "$LAB_KERNEL_DIR/modules.list" 2>/dev/null)" != "${LAB_GUEST_MODULES[*]}" ]; then
         lab_say "unpacking $package into ${LAB_KERNEL_DIR#"$LAB_REPO"/} (once)"
         mkdir -p "$LAB_DIR/kernel"
         # Leftovers of an unpack that was interrupted (the lab lock is held).

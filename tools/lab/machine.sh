@@ -7,6 +7,11 @@
 LAB_LABEL_SIZE=$((128 << 10))
 # Region sizes must be multiples of this, or devdax creation fails on alignment.
 LAB_SIZE_ALIGN=$((16 << 20))
+# CXL regions are made of 256 MiB pieces per device.
+LAB_CXL_ALIGN=$((256 << 20))
+# A CXL device's label storage area: small, or `ndctl read-labels` runs out of
+# memory in a 2 GiB guest.
+LAB_CXL_LSA_SIZE=$((2 << 20))
 
 # machine_accel -- the accelerator: KVM only where a normal kvm_intel/kvm_amd module
 # drives /dev/kvm (stock kernels do not boot under the paravirtual kvm_pvm), else TCG.
@@ -39,6 +44,8 @@ machine_backing_file_bytes() {
     case "$1" in
         nvdimm) echo $((LAB_SIZE_BYTES + LAB_LABEL_SIZE)) ;;
         virtio-pmem) echo "$LAB_SIZE_BYTES" ;;
+        cxl) echo "$LAB_CXL_SIZE_BYTES" ;;
+        cxl-lsa) echo "$LAB_CXL_LSA_SIZE" ;;
     esac
 }
 
@@ -51,6 +58,10 @@ machine_backing_files() {
     if [ "$LAB_VIRTIO_PMEM" -eq 1 ]; then
         echo "virtio-pmem $LAB_PMEM_DIR/virtio-pmem0.img"
     fi
+    for ((i = 0; i < LAB_CXL; i++)); do
+        echo "cxl $LAB_PMEM_DIR/cxl$i.img"
+        echo "cxl-lsa $LAB_PMEM_DIR/cxl-lsa$i.img"
+    done
 }
 
 # machine_prepare_backing_files -- create missing backing files with their space
@@ -106,6 +117,8 @@ machine_add() {
 machine_add_memory() {
     local slots=0 device_bytes=0 kind path
     while read -r kind path; do
+        # CXL memory lives in its own fixed memory window, not in DIMM slots.
+        case "$kind" in cxl | cxl-lsa) continue ;; esac
         slots=$((slots + 1))
         device_bytes=$((device_bytes + $(machine_backing_file_bytes "$kind")))
     done < <(machine_backing_files)
@@ -120,12 +133,12 @@ machine_add_memory() {
     machine_add -m "$((ram_bytes >> 20))M,slots=$slots,maxmem=$((max >> 20))M"
 }
 
-# machine_add_pmem_devices -- the -object/-device pairs of every persistent-memory device.
-# A later --cxl option adds its own function beside this one (issue 9).
+# machine_add_pmem_devices -- the -object/-device pairs of every NVDIMM and virtio-pmem device.
 machine_add_pmem_devices() {
     local kind path i=0 bytes
     while read -r kind path; do
         bytes=$(machine_backing_file_bytes "$kind")
+        case "$kind" in cxl | cxl-lsa) continue ;; esac
         machine_add -object "memory-backend-file,id=pmem$i,share=on,mem-path=$(qemu_value "$path"),size=$bytes"
         case "$kind" in
             nvdimm) machine_add -device "nvdimm,id=nvdimm$i,memdev=pmem$i,label-size=$LAB_LABEL_SIZE" ;;
@@ -133,6 +146,32 @@ machine_add_pmem_devices() {
         esac
         i=$((i + 1))
     done < <(machine_backing_files)
+}
+
+# machine_add_cxl_devices -- each CXL type-3 pmem device behind its own host
+# bridge (QEMU 7.2's host bridge has one HDM decoder, so two regions cannot share
+# one), each bridge with a fixed memory window of its own. Two traps of Linux 6.1
+# on QEMU 7.2: with a single root port Linux programs a passthrough decoder that
+# QEMU does not route (writes vanish, reads return zeros), hence an empty second
+# root port on every bridge; and a device without a serial number gives its
+# region an interleave-set cookie of 0, so its labels are rejected on the next
+# boot, hence sn=.
+machine_add_cxl_devices() {
+    [ "$LAB_CXL" -gt 0 ] || return 0
+    local i window fmw=""
+    # Room to destroy and re-create a region in the window; at least 4G.
+    window=$(((LAB_CXL_SIZE_BYTES * 2 + (1 << 30) - 1) >> 30))
+    [ "$window" -ge 4 ] || window=4
+    for ((i = 0; i < LAB_CXL; i++)); do
+        machine_add -device "pxb-cxl,bus_nr=$((12 + 4 * i)),bus=pcie.0,id=cxl.$i"
+        machine_add -device "cxl-rp,port=0,bus=cxl.$i,id=cxl_rp${i}_0,chassis=$i,slot=0"
+        machine_add -device "cxl-rp,port=1,bus=cxl.$i,id=cxl_rp${i}_1,chassis=$i,slot=1"
+        machine_add -object "memory-backend-file,id=cxl-mem$i,share=on,mem-path=$(qemu_value "$LAB_PMEM_DIR/cxl$i.img"),size=$LAB_CXL_SIZE_BYTES"
+        machine_add -object "memory-backend-file,id=cxl-lsa$i,share=on,mem-path=$(qemu_value "$LAB_PMEM_DIR/cxl-lsa$i.img"),size=$LAB_CXL_LSA_SIZE"
+        machine_add -device "cxl-type3,bus=cxl_rp${i}_0,memdev=cxl-mem$i,lsa=cxl-lsa$i,id=cxl-pmem$i,sn=$((0xC0DE0000 + i))"
+        fmw+="${fmw:+,}cxl-fmw.$i.targets.0=cxl.$i,cxl-fmw.$i.size=${window}G"
+    done
+    machine_add -M "$fmw"
 }
 
 # machine_add_share -- one 9p share: TAG exports host PATH, with extra fsdev options.
@@ -167,10 +206,12 @@ machine_add_consoles() {
 
 # machine_kernel_cmdline -- quiet boot (the console log is kept anyway), reboot
 # at once on panic (QEMU's -no-reboot then exits), and no probing of devices the
-# lab does not have: each probe costs time under TCG. PMEM_LAB_KERNEL_ARGS adds
-# more (loglevel=7 to see every message, a broken rdinit= to try the error paths).
+# lab does not have: each probe costs time under TCG. acpi=noirq routes PCI
+# interrupts by the BIOS table instead of interpreting the ACPI link objects
+# (about 3 s of AML under TCG; virtio uses MSI-X anyway). PMEM_LAB_KERNEL_ARGS
+# adds more (loglevel=7 to see every message, a broken rdinit= to try the error paths).
 machine_kernel_cmdline() {
-    echo "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4 mitigations=off" \
+    echo "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4 mitigations=off acpi=noirq" \
         "i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable no_timer_check random.trust_cpu=on" \
         "${PMEM_LAB_KERNEL_ARGS-}"
 }
@@ -179,6 +220,7 @@ machine_kernel_cmdline() {
 machine_build_qemu_args() {
     LAB_QEMU_ARGS=()
     local machine="pc,nvdimm=on" persistence
+    [ "$LAB_CXL" -gt 0 ] && machine="q35,nvdimm=on,cxl=on"
     persistence=$(machine_persistence_property)
     [ -n "$persistence" ] && machine+=",nvdimm-persistence=$persistence"
     machine_add -name pmem-lab -nodefaults -no-user-config -display none -no-reboot -machine "$machine"
@@ -192,5 +234,7 @@ machine_build_qemu_args() {
     machine_add_pmem_devices
     machine_add_shares
     machine_add_consoles
+    # Last: a device without bus= goes on the newest bus, which must not be the CXL one.
+    machine_add_cxl_devices
     machine_add -kernel "$LAB_VMLINUX" -initrd "$LAB_INITRAMFS" -append "$(machine_kernel_cmdline)"
 }

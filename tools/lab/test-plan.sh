@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # (LAB_* variables are shared by the lab scripts)
 # tools/lab/test-plan.sh -- `tools/pmem-lab test`: build, then two boots on the
-# same backing files, each running tools/lab/guest-test.sh:
+# same backing files (two NVDIMMs and two CXL pmem devices), each running
+# tools/lab/guest-test.sh:
 #   boot 1: --fresh, persistence mem-ctrl (ADR), phase write;
 #   boot 2: persistence cpu (eADR), phase verify: the reboot test reads back
 #           what boot 1 wrote, and every other hardware test runs again.
@@ -15,6 +16,16 @@ test_build() {
     (cd "$LAB_REPO" && swift build --build-tests >&2) || lab_die "swift build --build-tests failed"
 }
 
+# test_hardware_classes -- the bundle's HardwareTests classes, comma-separated (the
+# selection the bundle takes; it has no module filter), or fail when there are none.
+test_hardware_classes() {
+    local bundle="$LAB_REPO/.build/debug/PMemKitPackageTests.xctest" classes
+    [ -x "$bundle" ] || lab_die "$bundle is missing: swift build --build-tests first"
+    classes=$("$bundle" --list-tests | grep '^HardwareTests\.' | cut -d / -f 1 | sort -u | paste -sd ,)
+    [ -n "$classes" ] || lab_die "$bundle holds no HardwareTests"
+    echo "$classes"
+}
+
 # test_boot -- one boot of the plan: PERSISTENCE, PHASE, the domain the guest must see.
 test_boot() {
     local persistence=$1 phase=$2 domain=$3 started status=0
@@ -24,15 +35,21 @@ test_boot() {
     started=$(lab_now_ms)
     LAB_COMMAND=(tools/lab/guest-test.sh "$phase" "$domain")
     boot_guest || status=$?
-    [ "$status" -eq 0 ] || lab_die "$status" "hardware tests failed in the guest ($persistence, $phase; status $status)"
-    LAB_TEST_TIMINGS+=("$persistence/$phase $(lab_seconds_since "$started") s")
     LAB_FRESH=0
+    LAB_TEST_TIMINGS+=("$persistence/$phase $(lab_seconds_since "$started") s")
+    if [ "$status" -ne 0 ]; then
+        lab_say "hardware tests FAILED in the guest ($persistence persistence, $phase phase; status $status)"
+        LAB_TEST_FAILED+=("$persistence/$phase")
+        [ "$LAB_TEST_STATUS" -ne 0 ] || LAB_TEST_STATUS=$status
+    fi
 }
 
 # test_plan -- the whole of `tools/pmem-lab test`.
 test_plan() {
     [ "$LAB_NVDIMMS" -ge 2 ] || lab_die 2 "test needs --nvdimms 2 or more (region1 is kept free for the tests)"
     [ "$LAB_PERSISTENCE" = mem-ctrl ] || lab_die 2 "test chooses the persistence domains itself (mem-ctrl, then cpu)"
+    # Two CXL pmem devices: one keeps the lab's data, the tests reshape the other.
+    [ "$LAB_CXL" -ge 2 ] || LAB_CXL=2
     local started
     started=$(lab_now_ms)
     [ "$LAB_BUILD" -eq 0 ] || test_build
@@ -40,9 +57,16 @@ test_plan() {
     cd "$LAB_REPO" || lab_die "cannot enter $LAB_REPO"
     # One value for both boots: the reboot test accepts only what this run wrote.
     LAB_ENV+=("PMEMKIT_LAB_NONCE=$(od -An -tu8 -N8 /dev/urandom | tr -d ' ')")
+    LAB_ENV+=("PMEM_LAB_TEST_FILTER=$(test_hardware_classes)")
     LAB_FRESH=1
-    LAB_TEST_TIMINGS=()
+    LAB_TEST_TIMINGS=() LAB_TEST_FAILED=() LAB_TEST_STATUS=0
+    # A failing first boot does not stop the second: its results are worth having.
     test_boot mem-ctrl write memory_controller
     test_boot cpu verify cpu_cache
-    lab_say "hardware tests passed in the guest: ${LAB_TEST_TIMINGS[*]}; total $(lab_seconds_since "$started") s"
+    local summary
+    summary="${LAB_TEST_TIMINGS[*]}; total $(lab_seconds_since "$started") s"
+    if [ "$LAB_TEST_STATUS" -ne 0 ]; then
+        lab_die "$LAB_TEST_STATUS" "hardware tests failed in the guest (${LAB_TEST_FAILED[*]}): $summary"
+    fi
+    lab_say "hardware tests passed in the guest: $summary"
 }

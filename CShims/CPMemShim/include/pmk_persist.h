@@ -48,15 +48,18 @@ enum pmk_copy_kind {
 /*
  * One persist path: the flush and copy functions chosen for a mapping.
  * Tables are static and immutable; pmk_persist_ops_get() hands them out.
+ * The copy functions stream whole cache lines with non-temporal stores when
+ * a copy is at least @movnt_threshold bytes long (the caller's policy).
  */
 struct pmk_persist_ops {
 	void (*flush)(const void *addr, size_t len);
 	void (*fence)(void);
-	void *(*memcpy_nodrain)(void *dst, const void *src, size_t len);
-	void (*memset_nodrain)(void *dst, int c, size_t len);
+	void *(*memcpy_nodrain)(void *dst, const void *src, size_t len,
+				size_t movnt_threshold);
+	void (*memset_nodrain)(void *dst, int c, size_t len,
+			       size_t movnt_threshold);
 	enum pmk_flush_kind flush_kind;
 	enum pmk_copy_kind copy_kind;
-	size_t movnt_threshold;
 };
 
 /* pmk_cpu_detect -- read CPUID into @out; ignores every override */
@@ -100,18 +103,19 @@ static inline void pmk_ops_persist(const struct pmk_persist_ops *ops,
 /* pmk_ops_memcpy_persist -- copy, flush and drain; returns @dst */
 static inline void *pmk_ops_memcpy_persist(const struct pmk_persist_ops *ops,
 					   void *dst, const void *src,
-					   size_t len)
+					   size_t len, size_t movnt_threshold)
 {
-	ops->memcpy_nodrain(dst, src, len);
+	ops->memcpy_nodrain(dst, src, len, movnt_threshold);
 	ops->fence();
 	return dst;
 }
 
 /* pmk_ops_memset_persist -- fill, flush and drain */
 static inline void pmk_ops_memset_persist(const struct pmk_persist_ops *ops,
-					  void *dst, int c, size_t len)
+					  void *dst, int c, size_t len,
+					  size_t movnt_threshold)
 {
-	ops->memset_nodrain(dst, c, len);
+	ops->memset_nodrain(dst, c, len, movnt_threshold);
 	ops->fence();
 }
 

@@ -1,21 +1,24 @@
 import Foundation
 
 /// A directory under /tmp removed when the test ends.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    /// Its path.
+    public let path: String
 
-    init() {
+    /// Creates a fresh directory.
+    public init() {
         var template = Array("/tmp/pmemkit-test.XXXXXX".utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func file(_ name: String) -> String { "\(path)/\(name)" }
+    /// The path of `name` inside it.
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
 
     /// Writes `size` bytes of `byte` to a new file.
     @discardableResult
-    func makeFile(_ name: String, size: Int, byte: UInt8 = 0) -> String {
+    public func makeFile(_ name: String, size: Int, byte: UInt8 = 0) -> String {
         let p = file(name)
         _ = FileManager.default.createFile(atPath: p, contents: Data(repeating: byte, count: size))
         return p

@@ -1,21 +1,32 @@
 import Foundation
 import XCTest
 
-/// Runs the built `pmemctl` and captures what it printed.
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+/// What a run of a built executable printed, and how it exited.
+public struct CLIResult {
+    /// Exit status.
+    public var status: Int32
+    /// Everything on stdout.
+    public var stdout: String
+    /// Everything on stderr.
+    public var stderr: String
 }
 
-enum CLI {
+/// Runs the package's built executables (`pmemctl`) from tests.
+public enum CLI {
     /// The build products directory (where the test bundle and the executables live).
-    static var productsDirectory: URL { Bundle.main.bundleURL }
+    public static var productsDirectory: URL { Bundle.main.bundleURL }
 
     /// Runs `pmemctl` with `arguments` and `environment` additions.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+        try run(executable: "pmemctl", arguments, environment: environment)
+    }
+
+    /// Runs the built `executable` with `arguments` and `environment` additions.
+    public static func run(
+        executable: String, _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> CLIResult {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("pmemctl")
+        process.executableURL = productsDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
@@ -34,7 +45,7 @@ enum CLI {
 
 extension XCTestCase {
     /// Asserts a usage error: exit 2 and exactly one line on stderr naming `text`.
-    func assertUsageError(
+    public func assertUsageError(
         _ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line
     ) {
         XCTAssertEqual(r.status, 2, r.stderr, file: file, line: line)
@@ -43,7 +54,7 @@ extension XCTestCase {
     }
 
     /// Asserts a failed operation: exit 1 and exactly one line on stderr naming `text`.
-    func assertFailure(
+    public func assertFailure(
         _ r: CLIResult, mentions text: String, file: StaticString = #filePath, line: UInt = #line
     ) {
         XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)

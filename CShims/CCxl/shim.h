@@ -1,0 +1,1 @@
+#include <cxl/libcxl.h>

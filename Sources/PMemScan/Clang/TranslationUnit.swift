@@ -1,0 +1,83 @@
+internal import CClang
+import Foundation
+
+/// A shared libclang index: one per analysis, disposed with it.
+final class ClangIndex {
+    let raw: CXIndex
+
+    init() {
+        // Exclude declarations from PCH; do not print diagnostics to stderr ourselves.
+        raw = clang_createIndex(0, 0)
+    }
+
+    deinit { clang_disposeIndex(raw) }
+}
+
+/// One parsed C source file with its headers.
+final class TranslationUnit {
+    let raw: CXTranslationUnit
+    /// The file that was parsed, as given.
+    let path: String
+    private let index: ClangIndex
+
+    /// Parses `path` with compiler `arguments` (`-I`, `-D`, ...).
+    ///
+    /// Parsing keeps going past fatal errors such as a missing header, so the
+    /// analysis sees every declaration that did parse.
+    init(index: ClangIndex, path: String, arguments: [String]) throws(ScanError) {
+        self.index = index
+        self.path = path
+        var unit: CXTranslationUnit?
+        let options =
+            CXTranslationUnit_KeepGoing.rawValue | CXTranslationUnit_IgnoreNonErrorsFromIncludedFiles.rawValue
+        let status = withCStrings(arguments) { argv in
+            clang_parseTranslationUnit2(
+                index.raw, path, argv, Int32(arguments.count), nil, 0, options, &unit)
+        }
+        guard status == CXError_Success, let unit else {
+            throw ScanError.parseFailed(path: path, code: Int(status.rawValue))
+        }
+        raw = unit
+    }
+
+    deinit { clang_disposeTranslationUnit(raw) }
+
+    /// The unit's top-level node.
+    var root: Cursor { Cursor(raw: clang_getTranslationUnitCursor(raw)) }
+
+    /// Errors and fatal errors the parse reported (missing headers among them).
+    var errors: [Diagnostic] {
+        (0..<clang_getNumDiagnostics(raw)).compactMap { i in
+            let diagnostic = clang_getDiagnostic(raw, i)
+            defer { clang_disposeDiagnostic(diagnostic) }
+            let severity = clang_getDiagnosticSeverity(diagnostic)
+            guard severity == CXDiagnostic_Error || severity == CXDiagnostic_Fatal else { return nil }
+            let message = clang_getDiagnosticSpelling(diagnostic).consumed()
+            return Diagnostic(
+                location: SourceLocation(clang_getDiagnosticLocation(diagnostic)), message: message)
+        }
+    }
+}
+
+/// Calls `body` with a C `argv` built from `strings`, valid only during the call.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer {
+        for copy in copies { free(copy) }
+    }
+    let pointers = copies.map { UnsafePointer<CChar>($0) }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+extension SourceLocation {
+    /// The expansion location of a libclang location, or nil when it has no file.
+    init?(_ location: CXSourceLocation) {
+        var file: CXFile?
+        var line: UInt32 = 0
+        clang_getExpansionLocation(location, &file, &line, nil, nil)
+        guard let file else { return nil }
+        let name = clang_getFileName(file).consumed()
+        guard !name.isEmpty else { return nil }
+        self.init(file: name, line: Int(line))
+    }
+}

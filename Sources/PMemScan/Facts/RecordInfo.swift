@@ -1,0 +1,98 @@
+internal import CClang
+
+/// A struct or union's layout, copied out of libclang.
+struct RecordInfo: Hashable {
+    /// How a field's bytes matter to the heap and to closure over embedded types.
+    enum FieldShape: Hashable {
+        /// A data pointer (relocated by the heap when the pool moves).
+        case pointer
+        /// `count` consecutive data pointers.
+        case pointerArray(count: Int)
+        /// A function pointer: not relocatable, not data.
+        case functionPointer
+        /// An embedded record (`count` of them for an array).
+        case record(RecordID, count: Int)
+        /// Plain data: integers, floats, enums, arrays of them.
+        case data
+    }
+
+    /// A field of the record.
+    struct Field: Hashable {
+        var name: String
+        var offset: Int
+        var shape: FieldShape
+        /// The field's USR: a byte-array field is a buffer of its own (`storage(usr)`).
+        var usr: String
+        /// Whether it is an array of bytes (`char name[100]`).
+        var isByteArray: Bool
+    }
+
+    /// The record's USR.
+    var id: RecordID
+    /// `struct`, `union`.
+    var kind: String
+    /// `struct tag`, or nil when the record has no tag.
+    var taggedName: String?
+    /// Size in bytes, nil when incomplete.
+    var size: Int?
+    /// Alignment in bytes, nil when incomplete.
+    var alignment: Int?
+    /// Fields in declaration order.
+    var fields: [Field]
+    /// Whether it is declared in a system header.
+    var isSystem: Bool
+    /// Where it is declared.
+    var location: SourceLocation?
+}
+
+extension RecordInfo {
+    /// Copies the layout of a record type, and of every record it embeds, into `catalog`.
+    ///
+    /// Returns the record's USR, or nil when the type is not a record.
+    @discardableResult
+    static func register(_ type: ClangType, into catalog: inout [RecordID: RecordInfo]) -> RecordID? {
+        let canonical = type.canonical
+        guard canonical.isRecord, let declaration = canonical.declaration?.canonical else { return nil }
+        let id = declaration.usr
+        if catalog[id] != nil { return id }
+        let kind = declaration.kind == CXCursor_UnionDecl ? "union" : "struct"
+        let tag = declaration.spelling
+        let named = !declaration.isAnonymous && !tag.isEmpty && !tag.contains("(")
+        var info = RecordInfo(
+            id: id, kind: kind, taggedName: named ? "\(kind) \(tag)" : nil, size: canonical.size,
+            alignment: canonical.alignment, fields: [], isSystem: declaration.isInSystemHeader,
+            location: declaration.location)
+        // Reserve the slot first: a record can point to itself.
+        catalog[id] = info
+        let definition = declaration.definition ?? declaration
+        for child in definition.children where child.kind == CXCursor_FieldDecl {
+            let offset = (child.fieldOffsetBits ?? 0) / 8
+            let type = child.type
+            info.fields.append(
+                Field(
+                    name: child.spelling, offset: offset, shape: shape(of: type, &catalog), usr: child.usr,
+                    isByteArray: type.isArray && type.pointsToBytes))
+        }
+        catalog[id] = info
+        return id
+    }
+
+    private static func shape(of type: ClangType, _ catalog: inout [RecordID: RecordInfo]) -> FieldShape {
+        let canonical = type.canonical
+        if canonical.isPointer {
+            return canonical.pointee.isFunction ? .functionPointer : .pointer
+        }
+        if canonical.isRecord, let id = register(canonical, into: &catalog) {
+            return .record(id, count: 1)
+        }
+        if canonical.isArray {
+            let count = canonical.arrayCount ?? 0
+            let element = canonical.element.canonical
+            if element.isRecord, let id = register(element, into: &catalog) {
+                return .record(id, count: count)
+            }
+            if element.isPointer, !element.pointee.isFunction { return .pointerArray(count: count) }
+        }
+        return .data
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+extension ScanInput {
+    /// The files to parse, each with its arguments: database flags, then the user's `-I`/`-D`.
+    func jobs() throws(ScanError) -> [CompileJob] {
+        let extra = includeDirectories.flatMap { ["-I", absolute($0)] } + defines.map { "-D\($0)" }
+        var jobs: [CompileJob] = []
+        if let compileCommands {
+            let database = try CompileJob.load(compileCommands: compileCommands)
+            let wanted = Set(files.map(absolute))
+            jobs = database.filter { wanted.isEmpty || wanted.contains($0.file) }
+            let covered = Set(jobs.map(\.file))
+            // Files named on the command line but absent from the database: the user's flags only.
+            jobs += files.map(absolute).filter { !covered.contains($0) }.map {
+                CompileJob(file: $0, arguments: [])
+            }
+        } else {
+            jobs = files.map { CompileJob(file: absolute($0), arguments: []) }
+        }
+        guard !jobs.isEmpty else { throw .noInput }
+        var seen = Set<String>()
+        jobs = jobs.filter { seen.insert($0.file).inserted }
+        for job in jobs where !FileManager.default.fileExists(atPath: job.file) {
+            throw .fileNotFound(job.file)
+        }
+        return jobs.map { CompileJob(file: $0.file, arguments: ["-xc"] + $0.arguments + extra) }
+    }
+
+    private func absolute(_ path: String) -> String {
+        path.hasPrefix("/")
+            ? path
+            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+                .standardized.path
+    }
+}

@@ -1,0 +1,25 @@
+/// What to analyze and how to compile it.
+public struct ScanInput: Sendable {
+    /// Source files; with a compilation database, only these of its entries (all when empty).
+    public var files: [String]
+    /// A `compile_commands.json` whose flags (`-I`, `-D`, `-include`, `-std`) are used per file.
+    public var compileCommands: String?
+    /// Extra include directories for every file (stub directories for configure-generated headers).
+    public var includeDirectories: [String]
+    /// Extra macro definitions for every file, `NAME` or `NAME=VALUE`.
+    public var defines: [String]
+    /// Report records from system headers that reach I/O directly (`struct stat`).
+    public var includeSystemTypes: Bool
+
+    /// Creates an input.
+    public init(
+        files: [String] = [], compileCommands: String? = nil, includeDirectories: [String] = [],
+        defines: [String] = [], includeSystemTypes: Bool = false
+    ) {
+        self.files = files
+        self.compileCommands = compileCommands
+        self.includeDirectories = includeDirectories
+        self.defines = defines
+        self.includeSystemTypes = includeSystemTypes
+    }
+}

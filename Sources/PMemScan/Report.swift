@@ -1,0 +1,152 @@
+/// A place in the analyzed sources.
+public struct SourceLocation: Hashable, Comparable, Codable, Sendable {
+    /// The file's path as the compiler saw it.
+    public var file: String
+    /// The 1-based line.
+    public var line: Int
+
+    /// Creates a location.
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    /// Orders by file, then line.
+    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+        (a.file, a.line) < (b.file, b.line)
+    }
+}
+
+/// A problem the parser reported; the analysis went on with what parsed.
+public struct Diagnostic: Hashable, Codable, Sendable {
+    /// Where, when the parser said.
+    public var location: SourceLocation?
+    /// The parser's message (`'config.h' file not found`).
+    public var message: String
+}
+
+/// Whether bytes move from memory to storage or back.
+public enum Access: String, Codable, Sendable, Comparable {
+    /// Loaded from a file: read, pread, readv, preadv, fread, aio_read, a file mapping.
+    case read
+    /// Stored to a file: write, pwrite, writev, pwritev, fwrite, aio_write, msync of a file mapping.
+    case write
+
+    /// Reads before writes.
+    public static func < (a: Access, b: Access) -> Bool { a == .read && b == .write }
+}
+
+/// Why a type is reported: where it meets a block I/O site.
+public struct Evidence: Hashable, Codable, Sendable, Comparable {
+    /// The file where the type's bytes meet the I/O flow (`&hdr`, a cast, a memcpy, a field store).
+    public var file: String
+    /// The line of that expression.
+    public var line: Int
+    /// The I/O call reached (`pwrite`, `mmap`), or `embedded in struct T` for embedded types.
+    public var site: String
+    /// Read or write.
+    public var access: Access
+    /// Where the I/O call itself is (it differs from file:line when wrappers are involved).
+    public var siteFile: String?
+    /// The line of the I/O call.
+    public var siteLine: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case file, line, site, access
+        case siteFile = "site_file"
+        case siteLine = "site_line"
+    }
+
+    /// Orders by place, then site: a total order, so output is stable from run to run.
+    public static func < (a: Evidence, b: Evidence) -> Bool {
+        if (a.file, a.line, a.site, a.access) != (b.file, b.line, b.site, b.access) {
+            return (a.file, a.line, a.site, a.access) < (b.file, b.line, b.site, b.access)
+        }
+        return (a.siteFile ?? "", a.siteLine ?? 0) < (b.siteFile ?? "", b.siteLine ?? 0)
+    }
+}
+
+/// A type found to be part of the application's persistent state.
+public struct PersistentType: Hashable, Codable, Sendable {
+    /// The name as spelled in the source: `struct tag`, `union tag`, or the typedef name of an untagged record.
+    public var name: String
+    /// `struct` or `union`.
+    public var kind: String
+    /// Size in bytes on this target.
+    public var size: Int
+    /// Alignment in bytes on this target.
+    public var alignment: Int
+    /// Byte offsets of data pointer fields, nested records and arrays included.
+    public var pointerOffsets: [Int]
+    /// Typedef names that name the same record (`hdr_t` for `struct hdr`).
+    public var typedefs: [String]
+    /// Where its bytes meet block I/O.
+    public var evidence: [Evidence]
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, size, alignment, typedefs, evidence
+        case pointerOffsets = "pointer_offsets"
+    }
+
+    /// Every spelling: the record name and its typedefs.
+    public var names: [String] { [name] + typedefs }
+}
+
+/// The analysis result (`pmemctl analyze --json`).
+public struct ScanReport: Codable, Sendable {
+    /// Persistent types, sorted by name.
+    public var types: [PersistentType]
+    /// Parse problems (missing headers, errors); the analysis used what parsed.
+    public var diagnostics: [Diagnostic]
+    /// Translation units analyzed.
+    public var translationUnits: Int
+    /// Lines of the analyzed files outside system headers.
+    public var lines: Int
+
+    enum CodingKeys: String, CodingKey {
+        case types, diagnostics
+        case translationUnits = "translation_units"
+        case lines
+    }
+}
+
+/// A type descriptor the persistent heap can register (`pmemctl analyze --heap-descriptors`).
+///
+/// JSON: `{"types":[{"name","size","alignment","pointer_offsets":[...]}]}`; offsets in bytes.
+public struct HeapTypeDescriptor: Hashable, Codable, Sendable {
+    /// The stable name the heap persists in its type table.
+    public var name: String
+    /// Size in bytes.
+    public var size: Int
+    /// Alignment in bytes.
+    public var alignment: Int
+    /// Byte offsets of the pointers to relocate when the heap is opened at another base.
+    public var pointerOffsets: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case name, size, alignment
+        case pointerOffsets = "pointer_offsets"
+    }
+
+    /// Creates a descriptor.
+    public init(name: String, size: Int, alignment: Int, pointerOffsets: [Int]) {
+        self.name = name
+        self.size = size
+        self.alignment = alignment
+        self.pointerOffsets = pointerOffsets
+    }
+}
+
+/// The document the heap loads: every descriptor under `types`.
+public struct HeapDescriptorDocument: Codable, Sendable {
+    /// One descriptor per persistent type.
+    public var types: [HeapTypeDescriptor]
+
+    /// The descriptors of a report's types, in its order.
+    public init(report: ScanReport) {
+        types = report.types.map {
+            HeapTypeDescriptor(
+                name: $0.name, size: $0.size, alignment: $0.alignment, pointerOffsets: $0.pointerOffsets)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/// Why an analysis could not run, one line each.
+public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A source file named on the command line or in the compilation database does not exist.
+    case fileNotFound(String)
+    /// libclang could not parse the file at all (not a missing header: those are diagnostics).
+    case parseFailed(path: String, code: Int)
+    /// The compilation database is missing, unreadable or not the JSON array it should be.
+    case badCompileCommands(path: String, reason: String)
+    /// Nothing to analyze: no files and no compilation database entries.
+    case noInput
+
+    /// `analyze: what went wrong`, one line.
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "analyze: no such source file: \(path)"
+        case .parseFailed(let path, let code):
+            return "analyze: libclang could not parse \(path) (CXErrorCode \(code))"
+        case .badCompileCommands(let path, let reason):
+            return "analyze: bad compilation database \(path): \(reason)"
+        case .noInput:
+            return "analyze: no source files to analyze (name files or pass --compile-commands)"
+        }
+    }
+}

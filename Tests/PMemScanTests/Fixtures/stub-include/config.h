@@ -1,0 +1,2 @@
+/* A stand-in for a configure-generated config.h, passed with -I. */
+#define HAVE_PWRITE 1
