@@ -39,8 +39,9 @@ struct range {
 	uintptr_t end;
 	uint32_t mechanism;
 	int32_t pkey;
-	uint32_t access;	/* atomic */
+	uint32_t access;	/* atomic; the last access set on the whole range */
 	uint32_t action;	/* atomic */
+	uint32_t has_none;	/* userfaultfd: some part is mprotect'ed PROT_NONE */
 	uint64_t faults;	/* atomic */
 	size_t object_size;
 	size_t first_object;
@@ -254,7 +255,7 @@ static void lift_page(const struct range *r, uintptr_t addr, ucontext_t *uc)
 		break;
 	case PMK_MECHANISM_USERFAULTFD:
 		/* Access none is mprotect's even under userfaultfd. */
-		if (r->access == PMK_ACCESS_NONE)
+		if (r->has_none || r->access == PMK_ACCESS_NONE)
 			mprotect((void *)page, page_size, PROT_READ | PROT_WRITE);
 		uffd_protect(page, page_size, false);
 		break;
@@ -276,10 +277,10 @@ static void lift_range(const struct range *r, int id, ucontext_t *uc)
 			pkeys_grant_in_frame(uc, r->pkey);
 		return;
 	case PMK_MECHANISM_USERFAULTFD:
-		if (__atomic_load_n(&ranges[id].access, __ATOMIC_ACQUIRE) ==
-		    PMK_ACCESS_NONE)
+		if (r->has_none)
 			mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
 		uffd_protect(r->start, length, false);
+		__atomic_store_n(&ranges[id].has_none, 0, __ATOMIC_RELEASE);
 		break;
 	default:
 		mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
@@ -462,38 +463,49 @@ static void wake_service(void)
 	}
 }
 
-/* apply_access -- enforce @access on range @id; the table lock is held */
-static int apply_access(int id, uint32_t access)
+/*
+ * apply_access -- enforce @access on @length bytes at @offset of range @id;
+ * the table lock is held. The range's recorded access changes only when
+ * the whole range does.
+ */
+static int apply_access(int id, size_t offset, size_t length, uint32_t access)
 {
 	struct range *r = &ranges[id];
-	size_t length = r->end - r->start;
-	uint32_t before = __atomic_load_n(&r->access, __ATOMIC_ACQUIRE);
+	uintptr_t start = r->start + offset;
+	bool whole = offset == 0 && length == r->end - r->start;
 	int rc = 0;
 
 	switch (r->mechanism) {
 	case PMK_MECHANISM_PKEYS:
+		/* A key covers its whole range. */
+		if (!whole)
+			return -EOPNOTSUPP;
 		pkeys_set(r->pkey, access);
 		break;
 	case PMK_MECHANISM_USERFAULTFD:
 		/* Write-protect cannot take reads away: none is mprotect's. */
 		if (access == PMK_ACCESS_NONE) {
-			if (mprotect((void *)r->start, length, PROT_NONE) < 0)
+			if (mprotect((void *)start, length, PROT_NONE) < 0)
 				rc = -errno;
+			else
+				r->has_none = 1;
 			break;
 		}
-		if (before == PMK_ACCESS_NONE &&
-		    mprotect((void *)r->start, length, PROT_READ | PROT_WRITE) < 0) {
+		if (r->has_none &&
+		    mprotect((void *)start, length, PROT_READ | PROT_WRITE) < 0) {
 			rc = -errno;
 			break;
 		}
-		rc = uffd_protect(r->start, length, access == PMK_ACCESS_READ);
+		if (whole)
+			r->has_none = 0;
+		rc = uffd_protect(start, length, access == PMK_ACCESS_READ);
 		break;
 	default:
-		if (mprotect((void *)r->start, length, prot_of(access)) < 0)
+		if (mprotect((void *)start, length, prot_of(access)) < 0)
 			rc = -errno;
 		break;
 	}
-	if (rc == 0)
+	if (rc == 0 && whole)
 		__atomic_store_n(&r->access, access, __ATOMIC_RELEASE);
 	return rc;
 }
@@ -525,6 +537,7 @@ static void publish(int id, const struct range *value)
 	r->pkey = value->pkey;
 	r->object_size = value->object_size;
 	r->first_object = value->first_object;
+	r->has_none = value->has_none;
 	memcpy(r->label, value->label, sizeof(r->label));
 	__atomic_store_n(&r->access, value->access, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->action, value->action, __ATOMIC_RELAXED);
@@ -627,7 +640,7 @@ int pmk_fault_range_add(const struct pmk_fault_range_desc *desc)
 		goto out;
 	/* Published before protected: a fault from then on finds its range. */
 	publish(id, &r);
-	rc = apply_access(id, desc->access);
+	rc = apply_access(id, 0, desc->length, desc->access);
 	if (rc < 0) {
 		release(&r);
 		r.live = 0;
@@ -655,7 +668,28 @@ int pmk_fault_range_set_access(int id, enum pmk_access access)
 	if ((uint32_t)access > PMK_ACCESS_READ_WRITE)
 		return -EINVAL;
 	pthread_mutex_lock(&table_lock);
-	rc = valid(id) ? apply_access(id, access) : -ENOENT;
+	rc = valid(id) ? apply_access(id, 0, ranges[id].end - ranges[id].start,
+				     access) :
+			 -ENOENT;
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+/* pmk_fault_range_set_access_part -- enforce @access on part of range @id */
+int pmk_fault_range_set_access_part(int id, size_t offset, size_t length,
+				    enum pmk_access access)
+{
+	int rc = -EINVAL;
+
+	if ((uint32_t)access > PMK_ACCESS_READ_WRITE)
+		return -EINVAL;
+	pthread_mutex_lock(&table_lock);
+	if (!valid(id))
+		rc = -ENOENT;
+	else if (length && offset % page_size == 0 && length % page_size == 0 &&
+		 offset + length > offset &&
+		 offset + length <= ranges[id].end - ranges[id].start)
+		rc = apply_access(id, offset, length, access);
 	pthread_mutex_unlock(&table_lock);
 	return rc;
 }

@@ -76,6 +76,23 @@ public final class ProtectedRange: @unchecked Sendable {
         }
     }
 
+    /// Enforces `access` on `length` bytes at `offset` (whole pages) only:
+    /// a handler lifting just the page that faulted, a transaction opening
+    /// the pages it writes. `access` keeps the whole range's last setting.
+    /// Not with pkeys, whose key covers the whole range.
+    public func setAccess(_ access: PageAccess, offset: Int, length: Int) throws {
+        try lock.withLock {
+            guard !removed else { throw unprotectedError("set access") }
+            let rc = pmk_fault_range_set_access_part(id, offset, length, access.shim)
+            guard rc == 0 else {
+                let why = rc == -EOPNOTSUPP ? "\(mechanism.rawValue) protects whole ranges only" : nil
+                throw PMemError.system(
+                    "set access", errno: -rc,
+                    detail: why ?? "\(label) bytes \(offset)..<\(offset + length) to \(access.rawValue)")
+            }
+        }
+    }
+
     /// Makes later faults do `action` (a handler replaces the previous one).
     public func setAction(_ action: FaultAction) throws {
         try lock.withLock {

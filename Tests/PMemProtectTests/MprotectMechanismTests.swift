@@ -33,6 +33,10 @@ final class MprotectMechanismTests: XCTestCase {
         try scenarios().aHandlerThatChangesTheAccessItselfRetries()
     }
 
+    func testAHandlerCanLiftJustThePageThatFaulted() throws {
+        try scenarios().aHandlerCanLiftJustThePageThatFaulted()
+    }
+
     func testConcurrentFaultingThreadsEachGetTheirDecision() throws {
         try scenarios().concurrentFaultingThreadsEachGetTheirDecision()
     }

@@ -68,4 +68,14 @@ final class PKeysPerThreadTests: XCTestCase {
         pages.base.storeBytes(of: UInt64(2), as: UInt64.self)
         XCTAssertEqual(range.faults, 1)
     }
+
+    func testAKeyCoversItsWholeRange() throws {
+        try ProtectGate.require(.pkeys)
+        let pages = Pages(2)
+        let range = try PageProtector.shared().protect(
+            pages.base, length: pages.length, access: .read, onFault: .count, mechanism: .pkeys, owner: pages)
+        XCTAssertThrowsError(try range.setAccess(.readWrite, offset: 0, length: Pages.size)) { error in
+            XCTAssertTrue("\(error)".contains("whole ranges"), "\(error)")
+        }
+    }
 }

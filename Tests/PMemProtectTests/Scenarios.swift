@@ -130,6 +130,26 @@ struct Scenarios {
         XCTAssertEqual(range.access, .readWrite)
     }
 
+    func aHandlerCanLiftJustThePageThatFaulted() throws {
+        let pages = Pages(4)
+        let size = page
+        let log = HandlerLog()
+        let range = try protect(
+            pages, .read,
+            .handled { fault, range in
+                log.record(fault)
+                try? range.setAccess(.readWrite, offset: fault.offset / size * size, length: size)
+                return .retry
+            })
+        for i in 0..<4 { pages.page(i).storeBytes(of: UInt64(i), toByteOffset: 16, as: UInt64.self) }
+        for i in 0..<4 { pages.page(i).storeBytes(of: UInt64(i + 1), toByteOffset: 24, as: UInt64.self) }
+        XCTAssertEqual(log.faults.map(\.offset), (0..<4).map { $0 * size + 16 })
+        XCTAssertEqual(range.faults, 4)
+        XCTAssertEqual(range.access, .read, "the whole range's setting stays")
+        XCTAssertEqual(
+            (0..<4).map { pages.page($0).load(fromByteOffset: 24, as: UInt64.self) }, [1, 2, 3, 4])
+    }
+
     func concurrentFaultingThreadsEachGetTheirDecision() throws {
         let threads = 4
         let rounds = 25

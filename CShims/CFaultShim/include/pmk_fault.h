@@ -130,6 +130,14 @@ int pmk_fault_range_add(const struct pmk_fault_range_desc *desc);
  */
 int pmk_fault_range_set_access(int id, enum pmk_access access);
 
+/*
+ * pmk_fault_range_set_access_part -- enforce @access on @length bytes at
+ * @offset (whole pages) of range @id; the range's recorded access stays.
+ * Not with pkeys, whose key covers the whole range (-EOPNOTSUPP). 0 or -errno.
+ */
+int pmk_fault_range_set_access_part(int id, size_t offset, size_t length,
+				    enum pmk_access access);
+
 /* pmk_fault_range_set_action -- what later faults in range @id do. 0 or -errno. */
 int pmk_fault_range_set_action(int id, enum pmk_fault_action action);
 
