@@ -64,6 +64,7 @@ struct slot {
 };
 
 static struct range ranges[PMK_FAULT_MAX_RANGES];
+static int range_limit;		/* one past the highest id ever used */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct slot slots[PMK_FAULT_SLOTS];
@@ -114,27 +115,34 @@ static int prot_of(uint32_t access)
 	}
 }
 
-/* lookup -- a consistent copy of the live range holding @addr; its id or -1 */
+/*
+ * lookup -- a consistent copy of the live range holding @addr; its id or -1.
+ * The bounds are compared before anything is copied: the fault path scans
+ * only up to the highest id ever used.
+ */
 static int lookup(uintptr_t addr, struct range *out)
 {
+	int limit = __atomic_load_n(&range_limit, __ATOMIC_ACQUIRE);
 	int i;
 
-	for (i = 0; i < PMK_FAULT_MAX_RANGES; i++) {
+	for (i = 0; i < limit; i++) {
 		struct range *r = &ranges[i];
-		uint32_t before, after;
+		uint32_t seq;
 
-		do {
-			before = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-			if (before & 1)
-				break;
-			memcpy(out, r, sizeof(*out));
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			after = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
-		} while (before != after);
-		if (before & 1 || !out->live)
+		/* Odd: another thread is writing the entry (never this one: publishing does not fault). */
+		while ((seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE)) & 1)
+			__builtin_ia32_pause();
+		if (!__atomic_load_n(&r->live, __ATOMIC_RELAXED) ||
+		    addr < __atomic_load_n(&r->start, __ATOMIC_RELAXED) ||
+		    addr >= __atomic_load_n(&r->end, __ATOMIC_RELAXED))
 			continue;
-		if (addr >= out->start && addr < out->end)
-			return i;
+		memcpy(out, r, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&r->seq, __ATOMIC_RELAXED) != seq) {
+			i--;	/* it changed while copied: read it again */
+			continue;
+		}
+		return i;
 	}
 	return -1;
 }
@@ -370,7 +378,6 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	f.ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	f.write = !!(uc->uc_mcontext.gregs[REG_ERR] & PF_WRITE);
 	f.range = id;
-	f.tid = gettid_safe();
 	f.source = PMK_SOURCE_SIGNAL;
 	f.mechanism = r.mechanism;
 	__atomic_add_fetch(&ranges[id].faults, 1, __ATOMIC_RELAXED);
@@ -383,6 +390,8 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 		lift_range(&r, id, uc);
 		break;
 	case PMK_ACTION_DELEGATE:
+		/* A system call: only the paths that report or hand over need it. */
+		f.tid = gettid_safe();
 		if (!__atomic_load_n(&service_tid, __ATOMIC_ACQUIRE)) {
 			deny(&r, id, &f, "no handler thread");
 			break;
@@ -399,6 +408,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 		break;
 	case PMK_ACTION_DENY:
 	default:
+		f.tid = gettid_safe();
 		deny(&r, id, &f, NULL);
 		break;
 	}
@@ -640,6 +650,8 @@ int pmk_fault_range_add(const struct pmk_fault_range_desc *desc)
 		goto out;
 	/* Published before protected: a fault from then on finds its range. */
 	publish(id, &r);
+	if (id >= range_limit)
+		__atomic_store_n(&range_limit, id + 1, __ATOMIC_RELEASE);
 	rc = apply_access(id, 0, desc->length, desc->access);
 	if (rc < 0) {
 		release(&r);

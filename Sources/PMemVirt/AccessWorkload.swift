@@ -38,6 +38,14 @@ public struct AccessWorkload: Sendable, Equatable {
         self.mode = mode
     }
 
+    /// The report keys the program uses (`PMK_REPORT_*`): accesses made to protected pages,
+    /// calls of its own fault handler, failed checks.
+    public static let touchesKey = UInt64(PMK_REPORT_TOUCHES.rawValue)
+    /// See `touchesKey`.
+    public static let handlerCallsKey = UInt64(PMK_REPORT_HANDLER_CALLS.rawValue)
+    /// See `touchesKey`.
+    public static let errorsKey = UInt64(PMK_REPORT_ERRORS.rawValue)
+
     /// The program's boot arguments (`tools/guests/access.c`).
     public var bootArguments: [UInt64] {
         let second: UInt64 = mode == .touch ? (access == .none ? 0 : 1) : iterations

@@ -28,6 +28,7 @@ var allSuites: [any BenchSuite.Type] {
     [
         PersistSuite.self,
         VFHASuite.self,
+        ProtectSuite.self,
         AnalyzeSuite.self,
     ]
 }
