@@ -84,6 +84,7 @@ let package = Package(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
-        .testTarget(name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim"]),
+        .testTarget(
+            name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim", "TestSupport"]),
     ]
 )

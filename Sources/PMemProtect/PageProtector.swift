@@ -75,8 +75,11 @@ public final class PageProtector: Sendable {
                 let reason =
                     mechanism != nil
                     ? "requested for this range"
-                    : (passedOver + [candidate == choice.mechanism ? "the process's mechanism" : "fallback"])
-                        .joined(separator: "; ")
+                    : (passedOver + [
+                        candidate == choice.mechanism
+                            ? "the process's mechanism" : "\(candidate.rawValue) instead"
+                    ])
+                    .joined(separator: "; ")
                 let range = ProtectedRange(
                     id: id, base: base, length: length, label: label, objects: objects, mechanism: candidate,
                     mechanismReason: reason, owner: owner)

@@ -122,7 +122,8 @@ public final class GuestPageAccess: MMIOHandler, @unchecked Sendable {
             case .end:
                 throw VMError.faultEnded(
                     vcpu: vcpu.index, gpa: access.gpa, isWrite: access.isWrite, rip: fault.rip,
-                    by: "the host's fault handler")
+                    by: (hostHandler as? any CustomStringConvertible)?.description
+                        ?? "the host's fault handler")
             case .allow:
                 try allowPage(of: access.gpa)
             case .retry:

@@ -28,7 +28,9 @@ struct ProtectSuite: BenchSuite {
         quick = options.quick
         let vm = KVM.availability()
         kvm = try? vm.get()
-        var notes = ["anonymous memory, pages present; process mechanism \(protector.choice.mechanism.rawValue)"]
+        var notes = [
+            "anonymous memory, pages present; process mechanism \(protector.choice.mechanism.rawValue)"
+        ]
         for status in support.all where !status.available {
             notes.append("\(status.mechanism.rawValue) cases left out: \(status.reason)")
         }
@@ -74,7 +76,10 @@ struct ProtectSuite: BenchSuite {
             baseline: {
                 try timed {
                     for i in 0..<n {
-                        guard mprotect(theirs.base, theirs.length, i % 2 == 0 ? PROT_READ : PROT_READ | PROT_WRITE) == 0
+                        guard
+                            mprotect(
+                                theirs.base, theirs.length, i % 2 == 0 ? PROT_READ : PROT_READ | PROT_WRITE)
+                                == 0
                         else { throw PMemError.system("mprotect", errno: errno) }
                     }
                 }

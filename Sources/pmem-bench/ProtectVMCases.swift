@@ -27,7 +27,9 @@ extension ProtectSuite {
                     try timed {
                         for i in 0..<n {
                             guard
-                                mprotect(theirs.base, theirs.length, i % 2 == 0 ? PROT_READ : PROT_READ | PROT_WRITE)
+                                mprotect(
+                                    theirs.base, theirs.length,
+                                    i % 2 == 0 ? PROT_READ : PROT_READ | PROT_WRITE)
                                     == 0
                             else { throw PMemError.system("mprotect", errno: errno) }
                         }

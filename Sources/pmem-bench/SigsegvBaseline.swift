@@ -56,7 +56,8 @@ enum SigsegvBaseline {
         let ns = timed { pages.writeEach(2) }
         guard faults == pages.count else {
             throw PMemError(
-                .system, operation: "libsigsegv baseline", detail: "\(faults) faults for \(pages.count) pages")
+                .system, operation: "libsigsegv baseline", detail: "\(faults) faults for \(pages.count) pages"
+            )
         }
         return ns
     }
