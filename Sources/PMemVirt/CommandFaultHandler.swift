@@ -92,6 +92,8 @@ public final class CommandFaultHandler: GuestFaultHandler, CustomStringConvertib
 /// Calls `body` with `strings` as a NULL-terminated C array.
 private func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
     let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return body(pointers)
 }
