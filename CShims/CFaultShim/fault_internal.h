@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fault_internal.h -- definitions shared by fault.c, uffd.c and pkeys.c, not exported. */
+/* fault_internal.h -- definitions shared by the files of CFaultShim, not exported. */
 #ifndef PMK_FAULT_INTERNAL_H
 #define PMK_FAULT_INTERNAL_H
 
@@ -11,6 +11,65 @@
 #include "pmk_fault.h"
 
 struct uffd_msg;
+
+/* A protected range: an entry of the table in ranges.c. */
+struct range {
+	uint32_t seq;		/* odd while the entry changes (atomic) */
+	uint32_t live;
+	uintptr_t start;
+	uintptr_t end;
+	uint32_t mechanism;
+	int32_t pkey;
+	uint32_t access;	/* atomic; the last access set on the whole range */
+	uint32_t action;	/* atomic */
+	uint32_t has_none;	/* userfaultfd: some part is mprotect'ed PROT_NONE */
+	uint64_t faults;	/* atomic */
+	size_t object_size;
+	size_t first_object;
+	char label[PMK_FAULT_LABEL_MAX];
+};
+
+/* The range table (ranges.c). */
+extern struct range fault_ranges[PMK_FAULT_MAX_RANGES];
+extern size_t fault_page_size;
+
+/* range_lookup -- a consistent copy of the live range holding @addr; its id or -1 (no locks) */
+int range_lookup(uintptr_t addr, struct range *out);
+
+/* ranges_ready -- page size, eventfd and signal handler in place; 0 or -errno */
+int ranges_ready(void);
+
+/* The fault path (fault.c): may run in a signal handler. */
+
+/* fault_gettid -- the calling thread's kernel id */
+int32_t fault_gettid(void);
+
+/* fault_signal_ready -- install the SIGSEGV handler once; 0 or -errno */
+int fault_signal_ready(void);
+
+/* fault_lift_page -- make the page holding @addr read-write (count); @uc for pkeys */
+void fault_lift_page(const struct range *r, uintptr_t addr, ucontext_t *uc);
+
+/* fault_lift_range -- make range @id read-write (allow); @uc for pkeys */
+void fault_lift_range(const struct range *r, int id, ucontext_t *uc);
+
+/* fault_deny -- report the fault and end the process with SIGSEGV */
+void fault_deny(const struct range *r, int id, const struct pmk_fault_event *f,
+		const char *why);
+
+/* The hand-off to the handler thread (handoff.c). */
+
+/* handoff_open -- the wake-up eventfd, once; 0 or -errno */
+int handoff_open(void);
+
+/* handoff_service_tid -- the handler thread's id; 0 before it began */
+int32_t handoff_service_tid(void);
+
+/* handoff_delegate -- hand a fault to the handler thread; its decision */
+uint32_t handoff_delegate(const struct pmk_fault_event *f);
+
+/* handoff_wake -- make the handler thread look again (new fds, pending slots) */
+void handoff_wake(void);
 
 /* userfaultfd (uffd.c). The descriptor is opened once, on first use. */
 
