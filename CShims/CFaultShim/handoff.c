@@ -41,6 +41,7 @@ static uint32_t slot_released;	/* bumped when a slot frees; a futex word */
 static uint32_t slot_waiters;
 static int wake_fd = -1;	/* eventfd: delegated faults are pending */
 static int32_t service_tid;
+static pid_t service_pid;	/* a forked child has no handler thread */
 
 /* handoff_open -- the wake-up eventfd, once; 0 or -errno (the table lock is held) */
 int handoff_open(void)
@@ -56,10 +57,17 @@ int handoff_open(void)
 	return 0;
 }
 
-/* handoff_service_tid -- the handler thread's id; 0 before it began */
+/*
+ * handoff_service_tid -- the handler thread's id; 0 before it began, or in
+ * a forked child (fork copies the id but not the thread).
+ */
 int32_t handoff_service_tid(void)
 {
-	return __atomic_load_n(&service_tid, __ATOMIC_ACQUIRE);
+	int32_t tid = __atomic_load_n(&service_tid, __ATOMIC_ACQUIRE);
+
+	if (tid && __atomic_load_n(&service_pid, __ATOMIC_RELAXED) != getpid())
+		return 0;
+	return tid;
 }
 
 /* futex_wait -- sleep while *@word == @value */
@@ -131,8 +139,10 @@ int pmk_fault_service_begin(void)
 {
 	int rc = ranges_ready();
 
-	if (rc == 0)
+	if (rc == 0) {
+		__atomic_store_n(&service_pid, getpid(), __ATOMIC_RELAXED);
 		__atomic_store_n(&service_tid, fault_gettid(), __ATOMIC_RELEASE);
+	}
 	return rc;
 }
 

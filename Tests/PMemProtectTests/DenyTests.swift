@@ -57,6 +57,18 @@ final class DenyTests: XCTestCase {
         XCTAssertEqual(range.faults, 0)
     }
 
+    func testAForkedChildWithoutTheHandlerThreadDeniesInsteadOfWaiting() throws {
+        let pages = Pages(1)
+        let range = try PageProtector.shared().protect(
+            pages.base, length: pages.length, access: .read, onFault: .handled { _, _ in .allow },
+            label: "handled", mechanism: .mprotect, owner: pages)
+        let ended = try inChild { pages.base.storeBytes(of: UInt64(1), as: UInt64.self) }
+        XCTAssertEqual(range.faults, 0, "the parent took no fault")
+        XCTAssertEqual(ended.signal, SIGSEGV, ended.report)
+        XCTAssertTrue(ended.report.hasPrefix("pmemkit: denied write at 0x"), ended.report)
+        XCTAssertTrue(ended.report.hasSuffix(": no handler thread\n"), ended.report)
+    }
+
     func testAStrayWriteUnderMprotectIsDeniedAndReportedWithItsObject() throws {
         try strayWriteIsDeniedAndReported(.mprotect)
     }
