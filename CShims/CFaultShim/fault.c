@@ -232,6 +232,19 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	f.range = id;
 	f.source = PMK_SOURCE_SIGNAL;
 	f.mechanism = r.mechanism;
+	/*
+	 * pkeys: a thread that never set its own rights here has what it had
+	 * when the key was allocated; it gets the range's default instead, and
+	 * only what the default forbids is a fault.
+	 */
+	if (r.mechanism == PMK_MECHANISM_PKEYS && si->si_code == SEGV_PKUERR &&
+	    !pkeys_thread_has_set(id, r.seq) &&
+	    (r.access == PMK_ACCESS_READ_WRITE ||
+	     (r.access == PMK_ACCESS_READ && !f.write))) {
+		pkeys_set_in_frame(uc, r.pkey, r.access);
+		errno = saved_errno;
+		return;
+	}
 	__atomic_add_fetch(&fault_ranges[id].faults, 1, __ATOMIC_RELAXED);
 
 	switch (__atomic_load_n(&fault_ranges[id].action, __ATOMIC_ACQUIRE)) {

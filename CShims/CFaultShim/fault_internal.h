@@ -105,14 +105,20 @@ void pkeys_free(int key);
 /* pkeys_assign -- tag a range with @key (pkey_mprotect, read-write); 0 or -errno */
 int pkeys_assign(uintptr_t start, size_t length, int key);
 
-/* pkeys_set -- the calling thread's rights on @key for @access (WRPKRU) */
-void pkeys_set(int key, enum pmk_access access);
+/* pkeys_set -- the calling thread's rights on @key for range @id (WRPKRU) */
+void pkeys_set(int id, uint32_t seq, int key, enum pmk_access access);
+
+/* pkeys_thread_has_set -- whether the calling thread set its own rights on range @id */
+bool pkeys_thread_has_set(int id, uint32_t seq);
 
 /*
- * pkeys_grant_in_frame -- give the interrupted thread full rights on @key
- * when it returns from the signal, by editing the PKRU saved in its signal
+ * pkeys_set_in_frame -- give the interrupted thread @access on @key when
+ * it returns from the signal, by editing the PKRU saved in its signal
  * frame. false when the frame holds no PKRU.
  */
+bool pkeys_set_in_frame(ucontext_t *uc, int key, enum pmk_access access);
+
+/* pkeys_grant_in_frame -- pkeys_set_in_frame with full rights */
 bool pkeys_grant_in_frame(ucontext_t *uc, int key);
 
 #endif /* PMK_FAULT_INTERNAL_H */

@@ -6,7 +6,10 @@
  *
  * PKRU is per thread: pkeys_set changes the calling thread only, and a
  * signal handler runs with the kernel's default PKRU, so the faulting
- * thread's own rights are changed in its saved XSAVE state instead.
+ * thread's own rights are changed in its saved XSAVE state instead. A
+ * thread that never set its rights on a key has whatever it had when the
+ * key was allocated (another thread's: nothing), so the fault path gives
+ * it the range's default on its first touch.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -28,6 +31,13 @@
 
 /* Where PKRU sits in a standard-format XSAVE area; 0 until probed. */
 static uint32_t pkru_offset;
+
+/*
+ * Per thread: the sequence number of each range when this thread last set
+ * its own rights on it (a range's number changes when its entry is reused),
+ * so that the fault path can tell "never set" from "set to none".
+ */
+static __thread uint32_t thread_set_seq[PMK_FAULT_MAX_RANGES];
 
 /* pmk_pkeys_probe -- whether protection keys work here */
 int pmk_pkeys_probe(struct pmk_pkeys_info *info)
@@ -98,14 +108,21 @@ static unsigned int rights(enum pmk_access access)
 	}
 }
 
-/* pkeys_set -- the calling thread's rights on @key (WRPKRU, no system call) */
-void pkeys_set(int key, enum pmk_access access)
+/* pkeys_set -- the calling thread's rights on @key for range @id (WRPKRU, no system call) */
+void pkeys_set(int id, uint32_t seq, int key, enum pmk_access access)
 {
 	pkey_set(key, rights(access));
+	thread_set_seq[id] = seq;
 }
 
-/* pkeys_grant_in_frame -- full rights on @key once the signal returns */
-bool pkeys_grant_in_frame(ucontext_t *uc, int key)
+/* pkeys_thread_has_set -- whether the calling thread set its own rights on range @id */
+bool pkeys_thread_has_set(int id, uint32_t seq)
+{
+	return thread_set_seq[id] == seq;
+}
+
+/* pkeys_set_in_frame -- @access on @key for the interrupted thread once the signal returns */
+bool pkeys_set_in_frame(ucontext_t *uc, int key, enum pmk_access access)
 {
 	uint32_t offset = __atomic_load_n(&pkru_offset, __ATOMIC_ACQUIRE);
 	uint8_t *xsave = (uint8_t *)uc->uc_mcontext.fpregs;
@@ -122,5 +139,15 @@ bool pkeys_grant_in_frame(ucontext_t *uc, int key)
 		*xstate_bv |= 1ULL << XFEATURE_PKRU;
 	}
 	*pkru &= ~(PKRU_AD(key) | PKRU_WD(key));
+	if (access == PMK_ACCESS_NONE)
+		*pkru |= PKRU_AD(key);
+	else if (access == PMK_ACCESS_READ)
+		*pkru |= PKRU_WD(key);
 	return true;
+}
+
+/* pkeys_grant_in_frame -- full rights on @key once the signal returns */
+bool pkeys_grant_in_frame(ucontext_t *uc, int key)
+{
+	return pkeys_set_in_frame(uc, key, PMK_ACCESS_READ_WRITE);
 }

@@ -80,7 +80,8 @@ static int ensure_ready(void)
 /*
  * apply_access -- enforce @access on @length bytes at @offset of range @id;
  * the table lock is held. The range's recorded access changes only when
- * the whole range does.
+ * the whole range does, and never with pkeys, where it is the default that
+ * threads which never set their own rights get.
  */
 static int apply_access(int id, size_t offset, size_t length, uint32_t access)
 {
@@ -91,11 +92,11 @@ static int apply_access(int id, size_t offset, size_t length, uint32_t access)
 
 	switch (r->mechanism) {
 	case PMK_MECHANISM_PKEYS:
-		/* A key covers its whole range. */
+		/* A key covers its whole range; the rights are this thread's. */
 		if (!whole)
 			return -EOPNOTSUPP;
-		pkeys_set(r->pkey, access);
-		break;
+		pkeys_set(id, r->seq, r->pkey, access);
+		return 0;
 	case PMK_MECHANISM_USERFAULTFD:
 		/* Write-protect cannot take reads away: none is mprotect's. */
 		if (access == PMK_ACCESS_NONE) {
@@ -243,7 +244,8 @@ int pmk_fault_range_add(const struct pmk_fault_range_desc *desc)
 	r.start = start;
 	r.end = start + desc->length;
 	r.mechanism = desc->mechanism;
-	r.access = PMK_ACCESS_READ_WRITE;
+	r.access = desc->mechanism == PMK_MECHANISM_PKEYS ? desc->access :
+							   PMK_ACCESS_READ_WRITE;
 	r.action = desc->action;
 	r.object_size = desc->object_size;
 	r.first_object = desc->first_object;

@@ -63,8 +63,10 @@ final class FaultService: @unchecked Sendable {
         }
     }
 
-    /// The handler's decision; a fault in a range removed meanwhile is retried
-    /// (its memory is read-write again).
+    /// The handler's decision. A fault in a range removed meanwhile is
+    /// retried (its memory is read-write again), and so is one that came
+    /// before its handler was registered (a pkeys range faults from the
+    /// moment it is added).
     private func decide(_ event: pmk_fault_event) -> FaultDecision {
         let entry = lock.withLock { entries[event.range] }
         guard let range = entry?.range, let handler = entry?.handler else { return .retry }

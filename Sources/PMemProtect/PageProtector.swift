@@ -64,8 +64,9 @@ public final class PageProtector: Sendable {
             desc.base = base
             desc.length = length
             desc.mechanism = candidate.shim
-            // Protected only once the handler is registered, so no fault finds it missing.
-            desc.access = PMK_ACCESS_READ_WRITE.rawValue
+            // Protected only once the handler is registered, so no fault finds it missing;
+            // with pkeys the access given here is the default of every thread.
+            desc.access = candidate == .pkeys ? access.shim.rawValue : PMK_ACCESS_READ_WRITE.rawValue
             desc.action = onFault.shim.rawValue
             desc.object_size = objects?.size ?? 0
             desc.first_object = objects?.firstOffset ?? 0
@@ -84,7 +85,7 @@ public final class PageProtector: Sendable {
                     id: id, base: base, length: length, label: label, objects: objects, mechanism: candidate,
                     mechanismReason: reason, owner: owner)
                 FaultService.shared.register(range, handler: onFault.handler)
-                try range.setAccess(access)
+                if candidate != .pkeys { try range.setAccess(access) }
                 return range
             }
             guard mechanism == nil, let why = Self.fallbackReason(candidate, rc: id) else {

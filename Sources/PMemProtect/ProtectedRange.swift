@@ -43,8 +43,10 @@ public final class ProtectedRange: @unchecked Sendable {
 
     deinit { unprotect() }
 
-    /// The access last set (with pkeys: by whichever thread set it last;
-    /// each thread has its own). `readWrite` once unprotected.
+    /// The access last set on the whole range; with pkeys, whose access is
+    /// each thread's own, the default: what the range was protected with,
+    /// which a thread that never set its own gets on its first touch.
+    /// `readWrite` once unprotected.
     public var access: PageAccess {
         lock.withLock {
             removed ? .readWrite : PageAccess(shim: pmk_fault_range_get_access(id)) ?? .readWrite
@@ -65,7 +67,8 @@ public final class ProtectedRange: @unchecked Sendable {
 
     /// Enforces `access` from now on: mprotect (one system call), userfaultfd
     /// write-protect (one ioctl; `none` is an mprotect), or pkeys (WRPKRU:
-    /// no system call, and for the calling thread only).
+    /// no system call, and for the calling thread only; threads it starts
+    /// afterwards inherit its rights).
     public func setAccess(_ access: PageAccess) throws {
         try lock.withLock {
             guard !removed else { throw unprotectedError("set access") }

@@ -69,6 +69,34 @@ final class PKeysPerThreadTests: XCTestCase {
         XCTAssertEqual(range.faults, 1)
     }
 
+    func testAThreadThatNeverSetItsRightsGetsTheRangesDefault() throws {
+        try ProtectGate.require(.pkeys)
+        let pages = Pages(1)
+        pages.base.storeBytes(of: UInt64(42), as: UInt64.self)
+        let read = Counter()
+        let step = DispatchSemaphore(value: 0)
+        let stepped = DispatchSemaphore(value: 0)
+        // Started before the key exists: its PKRU gives it nothing on that key.
+        Thread {
+            step.wait()
+            for _ in 0..<Int(pages.base.load(as: UInt64.self)) { read.increment() }
+            stepped.signal()
+            step.wait()
+            pages.base.storeBytes(of: UInt64(43), as: UInt64.self)
+            stepped.signal()
+        }.start()
+        let range = try PageProtector.shared().protect(
+            pages.base, length: pages.length, access: .read, onFault: .count, mechanism: .pkeys, owner: pages)
+        step.signal()
+        stepped.wait()
+        XCTAssertEqual(read.value, 42, "the default (read) let the other thread read")
+        XCTAssertEqual(range.faults, 0, "getting the default is not a fault")
+        step.signal()
+        stepped.wait()
+        XCTAssertEqual(range.faults, 1, "the default forbids writes: that one faulted")
+        XCTAssertEqual(pages.base.load(as: UInt64.self), 43)
+    }
+
     func testAKeyCoversItsWholeRange() throws {
         try ProtectGate.require(.pkeys)
         let pages = Pages(2)

@@ -126,7 +126,9 @@ int pmk_fault_range_add(const struct pmk_fault_range_desc *desc);
 
 /*
  * pmk_fault_range_set_access -- enforce @access on range @id. With pkeys
- * this writes the calling thread's PKRU only (no system call). 0 or -errno.
+ * this writes the calling thread's PKRU only (no system call); a thread
+ * that never set its own rights gets the access the range was added with
+ * on its first touch. 0 or -errno.
  */
 int pmk_fault_range_set_access(int id, enum pmk_access access);
 
@@ -141,7 +143,10 @@ int pmk_fault_range_set_access_part(int id, size_t offset, size_t length,
 /* pmk_fault_range_set_action -- what later faults in range @id do. 0 or -errno. */
 int pmk_fault_range_set_action(int id, enum pmk_fault_action action);
 
-/* pmk_fault_range_get_access -- the access last set on range @id, or -errno */
+/*
+ * pmk_fault_range_get_access -- the access last set on the whole of range
+ * @id (pkeys: the default it was added with), or -errno
+ */
 int pmk_fault_range_get_access(int id);
 
 /* pmk_fault_range_get_faults -- faults taken in range @id so far */
