@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * fault.c -- the SIGSEGV handler and the built-in actions (count, allow,
- * deny) it runs in the faulting thread; deny's report. See pmk_fault.h.
+ * fault.c -- the SIGSEGV (and userfaultfd's SIGBUS) handler and the
+ * built-in actions (count, allow, deny) it runs in the faulting thread;
+ * deny's report. See pmk_fault.h.
  *
  * Everything here may run in a signal handler: static memory only, and
  * only async-signal-safe functions and system calls (mprotect, ioctl,
@@ -20,7 +21,9 @@
 /* x86 page-fault error code: the access was a write. */
 #define PF_WRITE (1UL << 1)
 
-static struct sigaction previous;
+/* The handlers we replaced: SIGSEGV, and SIGBUS (userfaultfd's signal delivery). */
+static struct sigaction previous_segv;
+static struct sigaction previous_bus;
 static int handler_installed;
 static int report_fd = 2;
 
@@ -190,14 +193,16 @@ void fault_lift_range(const struct range *r, int id, ucontext_t *uc)
 /* chain -- pass a fault outside every range to the handler we replaced */
 static void chain(int sig, siginfo_t *si, void *ctx)
 {
+	const struct sigaction *previous =
+		sig == SIGBUS ? &previous_bus : &previous_segv;
 	struct sigaction dfl;
 
-	if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction) {
-		previous.sa_sigaction(sig, si, ctx);
+	if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
+		previous->sa_sigaction(sig, si, ctx);
 		return;
 	}
-	if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-		previous.sa_handler(sig);
+	if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
+		previous->sa_handler(sig);
 		return;
 	}
 	/*
@@ -209,7 +214,10 @@ static void chain(int sig, siginfo_t *si, void *ctx)
 	sigaction(sig, &dfl, NULL);
 }
 
-/* on_fault -- the SIGSEGV handler */
+/*
+ * on_fault -- the SIGSEGV handler, and the SIGBUS handler through which
+ * userfaultfd delivers write-protect faults when asked to
+ */
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
 	int saved_errno = errno;
@@ -220,7 +228,8 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	int id;
 
 	id = range_lookup((uintptr_t)si->si_addr, &r);
-	if (id < 0) {
+	/* A SIGBUS is ours only from a userfaultfd range (a truncated file's is not). */
+	if (id < 0 || (sig == SIGBUS && r.mechanism != PMK_MECHANISM_USERFAULTFD)) {
 		chain(sig, si, ctx);
 		errno = saved_errno;
 		return;
@@ -280,12 +289,12 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	errno = saved_errno;
 }
 
-/* pmk_fault_signal_install -- install the SIGSEGV handler unless it is current */
-int pmk_fault_signal_install(void)
+/* install_for -- make on_fault the handler of @sig unless it is; 1 installed, 0 current, -errno */
+static int install_for(int sig, struct sigaction *previous)
 {
 	struct sigaction sa, current;
 
-	if (sigaction(SIGSEGV, NULL, &current) < 0)
+	if (sigaction(sig, NULL, &current) < 0)
 		return -errno;
 	if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault)
 		return 0;
@@ -293,10 +302,24 @@ int pmk_fault_signal_install(void)
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &previous) < 0)
+	if (sigaction(sig, &sa, previous) < 0)
 		return -errno;
-	__atomic_store_n(&handler_installed, 1, __ATOMIC_RELEASE);
 	return 1;
+}
+
+/* pmk_fault_signal_install -- install the SIGSEGV and SIGBUS handlers unless they are current */
+int pmk_fault_signal_install(void)
+{
+	int segv, bus;
+
+	segv = install_for(SIGSEGV, &previous_segv);
+	if (segv < 0)
+		return segv;
+	bus = install_for(SIGBUS, &previous_bus);
+	if (bus < 0)
+		return bus;
+	__atomic_store_n(&handler_installed, 1, __ATOMIC_RELEASE);
+	return segv || bus;
 }
 
 /* pmk_fault_set_report_fd -- where denied faults are reported */

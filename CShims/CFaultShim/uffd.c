@@ -45,6 +45,7 @@ static pthread_mutex_t uffd_lock = PTHREAD_MUTEX_INITIALIZER;
 static int uffd = -1;
 static int uffd_error;
 static uint64_t uffd_features;	/* what was negotiated */
+static uint32_t uffd_delivery = PMK_UFFD_DELIVERY_MESSAGE;
 
 /* open_raw -- a new userfaultfd the first way that works; fd or -errno */
 static int open_raw(struct pmk_uffd_info *info)
@@ -101,11 +102,33 @@ int pmk_uffd_probe(struct pmk_uffd_info *info)
 		!!(api.features & UFFD_FEATURE_WP_UNPOPULATED);
 	info->exact_address = !!(api.features & UFFD_FEATURE_EXACT_ADDRESS);
 	info->thread_id = !!(api.features & UFFD_FEATURE_THREAD_ID);
+	info->sigbus = !!(api.features & UFFD_FEATURE_SIGBUS);
 	if (!info->write_protect) {
 		info->error = -EOPNOTSUPP;
 		return info->error;
 	}
 	return 0;
+}
+
+/* pmk_uffd_set_delivery -- how the process's userfaultfd delivers faults */
+int pmk_uffd_set_delivery(enum pmk_uffd_delivery delivery)
+{
+	struct pmk_uffd_info info;
+	int rc = 0;
+
+	if (delivery != PMK_UFFD_DELIVERY_MESSAGE &&
+	    delivery != PMK_UFFD_DELIVERY_SIGNAL)
+		return -EINVAL;
+	if (delivery == PMK_UFFD_DELIVERY_SIGNAL &&
+	    (pmk_uffd_probe(&info) < 0 || !info.sigbus))
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&uffd_lock);
+	if (uffd >= 0 || uffd_error)
+		rc = uffd_delivery == delivery ? 0 : -EBUSY;
+	else
+		uffd_delivery = delivery;
+	pthread_mutex_unlock(&uffd_lock);
+	return rc;
 }
 
 /* uffd_get -- the process's userfaultfd, opened on first use */
@@ -125,6 +148,8 @@ int uffd_get(void)
 	if (rc == 0) {
 		/* The probe closed its descriptor: the API is set once per fd. */
 		api.features = info.features & WANTED_FEATURES;
+		if (uffd_delivery == PMK_UFFD_DELIVERY_SIGNAL)
+			api.features |= UFFD_FEATURE_SIGBUS;
 		fd = open_raw(&info);
 		if (fd < 0) {
 			rc = fd;

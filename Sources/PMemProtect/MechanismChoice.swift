@@ -44,7 +44,8 @@ public struct MechanismChoice: Sendable, Codable, Equatable {
     public static func current(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> MechanismChoice {
-        try decide(
+        _ = try UserfaultfdDelivery.requested(environment: environment)
+        return try decide(
             requested: try ProtectionMechanism.requested(environment: environment),
             support: .current)
     }

@@ -70,6 +70,18 @@ public struct MechanismSupport: Sendable, Equatable {
         return MechanismStatus(mechanism: .pkeys, available: rc == 0, reason: reason)
     }
 
+    /// How userfaultfd faults arrive: `PMEMKIT_UFFD_DELIVERY`, else signals where
+    /// the kernel has them; applied before the process's userfaultfd is opened.
+    /// `nil` without userfaultfd, or when the environment names an unknown
+    /// delivery (the protector then refuses to start, naming it).
+    public static let userfaultfdDelivery: UserfaultfdDelivery? = {
+        var info = pmk_uffd_info()
+        guard pmk_uffd_probe(&info) == 0, let requested = try? UserfaultfdDelivery.requested() ?? .signal
+        else { return nil }
+        let delivery: UserfaultfdDelivery = requested == .signal && info.sigbus == 0 ? .message : requested
+        return pmk_uffd_set_delivery(delivery.shim) == 0 ? delivery : nil
+    }()
+
     private static func probeUserfaultfd() -> MechanismStatus {
         var info = pmk_uffd_info()
         let rc = pmk_uffd_probe(&info)
@@ -86,8 +98,11 @@ public struct MechanismSupport: Sendable, Equatable {
             info.user_mode_only != 0
             ? "user-mode faults only (UFFD_USER_MODE_ONLY: unprivileged userfaultfd is restricted)"
             : info.via_device != 0 ? "through /dev/userfaultfd" : "privileged"
+        let delivery =
+            userfaultfdDelivery == .signal
+            ? "faults as SIGBUS in the faulting thread" : "faults as messages to the handler thread"
         return MechanismStatus(
             mechanism: .userfaultfd, available: true,
-            reason: "write-protect on \(kinds.joined(separator: " and ")) memory, \(mode)")
+            reason: "write-protect on \(kinds.joined(separator: " and ")) memory, \(mode), \(delivery)")
     }
 }

@@ -44,3 +44,33 @@ public enum ProtectionMechanism: String, Sendable, Codable, CaseIterable {
         self = found
     }
 }
+
+/// How userfaultfd hands a write-protect fault over.
+public enum UserfaultfdDelivery: String, Sendable, Codable, CaseIterable {
+    /// SIGBUS in the faulting thread (`UFFD_FEATURE_SIGBUS`): built-in
+    /// actions run there, as with SIGSEGV, and lift a page with one ioctl.
+    case signal
+    /// A message read by the handler thread while the faulting thread sleeps
+    /// in the kernel: one thread hand-off per fault, built-in actions included.
+    case message
+
+    /// The environment variable that overrides the default (`signal` where the kernel has it).
+    public static let environmentKey = "PMEMKIT_UFFD_DELIVERY"
+
+    /// The delivery the environment asks for: `nil` for unset or `auto`.
+    public static func requested(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> UserfaultfdDelivery? {
+        guard let value = environment[environmentKey], !value.isEmpty, value != "auto" else { return nil }
+        guard let delivery = UserfaultfdDelivery(rawValue: value) else {
+            throw PMemError(
+                .invalidArgument, operation: "choose userfaultfd delivery",
+                detail: "\(environmentKey)=\(value): use auto, signal or message")
+        }
+        return delivery
+    }
+
+    var shim: pmk_uffd_delivery {
+        self == .signal ? PMK_UFFD_DELIVERY_SIGNAL : PMK_UFFD_DELIVERY_MESSAGE
+    }
+}

@@ -1,4 +1,5 @@
 import PMemProtect
+import TestSupport
 import XCTest
 
 /// Page access through userfaultfd, under its gate.
@@ -79,5 +80,31 @@ final class UserfaultfdMemoryKindTests: XCTestCase {
 
         let shm = try scratchMapping(in: "/dev/shm", bytes: 2 * Pages.size)
         XCTAssertEqual(try protector.protect(shm, access: .read, onFault: .count).mechanism, .userfaultfd)
+    }
+}
+
+/// userfaultfd delivers faults as SIGBUS in the faulting thread (the
+/// default where the kernel can) or as messages to the handler thread; one
+/// delivery per process, so the other is tested in a child process.
+final class UserfaultfdDeliveryTests: XCTestCase {
+    func testTheOverrideIsParsedStrictly() throws {
+        let key = UserfaultfdDelivery.environmentKey
+        XCTAssertNil(try UserfaultfdDelivery.requested(environment: [:]))
+        XCTAssertEqual(try UserfaultfdDelivery.requested(environment: [key: "message"]), .message)
+        XCTAssertThrowsError(try UserfaultfdDelivery.requested(environment: [key: "mail"])) { error in
+            XCTAssertTrue("\(error)".contains("auto, signal or message"), "\(error)")
+        }
+    }
+
+    func testTheScenariosPassWithTheOtherDelivery() throws {
+        try ProtectGate.require(.userfaultfd)
+        let other: UserfaultfdDelivery = MechanismSupport.userfaultfdDelivery == .signal ? .message : .signal
+        let r = try CLI.run(
+            executable: "PMemKitPackageTests.xctest", ["PMemProtectTests.UserfaultfdMechanismTests"],
+            environment: [UserfaultfdDelivery.environmentKey: other.rawValue])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let summary = (r.stdout + r.stderr).split(separator: "\n").last { $0.contains("Executed") }
+        XCTAssertTrue(summary?.contains("with 0 failures") == true, "\(other): \(summary ?? "no summary")")
+        XCTAssertFalse(summary?.contains("skipped") == true, "\(other): \(summary ?? "")")
     }
 }

@@ -60,6 +60,14 @@ enum pmk_fault_decision {
 	PMK_DECISION_DENY = 2,
 };
 
+/* How userfaultfd delivers write-protect faults. */
+enum pmk_uffd_delivery {
+	/* A message read by the handler thread; the faulting thread sleeps in the kernel. */
+	PMK_UFFD_DELIVERY_MESSAGE = 1,
+	/* SIGBUS in the faulting thread (UFFD_FEATURE_SIGBUS), like SIGSEGV. */
+	PMK_UFFD_DELIVERY_SIGNAL = 2,
+};
+
 /* Where a fault came from. */
 enum pmk_fault_source {
 	PMK_SOURCE_SIGNAL = 1,		/* SIGSEGV in the faulting thread */
@@ -103,6 +111,7 @@ struct pmk_uffd_info {
 	uint32_t write_protect_unpopulated;	/* without populating pages first */
 	uint32_t exact_address;	/* faults carry the exact address */
 	uint32_t thread_id;	/* faults carry the thread id */
+	uint32_t sigbus;	/* faults can come as SIGBUS instead of messages */
 	uint64_t features;	/* the raw UFFD_FEATURE_* bits */
 };
 
@@ -178,14 +187,22 @@ int pmk_fault_resolve(const struct pmk_fault_event *event,
 		      enum pmk_fault_decision decision);
 
 /*
- * pmk_fault_signal_install -- install the SIGSEGV handler if it is not the
- * current one (another library took SIGSEGV since); the one it replaces
- * gets the faults outside every range. 1 installed, 0 already current, -errno.
+ * pmk_fault_signal_install -- install the SIGSEGV and SIGBUS handlers
+ * where they are not the current ones (another library took the signal
+ * since); those they replace get the faults outside every range.
+ * 1 installed, 0 already current, -errno.
  */
 int pmk_fault_signal_install(void);
 
 /* pmk_fault_set_report_fd -- where denied faults are reported (default 2) */
 void pmk_fault_set_report_fd(int fd);
+
+/*
+ * pmk_uffd_set_delivery -- how the process's userfaultfd delivers faults
+ * (default: messages); before it is first used (-EBUSY after), and
+ * -EOPNOTSUPP when the kernel cannot deliver them as SIGBUS. 0 or -errno.
+ */
+int pmk_uffd_set_delivery(enum pmk_uffd_delivery delivery);
 
 /* pmk_uffd_probe -- what userfaultfd offers to this process. 0, or -errno (also in @info->error) */
 int pmk_uffd_probe(struct pmk_uffd_info *info);
