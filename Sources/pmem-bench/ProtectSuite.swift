@@ -31,6 +31,9 @@ struct ProtectSuite: BenchSuite {
         var notes = [
             "anonymous memory, pages present; process mechanism \(protector.choice.mechanism.rawValue)"
         ]
+        if let delivery = MechanismSupport.userfaultfdDelivery {
+            notes.append("userfaultfd faults delivered as \(delivery == .signal ? "SIGBUS" : "messages")")
+        }
         for status in support.all where !status.available {
             notes.append("\(status.mechanism.rawValue) cases left out: \(status.reason)")
         }
