@@ -13,6 +13,15 @@ protocol BenchSuite {
     var backing: String { get }
     /// The cases, in report order.
     func cases() throws -> [BenchCase]
+    /// Measured rounds per case (after a few warm-up rounds); suites whose
+    /// samples are short take many, so preemption by other processes lands
+    /// in few of them and the median stays clean.
+    var rounds: Int { get }
+}
+
+extension BenchSuite {
+    /// The default: 31 rounds.
+    var rounds: Int { 31 }
 }
 
 /// Options every suite sees.
@@ -64,7 +73,8 @@ struct PMemBench: ParsableCommand {
     func run() throws {
         let type = allSuites.first { $0.name == suite }!
         let instance = try type.init(options: BenchOptions(quick: quick, path: path))
-        let runner = Runner(warmupRounds: quick ? 1 : 3, rounds: quick ? 5 : 31, progress: !json)
+        let runner = Runner(
+            warmupRounds: quick ? 1 : 3, rounds: quick ? 5 : instance.rounds, progress: !json)
         var results: [CaseResult] = []
         for bench in try instance.cases() {
             results.append(try runner.run(bench))
