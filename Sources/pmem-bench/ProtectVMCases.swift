@@ -23,18 +23,7 @@ extension ProtectSuite {
                 name: "switch-2MiB-memslot", unitCount: n,
                 ours: { try Self.runGuest(switching, kvm: kvm, tally: memslots) },
                 baselineName: "mprotect of 2 MiB",
-                baseline: {
-                    try timed {
-                        for i in 0..<n {
-                            guard
-                                mprotect(
-                                    theirs.base, theirs.length,
-                                    i % 2 == 0 ? PROT_READ : PROT_READ | PROT_WRITE)
-                                    == 0
-                            else { throw PMemError.system("mprotect", errno: errno) }
-                        }
-                    }
-                },
+                baseline: { try timeSwitching(n) { try mprotectSwitch(theirs, readOnly: $0) } },
                 extra: { _, _ in memslots.perUnit(\.memslotCalls, name: "memslot_calls_per_switch") }),
             BenchCase(
                 name: "switch-2MiB-hypercall-only", unitCount: n,

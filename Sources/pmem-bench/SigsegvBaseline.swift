@@ -23,9 +23,14 @@ final class BenchPages: @unchecked Sendable {
 
     var length: Int { count * Self.size }
 
-    /// One store to each page.
-    @inline(__always) func writeEach(_ value: UInt8) {
-        for i in 0..<count { (base + i * Self.size).storeBytes(of: value, toByteOffset: 8, as: UInt8.self) }
+    /// Times one store to each page; both sides of a fault case run this
+    /// one compiled loop, so code placement favours neither.
+    @inline(never) func timeWritingEach(_ value: UInt8) -> UInt64 {
+        timed {
+            for i in 0..<count {
+                (base + i * Self.size).storeBytes(of: value, toByteOffset: 8, as: UInt8.self)
+            }
+        }
     }
 }
 
@@ -53,7 +58,7 @@ enum SigsegvBaseline {
         guard mprotect(pages.base, pages.length, PROT_READ) == 0 else {
             throw PMemError.system("mprotect", errno: errno)
         }
-        let ns = timed { pages.writeEach(2) }
+        let ns = pages.timeWritingEach(2)
         guard faults == pages.count else {
             throw PMemError(
                 .system, operation: "libsigsegv baseline", detail: "\(faults) faults for \(pages.count) pages"
@@ -70,4 +75,19 @@ private let resolve: sigsegv_handler_t = { address, _ in
     SigsegvBaseline.faults += 1
     let page = UnsafeMutableRawPointer(bitPattern: a & SigsegvBaseline.pageMask)
     return mprotect(page, BenchPages.size, PROT_READ | PROT_WRITE) == 0 ? 1 : 0
+}
+
+/// Times `n` access switches alternating read-only (`true`) and read-write
+/// through `set`: the one compiled loop both sides of a switch case run.
+@inline(never) func timeSwitching(_ n: Int, _ set: (Bool) throws -> Void) rethrows -> UInt64 {
+    try timed {
+        for i in 0..<n { try set(i % 2 == 0) }
+    }
+}
+
+/// `mprotect` of `pages` to read-only (`true`) or read-write: the switch cases' baseline.
+func mprotectSwitch(_ pages: BenchPages, readOnly: Bool) throws {
+    guard mprotect(pages.base, pages.length, readOnly ? PROT_READ : PROT_READ | PROT_WRITE) == 0 else {
+        throw PMemError.system("mprotect", errno: errno)
+    }
 }
