@@ -7,6 +7,7 @@ let package = Package(
     name: "PMemKit",
     products: [
         .library(name: "PMemKit", targets: ["PMemKit"]),
+        .library(name: "PMemHeap", targets: ["PMemHeap"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-bench", targets: ["pmem-bench"]),
     ],
@@ -28,6 +29,9 @@ let package = Package(
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
+        .systemLibrary(
+            name: "CPmemobj", path: "CShims/CPmemobj", pkgConfig: "libpmemobj",
+            providers: [.apt(["libpmemobj-dev"])]),
         // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
         .target(
             name: "CClang", path: "CShims/CClang",
@@ -44,6 +48,14 @@ let package = Package(
         .target(
             name: "PMemKit",
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
+
+        // The heap: atomics, checksums and the swizzling loop in C; policy in Swift.
+        .target(
+            name: "CPMemHeap", dependencies: ["CPMemShim"], path: "CShims/CPMemHeap",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim"]),
+        // The crash-test child: runs a heap workload until killed, and verifies a pool.
+        .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
 
         // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
         .target(
@@ -65,14 +77,15 @@ let package = Package(
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemProtect",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemProtect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemProtect", "CFaultShim", "CSigsegv", "CPmem",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "CPmem", "CPmemobj", "PMemProtect", "CFaultShim",
+                "CSigsegv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -82,7 +95,8 @@ let package = Package(
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
         .testTarget(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "CPMemShim"]),
+        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
+        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
         .testTarget(
             name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim", "TestSupport"]),

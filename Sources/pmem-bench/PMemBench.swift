@@ -39,6 +39,7 @@ var allSuites: [any BenchSuite.Type] {
         VFHASuite.self,
         ProtectSuite.self,
         AnalyzeSuite.self,
+        HeapSuite.self,
     ]
 }
 

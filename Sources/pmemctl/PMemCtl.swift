@@ -24,6 +24,7 @@ struct PMemCtl: ParsableCommand {
             VMCommand.self,
             ProtectCommand.self,
             AnalyzeCommand.self,
+            HeapCommand.self,
         ]
     )
 

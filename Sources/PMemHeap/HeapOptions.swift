@@ -1,0 +1,112 @@
+import Foundation
+
+/// Where a pool is mapped when it is opened.
+public enum HeapPlacement: Sendable, Equatable {
+    /// At the base its pointers were written for when that range is free
+    /// (no relocation), elsewhere otherwise.
+    case recorded
+    /// Wherever the kernel puts it.
+    case anywhere
+    /// At an address whose range overlaps none the pool's pointers may hold,
+    /// so every pointer is relocated (tests, benchmarks).
+    case differentFromRecorded
+    /// At exactly this address (which must be free).
+    case exactly(UInt)
+
+    /// The placement asked for by the environment: `PMEMKIT_HEAP_BASE=0x…`
+    /// (exact), `PMEMKIT_HEAP_RELOCATE=1` (different from recorded), else `recorded`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> HeapPlacement
+    {
+        if let text = environment["PMEMKIT_HEAP_BASE"] {
+            let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+            if let address = UInt(digits, radix: 16) { return .exactly(address) }
+        }
+        return environment["PMEMKIT_HEAP_RELOCATE"] == "1" ? .differentFromRecorded : .recorded
+    }
+}
+
+/// Progress of a relocation, reported while it runs and once at the end.
+public struct RelocationProgress: Sendable {
+    /// Slabs scanned so far.
+    public var slabsDone: Int
+    /// Slabs to scan.
+    public var slabsTotal: Int
+    /// Pointer fields rewritten so far.
+    public var pointersMoved: UInt64
+}
+
+/// How to open a heap.
+public struct HeapOpenOptions: Sendable {
+    /// Where to map the pool; by default from the environment (see `HeapPlacement.fromEnvironment`).
+    public var placement: HeapPlacement
+    /// Threads that relocate pointers in parallel; by default one per active core.
+    public var relocationThreads: Int
+    /// Called from time to time during a relocation (about every 100 ms), and at its end.
+    public var progress: (@Sendable (RelocationProgress) -> Void)?
+    /// Options for the mapping (plain file policy, PMem requirement).
+    public var requirePMem: Bool
+
+    /// Options; the defaults suit applications.
+    public init(
+        placement: HeapPlacement = .fromEnvironment(),
+        relocationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false
+    ) {
+        self.placement = placement
+        self.relocationThreads = max(1, relocationThreads)
+        self.progress = progress
+        self.requirePMem = requirePMem
+    }
+}
+
+/// How to create a heap.
+public struct HeapCreateOptions: Sendable {
+    /// Bytes per slab (power of two, 4K to 64M); default 64 KiB.
+    public var slabSize: Int?
+    /// Bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
+    public var logSize: Int?
+    /// Fail unless the backing is real PMem.
+    public var requirePMem: Bool
+
+    /// Options; the defaults suit most pools.
+    public init(slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false) {
+        self.slabSize = slabSize
+        self.logSize = logSize
+        self.requirePMem = requirePMem
+    }
+}
+
+/// What opening a heap did, for tools and tests.
+public struct OpenReport: Sendable, Equatable {
+    /// The pool was not closed cleanly last time.
+    public var recoveredFromCrash: Bool
+    /// Committed transactions replayed from the redo log.
+    public var replayedTransactions: Int
+    /// Whether pointers were relocated (base changed, or an interrupted relocation finished).
+    public var relocated: Bool
+    /// The bases pointers were moved from.
+    public var relocatedFrom: [UInt64]
+    /// The base the pool is mapped at now.
+    public var base: UInt64
+    /// Objects visited and pointer fields rewritten by the relocation.
+    public var relocation: RelocationStats?
+}
+
+/// Counts from one relocation.
+public struct RelocationStats: Sendable, Equatable {
+    /// Allocated objects visited.
+    public var objects: UInt64
+    /// Non-null pointer fields seen.
+    public var pointers: UInt64
+    /// Pointer fields rewritten.
+    public var moved: UInt64
+    /// Pointer fields pointing outside every range the pool was ever at (left alone).
+    public var outside: UInt64
+    /// Bytes of slabs scanned.
+    public var bytesScanned: UInt64
+    /// Wall time of the scan.
+    public var seconds: Double
+    /// Threads that scanned.
+    public var threads: Int
+}

@@ -1,0 +1,193 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+extension PersistentHeap {
+    /// Creates a pool of `size` bytes at `path` (a new file, or a DAX device)
+    /// and opens it, with `types` registered.
+    public static func create(
+        path: String, size: Int, options: HeapCreateOptions = HeapCreateOptions(),
+        types: [TypeDescription] = []
+    ) throws -> PersistentHeap {
+        let geometry = try PoolGeometry.plan(
+            poolSize: size, slabSize: options.slabSize, logSize: options.logSize)
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+            throw PMemError(.busy, operation: "heap create", errno: EEXIST, detail: "\(path) already exists")
+        }
+        let mapping = try PMemMapping(
+            path: path, options: .init(size: size, create: true, requirePMem: options.requirePMem))
+        let lock = try lockPool(path)
+        let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
+        let pool = PoolMemory(mapping: mapping, salt: identity.salt)
+        format(pool, identity: identity)
+        let snapshot = try PoolSnapshot.load(base: pool.base, fileSize: mapping.size, path: path)
+        let report = OpenReport(
+            recoveredFromCrash: false, replayedTransactions: 0, relocated: false, relocatedFrom: [],
+            base: pool.baseAddress, relocation: nil)
+        let heap = PersistentHeap(
+            path: path, pool: pool, snapshot: snapshot, state: snapshot.state, stateSlot: snapshot.stateSlot,
+            report: report, lockDescriptor: lock)
+        for type in types { try heap.register(type) }
+        return heap
+    }
+
+    /// Writes an empty pool: metadata first, the identity block last, so a
+    /// crash while creating leaves something that is not mistaken for a pool.
+    private static func format(_ pool: PoolMemory, identity: PoolIdentity) {
+        let g = identity.geometry
+        pool.base.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
+        (pool.base + g.slabDirectoryOffset).initializeMemory(
+            as: UInt8.self, repeating: 0, count: g.slabCount * 8)
+        pool.flush(pool.base + g.slabDirectoryOffset, g.slabCount * 8)
+        for (offset, tag) in [
+            (HeapFormat.typeCountOffset, HeapFormat.typeCountOffset),
+            (HeapFormat.checkpointOffset, HeapFormat.checkpointOffset),
+        ] {
+            pool.base.storeBytes(
+                of: CheckedWord.encode(0, salt: pool.salt, tag: tag), toByteOffset: offset, as: UInt64.self)
+        }
+        pool.persist(pool.base, HeapFormat.headerSize)
+        PoolState(generation: 1, cleanShutdown: false, bases: [pool.baseAddress]).write(
+            into: pool, replacing: 1)
+        identity.write(to: pool.base)
+        pool.persist(pool.base, HeapFormat.identitySize)
+    }
+
+    /// Opens the pool at `path`.
+    ///
+    /// Validation comes first, on a read-only mapping: a damaged pool, or a
+    /// program type whose layout differs from the stored one, is reported with
+    /// nothing written. Then the pool is mapped (at its recorded base when
+    /// that range is free), committed transactions left in the redo log are
+    /// replayed, and pointers are relocated if the base changed or an earlier
+    /// relocation was interrupted.
+    public static func open(
+        path: String, types: [TypeDescription] = [], options: HeapOpenOptions = HeapOpenOptions()
+    ) throws -> PersistentHeap {
+        let lock = try lockPool(path)
+        var locked = true
+        defer { if locked { Foundation.close(lock) } }
+        // The header says where the pool wants to be mapped; everything else is
+        // validated on the final mapping, before the first store to it.
+        let header = try readHeader(path)
+        let mapping = try BasePlacement.map(
+            path: path, geometry: header.geometry, bases: header.bases, placement: options.placement,
+            requirePMem: options.requirePMem)
+        let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
+        guard snapshot.geometry == header.geometry, snapshot.state.bases == header.bases else {
+            throw PMemError(
+                .busy, operation: "heap open", detail: "\(path) changed while it was being opened")
+        }
+        for type in types { try snapshot.checkCompatible(type) }
+        let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
+        var (state, slot, report) = recover(pool: pool, snapshot: snapshot, options: options)
+        state.generation += 1
+        state.cleanShutdown = false
+        state.write(into: pool, replacing: slot)
+        var opened = snapshot
+        opened.checkpoint = report.checkpoint
+        let heap = PersistentHeap(
+            path: path, pool: pool, snapshot: opened, state: state, stateSlot: 1 - slot, report: report.open,
+            lockDescriptor: lock)
+        locked = false
+        for type in types { try heap.register(type) }
+        return heap
+    }
+
+    /// Replays the redo log and relocates pointers as needed; used by `open`
+    /// and by the checker (on a private view).
+    static func recover(pool: PoolMemory, snapshot: PoolSnapshot, options: HeapOpenOptions) -> (
+        PoolState, Int, (open: OpenReport, checkpoint: UInt64)
+    ) {
+        let geometry = snapshot.geometry
+        var state = snapshot.state
+        var slot = snapshot.stateSlot
+        let records = RedoLog.committedRecords(
+            in: pool.base, geometry: geometry, checkpoint: snapshot.checkpoint, salt: pool.salt)
+        var checkpoint = snapshot.checkpoint
+        if !records.isEmpty {
+            checkpoint = RedoLog.replay(records, pool: pool, geometry: geometry, checkpoint: checkpoint)
+        }
+        let target = pool.baseAddress
+        var report = OpenReport(
+            recoveredFromCrash: !snapshot.state.cleanShutdown, replayedTransactions: records.count,
+            relocated: false,
+            relocatedFrom: [], base: target, relocation: nil)
+        if state.bases != [target] {
+            let from = state.bases.filter { $0 != target }
+            // Record every base pointers may hold before touching one: a crash from here on is recoverable.
+            state.generation += 1
+            state.bases = [target] + from
+            state.write(into: pool, replacing: slot)
+            slot = 1 - slot
+            CrashPoints.reach("relocation planned, no pointer moved")
+            let runtimes = snapshot.types.map {
+                TypeRuntime(
+                    id: $0.id, description: $0.description,
+                    layout: SlabLayout(
+                        stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!)
+            }
+            let stats = Relocator.run(
+                pool: pool, geometry: geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: from,
+                threads: options.relocationThreads, progress: options.progress)
+            CrashPoints.reach("relocation done, state not yet settled")
+            state.generation += 1
+            state.bases = [target]
+            state.write(into: pool, replacing: slot)
+            slot = 1 - slot
+            report.relocated = true
+            report.relocatedFrom = from
+            report.relocation = stats
+        }
+        return (state, slot, (report, checkpoint))
+    }
+
+    /// The identity and state from the header: read with `pread` from a
+    /// file, or through a short-lived read-only mapping of a device.
+    private static func readHeader(_ path: String) throws -> (geometry: PoolGeometry, bases: [UInt64]) {
+        let block = UnsafeMutableRawPointer.allocate(
+            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+        defer { block.deallocate() }
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        defer { Foundation.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        let size: Int
+        if st.st_mode & S_IFMT == S_IFREG {
+            size = Int(st.st_size)
+            guard size >= HeapFormat.headerSize else {
+                throw PMemError(
+                    .corrupt, operation: "heap open",
+                    detail: "\(path): \(size) bytes is too small to be a heap pool")
+            }
+            guard pread(fd, block, HeapFormat.headerSize, 0) == HeapFormat.headerSize else {
+                throw PMemError.system("read", errno: errno, detail: path)
+            }
+        } else {
+            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
+            size = probe.size
+            block.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
+        }
+        let identity = try PoolIdentity.read(from: block, fileSize: size, path: path)
+        let (state, _) = try PoolState.read(from: block, salt: identity.salt, path: path)
+        return (identity.geometry, state.bases)
+    }
+
+    /// Takes an exclusive lock on the pool so two processes never open it at once.
+    static func lockPool(_ path: String) throws -> Int32 {
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let error = errno
+            Foundation.close(fd)
+            if error == EWOULDBLOCK {
+                throw PMemError(
+                    .busy, operation: "heap open", errno: error, detail: "\(path) is open in another process")
+            }
+            throw PMemError.system("flock", errno: error, detail: path)
+        }
+        return fd
+    }
+}

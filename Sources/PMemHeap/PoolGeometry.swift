@@ -1,0 +1,105 @@
+import PMemKit
+
+/// Where each region of a pool lies: header, type table, slab directory,
+/// redo log lanes and slabs. Fixed at creation and stored in the identity block.
+public struct PoolGeometry: Codable, Sendable, Equatable {
+    /// Bytes of the whole pool.
+    public var poolSize: Int
+    /// Bytes of one slab.
+    public var slabSize: Int
+    /// Offset of the type table.
+    public var typeTableOffset: Int
+    /// Entries the type table holds.
+    public var typeCapacity: Int
+    /// Offset of the slab directory (8 bytes per slab).
+    public var slabDirectoryOffset: Int
+    /// Number of slabs.
+    public var slabCount: Int
+    /// Offset of the redo log.
+    public var logOffset: Int
+    /// Lanes in the redo log; a transaction writes into one lane.
+    public var laneCount: Int
+    /// Bytes of one lane, which bounds one transaction's redo records.
+    public var laneSize: Int
+    /// Offset of the first slab.
+    public var slabsOffset: Int
+
+    /// The geometry of a new pool of `poolSize` bytes.
+    ///
+    /// - Parameters:
+    ///   - slabSize: bytes per slab (a power of two, 4 KiB to 64 MiB).
+    ///   - logSize: bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
+    static func plan(poolSize: Int, slabSize: Int?, logSize: Int?) throws -> PoolGeometry {
+        let slab = slabSize ?? HeapFormat.defaultSlabSize
+        guard slab >= 4096, slab <= 64 << 20, slab & (slab - 1) == 0 else {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail: "slab size \(slab) must be a power of two between 4K and 64M")
+        }
+        let lanes = HeapFormat.defaultLaneCount
+        let wantedLog = logSize ?? min(max(poolSize / 32, 256 << 10), 64 << 20)
+        let laneSize = roundUp(max(wantedLog / lanes, 4096), 4096)
+        let typeTableOffset = HeapFormat.headerSize
+        let typeCapacity = HeapFormat.defaultTypeCapacity
+        let directoryOffset = typeTableOffset + typeCapacity * HeapFormat.typeEntrySize
+        let logOffset = roundUp(directoryOffset + (poolSize / slab) * 8, 4096)
+        let slabsOffset = roundUp(logOffset + lanes * laneSize, min(slab, 64 << 10))
+        let slabCount = poolSize > slabsOffset ? (poolSize - slabsOffset) / slab : 0
+        guard slabCount >= 1 else {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail: "a pool of \(poolSize) bytes has no room for a slab after its metadata and "
+                    + "\(lanes * laneSize)-byte log; give at least \(slabsOffset + slab) bytes")
+        }
+        let geometry = PoolGeometry(
+            poolSize: poolSize, slabSize: slab, typeTableOffset: typeTableOffset, typeCapacity: typeCapacity,
+            slabDirectoryOffset: directoryOffset, slabCount: slabCount, logOffset: logOffset,
+            laneCount: lanes, laneSize: laneSize, slabsOffset: slabsOffset)
+        try geometry.validate()
+        return geometry
+    }
+
+    /// Checks that the regions are ordered, aligned and inside the pool.
+    ///
+    /// Read from media, a geometry is untrusted: this is what keeps a corrupt
+    /// identity block from sending any later access outside the mapping.
+    func validate() throws {
+        func bad(_ what: String) -> PMemError {
+            PMemError(.corrupt, operation: "heap open", detail: "pool geometry is inconsistent: \(what)")
+        }
+        let limit = 1 << 46
+        for (name, value) in [
+            ("pool size", poolSize), ("slab size", slabSize), ("type table offset", typeTableOffset),
+            ("type capacity", typeCapacity), ("slab directory offset", slabDirectoryOffset),
+            ("slab count", slabCount), ("log offset", logOffset), ("lane count", laneCount),
+            ("lane size", laneSize), ("slabs offset", slabsOffset),
+        ] where value <= 0 || value > limit {
+            throw bad("\(name) \(value) is out of range")
+        }
+        guard slabSize >= 4096, slabSize & (slabSize - 1) == 0 else { throw bad("slab size \(slabSize)") }
+        guard typeTableOffset >= HeapFormat.headerSize, typeCapacity <= 4096 else {
+            throw bad("type table at \(typeTableOffset) with \(typeCapacity) entries")
+        }
+        guard slabDirectoryOffset >= typeTableOffset + typeCapacity * HeapFormat.typeEntrySize else {
+            throw bad("slab directory overlaps the type table")
+        }
+        guard logOffset >= slabDirectoryOffset + slabCount * 8, logOffset % 4096 == 0 else {
+            throw bad("redo log overlaps the slab directory")
+        }
+        guard laneCount <= 64, laneSize % 4096 == 0 else {
+            throw bad("\(laneCount) lanes of \(laneSize) bytes")
+        }
+        guard slabsOffset >= logOffset + laneCount * laneSize, slabsOffset % 4096 == 0 else {
+            throw bad("slabs overlap the redo log")
+        }
+        guard slabsOffset + slabCount * slabSize <= poolSize else {
+            throw bad("\(slabCount) slabs of \(slabSize) bytes do not fit in \(poolSize) bytes")
+        }
+    }
+
+    /// Offset of slab `index`.
+    @inline(__always) func slabOffset(_ index: Int) -> Int { slabsOffset + index * slabSize }
+
+    /// Offset of lane `index`.
+    @inline(__always) func laneOffset(_ index: Int) -> Int { logOffset + index * laneSize }
+}

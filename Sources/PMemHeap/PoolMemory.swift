@@ -1,0 +1,89 @@
+import CPMemShim
+import PMemKit
+
+/// The bytes of an open pool and how stores on them are made durable.
+///
+/// The heap works on this rather than on `PMemMapping` directly so that the
+/// checker can run the same recovery on a private copy-on-write view, where
+/// nothing reaches the file and flushing is pointless.
+final class PoolMemory: @unchecked Sendable {
+    /// First byte of the pool in this process.
+    let base: UnsafeMutableRawPointer
+    /// Bytes of the pool.
+    let size: Int
+    /// Seed for this pool's checksums (from its UUID).
+    let salt: UInt64
+    /// CPU persist path; `nil` for msync backings and private views.
+    let cpuPath: PersistPath?
+    /// The mapping when durability comes from msync; also keeps the mapping alive.
+    let mapping: PMemMapping?
+    /// Unmaps a private view on deinit.
+    private let unmap: (() -> Void)?
+
+    /// A pool on a PMem (or emulated) mapping.
+    init(mapping: PMemMapping, salt: UInt64) {
+        self.base = mapping.base
+        self.size = mapping.size
+        self.salt = salt
+        self.cpuPath = mapping.persistPath
+        self.mapping = mapping
+        self.unmap = nil
+    }
+
+    /// A private view: stores stay in this process and are never flushed.
+    init(privateView base: UnsafeMutableRawPointer, size: Int, salt: UInt64, unmap: @escaping () -> Void) {
+        self.base = base
+        self.size = size
+        self.salt = salt
+        self.cpuPath = nil
+        self.mapping = nil
+        self.unmap = unmap
+    }
+
+    deinit { unmap?() }
+
+    /// The base as an integer, for pointer arithmetic on swizzled values.
+    var baseAddress: UInt64 { UInt64(UInt(bitPattern: base)) }
+
+    /// Writes back the lines of a range, without waiting.
+    @inline(__always) func flush(_ address: UnsafeRawPointer, _ length: Int) {
+        if let cpuPath {
+            cpuPath.flush(address, length)
+        } else if let mapping {
+            mapping.flush(address, length)
+        }
+    }
+
+    /// Waits for earlier flushes (`sfence`).
+    @inline(__always) func drain() {
+        cpuPath?.drain()
+    }
+
+    /// Flush and drain.
+    @inline(__always) func persist(_ address: UnsafeRawPointer, _ length: Int) {
+        if let cpuPath {
+            cpuPath.persist(address, length)
+        } else if let mapping {
+            mapping.persist(address, length)
+        }
+    }
+
+    /// The flush function of the CPU path, for the C relocation loop; `nil`
+    /// when the caller must make the whole range durable itself afterwards.
+    var cFlushFunction: (@convention(c) (UnsafeRawPointer?, Int) -> Void)? {
+        guard let cpuPath else { return nil }
+        let kind: pmk_flush_kind
+        switch cpuPath.flush {
+        case .none: return nil
+        case .clwb: kind = PMK_FLUSH_CLWB
+        case .clflushopt: kind = PMK_FLUSH_CLFLUSHOPT
+        case .clflush: kind = PMK_FLUSH_CLFLUSH
+        }
+        return pmk_persist_ops_get(kind, PMK_COPY_TEMPORAL)?.pointee.flush
+    }
+
+    /// Makes the whole pool durable (msync backings after bulk work).
+    func syncAll() {
+        if cpuPath == nil, let mapping { mapping.persist(mapping.base, mapping.size) }
+    }
+}

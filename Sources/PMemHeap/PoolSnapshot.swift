@@ -1,0 +1,96 @@
+import PMemKit
+
+/// Everything read and validated from a pool before anything is written:
+/// identity, state, checkpoint, type table, slab directory, bitmaps.
+///
+/// Opening (and checking) a pool starts here, on a read-only mapping, so a
+/// damaged pool is reported with nothing written to it.
+struct PoolSnapshot {
+    var identity: PoolIdentity
+    var state: PoolState
+    var stateSlot: Int
+    var checkpoint: UInt64
+    var types: [StoredType]
+    var slabTypes: [UInt32]
+    var rootAddress: UInt64
+    var rootType: UInt32
+
+    var geometry: PoolGeometry { identity.geometry }
+
+    /// Reads and validates the pool at `base` (`fileSize` bytes mapped).
+    static func load(base: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolSnapshot {
+        guard fileSize >= HeapFormat.headerSize else {
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail: "\(path): \(fileSize) bytes is too small to be a heap pool")
+        }
+        let identity = try PoolIdentity.read(from: base, fileSize: fileSize, path: path)
+        let salt = identity.salt
+        let geometry = identity.geometry
+        let (state, slot) = try PoolState.read(from: base, salt: salt, path: path)
+        let checkpointWord = base.load(fromByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
+        guard
+            let checkpoint = CheckedWord.decode(checkpointWord, salt: salt, tag: HeapFormat.checkpointOffset)
+        else {
+            throw PMemError(
+                .corrupt, operation: "heap open", detail: "\(path): the checkpoint word is damaged")
+        }
+        let types = try TypeTable.read(from: base, geometry: geometry, salt: salt, path: path)
+        for type in types
+        where SlabLayout(
+            stride: type.stride, alignment: type.description.alignment, slabSize: geometry.slabSize) == nil
+        {
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail:
+                    "\(path): type '\(type.description.name)' does not fit in a slab of \(geometry.slabSize) bytes"
+            )
+        }
+        let slabTypes = try SlabDirectory.read(
+            from: base, geometry: geometry, typeCount: types.count, salt: salt, path: path)
+        try checkBitmaps(base: base, geometry: geometry, types: types, slabTypes: slabTypes, path: path)
+        let rootType = base.load(fromByteOffset: HeapFormat.rootTypeOffset, as: UInt64.self)
+        let rootAddress = base.load(fromByteOffset: HeapFormat.rootPointerOffset, as: UInt64.self)
+        guard rootType <= UInt64(types.count), (rootAddress == 0) == (rootType == 0) else {
+            throw PMemError(.corrupt, operation: "heap open", detail: "\(path): the root line is damaged")
+        }
+        return PoolSnapshot(
+            identity: identity, state: state, stateSlot: slot, checkpoint: checkpoint, types: types,
+            slabTypes: slabTypes, rootAddress: rootAddress, rootType: UInt32(rootType))
+    }
+
+    /// A slab bitmap with bits past its last slot is damaged.
+    private static func checkBitmaps(
+        base: UnsafeRawPointer, geometry: PoolGeometry, types: [StoredType], slabTypes: [UInt32], path: String
+    ) throws {
+        let layouts = types.map {
+            SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!
+        }
+        for (slab, typeID) in slabTypes.enumerated() where typeID != 0 {
+            let layout = layouts[Int(typeID) - 1]
+            let last = layout.bitmapWords - 1
+            let word = base.load(fromByteOffset: geometry.slabOffset(slab) + last * 8, as: UInt64.self)
+            guard word & layout.invalidBits(word: last) == 0 else {
+                throw PMemError(
+                    .corrupt, operation: "heap open",
+                    detail:
+                        "\(path): slab \(slab) has allocation bits set past its last slot (bitmap damaged)")
+            }
+        }
+    }
+
+    /// The stored type named like `description`, after checking it has the same layout.
+    ///
+    /// Throws `invalidArgument` naming the type and both layouts when they differ.
+    func checkCompatible(_ description: TypeDescription) throws {
+        guard let stored = types.first(where: { $0.description.name == description.name }) else { return }
+        guard stored.layoutHash != description.layoutHash else { return }
+        let s = stored.description
+        throw PMemError(
+            .invalidArgument, operation: "heap open",
+            detail:
+                "type '\(description.name)' changed: the pool stores size \(s.size), alignment \(s.alignment), "
+                + "pointer offsets \(s.pointerOffsets); the program declares size \(description.size), "
+                + "alignment \(description.alignment), pointer offsets \(description.pointerOffsets)")
+    }
+}

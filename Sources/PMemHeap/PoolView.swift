@@ -1,0 +1,43 @@
+import Foundation
+import PMemKit
+
+/// A mapping of a pool for inspection that can never write to it: a
+/// private copy-on-write view of a file (recovery may run in it, changing
+/// only this process's pages), or a read-only view of a device.
+final class PoolView {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+    /// Stores are allowed and stay private.
+    let isPrivate: Bool
+
+    /// Maps `path` for inspection.
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        let regular = st.st_mode & S_IFMT == S_IFREG
+        let length: Int
+        if regular {
+            length = Int(st.st_size)
+        } else {
+            // A DAX device: the mapping code knows how to size it.
+            length = try PMemMapping(path: path, options: .init(readOnly: true)).size
+        }
+        guard length > 0 else {
+            throw PMemError(.corrupt, operation: "heap check", detail: "\(path) is empty, not a heap pool")
+        }
+        // MAP_PRIVATE needs a file; device DAX only maps shared, so it is inspected read-only.
+        let prot = regular ? PROT_READ | PROT_WRITE : PROT_READ
+        let flags = regular ? MAP_PRIVATE : MAP_SHARED
+        guard let p = mmap(nil, length, prot, flags, fd, 0), p != MAP_FAILED else {
+            throw PMemError.system("mmap", errno: errno, detail: path)
+        }
+        base = p
+        size = length
+        isPrivate = regular
+    }
+
+    deinit { munmap(base, size) }
+}

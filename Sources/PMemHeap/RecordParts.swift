@@ -1,0 +1,91 @@
+import CPMemHeap
+
+/// A redo record too large for one lane is written across whole lanes, one
+/// part per lane, each lane starting with a 64-byte part header:
+///
+/// ```
+/// magic u64 | seq u64 | part index u32 | part count u32 | next lane u32 | payload bytes u32
+/// | record length u64 | reserved u64 | checksum u64 (of the 56 bytes before it)
+/// ```
+///
+/// The record's own checksum covers the whole record, so recovery accepts a
+/// chain only when every part is present and intact.
+enum RecordParts {
+    /// `PMHPART` and a zero byte, little-endian.
+    static let magic: UInt64 = 0x0054_5241_5048_4d50
+    static let headerSize = 64
+    static let noLane = UInt32.max
+
+    /// Payload bytes one lane carries.
+    static func capacity(laneSize: Int) -> Int { laneSize - headerSize }
+
+    /// Writes part `index` of `count` of record `seq` at the start of `lane` (no flush).
+    static func writeHeader(
+        _ lane: UnsafeMutableRawPointer, seq: UInt64, index: Int, count: Int, nextLane: UInt32, payload: Int,
+        recordLength: Int, salt: UInt64
+    ) {
+        lane.storeBytes(of: magic, as: UInt64.self)
+        lane.storeBytes(of: seq, toByteOffset: 8, as: UInt64.self)
+        lane.storeBytes(of: UInt32(index), toByteOffset: 16, as: UInt32.self)
+        lane.storeBytes(of: UInt32(count), toByteOffset: 20, as: UInt32.self)
+        lane.storeBytes(of: nextLane, toByteOffset: 24, as: UInt32.self)
+        lane.storeBytes(of: UInt32(payload), toByteOffset: 28, as: UInt32.self)
+        lane.storeBytes(of: UInt64(recordLength), toByteOffset: 32, as: UInt64.self)
+        lane.storeBytes(of: 0, toByteOffset: 40, as: UInt64.self)
+        lane.storeBytes(of: 0, toByteOffset: 48, as: UInt64.self)
+        lane.storeBytes(of: pmh_checksum64(lane, 56, salt ^ magic), toByteOffset: 56, as: UInt64.self)
+    }
+
+    /// A part header as read back.
+    struct Header {
+        let seq: UInt64
+        let index: Int
+        let count: Int
+        let nextLane: UInt32
+        let payload: Int
+        let recordLength: Int
+    }
+
+    /// The part header at the start of `lane`, or `nil` when there is none (or it is damaged).
+    static func readHeader(_ lane: UnsafeRawPointer, laneSize: Int, salt: UInt64) -> Header? {
+        guard lane.load(as: UInt64.self) == magic,
+            lane.load(fromByteOffset: 56, as: UInt64.self) == pmh_checksum64(lane, 56, salt ^ magic)
+        else { return nil }
+        let header = Header(
+            seq: lane.load(fromByteOffset: 8, as: UInt64.self),
+            index: Int(lane.load(fromByteOffset: 16, as: UInt32.self)),
+            count: Int(lane.load(fromByteOffset: 20, as: UInt32.self)),
+            nextLane: lane.load(fromByteOffset: 24, as: UInt32.self),
+            payload: Int(lane.load(fromByteOffset: 28, as: UInt32.self)),
+            recordLength: Int(lane.load(fromByteOffset: 32, as: UInt64.self)))
+        guard header.payload <= capacity(laneSize: laneSize), header.index < header.count else { return nil }
+        return header
+    }
+
+    /// Reassembles the record whose first part starts lane `first`; `nil` unless every part is there.
+    static func gather(
+        first: Int, base: UnsafeRawPointer, geometry: PoolGeometry, salt: UInt64
+    ) -> [UInt8]? {
+        guard
+            let head = readHeader(base + geometry.laneOffset(first), laneSize: geometry.laneSize, salt: salt),
+            head.index == 0, head.count <= geometry.laneCount,
+            head.recordLength <= head.count * capacity(laneSize: geometry.laneSize)
+        else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(head.recordLength)
+        var lane = first
+        var visited = Set<Int>()
+        for index in 0..<head.count {
+            guard lane < geometry.laneCount, visited.insert(lane).inserted,
+                let part = readHeader(
+                    base + geometry.laneOffset(lane), laneSize: geometry.laneSize, salt: salt),
+                part.seq == head.seq, part.index == index, part.count == head.count
+            else { return nil }
+            let start = base + geometry.laneOffset(lane) + headerSize
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: start, count: part.payload))
+            lane = Int(part.nextLane)
+        }
+        guard bytes.count == head.recordLength else { return nil }
+        return bytes
+    }
+}

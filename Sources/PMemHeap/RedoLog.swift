@@ -1,0 +1,271 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+/// The redo log: lanes of records, the global commit sequence, and the
+/// checkpoint that says which records are no longer needed.
+///
+/// Commit protocol (one ordering point): a transaction builds its record in
+/// DRAM, seals it (a checksum over every byte), streams it into its lane
+/// and fences once; from then on the record alone proves the commit. The
+/// changes are then stored in place without flushing: until the checkpoint
+/// passes the record, recovery would replay it, so those lines only need to
+/// be flushed before the checkpoint moves (which flushes every lane's).
+///
+/// Recovery replays, in sequence order, every valid record newer than the
+/// persistent checkpoint. The checkpoint only moves past a sequence once
+/// every record up to it is durably applied, and a lane is only rewritten
+/// from its start once the checkpoint covers everything in it, so no record
+/// that could still matter is ever overwritten.
+final class RedoLog: @unchecked Sendable {
+    let pool: PoolMemory
+    let geometry: PoolGeometry
+    let lanes: [Lane]
+    let bounds: RedoRecord.Bounds
+    /// The last sequence number handed out (own cache line).
+    private let sequence: UnsafeMutablePointer<UInt64>
+    /// Guards checkpoint advances.
+    private let lock = NSLock()
+    /// The persistent checkpoint, mirrored (written under `lock`).
+    private(set) var checkpoint: UInt64 {
+        get { pmh_load_acquire(checkpointMirror) }
+        set { pmh_store_release(checkpointMirror, newValue) }
+    }
+    private let checkpointMirror: UnsafeMutablePointer<UInt64>
+
+    /// The checkpoint, readable from any thread without the lock.
+    var checkpointValue: UInt64 { checkpoint }
+
+    init(pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64) {
+        self.pool = pool
+        self.geometry = geometry
+        self.bounds = RedoRecord.Bounds(geometry: geometry)
+        checkpointMirror = .allocate(capacity: 1)
+        checkpointMirror.initialize(to: checkpoint)
+        lanes = (0..<geometry.laneCount).map {
+            Lane(index: $0, start: pool.base + geometry.laneOffset($0), size: geometry.laneSize)
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+        sequence = raw.initializeMemory(as: UInt64.self, repeating: 0, count: 8)
+        sequence.pointee = checkpoint
+    }
+
+    deinit {
+        sequence.deallocate()
+        checkpointMirror.deallocate()
+    }
+
+    /// The caller's thread, as the lanes record it.
+    @inline(__always) static var currentThread: UInt64 {
+        UInt64(UInt(bitPattern: Int(bitPattern: pthread_self())))
+    }
+
+    // MARK: Lanes
+
+    /// A free lane, preferring `hint`; waits (yielding) while all are busy.
+    func acquireLane(hint: Int) -> Lane {
+        var i = hint % lanes.count
+        var tries = 0
+        while !lanes[i].tryAcquire() {
+            i = (i + 1) % lanes.count
+            tries += 1
+            if tries % lanes.count == 0 { sched_yield() }
+        }
+        return lanes[i]
+    }
+
+    /// Takes `count` more free lanes, all or none at a time (so two large
+    /// transactions never hold half each), yielding while they are busy.
+    func acquireLanes(_ count: Int, besides own: Lane) -> [Lane] {
+        guard count > 0 else { return [] }
+        while true {
+            var got: [Lane] = []
+            for lane in lanes where lane !== own && got.count < count && lane.tryAcquire() {
+                got.append(lane)
+            }
+            if got.count == count { return got }
+            for lane in got { lane.release() }
+            sched_yield()
+        }
+    }
+
+    /// Flushes what records applied in `lane` stored in place (no fence).
+    ///
+    /// Any thread may do this for any lane: the flushes are ordered by the
+    /// caller's own fence, which is why the checkpoint calls it for every
+    /// lane before it moves.
+    func flushDirty(of lane: Lane) {
+        lane.lockDirty()
+        for (address, length) in lane.dirty { pool.flush(address, length) }
+        lane.dirty.removeAll(keepingCapacity: true)
+        lane.unlockDirty()
+    }
+
+    // MARK: Sequence numbers
+
+    /// Draws the next sequence number for `lane`, publishing it as in flight
+    /// first so a concurrent checkpoint cannot pass it.
+    @inline(__always) func drawSequence(for lane: Lane) -> UInt64 {
+        pmh_store_seq_cst(lane.word(.inFlight), Lane.reserving)
+        let seq = pmh_fetch_add(sequence, 1) + 1
+        pmh_store_release(lane.word(.inFlight), seq)
+        return seq
+    }
+
+    /// The latest sequence number handed out.
+    var lastSequence: UInt64 { pmh_load_seq_cst(sequence) }
+
+    // MARK: Checkpoint
+
+    /// Advances the persistent checkpoint to at least `needed`: flushes what
+    /// every lane stored in place, fences, then stores the checkpoint,
+    /// waiting for transactions still between their sequence number and the
+    /// end of their apply.
+    func advanceCheckpoint(through needed: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        while checkpoint < needed {
+            // Read the counter before the lanes: a lane seen idle draws a larger number later.
+            var target = pmh_load_seq_cst(sequence)
+            for lane in lanes {
+                var inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                while inFlight == Lane.reserving {
+                    pmh_cpu_relax()
+                    inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                }
+                if inFlight != 0 { target = min(target, inFlight - 1) }
+                flushDirty(of: lane)
+            }
+            pool.drain()
+            if target > checkpoint {
+                CrashPoints.reach("checkpoint: applies flushed, checkpoint not yet stored")
+                storeCheckpoint(target)
+            }
+            if checkpoint < needed {
+                lock.unlock()
+                sched_yield()
+                lock.lock()
+            }
+        }
+    }
+
+    private func storeCheckpoint(_ value: UInt64) {
+        let word = CheckedWord.encode(value, salt: pool.salt, tag: HeapFormat.checkpointOffset)
+        pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
+        pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+        checkpoint = value
+    }
+
+    // MARK: Recovery
+
+    /// A committed record found in the log; multi-lane records are reassembled in DRAM.
+    struct FoundRecord {
+        let seq: UInt64
+        let record: UnsafeRawPointer
+        let lane: Int
+        /// Holds a reassembled record's bytes alive.
+        let storage: RecordStorage?
+    }
+
+    /// Owned bytes of a reassembled record.
+    final class RecordStorage {
+        let bytes: UnsafeMutableRawPointer
+        init(_ content: [UInt8]) {
+            bytes = .allocate(byteCount: max(content.count, 1), alignment: 8)
+            content.withUnsafeBytes { bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        deinit { bytes.deallocate() }
+    }
+
+    /// Every valid record newer than `checkpoint`, in sequence order.
+    static func committedRecords(
+        in base: UnsafeRawPointer, geometry: PoolGeometry, checkpoint: UInt64, salt: UInt64
+    ) -> [FoundRecord] {
+        var found: [FoundRecord] = []
+        let bounds = RedoRecord.Bounds(geometry: geometry)
+        func valid(_ record: UnsafeRawPointer, room: Int, lane: Int, after previous: UInt64) -> Bool {
+            let length = RedoRecord.length(record)
+            return RedoRecord.seq(record) > previous && length >= HeapFormat.recordHeaderSize
+                && length <= room
+                && length % 8 == 0 && record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(lane)
+                && record.load(fromByteOffset: 24, as: UInt64.self)
+                    == RedoRecord.checksum(record, length: length, salt: salt)
+                && RedoRecord.forEachEntry(record, bounds: bounds, { _, _, _, _ in })
+        }
+        for index in 0..<geometry.laneCount {
+            let lane = base + geometry.laneOffset(index)
+            if let part = RecordParts.readHeader(lane, laneSize: geometry.laneSize, salt: salt) {
+                // A lane holding a part of a multi-lane record holds nothing else.
+                if part.index == 0, part.seq > checkpoint,
+                    let bytes = RecordParts.gather(first: index, base: base, geometry: geometry, salt: salt)
+                {
+                    let storage = RecordStorage(bytes)
+                    if valid(storage.bytes, room: bytes.count, lane: index, after: checkpoint),
+                        RedoRecord.seq(storage.bytes) == part.seq
+                    {
+                        found.append(
+                            FoundRecord(seq: part.seq, record: storage.bytes, lane: index, storage: storage))
+                    }
+                }
+                continue
+            }
+            // The lane's records since it last started over form a chain of
+            // increasing sequence numbers from its first byte; the chain's
+            // older links may already be covered by the checkpoint.
+            var position = 0
+            var previous: UInt64 = 0
+            while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
+                let record = lane + position
+                guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else {
+                    break
+                }
+                previous = RedoRecord.seq(record)
+                if previous > checkpoint {
+                    found.append(FoundRecord(seq: previous, record: record, lane: index, storage: nil))
+                }
+                position = roundUp(position + RedoRecord.length(record), HeapFormat.line)
+            }
+        }
+        return found.sorted { $0.seq < $1.seq }
+    }
+
+    /// Stores a record's changes in place and flushes them (no fence).
+    static func apply(_ record: UnsafeRawPointer, pool: PoolMemory, bounds: RedoRecord.Bounds) {
+        let base = pool.base
+        RedoRecord.forEachEntry(record, bounds: bounds) { kind, offset, value, data in
+            let target = base + offset
+            switch kind {
+            case .store:
+                target.copyMemory(from: data, byteCount: Int(value))
+                pool.flush(target, Int(value))
+            case .setBits:
+                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                pool.flush(target, 8)
+            case .clearBits:
+                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                pool.flush(target, 8)
+            }
+            CrashPoints.reach("between redo entries")
+        }
+    }
+
+    /// Replays what recovery found, then moves the checkpoint past it (fenced).
+    /// Returns the number of records replayed.
+    static func replay(_ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64)
+        -> UInt64
+    {
+        let bounds = RedoRecord.Bounds(geometry: geometry)
+        for found in records {
+            apply(found.record, pool: pool, bounds: bounds)
+        }
+        pool.drain()
+        pool.syncAll()
+        let last = records.last?.seq ?? checkpoint
+        if last > checkpoint {
+            let word = CheckedWord.encode(last, salt: pool.salt, tag: HeapFormat.checkpointOffset)
+            pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
+            pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+        }
+        return last
+    }
+}

@@ -1,0 +1,304 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+/// Volatile allocation state over the persistent slabs.
+///
+/// Each slab's persistent bitmap says what is allocated. In DRAM, a slab in
+/// use gets a second bitmap of slots allocated *or reserved*: threads
+/// reserve whole words of free slots at once (their per-thread cache) with
+/// one compare-and-swap, and allocate from the cached mask with no atomics.
+/// The persistent bit is only set when the allocating transaction commits,
+/// so a crash before commit loses nothing and leaks nothing.
+///
+/// Every typed slab's DRAM bitmap is built when the heap opens (`loadAll`),
+/// before any free: a slot freed later only becomes allocatable through
+/// `release`, after its quarantine (see `Quarantine`).
+///
+/// Slab states: unclaimed (not yet taken by a thread since open), owned (a
+/// thread allocates from it), full (no free slot known, owned by nobody),
+/// partial (queued on its type's list after a free).
+final class SlabAllocator: @unchecked Sendable {
+    enum SlabState: UInt64 {
+        case unclaimed = 0
+        case owned = 1
+        case full = 2
+        case partial = 3
+    }
+
+    let pool: PoolMemory
+    let geometry: PoolGeometry
+    /// Type id of each slab (0 = free). Written under `slabLock`, read anywhere.
+    let slabTypes: UnsafeMutablePointer<UInt64>
+    /// `SlabState` of each slab.
+    let states: UnsafeMutablePointer<UInt64>
+    /// Address of each slab's DRAM bitmap, or 0 before it is loaded.
+    let volatileBitmaps: UnsafeMutablePointer<UInt64>
+    /// Registered types by id; slot 0 unused. Written once per id under `slabLock`.
+    let types: UnsafeMutablePointer<TypeRuntime?>
+    /// The slab layout of each type id, beside `types` so hot paths need no reference counting.
+    let layouts: UnsafeMutablePointer<SlabLayout?>
+    /// log2 of the slab size.
+    private let slabShift: Int
+    /// Guards free-slab assignment and type registration.
+    let slabLock = NSLock()
+    private var freeCursor = 0
+
+    init(pool: PoolMemory, geometry: PoolGeometry, slabTypes initial: [UInt32]) {
+        self.pool = pool
+        self.geometry = geometry
+        let n = geometry.slabCount
+        slabTypes = .allocate(capacity: n)
+        states = .allocate(capacity: n)
+        volatileBitmaps = .allocate(capacity: n)
+        for i in 0..<n {
+            slabTypes[i] = UInt64(initial[i])
+            states[i] = SlabState.unclaimed.rawValue
+            volatileBitmaps[i] = 0
+        }
+        types = .allocate(capacity: geometry.typeCapacity + 1)
+        types.initialize(repeating: nil, count: geometry.typeCapacity + 1)
+        layouts = .allocate(capacity: geometry.typeCapacity + 1)
+        layouts.initialize(repeating: nil, count: geometry.typeCapacity + 1)
+        slabShift = geometry.slabSize.trailingZeroBitCount
+    }
+
+    deinit {
+        for i in 0..<geometry.slabCount where volatileBitmaps[i] != 0 {
+            UnsafeMutablePointer<UInt64>(bitPattern: UInt(volatileBitmaps[i]))?.deallocate()
+        }
+        slabTypes.deallocate()
+        states.deallocate()
+        volatileBitmaps.deallocate()
+        types.deinitialize(count: geometry.typeCapacity + 1)
+        types.deallocate()
+        layouts.deallocate()
+    }
+
+    // MARK: Addresses
+
+    /// The persistent bitmap of slab `slab`.
+    @inline(__always) func persistentBitmap(_ slab: Int) -> UnsafeMutablePointer<UInt64> {
+        (pool.base + geometry.slabOffset(slab)).assumingMemoryBound(to: UInt64.self)
+    }
+
+    /// Address of `slot` in `slab`.
+    @inline(__always) func address(slab: Int, slot: Int, layout: SlabLayout) -> UnsafeMutableRawPointer {
+        pool.base + geometry.slabOffset(slab) + layout.objectsOffset + slot * layout.stride
+    }
+
+    /// The slab, slot and type of an object's first byte, or `nil` when
+    /// `address` is not the start of a slot in a typed slab.
+    func locate(_ address: UnsafeRawPointer) -> (slab: Int, slot: Int, type: TypeRuntime)? {
+        let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
+        guard offset >= 0 else { return nil }
+        let slab = offset / geometry.slabSize
+        guard slab < geometry.slabCount, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else {
+            return nil
+        }
+        let inside = offset - slab * geometry.slabSize - type.layout.objectsOffset
+        guard inside >= 0, inside % type.layout.stride == 0, inside / type.layout.stride < type.layout.count
+        else {
+            return nil
+        }
+        return (slab, inside / type.layout.stride, type)
+    }
+
+    /// The slab and slot of an object's first byte, or `nil` when `address`
+    /// is not the start of a slot in a typed slab (no reference counting).
+    @inline(__always) func locateSlot(_ address: UnsafeRawPointer) -> (slab: Int, slot: Int)? {
+        let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
+        guard offset >= 0 else { return nil }
+        let slab = offset >> slabShift
+        guard slab < geometry.slabCount, let layout = layouts[Int(pmh_load_acquire(slabTypes + slab))] else {
+            return nil
+        }
+        let inside = offset - (slab << slabShift) - layout.objectsOffset
+        let (slot, rest) = inside.quotientAndRemainder(dividingBy: layout.stride)
+        guard inside >= 0, rest == 0, slot < layout.count else { return nil }
+        return (slab, slot)
+    }
+
+    /// Whether the persistent bitmap marks `slot` of `slab` allocated.
+    @inline(__always) func isAllocated(slab: Int, slot: Int) -> Bool {
+        pmh_load_acquire(persistentBitmap(slab) + slot / 64) & (UInt64(1) << UInt64(slot % 64)) != 0
+    }
+
+    // MARK: Reservation (the per-thread cache's refill)
+
+    /// Reserves a slot of `type` from `cache`, refilling it from slabs when empty.
+    @inline(__always) func reserve(_ type: TypeRuntime, cache: UnsafeMutablePointer<SlabCache>) throws -> (
+        slab: Int, slot: Int
+    ) {
+        if cache.pointee.mask == 0 { try refill(type, cache: cache) }
+        let bit = cache.pointee.mask.trailingZeroBitCount
+        cache.pointee.mask &= cache.pointee.mask - 1
+        return (cache.pointee.slab, cache.pointee.word * 64 + bit)
+    }
+
+    private func refill(_ type: TypeRuntime, cache: UnsafeMutablePointer<SlabCache>) throws {
+        while true {
+            if cache.pointee.slab >= 0 {
+                if claimWord(type, cache: cache) { return }
+                if !disown(cache.pointee.slab, type: type, keepIfFree: true) {
+                    continue  // a slot was freed meanwhile and the slab is still ours
+                }
+                cache.pointee.slab = -1
+            }
+            let slab = try acquireSlab(type)
+            cache.pointee.slab = slab
+            cache.pointee.word = 0
+            cache.pointee.objects = pool.base + geometry.slabOffset(slab) + type.layout.objectsOffset
+            cache.pointee.stride = type.layout.stride
+            cache.pointee.bitmap = persistentBitmap(slab)
+        }
+    }
+
+    /// Claims every free slot of one bitmap word of the cache's slab.
+    private func claimWord(_ type: TypeRuntime, cache: UnsafeMutablePointer<SlabCache>) -> Bool {
+        let words = type.layout.bitmapWords
+        let bitmap = volatileBitmap(cache.pointee.slab)
+        for k in 0..<words {
+            let w = (cache.pointee.word + k) % words
+            var old = pmh_load_acquire(bitmap + w)
+            while ~old != 0 {
+                if pmh_cas(bitmap + w, old, ~0) != 0 {
+                    cache.pointee.word = w
+                    cache.pointee.mask = ~old
+                    return true
+                }
+                old = pmh_load_acquire(bitmap + w)
+            }
+        }
+        return false
+    }
+
+    /// Gives up ownership of a slab. With `keepIfFree`, returns `false` (and
+    /// keeps it) when a free slot appeared after the last scan.
+    @discardableResult
+    func disown(_ slab: Int, type: TypeRuntime, keepIfFree: Bool = false) -> Bool {
+        pmh_store_seq_cst(states + slab, SlabState.full.rawValue)
+        guard hasFreeSlot(slab, type: type) else { return true }
+        if keepIfFree && pmh_cas(states + slab, SlabState.full.rawValue, SlabState.owned.rawValue) != 0 {
+            return false
+        }
+        queueIfFull(slab, type: type)
+        return true
+    }
+
+    private func hasFreeSlot(_ slab: Int, type: TypeRuntime) -> Bool {
+        let bitmap = volatileBitmap(slab)
+        return (0..<type.layout.bitmapWords).contains { ~pmh_load_acquire(bitmap + $0) != 0 }
+    }
+
+    private func queueIfFull(_ slab: Int, type: TypeRuntime) {
+        guard pmh_cas(states + slab, SlabState.full.rawValue, SlabState.partial.rawValue) != 0 else { return }
+        type.lock.lock()
+        type.partial.append(slab)
+        type.lock.unlock()
+    }
+
+    @inline(__always) private func volatileBitmap(_ slab: Int) -> UnsafeMutablePointer<UInt64> {
+        UnsafeMutablePointer(bitPattern: UInt(pmh_load_acquire(volatileBitmaps + slab)))!
+    }
+
+    /// A slab of `type` for a thread to own: a queued partial slab, a slab of
+    /// this type no thread has taken since open, or a free slab assigned now.
+    private func acquireSlab(_ type: TypeRuntime) throws -> Int {
+        type.lock.lock()
+        while let slab = type.partial.popLast() {
+            if pmh_cas(states + slab, SlabState.partial.rawValue, SlabState.owned.rawValue) != 0 {
+                type.lock.unlock()
+                return slab
+            }
+        }
+        while type.discoveryCursor < geometry.slabCount {
+            let slab = type.discoveryCursor
+            type.discoveryCursor += 1
+            if pmh_load_acquire(slabTypes + slab) == UInt64(type.id),
+                pmh_cas(states + slab, SlabState.unclaimed.rawValue, SlabState.owned.rawValue) != 0
+            {
+                type.lock.unlock()
+                return slab
+            }
+        }
+        type.lock.unlock()
+        return try assignFreeSlab(to: type)
+    }
+
+    /// Builds the DRAM bitmap of every typed slab from its persistent one;
+    /// called once, after recovery and before any thread allocates or frees.
+    func loadAll() {
+        for slab in 0..<geometry.slabCount {
+            guard let type = types[Int(slabTypes[slab])] else { continue }
+            let words = type.layout.bitmapWords
+            let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+            let persistent = persistentBitmap(slab)
+            for w in 0..<words { bitmap[w] = persistent[w] | type.layout.invalidBits(word: w) }
+            volatileBitmaps[slab] = UInt64(UInt(bitPattern: bitmap))
+        }
+    }
+
+    /// Assigns the next free slab to `type`: clears its bitmap, persists, then
+    /// records the type in the directory with one failure-atomic store.
+    private func assignFreeSlab(to type: TypeRuntime) throws -> Int {
+        slabLock.lock()
+        defer { slabLock.unlock() }
+        while freeCursor < geometry.slabCount && slabTypes[freeCursor] != 0 { freeCursor += 1 }
+        guard freeCursor < geometry.slabCount else {
+            throw PMemError(
+                .system, operation: "allocate",
+                detail: "the heap is full: no free slab for type '\(type.description.name)' "
+                    + "(\(geometry.slabCount) slabs of \(geometry.slabSize) bytes)")
+        }
+        let slab = freeCursor
+        let persistent = persistentBitmap(slab)
+        persistent.initialize(repeating: 0, count: type.layout.bitmapWords)
+        pool.persist(persistent, type.layout.bitmapWords * 8)
+        CrashPoints.reach("slab bitmap cleared, directory not yet written")
+        let entry = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self) + slab
+        entry.pointee = SlabDirectory.encode(typeID: type.id, index: slab, salt: pool.salt)
+        pool.persist(entry, 8)
+        let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: type.layout.bitmapWords)
+        for w in 0..<type.layout.bitmapWords { bitmap[w] = type.layout.invalidBits(word: w) }
+        pmh_store_seq_cst(volatileBitmaps + slab, UInt64(UInt(bitPattern: bitmap)))
+        pmh_store_seq_cst(states + slab, SlabState.owned.rawValue)
+        pmh_store_release(slabTypes + slab, UInt64(type.id))
+        return slab
+    }
+
+    // MARK: Release
+
+    /// Makes a slot available again in DRAM: after its free committed, or
+    /// when the transaction that reserved it aborted.
+    func release(slab: Int, slot: Int) {
+        let address = pmh_load_acquire(volatileBitmaps + slab)
+        guard address != 0, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else { return }
+        let bitmap = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address))!
+        _ = pmh_fetch_and(bitmap + slot / 64, ~(UInt64(1) << UInt64(slot % 64)))
+        if pmh_load_seq_cst(states + slab) == SlabState.full.rawValue { queueIfFull(slab, type: type) }
+    }
+
+    /// Returns a cache's unused reservations and its slab (thread exit, close).
+    func drain(_ cache: UnsafeMutablePointer<SlabCache>, type: TypeRuntime) {
+        guard cache.pointee.slab >= 0 else { return }
+        let slab = cache.pointee.slab
+        if cache.pointee.mask != 0 {
+            _ = pmh_fetch_and(volatileBitmap(slab) + cache.pointee.word, ~cache.pointee.mask)
+        }
+        disown(slab, type: type)
+        cache.pointee = SlabCache()
+    }
+}
+
+/// One thread's cache for one type: the slab it allocates from, a mask of
+/// reserved free slots in one bitmap word, and where that slab's objects
+/// and bitmap are (so the common allocation touches nothing shared).
+struct SlabCache {
+    var slab = -1
+    var word = 0
+    var mask: UInt64 = 0
+    var objects: UnsafeMutableRawPointer?
+    var stride = 0
+    var bitmap: UnsafeMutablePointer<UInt64>?
+}

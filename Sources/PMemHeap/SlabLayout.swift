@@ -1,0 +1,33 @@
+import PMemKit
+
+/// How one type's objects are laid out in a slab: the allocation bitmap
+/// first (one bit per slot, whole 8-byte words), then the objects, the
+/// first aligned to a cache line (or the type's alignment if larger).
+struct SlabLayout: Equatable {
+    /// Object slots in the slab.
+    let count: Int
+    /// 8-byte words of the bitmap.
+    let bitmapWords: Int
+    /// Offset of the first object inside the slab.
+    let objectsOffset: Int
+    /// Bytes from one object to the next.
+    let stride: Int
+
+    /// The layout for objects of `stride` bytes aligned to `alignment`; `nil` when none fits.
+    init?(stride: Int, alignment: Int, slabSize: Int) {
+        let start = max(HeapFormat.line, alignment)
+        var n = slabSize / stride
+        while n > 0 && roundUp((n + 63) / 64 * 8, start) + n * stride > slabSize { n -= 1 }
+        guard n > 0 else { return nil }
+        count = n
+        bitmapWords = (n + 63) / 64
+        objectsOffset = roundUp(bitmapWords * 8, start)
+        self.stride = stride
+    }
+
+    /// Bits of bitmap word `word` that are past the last slot (never allocatable).
+    func invalidBits(word: Int) -> UInt64 {
+        let valid = min(64, count - word * 64)
+        return valid >= 64 ? 0 : ~((UInt64(1) << UInt64(valid)) - 1)
+    }
+}

@@ -1,0 +1,475 @@
+import CPMemHeap
+import Foundation
+import PMemKit
+
+/// A failure-atomic transaction: every write, allocation and free inside it
+/// reaches the pool together at commit, or none does.
+///
+/// Writes are redo-logged: they take effect at commit, so a read inside the
+/// transaction must use `read` or `update` to see them. A new object's
+/// initial value is written straight into its slot (nothing refers to it
+/// before commit). Transactions that touch the same data must be ordered by
+/// the caller (a lock); the heap orders their commits accordingly.
+///
+/// Only use a transaction inside the closure that received it.
+public final class Transaction {
+    @usableFromInline unowned(unsafe) let heap: PersistentHeap
+    /// The lane held for this transaction (not retained: the heap owns every lane).
+    @exclusivity(unchecked) unowned(unsafe) var lane: Lane
+    /// The calling thread's context (not retained: the heap owns every context).
+    @exclusivity(unchecked) unowned(unsafe) var context: ThreadContext
+    /// Bytes of entries written after the record header.
+    @exclusivity(unchecked) var cursor = 0
+    /// Entries written.
+    @exclusivity(unchecked) var count = 0
+    /// Slots reserved for allocations (released if the transaction aborts).
+    @exclusivity(unchecked) var reserved: [(slab: Int, slot: Int)] = []
+    /// Slots freed (released to the allocator after commit).
+    @exclusivity(unchecked) var freed: [(slab: Int, slot: Int)] = []
+    /// Where the record is built: a DRAM buffer (kept for reuse) that grows
+    /// as needed; at commit it is streamed into the lane.
+    @exclusivity(unchecked) var recordStart: UnsafeMutableRawPointer
+    @exclusivity(unchecked) var recordCapacity: Int
+    /// New objects written in place, flushed just before the commit's fence
+    /// (flushing earlier would make every later atomic instruction wait).
+    @exclusivity(unchecked) var fresh: [(UnsafeMutableRawPointer, Int)] = []
+
+    init(heap: PersistentHeap, lane: Lane, context: ThreadContext) {
+        self.heap = heap
+        self.lane = lane
+        self.context = context
+        recordCapacity = 4096
+        recordStart = .allocate(byteCount: recordCapacity, alignment: HeapFormat.line)
+    }
+
+    deinit { recordStart.deallocate() }
+
+    func begin(lane: Lane, context: ThreadContext) {
+        self.lane = lane
+        self.context = context
+        cursor = 0
+        count = 0
+    }
+
+    // MARK: Writes
+
+    /// Writes `value` to `address` (inside the heap) when the transaction commits.
+    @inlinable public func write<Value>(_ value: Value, to address: UnsafeMutablePointer<Value>) throws {
+        var copy = value
+        try withUnsafeBytes(of: &copy) { bytes in
+            try appendStore(UnsafeRawPointer(address), bytes.baseAddress!, bytes.count)
+        }
+    }
+
+    /// Writes `value` into field `field` of `object` when the transaction commits.
+    @inlinable public func write<Object, Value>(
+        _ value: Value, to object: PersistentPointer<Object>, field: WritableKeyPath<Object, Value>
+    ) throws {
+        try write(value, to: object.field(field))
+    }
+
+    /// Reads `address` as this transaction sees it: the stored value with the
+    /// transaction's own pending writes on top.
+    @inlinable public func read<Value>(_ address: UnsafeMutablePointer<Value>) -> Value {
+        var value = address.pointee
+        withUnsafeMutableBytes(of: &value) { overlayPending($0, from: UnsafeRawPointer(address)) }
+        return value
+    }
+
+    /// Reads the whole object, applies `body`, and writes the result back
+    /// (logged as one store of the object's bytes).
+    @inlinable public func update<Object>(
+        _ object: PersistentPointer<Object>, _ body: (inout Object) throws -> Void
+    )
+        throws
+    {
+        guard let address = object.address else { throw Transaction.nullPointer("update") }
+        var value = read(address)
+        try body(&value)
+        try write(value, to: address)
+    }
+
+    @usableFromInline static func nullPointer(_ what: String) -> PMemError {
+        PMemError(.invalidArgument, operation: "transaction", detail: "\(what) through a null pointer")
+    }
+
+    /// Appends a store entry; the hot path of every write.
+    @usableFromInline func appendStore(_ address: UnsafeRawPointer, _ bytes: UnsafeRawPointer, _ length: Int)
+        throws
+    {
+        let offset = address - UnsafeRawPointer(heap.pool.base)
+        guard heap.log.bounds.allows(offset, length) else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail: "write of \(length) bytes at pool offset \(offset) is outside the heap's objects")
+        }
+        let padded = (length + 7) & ~7
+        let p = try reserveEntry(HeapFormat.entryHeaderSize + padded)
+        p.storeBytes(of: UInt64(offset) | (RedoRecord.Kind.store.rawValue << 56), as: UInt64.self)
+        p.storeBytes(of: UInt64(length), toByteOffset: 8, as: UInt64.self)
+        if padded != length {
+            p.storeBytes(of: 0, toByteOffset: HeapFormat.entryHeaderSize + padded - 8, as: UInt64.self)
+        }
+        (p + HeapFormat.entryHeaderSize).copyMemory(from: bytes, byteCount: length)
+    }
+
+    /// Appends a bitmap entry (allocation or free).
+    private func appendBits(_ kind: RedoRecord.Kind, word: UnsafeMutablePointer<UInt64>, mask: UInt64) throws
+    {
+        let p = try reserveEntry(HeapFormat.entryHeaderSize)
+        let offset = UInt64(UnsafeRawPointer(word) - UnsafeRawPointer(heap.pool.base))
+        p.storeBytes(of: offset | (kind.rawValue << 56), as: UInt64.self)
+        p.storeBytes(of: mask, toByteOffset: 8, as: UInt64.self)
+    }
+
+    /// Room for one entry of `size` bytes in the record buffer, which grows
+    /// (up to what the whole log can hold) as needed.
+    @inline(__always) private func reserveEntry(_ size: Int) throws -> UnsafeMutableRawPointer {
+        let end = HeapFormat.recordHeaderSize + cursor + size
+        if end > recordCapacity { try grow(to: end) }
+        let p = recordStart + HeapFormat.recordHeaderSize + cursor
+        cursor += size
+        count += 1
+        return p
+    }
+
+    private func grow(to end: Int) throws {
+        let limit = heap.geometry.laneCount * RecordParts.capacity(laneSize: heap.geometry.laneSize)
+        guard end <= limit else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail:
+                    "the transaction's redo records need more than the pool's whole log (\(limit) bytes); "
+                    + "create the pool with a larger --log-size or split the transaction")
+        }
+        let capacity = min(max(end * 2, 1 << 16), limit)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: HeapFormat.line)
+        grown.copyMemory(from: recordStart, byteCount: HeapFormat.recordHeaderSize + cursor)
+        recordStart.deallocate()
+        recordStart = grown
+        recordCapacity = capacity
+    }
+
+    /// Copies this transaction's pending stores that overlap `[source, source+count)` into `buffer`.
+    @usableFromInline func overlayPending(
+        _ buffer: UnsafeMutableRawBufferPointer, from source: UnsafeRawPointer
+    ) {
+        guard count > 0 else { return }
+        let start = source - UnsafeRawPointer(heap.pool.base)
+        let end = start + buffer.count
+        var p = UnsafeRawPointer(recordStart + HeapFormat.recordHeaderSize)
+        for _ in 0..<count {
+            let word = p.load(as: UInt64.self)
+            let value = p.load(fromByteOffset: 8, as: UInt64.self)
+            let isStore = word >> 56 == RedoRecord.Kind.store.rawValue
+            if isStore {
+                let offset = Int(word & RedoRecord.offsetMask)
+                let length = Int(value)
+                let lo = max(offset, start)
+                let hi = min(offset + length, end)
+                if lo < hi {
+                    (buffer.baseAddress! + (lo - start)).copyMemory(
+                        from: p + HeapFormat.entryHeaderSize + (lo - offset), byteCount: hi - lo)
+                }
+                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
+            } else {
+                p += HeapFormat.entryHeaderSize
+            }
+        }
+    }
+
+    // MARK: Allocation
+
+    /// Allocates an object of a registered type holding `initial`; it becomes
+    /// allocated in the pool when the transaction commits.
+    @inlinable public func allocate<T>(_ type: TypeHandle<T>, _ initial: T) throws -> PersistentPointer<T> {
+        let raw = try allocateSlot(typeID: type.id, size: MemoryLayout<T>.size)
+        let typed = raw.assumingMemoryBound(to: T.self)
+        typed.initialize(to: initial)
+        flushFresh(raw, MemoryLayout<T>.size)
+        return PersistentPointer(typed)
+    }
+
+    /// Allocates an object of a registered Swift type holding `initial`.
+    @inlinable public func allocate<T: PersistentType>(_ type: T.Type, _ initial: T) throws
+        -> PersistentPointer<T>
+    {
+        try allocate(heap.handle(for: type), initial)
+    }
+
+    /// Allocates a zero-filled object of the type with id `typeID` (C-described types).
+    public func allocateZeroed(typeID: UInt32) throws -> UnsafeMutableRawPointer {
+        guard typeID > 0, Int(typeID) < context.cacheCount, let type = heap.allocator.types[Int(typeID)]
+        else {
+            throw PMemError(
+                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        }
+        let raw = try allocateSlot(typeID: typeID, size: type.description.size)
+        zeroFresh(raw, type.description.size)
+        return raw
+    }
+
+    /// Zeroes a new object: whole lines with streaming stores (no read for
+    /// ownership, nothing to flush; the commit's fence orders them), the rest
+    /// with plain stores flushed before the fence.
+    func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
+        let whole = size & ~(HeapFormat.line - 1)
+        if heap.pool.cpuPath != nil && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
+            pmh_stream_zero(raw, whole)
+            if whole < size {
+                (raw + whole).initializeMemory(as: UInt8.self, repeating: 0, count: size - whole)
+                flushFresh(raw + whole, size - whole)
+            }
+        } else {
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            flushFresh(raw, size)
+        }
+    }
+
+    @usableFromInline func flushFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
+        fresh.append((raw, size))
+    }
+
+    /// Reserves a slot and logs its bitmap bit; returns the slot's address.
+    @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
+        guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
+        let cache = context.caches + Int(typeID)
+        let slab: Int
+        let slot: Int
+        if cache.pointee.mask != 0 {
+            let bit = cache.pointee.mask.trailingZeroBitCount
+            cache.pointee.mask &= cache.pointee.mask - 1
+            slab = cache.pointee.slab
+            slot = cache.pointee.word * 64 + bit
+        } else {
+            // The cache is empty (or never used for this type): refill it from the slabs.
+            guard let type = heap.allocator.types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
+            (slab, slot) = try heap.allocator.reserve(type, cache: cache)
+        }
+        reserved.append((slab, slot))
+        do {
+            try appendBits(
+                .setBits, word: cache.pointee.bitmap! + slot / 64, mask: UInt64(1) << UInt64(slot % 64))
+        } catch {
+            reserved.removeLast()
+            heap.allocator.release(slab: slab, slot: slot)
+            throw error
+        }
+        return cache.pointee.objects! + slot * cache.pointee.stride
+    }
+
+    private static func unregistered(_ typeID: UInt32) -> PMemError {
+        PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+    }
+
+    /// Frees an object when the transaction commits.
+    public func free<T>(_ object: PersistentPointer<T>) throws {
+        guard let raw = object.rawAddress else { throw Transaction.nullPointer("free") }
+        try freeRaw(raw)
+    }
+
+    /// Frees the object at `address` when the transaction commits.
+    public func freeRaw(_ address: UnsafeMutableRawPointer) throws {
+        let allocator = heap.allocator
+        guard let (slab, slot) = allocator.locateSlot(address) else {
+            throw PMemError(
+                .invalidArgument, operation: "free",
+                detail: "\(address) is not the start of an object in this heap")
+        }
+        let mine = reserved.contains { $0 == (slab, slot) }
+        guard mine || allocator.isAllocated(slab: slab, slot: slot) else {
+            throw PMemError(
+                .invalidArgument, operation: "free", detail: "\(address) is not allocated (double free?)")
+        }
+        guard !freed.contains(where: { $0 == (slab, slot) }) else {
+            throw PMemError(
+                .invalidArgument, operation: "free", detail: "\(address) is freed twice in one transaction")
+        }
+        try appendBits(
+            .clearBits, word: allocator.persistentBitmap(slab) + slot / 64,
+            mask: UInt64(1) << UInt64(slot % 64))
+        freed.append((slab, slot))
+    }
+
+    // MARK: Root
+
+    /// Makes `object` the pool's root when the transaction commits (null clears it).
+    public func setRoot<T>(_ object: PersistentPointer<T>) throws {
+        var line: (UInt64, UInt64) = (0, 0)
+        if let raw = object.rawAddress {
+            guard let (_, _, type) = heap.allocator.locate(raw) else {
+                throw PMemError(
+                    .invalidArgument, operation: "set root", detail: "\(raw) is not an object in this heap")
+            }
+            line = (UInt64(UInt(bitPattern: raw)), UInt64(type.id))
+        }
+        try withUnsafeBytes(of: &line) { bytes in
+            try appendStore(
+                UnsafeRawPointer(heap.pool.base + HeapFormat.rootPointerOffset), bytes.baseAddress!, 16)
+        }
+    }
+
+    // MARK: Commit
+
+    /// Seals the record, streams it into the lane and fences once (the
+    /// commit point), tells the observers, then applies the changes in place
+    /// with plain stores: their lines are flushed under the lane's next fence.
+    func commit() throws {
+        guard count > 0 else {
+            finish()
+            return
+        }
+        let length = HeapFormat.recordHeaderSize + cursor
+        if length > lane.size {
+            try commitAcrossLanes()
+            finish()
+            return
+        }
+        let pool = heap.pool
+        let log = heap.log
+        if lane.position + length > lane.size {
+            // Everything already in the lane must be covered by the checkpoint before it is overwritten.
+            log.advanceCheckpoint(through: lane.lastSeq)
+            lane.position = 0
+        }
+        let record = recordStart
+        let destination = lane.start + lane.position
+        let seq = log.drawSequence(for: lane)
+        RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        if pool.cpuPath != nil {
+            pmh_stream_copy(destination, record, length)
+        } else {
+            destination.copyMemory(from: record, byteCount: length)
+            pool.flush(destination, length)
+        }
+        for (object, size) in fresh { pool.flush(object, size) }
+        CrashPoints.reach("record written, not fenced")
+        pool.drain()
+        CrashPoints.reach("committed, not applied")
+        notifyObservers(seq: seq, record: record, length: length)
+        applyOwnRecord(record, pool: pool)
+        pmh_store_release(lane.word(.inFlight), 0)
+        lane.lastSeq = seq
+        lane.position = roundUp(lane.position + length, HeapFormat.line)
+        quarantineFreed(seq: seq)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
+        finish()
+    }
+
+    /// Parks the committed frees until the checkpoint passes `seq`, and
+    /// releases those whose time has come (advancing the checkpoint when
+    /// many are waiting).
+    private func quarantineFreed(seq: UInt64) {
+        guard !freed.isEmpty || context.quarantine.count > 0 else { return }
+        for (slab, slot) in freed { context.quarantine.add(slab: slab, slot: slot, seq: seq) }
+        if context.quarantine.count > Quarantine.limit {
+            heap.log.advanceCheckpoint(through: context.quarantine.newest)
+        }
+        context.quarantine.release(upTo: heap.log.checkpointValue, to: heap.allocator)
+    }
+
+    /// Commits a record that outgrew one lane: it is written across whole
+    /// lanes (see `RecordParts`), fenced once, then applied and fenced again,
+    /// so no helper ever needs to find it later.
+    private func commitAcrossLanes() throws {
+        let pool = heap.pool
+        let log = heap.log
+        let length = HeapFormat.recordHeaderSize + cursor
+        let perLane = RecordParts.capacity(laneSize: lane.size)
+        let parts = (length + perLane - 1) / perLane
+        guard parts <= heap.geometry.laneCount else {
+            throw PMemError(
+                .invalidArgument, operation: "transaction",
+                detail: "the transaction's redo records need more than the pool's whole log")
+        }
+        let lanes = [lane] + log.acquireLanes(parts - 1, besides: lane)
+        defer { for other in lanes.dropFirst() { other.release() } }
+        log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
+        let seq = log.drawSequence(for: lane)
+        let record = recordStart
+        RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        for (object, size) in fresh { pool.flush(object, size) }
+        for (index, part) in lanes.enumerated() {
+            let start = index * perLane
+            let payload = min(perLane, length - start)
+            (part.start + RecordParts.headerSize).copyMemory(from: record + start, byteCount: payload)
+            RecordParts.writeHeader(
+                part.start, seq: seq, index: index, count: parts,
+                nextLane: index + 1 < parts ? UInt32(lanes[index + 1].index) : RecordParts.noLane,
+                payload: payload,
+                recordLength: length, salt: pool.salt)
+            pool.flush(part.start, RecordParts.headerSize + payload)
+            part.position = part.size
+            part.lastSeq = seq
+        }
+        CrashPoints.reach("multi-lane record flushed, not fenced")
+        pool.drain()
+        CrashPoints.reach("multi-lane record committed, not applied")
+        notifyObservers(seq: seq, record: record, length: length)
+        RedoLog.apply(record, pool: pool, bounds: log.bounds)
+        pool.drain()
+        pmh_store_release(lane.word(.inFlight), 0)
+        quarantineFreed(seq: seq)
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
+    }
+
+    /// Applies the record this transaction just wrote (and checked entry by
+    /// entry as it wrote it): the stores of `RedoLog.apply`, not validated
+    /// again and not flushed; the ranges go on the lane's dirty list, which
+    /// the next checkpoint flushes.
+    private func applyOwnRecord(_ record: UnsafeRawPointer, pool: PoolMemory) {
+        let base = pool.base
+        var p = record + HeapFormat.recordHeaderSize
+        lane.lockDirty()
+        defer { lane.unlockDirty() }
+        for _ in 0..<count {
+            let word = p.load(as: UInt64.self)
+            let value = p.load(fromByteOffset: 8, as: UInt64.self)
+            let target = base + Int(word & RedoRecord.offsetMask)
+            switch word >> 56 {
+            case RedoRecord.Kind.store.rawValue:
+                let length = Int(value)
+                if length == 8 {
+                    target.storeBytes(
+                        of: p.load(fromByteOffset: HeapFormat.entryHeaderSize, as: UInt64.self),
+                        as: UInt64.self)
+                } else {
+                    target.copyMemory(from: p + HeapFormat.entryHeaderSize, byteCount: length)
+                }
+                lane.noteDirty(target, length)
+                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
+            case RedoRecord.Kind.setBits.rawValue:
+                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                lane.noteDirty(target, 8)
+                p += HeapFormat.entryHeaderSize
+            default:
+                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                lane.noteDirty(target, 8)
+                p += HeapFormat.entryHeaderSize
+            }
+            CrashPoints.reach("between redo entries")
+        }
+    }
+
+    private func notifyObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
+        guard heap.hasObservers else { return }
+        let committed = CommittedTransaction(
+            sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
+            bounds: heap.log.bounds)
+        for observer in heap.observers { observer(committed) }
+    }
+
+    /// Drops everything: reserved slots go back, nothing reaches the pool.
+    func abort() {
+        for (slab, slot) in reserved { heap.allocator.release(slab: slab, slot: slot) }
+        if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
+        finish()
+    }
+
+    private func finish() {
+        if !freed.isEmpty { freed.removeAll(keepingCapacity: true) }
+        if !fresh.isEmpty { fresh.removeAll(keepingCapacity: true) }
+        cursor = 0
+        count = 0
+    }
+}

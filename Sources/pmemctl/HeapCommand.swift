@@ -1,0 +1,214 @@
+import ArgumentParser
+import Foundation
+import PMemHeap
+import PMemKit
+
+/// `pmemctl heap`: create, inspect and check persistent heap pools.
+struct HeapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heap",
+        abstract: "Create, inspect and check persistent heap pools (PMemHeap).",
+        subcommands: [Create.self, Info.self, Check.self, Stats.self])
+
+    /// `pmemctl heap create POOL --size SIZE`.
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an empty pool.")
+
+        @Argument(help: "Pool file (created) or DAX device.")
+        var pool: String
+
+        @Option(help: "Pool size: 4096, 64M, 1G, ...")
+        var size: String
+
+        @Option(help: "Slab size (power of two, 4K to 64M; default 64K).")
+        var slabSize: String?
+
+        @Option(help: "Redo log size (default 1/32 of the pool, 256K to 64M).")
+        var logSize: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Register these types: JSON {\"types\":[{name,size,alignment,pointer_offsets}]}, "
+                    + "as `pmemctl analyze --heap-descriptors` writes it.", valueName: "file"))
+        var types: String?
+
+        @Flag(help: "Print the new pool's info as JSON.")
+        var json = false
+
+        func validate() throws {
+            _ = try parseSizeOption(size, "--size")
+            _ = try parseSizeOption(slabSize, "--slab-size")
+            _ = try parseSizeOption(logSize, "--log-size")
+        }
+
+        func run() throws {
+            try reportingFailures {
+                let options = HeapCreateOptions(
+                    slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
+                    logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) })
+                let bytes = try parseSizeOption(size, "--size") ?? 0
+                // Read the types first: a bad file must not leave a new pool behind.
+                let described = try types.map(HeapCommand.readTypeDescriptions) ?? []
+                let heap = try PersistentHeap.create(
+                    path: pool, size: Int(bytes), options: options, types: described)
+                try heap.close()
+                let info = try HeapInfo.read(path: pool)
+                if json {
+                    try Output.json(info)
+                } else {
+                    print(
+                        "created \(pool): \(ByteSize.format(UInt64(info.size))), \(info.slabCount) slabs of "
+                            + "\(ByteSize.format(UInt64(info.slabSize))), uuid \(info.uuid)")
+                }
+            }
+        }
+    }
+
+    /// The analyzer's heap descriptors in `file`.
+    static func readTypeDescriptions(_ file: String) throws -> [TypeDescription] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PMemError(.notFound, operation: "heap create", errno: ENOENT, detail: "cannot read \(file)")
+        }
+        return try TypeDescription.decodeAnalyzerJSON(data)
+    }
+
+    /// `pmemctl heap info POOL`.
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a pool's header, state, types and root.")
+
+        @Argument(help: "Pool file or DAX device.")
+        var pool: String
+
+        @Flag(help: "Print as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let info = try HeapInfo.read(path: pool)
+                if json { return try Output.json(info) }
+                Output.table([
+                    ["field", "value"],
+                    ["uuid", info.uuid],
+                    ["size", ByteSize.format(UInt64(info.size))],
+                    ["slabs", "\(info.slabCount) x \(ByteSize.format(UInt64(info.slabSize)))"],
+                    ["redo log", "\(info.lanes) lanes x \(ByteSize.format(UInt64(info.laneSize)))"],
+                    ["base", info.bases.joined(separator: ", ")],
+                    ["clean shutdown", info.cleanShutdown ? "yes" : "no"],
+                    ["relocation pending", info.relocationPending ? "yes" : "no"],
+                    ["checkpoint", "\(info.checkpoint)"],
+                    ["pending transactions", "\(info.pendingTransactions)"],
+                    ["root", info.root.map { "\($0) (\(info.rootType ?? "?"))" } ?? "none"],
+                ])
+                guard !info.types.isEmpty else { return }
+                print("")
+                Output.table(
+                    [["id", "type", "size", "align", "pointer offsets", "layout hash"]]
+                        + info.types.map {
+                            [
+                                "\($0.id)", $0.name, "\($0.size)", "\($0.alignment)",
+                                $0.pointerOffsets.map(String.init).joined(separator: ","), $0.layoutHash,
+                            ]
+                        })
+            }
+        }
+    }
+
+    /// `pmemctl heap check POOL`: exit 0 when healthy, 1 with a one-line reason otherwise.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk a pool and check every structure and pointer (exit 1 on any problem).",
+            discussion: """
+                Writes nothing: pending transactions are replayed in a private view. With --recover the pool \
+                is opened first (redo log replayed, pointers relocated when its base changed or a relocation \
+                was interrupted; PMEMKIT_HEAP_RELOCATE=1 or PMEMKIT_HEAP_BASE=0x... force a base), then checked.
+                """)
+
+        @Argument(help: "Pool file or DAX device.")
+        var pool: String
+
+        @Flag(help: "Open the pool (recovery and relocation, with progress) before checking it.")
+        var recover = false
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingFailures {
+                if recover { try recoverPool() }
+                let report = try HeapChecker.check(path: pool)
+                if json {
+                    try Output.json(report)
+                } else {
+                    for note in report.notes { print("note: \(note)") }
+                    for problem in report.problems { print("problem: \(problem)") }
+                    let reach = report.reachable.map { ", \($0) reachable from the root" } ?? ""
+                    print(
+                        "\(report.objects) objects, \(report.pointers) pointers\(reach): "
+                            + (report.healthy ? "healthy" : "\(report.problemCount) problems"))
+                }
+                guard report.healthy else {
+                    let more = report.problemCount > 1 ? " (and \(report.problemCount - 1) more)" : ""
+                    Output.error("\(pool): \(report.problems[0])\(more)")
+                    throw ExitCode(1)
+                }
+            }
+        }
+
+        private func recoverPool() throws {
+            let interactive = isatty(STDERR_FILENO) == 1
+            let options = HeapOpenOptions { progress in
+                guard interactive || progress.slabsDone == progress.slabsTotal else { return }
+                let line =
+                    "relocating: \(progress.slabsDone)/\(progress.slabsTotal) slabs, "
+                    + "\(progress.pointersMoved) pointers moved"
+                FileHandle.standardError.write(Data((interactive ? "\r\(line)" : line + "\n").utf8))
+            }
+            let heap = try PersistentHeap.open(path: pool, options: options)
+            let report = heap.openReport
+            try heap.close()
+            if interactive && report.relocated { FileHandle.standardError.write(Data("\n".utf8)) }
+            if report.replayedTransactions > 0 || report.relocated {
+                FileHandle.standardError.write(
+                    Data(
+                        ("recovered: \(report.replayedTransactions) transactions replayed"
+                            + (report.relocated
+                                ? ", pointers relocated to 0x\(String(report.base, radix: 16))" : "")
+                            + "\n").utf8))
+            }
+        }
+    }
+
+    /// `pmemctl heap stats POOL`.
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show slab and object usage per type.")
+
+        @Argument(help: "Pool file or DAX device.")
+        var pool: String
+
+        @Flag(help: "Print as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let stats = try HeapStats.read(path: pool)
+                if json { return try Output.json(stats) }
+                Output.table(
+                    [["type", "slabs", "objects", "capacity", "bytes"]]
+                        + stats.types.map {
+                            [
+                                "\($0.name)", "\($0.slabs)", "\($0.objects)", "\($0.capacity)",
+                                "\($0.bytesAllocated)",
+                            ]
+                        }
+                        + [
+                            [
+                                "(all)", "\(stats.slabsUsed)/\(stats.slabsTotal)", "\(stats.objects)", "-",
+                                "\(stats.bytesAllocated)",
+                            ]
+                        ])
+                print("free: \(stats.slabsFree) slabs, \(ByteSize.format(UInt64(stats.bytesFree)))")
+            }
+        }
+    }
+}
