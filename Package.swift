@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "CPMemHeap", dependencies: ["CPMemShim"], path: "CShims/CPMemHeap",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
-        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim"]),
+        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim", "PMemProtect"]),
         // The crash-test child: runs a heap workload until killed, and verifies a pool.
         .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
 
@@ -95,7 +95,8 @@ let package = Package(
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
         .testTarget(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
+        .testTarget(
+            name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "PMemProtect", "TestSupport"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
         .testTarget(
