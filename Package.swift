@@ -84,7 +84,8 @@ let package = Package(
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "CPmem", "CPmemobj", "PMemProtect", "CFaultShim",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "CPmem", "CPmemobj", "PMemProtect",
+                "CFaultShim",
                 "CSigsegv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
