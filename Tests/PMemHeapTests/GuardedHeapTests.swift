@@ -31,7 +31,7 @@ final class GuardedHeapTests: XCTestCase {
         let path = try scratchDirectory(self) + "/pool"
         let r = try CLI.run(
             executable: "PMemKitPackageTests.xctest", ["PMemHeapTests.GuardedHeapChild/testStrayWrite"],
-            environment: [GuardedHeapChild.poolKey: path])
+            environment: [GuardedHeapChild.poolKey: path, "SWIFT_BACKTRACE": "enable=no"])
 
         XCTAssertEqual(r.status, SIGSEGV, "the child did not end by SIGSEGV: \(r.stderr)")
         let stray = r.stderr.split(separator: "\n").first { $0.hasPrefix("pmemkit: stray write at 0x") }

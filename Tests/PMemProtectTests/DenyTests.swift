@@ -10,7 +10,9 @@ final class DenyTests: XCTestCase {
     /// runs `access`; returns how it ended and what it reported.
     private func inChild(_ access: () -> Void) throws -> (signal: Int32?, report: String) {
         var fds: [Int32] = [0, 0]
+        // Close-on-exec: a crash reporter the child might start must not keep the pipe open.
         XCTAssertEqual(pipe(&fds), 0)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let pid = fork()
         if pid == 0 {
             var noCore = rlimit(rlim_cur: 0, rlim_max: 0)

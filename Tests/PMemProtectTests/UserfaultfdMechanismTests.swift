@@ -101,7 +101,7 @@ final class UserfaultfdDeliveryTests: XCTestCase {
         let other: UserfaultfdDelivery = MechanismSupport.userfaultfdDelivery == .signal ? .message : .signal
         let r = try CLI.run(
             executable: "PMemKitPackageTests.xctest", ["PMemProtectTests.UserfaultfdMechanismTests"],
-            environment: [UserfaultfdDelivery.environmentKey: other.rawValue])
+            environment: [UserfaultfdDelivery.environmentKey: other.rawValue, "SWIFT_BACKTRACE": "enable=no"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let summary = (r.stdout + r.stderr).split(separator: "\n").last { $0.contains("Executed") }
         XCTAssertTrue(summary?.contains("with 0 failures") == true, "\(other): \(summary ?? "no summary")")
