@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "CPMemHeap", dependencies: ["CPMemShim"], path: "CShims/CPMemHeap",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
-        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim"]),
+        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim", "PMemProtect"]),
         // The crash-test child: runs a heap workload until killed, and verifies a pool.
         .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
 
@@ -84,17 +84,26 @@ let package = Package(
         // Conversion analysis: a C application's persistent-state types, through libclang.
         .target(name: "PMemScan", dependencies: ["CClang"]),
 
+        // Page access policy in a process: the fault path in C (mechanism), policy and handlers in Swift.
+        .target(
+            name: "CFaultShim", path: "CShims/CFaultShim",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
+        .target(name: "PMemProtect", dependencies: ["PMemKit", "CFaultShim"]),
+        // libsigsegv: the baseline of pmem-bench protect (no pkg-config file).
+        .systemLibrary(name: "CSigsegv", path: "CShims/CSigsegv", providers: [.apt(["libsigsegv-dev"])]),
+
         .executableTarget(
             name: "pmemctl",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "PMemProtect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
-                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "CPmem", "CPmemobj",
+                "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "PMemProtect",
+                "CPmem", "CPmemobj", "CFaultShim", "CSigsegv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -105,7 +114,8 @@ let package = Package(
         .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
         .testTarget(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "TestSupport"]),
+        .testTarget(
+            name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "PMemProtect", "TestSupport"]),
         .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"]),
         .testTarget(
             name: "PMemReplicationTests",
@@ -116,5 +126,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
+        .testTarget(
+            name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim", "TestSupport"]),
     ]
 )

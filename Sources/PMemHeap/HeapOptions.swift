@@ -46,17 +46,23 @@ public struct HeapOpenOptions: Sendable {
     public var progress: (@Sendable (RelocationProgress) -> Void)?
     /// Options for the mapping (plain file policy, PMem requirement).
     public var requirePMem: Bool
+    /// Keep the slabs read-only outside transactions (PMemProtect): a stray
+    /// write is reported with the object it hit and never happens. By
+    /// default `PMEMKIT_HEAP_GUARDED=1`.
+    public var guarded: Bool
 
     /// Options; the defaults suit applications.
     public init(
         placement: HeapPlacement = .fromEnvironment(),
         relocationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false
+        progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false,
+        guarded: Bool = PersistentHeap.guardedByEnvironment
     ) {
         self.placement = placement
         self.relocationThreads = max(1, relocationThreads)
         self.progress = progress
         self.requirePMem = requirePMem
+        self.guarded = guarded
     }
 }
 
@@ -68,12 +74,18 @@ public struct HeapCreateOptions: Sendable {
     public var logSize: Int?
     /// Fail unless the backing is real PMem.
     public var requirePMem: Bool
+    /// Keep the slabs read-only outside transactions (see `HeapOpenOptions.guarded`).
+    public var guarded: Bool
 
     /// Options; the defaults suit most pools.
-    public init(slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false) {
+    public init(
+        slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
+        guarded: Bool = PersistentHeap.guardedByEnvironment
+    ) {
         self.slabSize = slabSize
         self.logSize = logSize
         self.requirePMem = requirePMem
+        self.guarded = guarded
     }
 }
 

@@ -29,6 +29,7 @@ extension PersistentHeap {
             path: path, pool: pool, snapshot: snapshot, state: snapshot.state, stateSlot: snapshot.stateSlot,
             report: report, lockDescriptor: lock)
         for type in types { try heap.register(type) }
+        if options.guarded { try heap.guardSlabs() }
         return heap
     }
 
@@ -92,6 +93,7 @@ extension PersistentHeap {
             lockDescriptor: lock)
         locked = false
         for type in types { try heap.register(type) }
+        if options.guarded { try heap.guardSlabs() }
         return heap
     }
 

@@ -1,6 +1,7 @@
 import CPMemHeap
 import Foundation
 import PMemKit
+import PMemProtect
 
 /// A persistent heap on a `PMemMapping`: typed slabs, native pointers that
 /// are swizzled when the pool moves, failure-atomic transactions.
@@ -43,6 +44,8 @@ public final class PersistentHeap: @unchecked Sendable {
     private var contexts: [ThreadContext] = []
     private var closed = false
     private let lockDescriptor: Int32
+    /// Guarded mode: keeps the slabs read-only outside transactions (`PersistentHeap+Guard.swift`).
+    public internal(set) var pageGuard: PageGuard?
 
     /// The pool's UUID.
     public var uuid: UUID { identity.uuid }
@@ -208,6 +211,10 @@ public final class PersistentHeap: @unchecked Sendable {
         guard !context.inTransaction else {
             throw PMemError(.invalidArgument, operation: "transaction", detail: "transactions do not nest")
         }
+        // Guarded mode: the slabs are writable for this transaction's duration only.
+        let guarded = pageGuard
+        try guarded?.beginWrites()
+        defer { try? guarded?.endWrites() }
         context.inTransaction = true
         let lane = log.acquireLane(hint: context.laneHint)
         defer {
@@ -299,6 +306,7 @@ public final class PersistentHeap: @unchecked Sendable {
         registryLock.lock()
         defer { registryLock.unlock() }
         guard !closed else { return }
+        pageGuard = nil
         pthread_key_delete(contextKey)
         log.advanceCheckpoint(through: log.lastSequence)
         for context in contexts { context.drain(into: allocator) }

@@ -18,6 +18,9 @@ public struct VMConfiguration: Sendable {
     public var timeout: Double? = 60
     /// The privilege level guest programs run at.
     public var privilege: GuestPrivilege = .user
+    /// The host-side handler of faults in guest ranges with no guest
+    /// handler; `nil` makes such a fault end the run (`VMError.accessFault`).
+    public var faultHandler: (any GuestFaultHandler)?
 
     /// A configuration with the defaults: one vCPU, 16 MiB of RAM, no vPMem.
     public init() {}

@@ -23,6 +23,10 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
     case unexpectedExit(vcpu: Int, reason: UInt32)
     /// The guest did not finish in time; every vCPU was stopped.
     case timedOut(seconds: Double)
+    /// A guest access that its page's access forbids, with no handler for it.
+    case accessFault(vcpu: Int, gpa: UInt64, isWrite: Bool, rip: UInt64)
+    /// A fault handler (`by`: the guest's at an address, or the host's) ended the VM.
+    case faultEnded(vcpu: Int, gpa: UInt64, isWrite: Bool, rip: UInt64, by: String)
     /// A guest program ended with a non-zero status.
     case guestFailed(vcpu: Int, status: UInt64, log: [String])
 
@@ -52,6 +56,12 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
             return "vCPU \(vcpu): bad hypercall: \(detail)"
         case .unexpectedExit(let vcpu, let reason):
             return "vCPU \(vcpu): unexpected KVM exit reason \(reason)"
+        case .accessFault(let vcpu, let gpa, let isWrite, let rip):
+            return "vCPU \(vcpu): \(isWrite ? "write to" : "read of") protected guest-physical address "
+                + "\(address(gpa)) with no fault handler, at RIP \(address(rip))"
+        case .faultEnded(let vcpu, let gpa, let isWrite, let rip, let by):
+            return "vCPU \(vcpu): \(by) ended the VM on a \(isWrite ? "write to" : "read of") "
+                + "guest-physical address \(address(gpa)) at RIP \(address(rip))"
         case .timedOut(let seconds):
             return "the guest did not finish within \(seconds) s; its vCPUs were stopped"
         case .guestFailed(let vcpu, let status, let log):

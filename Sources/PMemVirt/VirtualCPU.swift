@@ -74,10 +74,56 @@ public final class VirtualCPU: @unchecked Sendable {
         pmk_kvm_close(fd)
     }
 
+    /// Whether the VM is being stopped (an error, the timeout).
+    var isStopping: Bool { machine.isStopping }
+
     /// The guest's RIP now (0 when KVM cannot say).
     public func instructionPointer() -> UInt64 {
         var regs = kvm_regs()
         return pmk_kvm_vcpu_get_regs(fd, &regs) == 0 ? regs.rip : 0
+    }
+
+    /// The general registers (`KVM_GET_REGS`).
+    func registers() throws -> kvm_regs {
+        var regs = kvm_regs()
+        let rc = pmk_kvm_vcpu_get_regs(fd, &regs)
+        guard rc == 0 else { throw PMemError.system("KVM_GET_REGS", errno: -rc, detail: "vCPU \(index)") }
+        return regs
+    }
+
+    /// Sets the general registers (`KVM_SET_REGS`); only after `completePendingExit`,
+    /// or KVM's completion of the exited instruction would overwrite them.
+    func setRegisters(_ regs: kvm_regs) throws {
+        var copy = regs
+        let rc = pmk_kvm_vcpu_set_regs(fd, &copy)
+        guard rc == 0 else { throw PMemError.system("KVM_SET_REGS", errno: -rc, detail: "vCPU \(index)") }
+    }
+
+    /// Finishes the instruction whose exit is being handled without running
+    /// further guest code: KVM completes an MMIO or port access only on the
+    /// next `KVM_RUN`, which `immediate_exit` then ends before guest entry.
+    /// A pending MMIO read reads `readValue`. An access KVM split in pieces
+    /// exits again for each later piece; those are returned (their reads
+    /// also read `readValue`).
+    func completePendingExit(pendingRead: Bool, readValue: UInt64 = 0) throws -> [MMIOAccess] {
+        var pieces: [MMIOAccess] = []
+        if pendingRead { complete(read: readValue, reason: UInt32(PMK_KVM_EXIT_MMIO.rawValue)) }
+        defer { pmk_kvm_set_immediate_exit(run, machine.isStopping) }
+        for _ in 0..<16 {
+            pmk_kvm_set_immediate_exit(run, true)
+            let rc = runOnce(keepingKick: true)
+            if rc == -EINTR { return pieces }
+            guard rc == 0 else { throw PMemError.system("KVM_RUN", errno: -rc, detail: "vCPU \(index)") }
+            var raw = pmk_kvm_exit()
+            pmk_kvm_exit_decode(run, &raw)
+            guard case .mmio(let piece) = VMExit(raw) else {
+                throw VMError.unexpectedExit(vcpu: index, reason: raw.reason)
+            }
+            exits.mmio += 1
+            pieces.append(piece)
+            if !piece.isWrite { complete(read: readValue, reason: raw.reason) }
+        }
+        throw VMError.badHypercall(vcpu: index, detail: "an access did not complete in 16 pieces")
     }
 
     /// Runs the guest until its program ends, the VM stops, or an error;
@@ -86,7 +132,7 @@ public final class VirtualCPU: @unchecked Sendable {
         threadLock.withLock { thread = pthread_self() }
         defer { threadLock.withLock { threadEnded = true } }
         while !machine.isStopping {
-            let rc = pmk_kvm_vcpu_run(fd)
+            let rc = runOnce()
             if rc == -EINTR || rc == -EAGAIN { continue }
             guard rc == 0 else {
                 machine.abort(PMemError.system("KVM_RUN", errno: -rc, detail: "vCPU \(index)"))
@@ -108,6 +154,17 @@ public final class VirtualCPU: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// One `KVM_RUN` inside the machine's gate, so that memslot changes never
+    /// meet a vCPU in the guest. Entering clears a kick left by a change
+    /// (not one that stops the VM), unless `keepingKick` (the caller set it).
+    private func runOnce(keepingKick: Bool = false) -> Int32 {
+        machine.gate.enter(index) {
+            if !keepingKick { pmk_kvm_set_immediate_exit(run, machine.isStopping) }
+        }
+        defer { machine.gate.leave(index) }
+        return pmk_kvm_vcpu_run(fd)
     }
 
     /// Makes the vCPU leave the guest now, or never enter it again.

@@ -23,9 +23,13 @@ public final class VirtualMachine: @unchecked Sendable {
     public let vfha: VFHADevice
     /// The flush instruction guests find in CPUID.
     public let flushOffer: GuestFlushOffer
+    /// Page access: what guests set by hypercall, and the fault handlers.
+    public let pageAccess: GuestPageAccess
 
     let kvm: KVM
     let vmFD: Int32
+    /// Keeps vCPUs out of the guest while memslots change.
+    let gate = VCPUGate()
     /// The signal that interrupts a vCPU thread in KVM_RUN.
     let kickSignal: Int32
     private let ram: HostMemory
@@ -87,6 +91,7 @@ public final class VirtualMachine: @unchecked Sendable {
         memory = GuestMemory(vmFD: fd)
         exits = ExitDispatcher()
         hypercalls = HypercallDevice(memory: memory)
+        pageAccess = GuestPageAccess(memory: memory, layout: layout, hostHandler: configuration.faultHandler)
         ram = try HostMemory(size: Int(layout.ramSize), purpose: "guest RAM")
 
         try memory.map("ram", gpa: 0, size: layout.ramSize, host: ram.base, access: .readWrite)
@@ -100,6 +105,15 @@ public final class VirtualMachine: @unchecked Sendable {
             access: vfha.access)
         try exits.register(ports: HypercallDevice.port...HypercallDevice.port, hypercalls)
         try exits.register(addresses: vfha.range, vfha)
+        // Guest memory exits only where access was taken away (or while memslots change).
+        try exits.register(addresses: 0..<layout.ramSize, pageAccess)
+        if layout.vpmemSize > 0 {
+            try exits.register(
+                addresses: GuestLayout.vpmemAddress..<(GuestLayout.vpmemAddress + layout.vpmemSize),
+                pageAccess)
+        }
+        pageAccess.register(on: hypercalls)
+        pageAccess.pauseVCPUs = { [unowned self] body in try pausingVCPUs(body) }
         layout.writeBootStructures(into: ram.base)
         layout.writeBootInfo(into: ram.base, arguments: configuration.bootArguments)
         ok = true
@@ -155,6 +169,15 @@ public final class VirtualMachine: @unchecked Sendable {
         let elapsed = DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds
         if let error = stateLock.withLock({ firstError }) { throw error }
         return VMRunReport(vcpus: created.map(VCPUReport.init), wallNanoseconds: elapsed)
+    }
+
+    /// Runs `body` with every vCPU out of the guest (kicked, and held at the gate).
+    func pausingVCPUs<T>(_ body: () throws -> T) throws -> T {
+        try gate.closed(
+            kick: { running in
+                let vcpus = stateLock.withLock { self.vcpus }
+                for vcpu in vcpus where running.contains(vcpu.index) { vcpu.kick() }
+            }, body)
     }
 
     /// Whether the VM is being stopped (an error, or the timeout).

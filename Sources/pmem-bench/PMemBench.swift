@@ -37,6 +37,7 @@ var allSuites: [any BenchSuite.Type] {
     [
         PersistSuite.self,
         VFHASuite.self,
+        ProtectSuite.self,
         AnalyzeSuite.self,
         HeapSuite.self,
         ReplicationSuite.self,

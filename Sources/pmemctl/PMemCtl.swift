@@ -22,6 +22,7 @@ struct PMemCtl: ParsableCommand {
             CreateRegionCommand.self,
             DestroyRegionCommand.self,
             VMCommand.self,
+            ProtectCommand.self,
             AnalyzeCommand.self,
             HeapCommand.self,
             HACommand.self,

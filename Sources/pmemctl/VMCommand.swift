@@ -8,7 +8,7 @@ struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
         abstract: "Run guest programs in the PMemVirt micro-VMM (KVM) with vPMem and a virtual flush hint.",
-        subcommands: [VMRunCommand.self])
+        subcommands: [VMRunCommand.self, VMAccessCommand.self])
 }
 
 /// The vFHA policies, as the command line spells them.

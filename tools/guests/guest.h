@@ -30,6 +30,40 @@ static inline int32_t hypercall2(uint32_t nr, uint64_t a0, uint64_t a1)
 	return hypercall(&hc);
 }
 
+/* hypercall4 -- a hypercall with four arguments */
+static inline int32_t hypercall4(uint32_t nr, uint64_t a0, uint64_t a1,
+				 uint64_t a2, uint64_t a3)
+{
+	struct pmk_hypercall hc = { .nr = nr, .args = { a0, a1, a2, a3 } };
+
+	return hypercall(&hc);
+}
+
+/* set_access -- what @length bytes of guest memory at @gpa allow from now on */
+static inline int32_t set_access(uint64_t gpa, uint64_t length,
+				 enum pmk_guest_access access)
+{
+	return hypercall4(PMK_HC_ACCESS_SET, gpa, length, access, 0);
+}
+
+/* A guest fault handler: its return value is a pmk_guest_fault_decision. */
+typedef long (*fault_handler_t)(const struct pmk_guest_fault *fault);
+
+/* fault_return_stub -- where a fault handler returns to (start.S) */
+void fault_return_stub(void);
+
+/* set_fault_handler -- run @handler for faults in @length bytes at @gpa (0: the host's) */
+static inline int32_t set_fault_handler(uint64_t gpa, uint64_t length,
+					fault_handler_t handler)
+{
+	return hypercall4(PMK_HC_FAULT_HANDLER, gpa, length,
+			  (uint64_t)(uintptr_t)handler,
+			  (uint64_t)(uintptr_t)fault_return_stub);
+}
+
+/* guest_fault_return -- hand a handler's decision to the VMM; never returns */
+void guest_fault_return(long decision) __attribute__((noreturn));
+
 /* report -- tell the VMM a counter */
 static inline void report(uint64_t key, uint64_t value)
 {

@@ -1,6 +1,6 @@
 /*
  * lib.c -- the few functions every guest program links: exit, log, the
- * CPUID flush choice, and the memory functions a compiler may call even
+ * return from a fault handler, the CPUID flush choice, and the memory functions a compiler may call even
  * in freestanding code.
  */
 #include "guest.h"
@@ -9,6 +9,15 @@
 void guest_exit(long status)
 {
 	hypercall2(PMK_HC_EXIT, (uint64_t)status, 0);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+/* guest_fault_return -- hand a handler's decision to the VMM */
+void guest_fault_return(long decision)
+{
+	hypercall2(PMK_HC_FAULT_RETURN, (uint64_t)decision, 0);
+	/* The VMM resumes the interrupted code instead; this is never reached. */
 	for (;;)
 		__asm__ volatile("hlt");
 }

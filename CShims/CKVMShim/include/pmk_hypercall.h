@@ -32,11 +32,73 @@ enum pmk_hc_nr {
 	/* A line of text for the VMM's log: args[0] = GPA, args[1] = length. */
 	PMK_HC_LOG = 4,
 	/*
-	 * 16..31 are kept for page access: set access on a guest range,
-	 * register a fault handler, return from one (see docs/VIRT.md).
+	 * 16..31 are kept for page access (docs/PROTECT.md); 16..18 are used.
 	 */
 	PMK_HC_ACCESS_FIRST = 16,
+	/*
+	 * Set access on guest pages: args[0] = GPA, args[1] = length (whole
+	 * 4 KiB pages of RAM at or above PMK_GPA_IMAGE, or of vPMem),
+	 * args[2] = pmk_guest_access. The VMM changes the memslots (split,
+	 * read-only, removed). Result 0, -EINVAL (alignment, access), -EPERM
+	 * (outside the guest's own memory), -ENOSPC (no memslot left).
+	 */
+	PMK_HC_ACCESS_SET = 16,
+	/*
+	 * Register a guest fault handler for a range: args[0] = GPA,
+	 * args[1] = length, args[2] = the handler, a function
+	 * long handler(const struct pmk_guest_fault *), args[3] = the code it
+	 * returns to (fault_return_stub, which passes its value to
+	 * PMK_HC_FAULT_RETURN). A handler of 0 removes the ranges' handlers:
+	 * their faults go to the host's handler. Result 0, -EINVAL, -EEXIST
+	 * (overlaps another handler's range).
+	 */
+	PMK_HC_FAULT_HANDLER = 17,
+	/*
+	 * Return from a guest fault handler: args[0] = pmk_guest_fault_decision.
+	 * The VMM restores the interrupted context and goes on as decided.
+	 */
+	PMK_HC_FAULT_RETURN = 18,
 	PMK_HC_ACCESS_LAST = 31,
+};
+
+/* What a guest range allows (PMK_HC_ACCESS_SET). */
+enum pmk_guest_access {
+	PMK_GUEST_ACCESS_NONE = 0,	/* the memslot is removed: reads and writes fault */
+	PMK_GUEST_ACCESS_READ = 1,	/* a read-only memslot: writes fault */
+	PMK_GUEST_ACCESS_READ_WRITE = 2,
+};
+
+/* What a fault handler (guest or host) decides. */
+enum pmk_guest_fault_decision {
+	/*
+	 * Try the access again under the access the range has now (the
+	 * handler changed it): a read runs again, a write's data is stored;
+	 * if it is still not allowed, that is a new fault.
+	 */
+	PMK_GUEST_FAULT_RETRY = 0,
+	/* Make the faulting page read-write, then as RETRY. */
+	PMK_GUEST_FAULT_ALLOW = 1,
+	/* Finish the access without effect: a write is dropped, a read reads 0. */
+	PMK_GUEST_FAULT_SKIP = 2,
+	/* End the VM: the run fails naming the fault. */
+	PMK_GUEST_FAULT_END = 3,
+};
+
+/*
+ * What a guest fault handler gets (rdi), on the faulting vCPU's stack below
+ * its stack pointer. The handler runs at the faulting code's privilege
+ * level with its stack; its return value is the decision.
+ */
+struct pmk_guest_fault {
+	uint64_t gpa;		/* the faulting guest-physical address */
+	uint64_t rip;		/* a read: the faulting instruction; a write: the next one */
+	uint64_t value;		/* what a write stores (little-endian, zero-extended) */
+	uint64_t range_gpa;	/* the handler's registered range */
+	uint64_t range_length;
+	uint32_t length;	/* bytes accessed (1 to 8) */
+	uint32_t write;		/* 1: a write, 0: a read */
+	uint32_t vcpu;
+	uint32_t depth;		/* 1; more when a handler itself faulted */
 };
 
 /* Keys of PMK_HC_REPORT. */
@@ -46,6 +108,9 @@ enum pmk_report_key {
 	PMK_REPORT_FLUSH_INSN = 3,	/* pmk_flush_insn the guest chose */
 	PMK_REPORT_LAST_SEQUENCE = 4,	/* last sequence number written */
 	PMK_REPORT_CPUID_LEAF_SEEN = 5,	/* 1 when CPUID shows the PMemVirt leaf */
+	PMK_REPORT_HANDLER_CALLS = 6,	/* calls of the guest's fault handler */
+	PMK_REPORT_ERRORS = 7,		/* checks the guest program saw fail */
+	PMK_REPORT_TOUCHES = 8,		/* accesses made to protected pages */
 };
 
 /* The flush instruction a guest chose from CPUID, as it reports it. */

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * fault.c -- the SIGSEGV (and userfaultfd's SIGBUS) handler and the
+ * built-in actions (count, allow, deny) it runs in the faulting thread;
+ * deny's report. See pmk_fault.h.
+ *
+ * Everything here may run in a signal handler: static memory only, and
+ * only async-signal-safe functions and system calls (mprotect, ioctl,
+ * write, sigaction, tgkill).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fault_internal.h"
+
+/* x86 page-fault error code: the access was a write. */
+#define PF_WRITE (1UL << 1)
+
+/* The handlers we replaced: SIGSEGV, and SIGBUS (userfaultfd's signal delivery). */
+static struct sigaction previous_segv;
+static struct sigaction previous_bus;
+static int handler_installed;
+static int report_fd = 2;
+
+/* fault_gettid -- the calling thread's kernel id */
+int32_t fault_gettid(void)
+{
+	return (int32_t)syscall(SYS_gettid);
+}
+
+/* pmk_fault_thread_id -- the calling thread's kernel id (gettid) */
+int32_t pmk_fault_thread_id(void)
+{
+	return fault_gettid();
+}
+
+/* Report text, built without allocation. */
+struct line {
+	char text[256];
+	size_t len;
+};
+
+/* put -- append a string */
+static void put(struct line *l, const char *s)
+{
+	while (*s && l->len < sizeof(l->text) - 1)
+		l->text[l->len++] = *s++;
+}
+
+/* put_number -- append @v in @base (10 or 16, with 0x) */
+static void put_number(struct line *l, uint64_t v, unsigned int base)
+{
+	char digits[24];
+	int n = 0;
+
+	if (base == 16)
+		put(l, "0x");
+	do {
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n && l->len < sizeof(l->text) - 1)
+		l->text[l->len++] = digits[--n];
+}
+
+/* mechanism_name -- for reports */
+static const char *mechanism_name(uint32_t mechanism)
+{
+	switch (mechanism) {
+	case PMK_MECHANISM_MPROTECT:
+		return "mprotect";
+	case PMK_MECHANISM_USERFAULTFD:
+		return "userfaultfd";
+	case PMK_MECHANISM_PKEYS:
+		return "pkeys";
+	default:
+		return "unknown";
+	}
+}
+
+/* report -- one line on the report fd naming the fault, its range and object */
+static void report(const struct range *r, int id,
+		   const struct pmk_fault_event *f, const char *why)
+{
+	struct line l = { .len = 0 };
+	ssize_t ignored;
+
+	put(&l, "pmemkit: denied ");
+	put(&l, f->write ? "write at " : "read at ");
+	put_number(&l, f->address, 16);
+	put(&l, " in '");
+	put(&l, r->label);
+	put(&l, "'");
+	if (r->object_size && f->address >= r->start + r->first_object) {
+		uint64_t rel = f->address - r->start - r->first_object;
+
+		put(&l, " object ");
+		put_number(&l, rel / r->object_size, 10);
+		put(&l, " +");
+		put_number(&l, rel % r->object_size, 10);
+	}
+	put(&l, " (range ");
+	put_number(&l, (uint64_t)id, 10);
+	put(&l, ", thread ");
+	put_number(&l, (uint64_t)f->tid, 10);
+	if (f->ip) {
+		put(&l, ", ip ");
+		put_number(&l, f->ip, 16);
+	}
+	put(&l, ", ");
+	put(&l, mechanism_name(r->mechanism));
+	put(&l, ")");
+	if (why) {
+		put(&l, ": ");
+		put(&l, why);
+	}
+	put(&l, "\n");
+	ignored = write(__atomic_load_n(&report_fd, __ATOMIC_RELAXED), l.text,
+			l.len);
+	(void)ignored;
+}
+
+/*
+ * fault_deny -- report, then end the process with SIGSEGV. In a signal handler
+ * SIGSEGV is blocked, so the signal stays pending and the default action
+ * ends the process as the handler returns, before the access runs again.
+ */
+void fault_deny(const struct range *r, int id,
+		 const struct pmk_fault_event *f, const char *why)
+{
+	struct sigaction dfl;
+
+	report(r, id, f, why);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGSEGV, &dfl, NULL);
+	syscall(SYS_tgkill, getpid(), fault_gettid(), SIGSEGV);
+}
+
+/* fault_lift_page -- make the page holding @addr read-write (count) */
+void fault_lift_page(const struct range *r, uintptr_t addr, ucontext_t *uc)
+{
+	uintptr_t page = addr & ~(fault_page_size - 1);
+
+	switch (r->mechanism) {
+	case PMK_MECHANISM_PKEYS:
+		/* Keys are per range: the faulting thread gets the whole key. */
+		if (uc)
+			pkeys_grant_in_frame(uc, r->pkey);
+		break;
+	case PMK_MECHANISM_USERFAULTFD:
+		/* Access none is mprotect's even under userfaultfd. */
+		if (r->has_none || r->access == PMK_ACCESS_NONE)
+			mprotect((void *)page, fault_page_size, PROT_READ | PROT_WRITE);
+		uffd_protect(page, fault_page_size, false);
+		break;
+	default:
+		mprotect((void *)page, fault_page_size, PROT_READ | PROT_WRITE);
+		break;
+	}
+}
+
+/* fault_lift_range -- make range @id read-write (allow) */
+void fault_lift_range(const struct range *r, int id, ucontext_t *uc)
+{
+	size_t length = r->end - r->start;
+
+	switch (r->mechanism) {
+	case PMK_MECHANISM_PKEYS:
+		/* PKRU is per thread: only the faulting thread is granted. */
+		if (uc)
+			pkeys_grant_in_frame(uc, r->pkey);
+		return;
+	case PMK_MECHANISM_USERFAULTFD:
+		if (r->has_none)
+			mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
+		uffd_protect(r->start, length, false);
+		__atomic_store_n(&fault_ranges[id].has_none, 0, __ATOMIC_RELEASE);
+		break;
+	default:
+		mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
+		break;
+	}
+	__atomic_store_n(&fault_ranges[id].access, PMK_ACCESS_READ_WRITE,
+			 __ATOMIC_RELEASE);
+}
+
+/* chain -- pass a fault outside every range to the handler we replaced */
+static void chain(int sig, siginfo_t *si, void *ctx)
+{
+	const struct sigaction *previous =
+		sig == SIGBUS ? &previous_bus : &previous_segv;
+	struct sigaction dfl;
+
+	if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
+		previous->sa_sigaction(sig, si, ctx);
+		return;
+	}
+	if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
+		previous->sa_handler(sig);
+		return;
+	}
+	/*
+	 * No one else wants it: the access runs again and the default
+	 * action ends the process.
+	 */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+}
+
+/*
+ * on_fault -- the SIGSEGV handler, and the SIGBUS handler through which
+ * userfaultfd delivers write-protect faults when asked to
+ */
+static void on_fault(int sig, siginfo_t *si, void *ctx)
+{
+	int saved_errno = errno;
+	ucontext_t *uc = ctx;
+	struct pmk_fault_event f;
+	struct range r;
+	uint32_t decision;
+	int id;
+
+	id = range_lookup((uintptr_t)si->si_addr, &r);
+	/* A SIGBUS is ours only from a userfaultfd range (a truncated file's is not). */
+	if (id < 0 || (sig == SIGBUS && r.mechanism != PMK_MECHANISM_USERFAULTFD)) {
+		chain(sig, si, ctx);
+		errno = saved_errno;
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.address = (uint64_t)(uintptr_t)si->si_addr;
+	f.ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	f.write = !!(uc->uc_mcontext.gregs[REG_ERR] & PF_WRITE);
+	f.range = id;
+	f.source = PMK_SOURCE_SIGNAL;
+	f.mechanism = r.mechanism;
+	/*
+	 * pkeys: a thread that never set its own rights here has what it had
+	 * when the key was allocated; it gets the range's default instead, and
+	 * only what the default forbids is a fault.
+	 */
+	if (r.mechanism == PMK_MECHANISM_PKEYS && si->si_code == SEGV_PKUERR &&
+	    !pkeys_thread_has_set(id, r.seq) &&
+	    (r.access == PMK_ACCESS_READ_WRITE ||
+	     (r.access == PMK_ACCESS_READ && !f.write))) {
+		pkeys_set_in_frame(uc, r.pkey, r.access);
+		errno = saved_errno;
+		return;
+	}
+	__atomic_add_fetch(&fault_ranges[id].faults, 1, __ATOMIC_RELAXED);
+
+	switch (__atomic_load_n(&fault_ranges[id].action, __ATOMIC_ACQUIRE)) {
+	case PMK_ACTION_COUNT:
+		fault_lift_page(&r, f.address, uc);
+		break;
+	case PMK_ACTION_ALLOW:
+		fault_lift_range(&r, id, uc);
+		break;
+	case PMK_ACTION_DELEGATE:
+		/* A system call: only the paths that report or hand over need it. */
+		f.tid = fault_gettid();
+		if (!handoff_service_tid()) {
+			fault_deny(&r, id, &f, "no handler thread");
+			break;
+		}
+		if (f.tid == handoff_service_tid()) {
+			fault_deny(&r, id, &f, "the handler thread itself faulted");
+			break;
+		}
+		decision = handoff_delegate(&f);
+		if (decision == PMK_DECISION_ALLOW)
+			fault_lift_range(&r, id, uc);
+		else if (decision == PMK_DECISION_DENY)
+			fault_deny(&r, id, &f, "the handler denied it");
+		break;
+	case PMK_ACTION_DENY:
+	default:
+		f.tid = fault_gettid();
+		fault_deny(&r, id, &f, NULL);
+		break;
+	}
+	errno = saved_errno;
+}
+
+/* install_for -- make on_fault the handler of @sig unless it is; 1 installed, 0 current, -errno */
+static int install_for(int sig, struct sigaction *previous)
+{
+	struct sigaction sa, current;
+
+	if (sigaction(sig, NULL, &current) < 0)
+		return -errno;
+	if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, previous) < 0)
+		return -errno;
+	return 1;
+}
+
+/* pmk_fault_signal_install -- install the SIGSEGV and SIGBUS handlers unless they are current */
+int pmk_fault_signal_install(void)
+{
+	int segv, bus;
+
+	segv = install_for(SIGSEGV, &previous_segv);
+	if (segv < 0)
+		return segv;
+	bus = install_for(SIGBUS, &previous_bus);
+	if (bus < 0)
+		return bus;
+	__atomic_store_n(&handler_installed, 1, __ATOMIC_RELEASE);
+	return segv || bus;
+}
+
+/* pmk_fault_set_report_fd -- where denied faults are reported */
+void pmk_fault_set_report_fd(int fd)
+{
+	__atomic_store_n(&report_fd, fd, __ATOMIC_RELAXED);
+}
+
+
+/* fault_signal_ready -- install the SIGSEGV handler once */
+int fault_signal_ready(void)
+{
+	int rc;
+
+	if (__atomic_load_n(&handler_installed, __ATOMIC_ACQUIRE))
+		return 0;
+	rc = pmk_fault_signal_install();
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ranges.c -- the table of protected ranges: adding, changing and removing
+ * them (under a lock), and finding one from the fault path (without locks:
+ * each entry is published under a sequence counter). See pmk_fault.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fault_internal.h"
+
+struct range fault_ranges[PMK_FAULT_MAX_RANGES];
+size_t fault_page_size;
+static int range_limit;		/* one past the highest id ever used */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* prot_of -- mprotect flags for @access */
+static int prot_of(uint32_t access)
+{
+	switch (access) {
+	case PMK_ACCESS_NONE:
+		return PROT_NONE;
+	case PMK_ACCESS_READ:
+		return PROT_READ;
+	default:
+		return PROT_READ | PROT_WRITE;
+	}
+}
+
+/*
+ * range_lookup -- a consistent copy of the live range holding @addr; its id or -1.
+ * The bounds are compared before anything is copied: the fault path scans
+ * only up to the highest id ever used.
+ */
+int range_lookup(uintptr_t addr, struct range *out)
+{
+	int limit = __atomic_load_n(&range_limit, __ATOMIC_ACQUIRE);
+	int i;
+
+	for (i = 0; i < limit; i++) {
+		struct range *r = &fault_ranges[i];
+		uint32_t seq;
+
+		/*
+		 * Odd: another thread is writing the entry (never this one:
+		 * publishing does not fault).
+		 */
+		while ((seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE)) & 1)
+			__builtin_ia32_pause();
+		if (!__atomic_load_n(&r->live, __ATOMIC_RELAXED) ||
+		    addr < __atomic_load_n(&r->start, __ATOMIC_RELAXED) ||
+		    addr >= __atomic_load_n(&r->end, __ATOMIC_RELAXED))
+			continue;
+		memcpy(out, r, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&r->seq, __ATOMIC_RELAXED) != seq) {
+			i--;	/* it changed while copied: read it again */
+			continue;
+		}
+		return i;
+	}
+	return -1;
+}
+
+/* ensure_ready -- page size, the wake-up eventfd and the signal handler, once */
+static int ensure_ready(void)
+{
+	int rc;
+
+	if (!fault_page_size)
+		fault_page_size = (size_t)sysconf(_SC_PAGESIZE);
+	rc = handoff_open();
+	return rc < 0 ? rc : fault_signal_ready();
+}
+
+/*
+ * apply_access -- enforce @access on @length bytes at @offset of range @id;
+ * the table lock is held. The range's recorded access changes only when
+ * the whole range does, and never with pkeys, where it is the default that
+ * threads which never set their own rights get.
+ */
+static int apply_access(int id, size_t offset, size_t length, uint32_t access)
+{
+	struct range *r = &fault_ranges[id];
+	uintptr_t start = r->start + offset;
+	bool whole = offset == 0 && length == r->end - r->start;
+	int rc = 0;
+
+	switch (r->mechanism) {
+	case PMK_MECHANISM_PKEYS:
+		/* A key covers its whole range; the rights are this thread's. */
+		if (!whole)
+			return -EOPNOTSUPP;
+		pkeys_set(id, r->seq, r->pkey, access);
+		return 0;
+	case PMK_MECHANISM_USERFAULTFD:
+		/* Write-protect cannot take reads away: none is mprotect's. */
+		if (access == PMK_ACCESS_NONE) {
+			if (mprotect((void *)start, length, PROT_NONE) < 0)
+				rc = -errno;
+			else
+				r->has_none = 1;
+			break;
+		}
+		if (r->has_none &&
+		    mprotect((void *)start, length, PROT_READ | PROT_WRITE) < 0) {
+			rc = -errno;
+			break;
+		}
+		if (whole)
+			r->has_none = 0;
+		rc = uffd_protect(start, length, access == PMK_ACCESS_READ);
+		break;
+	default:
+		if (mprotect((void *)start, length, prot_of(access)) < 0)
+			rc = -errno;
+		break;
+	}
+	if (rc == 0 && whole)
+		__atomic_store_n(&r->access, access, __ATOMIC_RELEASE);
+	return rc;
+}
+
+/* overlaps -- whether a live range overlaps [start, end); the table lock is held */
+static bool overlaps(uintptr_t start, uintptr_t end)
+{
+	int i;
+
+	for (i = 0; i < PMK_FAULT_MAX_RANGES; i++)
+		if (fault_ranges[i].live && start < fault_ranges[i].end &&
+		    fault_ranges[i].start < end)
+			return true;
+	return false;
+}
+
+/* publish -- write entry @id under its sequence counter */
+static void publish(int id, const struct range *value)
+{
+	struct range *r = &fault_ranges[id];
+	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	r->live = value->live;
+	r->start = value->start;
+	r->end = value->end;
+	r->mechanism = value->mechanism;
+	r->pkey = value->pkey;
+	r->object_size = value->object_size;
+	r->first_object = value->first_object;
+	r->has_none = value->has_none;
+	memcpy(r->label, value->label, sizeof(r->label));
+	__atomic_store_n(&r->access, value->access, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->action, value->action, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->faults, value->faults, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* prepare -- what @mechanism needs before the range is published */
+static int prepare(struct range *r)
+{
+	size_t length = r->end - r->start;
+	int key, rc;
+
+	switch (r->mechanism) {
+	case PMK_MECHANISM_PKEYS:
+		key = pkeys_alloc();
+		if (key < 0)
+			return key;
+		rc = pkeys_assign(r->start, length, key);
+		if (rc < 0) {
+			pkeys_free(key);
+			return rc;
+		}
+		r->pkey = key;
+		return 0;
+	case PMK_MECHANISM_USERFAULTFD:
+		rc = uffd_register(r->start, length);
+		if (rc == 0)
+			handoff_wake();
+		return rc;
+	case PMK_MECHANISM_MPROTECT:
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* release -- undo prepare */
+static void release(const struct range *r)
+{
+	size_t length = r->end - r->start;
+
+	switch (r->mechanism) {
+	case PMK_MECHANISM_PKEYS:
+		pkeys_assign(r->start, length, 0);
+		pkeys_free(r->pkey);
+		break;
+	case PMK_MECHANISM_USERFAULTFD:
+		mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
+		uffd_unregister(r->start, length);
+		break;
+	default:
+		mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
+		break;
+	}
+}
+
+/* pmk_fault_range_add -- protect a range; its id or -errno */
+int pmk_fault_range_add(const struct pmk_fault_range_desc *desc)
+{
+	uintptr_t start = (uintptr_t)desc->base;
+	struct range r;
+	int id, rc;
+
+	if (desc->access > PMK_ACCESS_READ_WRITE ||
+	    desc->action < PMK_ACTION_COUNT ||
+	    desc->action > PMK_ACTION_DELEGATE)
+		return -EINVAL;
+	pthread_mutex_lock(&table_lock);
+	rc = ensure_ready();
+	if (rc < 0)
+		goto out;
+	rc = -EINVAL;
+	if (!desc->length || start % fault_page_size ||
+	    desc->length % fault_page_size || start + desc->length < start)
+		goto out;
+	rc = -EEXIST;
+	if (overlaps(start, start + desc->length))
+		goto out;
+	rc = -ENOSPC;
+	for (id = 0; id < PMK_FAULT_MAX_RANGES; id++)
+		if (!fault_ranges[id].live)
+			break;
+	if (id == PMK_FAULT_MAX_RANGES)
+		goto out;
+
+	memset(&r, 0, sizeof(r));
+	r.live = 1;
+	r.start = start;
+	r.end = start + desc->length;
+	r.mechanism = desc->mechanism;
+	r.access = desc->mechanism == PMK_MECHANISM_PKEYS ? desc->access :
+							   PMK_ACCESS_READ_WRITE;
+	r.action = desc->action;
+	r.object_size = desc->object_size;
+	r.first_object = desc->first_object;
+	memcpy(r.label, desc->label, sizeof(r.label));
+	r.label[sizeof(r.label) - 1] = '\0';
+	rc = prepare(&r);
+	if (rc < 0)
+		goto out;
+	/* Published before protected: a fault from then on finds its range. */
+	publish(id, &r);
+	if (id >= range_limit)
+		__atomic_store_n(&range_limit, id + 1, __ATOMIC_RELEASE);
+	rc = apply_access(id, 0, desc->length, desc->access);
+	if (rc < 0) {
+		release(&r);
+		r.live = 0;
+		publish(id, &r);
+		goto out;
+	}
+	rc = id;
+out:
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+/* valid -- whether @id names a live range */
+static bool valid(int id)
+{
+	return id >= 0 && id < PMK_FAULT_MAX_RANGES &&
+	       __atomic_load_n(&fault_ranges[id].live, __ATOMIC_ACQUIRE);
+}
+
+/* pmk_fault_range_set_access -- enforce @access on range @id */
+int pmk_fault_range_set_access(int id, enum pmk_access access)
+{
+	int rc;
+
+	if ((uint32_t)access > PMK_ACCESS_READ_WRITE)
+		return -EINVAL;
+	pthread_mutex_lock(&table_lock);
+	if (valid(id))
+		rc = apply_access(id, 0, fault_ranges[id].end - fault_ranges[id].start,
+				  access);
+	else
+		rc = -ENOENT;
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+/* pmk_fault_range_set_access_part -- enforce @access on part of range @id */
+int pmk_fault_range_set_access_part(int id, size_t offset, size_t length,
+				    enum pmk_access access)
+{
+	int rc = -EINVAL;
+
+	if ((uint32_t)access > PMK_ACCESS_READ_WRITE)
+		return -EINVAL;
+	pthread_mutex_lock(&table_lock);
+	if (!valid(id))
+		rc = -ENOENT;
+	else if (length && offset % fault_page_size == 0 &&
+		 length % fault_page_size == 0 && offset + length > offset &&
+		 offset + length <= fault_ranges[id].end - fault_ranges[id].start)
+		rc = apply_access(id, offset, length, access);
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+/* pmk_fault_range_set_action -- what later faults in range @id do */
+int pmk_fault_range_set_action(int id, enum pmk_fault_action action)
+{
+	if (action < PMK_ACTION_COUNT || action > PMK_ACTION_DELEGATE)
+		return -EINVAL;
+	if (!valid(id))
+		return -ENOENT;
+	__atomic_store_n(&fault_ranges[id].action, action, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* pmk_fault_range_get_access -- the access last set on range @id */
+int pmk_fault_range_get_access(int id)
+{
+	if (!valid(id))
+		return -ENOENT;
+	return (int)__atomic_load_n(&fault_ranges[id].access, __ATOMIC_ACQUIRE);
+}
+
+/* pmk_fault_range_get_faults -- faults taken in range @id so far */
+uint64_t pmk_fault_range_get_faults(int id)
+{
+	if (id < 0 || id >= PMK_FAULT_MAX_RANGES)
+		return 0;
+	return __atomic_load_n(&fault_ranges[id].faults, __ATOMIC_ACQUIRE);
+}
+
+/* pmk_fault_range_remove -- stop protecting range @id */
+int pmk_fault_range_remove(int id)
+{
+	struct range r;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&table_lock);
+	if (valid(id)) {
+		memcpy(&r, &fault_ranges[id], sizeof(r));
+		release(&r);
+		r.live = 0;
+		publish(id, &r);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+
+/* ranges_ready -- what the fault path needs, set up under the table lock */
+int ranges_ready(void)
+{
+	int rc;
+
+	pthread_mutex_lock(&table_lock);
+	rc = ensure_ready();
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
