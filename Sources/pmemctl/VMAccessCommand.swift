@@ -94,7 +94,11 @@ struct VMAccessCommand: ParsableCommand {
                 "pages_per_vcpu",
                 "\(r.pagesPerVCPU) (\(r.access.rawValue), each \(r.touch == "write" ? "written" : "read") once)",
             ],
-            ["handler", "\(r.handler), answering \(r.answer.rawValue)"],
+            // A command handler prints its own answer per fault; --answer does not apply.
+            [
+                "handler",
+                r.handler.hasPrefix("command:") ? r.handler : "\(r.handler), answering \(r.answer.rawValue)",
+            ],
             ["faults", "\(r.faults)"],
             ["guest_handler_entries", "\(r.guestHandlerEntries)"],
             ["host_handler_calls", "\(r.hostHandlerCalls)"],
