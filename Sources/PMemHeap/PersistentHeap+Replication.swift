@@ -152,6 +152,12 @@ public final class ReplicaPoolImage {
     /// throws `corrupt`, having written nothing, when any check fails.
     @discardableResult
     public func validate(record: UnsafeRawBufferPointer) throws -> UInt64 {
+        try validated(record: record).sequence
+    }
+
+    /// Checks a redo record (see `validate`) and returns it in checked form,
+    /// which `apply(_:touched:)` applies without checking it again.
+    public func validated(record: UnsafeRawBufferPointer) throws -> ValidatedRedoRecord {
         func corrupt(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica apply", detail: "redo record \(why)")
         }
@@ -169,7 +175,8 @@ public final class ReplicaPoolImage {
         guard RedoRecord.forEachEntry(start, bounds: bounds, { _, _, _, _ in }) else {
             throw corrupt("has an entry that is malformed or outside the heap's objects")
         }
-        return RedoRecord.seq(start)
+        return ValidatedRedoRecord(
+            start: start, sequence: RedoRecord.seq(start), image: ObjectIdentifier(self))
     }
 
     /// Validates a redo record (see `validate`) and stores its changes in
@@ -179,9 +186,15 @@ public final class ReplicaPoolImage {
     /// Applying a record twice, or a run of records again from any of them,
     /// leaves the same bytes.
     public func apply(record: UnsafeRawBufferPointer, touched: (Int, Int) -> Void) throws {
-        try validate(record: record)
+        apply(try validated(record: record), touched: touched)
+    }
+
+    /// Stores the changes of a record this image validated (see
+    /// `apply(record:touched:)`); its bytes must not have changed since.
+    public func apply(_ record: ValidatedRedoRecord, touched: (Int, Int) -> Void) {
+        precondition(record.image == ObjectIdentifier(self), "a redo record validated by another pool image")
         let base = pool.base
-        RedoRecord.forEachEntry(record.baseAddress!, bounds: bounds) { kind, offset, value, data in
+        RedoRecord.forEachEntry(record.start, bounds: bounds) { kind, offset, value, data in
             let target = base + offset
             switch kind {
             case .store:
@@ -196,4 +209,14 @@ public final class ReplicaPoolImage {
             }
         }
     }
+}
+
+/// A redo record that passed `ReplicaPoolImage.validated(record:)`: checked
+/// once, applied from this form (the bytes it points at are the caller's).
+public struct ValidatedRedoRecord {
+    let start: UnsafeRawPointer
+    /// The record's commit sequence number.
+    public let sequence: UInt64
+    /// The image that validated it (bounds and salt are that pool's).
+    let image: ObjectIdentifier
 }

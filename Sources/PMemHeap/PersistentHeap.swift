@@ -27,9 +27,12 @@ public final class PersistentHeap: @unchecked Sendable {
     let log: RedoLog
     /// What opening did: recovery, replay, relocation.
     public let openReport: OpenReport
-    private(set) var observers: [(CommittedTransaction) -> Void] = []
+    @exclusivity(unchecked) private(set) var observers: [(CommittedTransaction) -> Void] = []
+    /// Observers called before the commit's fence (`addObserver(beforeFence:)`).
+    @exclusivity(unchecked) private(set) var fenceObservers: [(CommittedTransaction) -> Void] = []
     /// Whether any observer is registered (read on every commit without touching the array).
     @exclusivity(unchecked) private(set) var hasObservers = false
+    @exclusivity(unchecked) private(set) var hasFenceObservers = false
 
     private var transactions: [Transaction] = []
     /// What an idle transaction points at as its context (kept alive here).
@@ -253,10 +256,22 @@ public final class PersistentHeap: @unchecked Sendable {
     /// Calls `observer` with every transaction committed from now on, on the
     /// committing thread, right after the commit point. Add observers before
     /// transactions start.
-    public func addObserver(_ observer: @escaping (CommittedTransaction) -> Void) {
+    ///
+    /// With `beforeFence`, the observer is called once the record is sealed
+    /// and streamed into its lane but before the commit's fence, so the
+    /// observer's own non-temporal stores and flushes can share that fence
+    /// (`CommittedTransaction.fenceFollows` says whether one follows). The
+    /// transaction cannot fail any more at that point; a crash before the
+    /// fence may leave it uncommitted although the observer saw it.
+    public func addObserver(beforeFence: Bool = false, _ observer: @escaping (CommittedTransaction) -> Void) {
         registryLock.lock()
-        observers.append(observer)
-        hasObservers = true
+        if beforeFence {
+            fenceObservers.append(observer)
+            hasFenceObservers = true
+        } else {
+            observers.append(observer)
+            hasObservers = true
+        }
         registryLock.unlock()
     }
 

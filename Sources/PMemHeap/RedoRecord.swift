@@ -154,6 +154,10 @@ public struct CommittedTransaction {
     /// The record exactly as stored in the redo log (valid during the call only).
     public let recordBytes: UnsafeRawBufferPointer
     let bounds: RedoRecord.Bounds
+    /// Whether the heap issues a fence (`sfence`) after this call and before
+    /// the commit returns: an observer added with `beforeFence` may then leave
+    /// its non-temporal stores and flushes to that fence.
+    public let fenceFollows: Bool
 
     /// The record's entries, decoded.
     public var entries: [RedoEntry] {

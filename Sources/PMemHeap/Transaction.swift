@@ -344,6 +344,7 @@ public final class Transaction {
         }
         for (object, size) in fresh { pool.flush(object, size) }
         CrashPoints.reach("record written, not fenced")
+        notifyFenceObservers(seq: seq, record: record, length: length)
         pool.drain()
         CrashPoints.reach("committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
@@ -403,6 +404,7 @@ public final class Transaction {
             part.lastSeq = seq
         }
         CrashPoints.reach("multi-lane record flushed, not fenced")
+        notifyFenceObservers(seq: seq, record: record, length: length)
         pool.drain()
         CrashPoints.reach("multi-lane record committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
@@ -455,8 +457,17 @@ public final class Transaction {
         guard heap.hasObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
-            bounds: heap.log.bounds)
+            bounds: heap.log.bounds, fenceFollows: false)
         for observer in heap.observers { observer(committed) }
+    }
+
+    /// Calls the observers that share the commit's fence (the next `pool.drain()`).
+    private func notifyFenceObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
+        guard heap.hasFenceObservers else { return }
+        let committed = CommittedTransaction(
+            sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
+            bounds: heap.log.bounds, fenceFollows: heap.pool.cpuPath != nil)
+        for observer in heap.fenceObservers { observer(committed) }
     }
 
     /// Drops everything: reserved slots go back, nothing reaches the pool.

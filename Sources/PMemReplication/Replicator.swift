@@ -49,19 +49,16 @@ public final class Replicator: @unchecked Sendable {
     /// Whether attaching wrote a baseline (else the log continued where it stopped).
     public let wroteBaseline: Bool
     private let options: Options
-    private let lock = NSLock()
-    private var layout: ReplicatedLayout
-    private let builder = PoolWritesPayload.Builder()
-    private var failure: PMemError?
-    private let admission = ThreadLocalCounter()
+    /// Builds and appends each commit's record (the heap's observer holds it too).
+    private let recorder: CommitRecorder
 
     private init(
-        heap: PersistentHeap, writer: LogWriter, options: Options, layout: ReplicatedLayout, baseline: Bool
+        heap: PersistentHeap, writer: LogWriter, options: Options, recorder: CommitRecorder, baseline: Bool
     ) {
         self.heap = heap
         self.writer = writer
         self.options = options
-        self.layout = layout
+        self.recorder = recorder
         self.wroteBaseline = baseline
     }
 
@@ -80,20 +77,19 @@ public final class Replicator: @unchecked Sendable {
                 $0.cleanlyDetached && $0.poolUUID == heap.uuid && $0.poolBase == base
                     && $0.lastTransaction == heap.lastCommittedSequence
             } ?? false
-        var layout = ReplicatedLayout(slabCount: heap.geometry.slabCount)
-        let replicator: Replicator
+        let recorder = CommitRecorder(
+            heap: heap, writer: writer, layout: ReplicatedLayout(slabCount: heap.geometry.slabCount))
+        let replicator = Replicator(
+            heap: heap, writer: writer, options: options, recorder: recorder, baseline: !continues)
         if continues {
-            heap.forEachBaselineWrite(layout: &layout) { _, _ in }
-            replicator = Replicator(
-                heap: heap, writer: writer, options: options, layout: layout, baseline: false)
+            heap.forEachBaselineWrite(layout: &recorder.layout) { _, _ in }
         } else {
-            replicator = Replicator(
-                heap: heap, writer: writer, options: options, layout: layout, baseline: true)
             try replicator.writeBaseline()
         }
         region.storeAttachment(
             .init(poolUUID: heap.uuid, poolBase: base, lastTransaction: 0, cleanlyDetached: false))
-        heap.addObserver { [weak replicator] committed in replicator?.record(committed) }
+        // Before the heap's commit fence: the record's streaming stores share it.
+        heap.addObserver(beforeFence: true) { recorder.record($0) }
         return replicator
     }
 
@@ -105,11 +101,14 @@ public final class Replicator: @unchecked Sendable {
     public func transaction<R>(_ body: (Transaction) throws -> R) throws -> R {
         try check()
         let reserved = try writer.promise(options.transactionReserve)
-        admission.value = reserved
+        recorder.admission.value = reserved
         defer {
-            let unused = admission.value
-            admission.value = 0
-            if unused > 0 { writer.release(unused) }
+            // The commit's record used the room (and zeroed this); else return it.
+            let unused = recorder.admission.value
+            if unused > 0 {
+                recorder.admission.value = 0
+                writer.release(unused)
+            }
         }
         return try heap.transaction(body)
     }
@@ -118,48 +117,19 @@ public final class Replicator: @unchecked Sendable {
     /// full past the policy's limit): replicas then lack it, and the next
     /// attach writes a new baseline.
     public func check() throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if let failure { throw failure }
+        if let failure = recorder.latchedFailure { throw failure }
     }
 
     /// Records a clean detach: every commit so far is in the log, so the
     /// next attach of the same pool at the same base continues without a
     /// baseline. Call after the last transaction, before closing the heap.
     public func detach() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard failure == nil else { return }
-        writer.region.storeAttachment(
-            .init(
-                poolUUID: heap.uuid, poolBase: UInt64(UInt(bitPattern: heap.base)),
-                lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
-    }
-
-    /// The heap observer: builds the record (pool writes, redo record) and appends it.
-    private func record(_ committed: CommittedTransaction) {
-        let reserved = admission.value
-        admission.value = 0
-        lock.lock()
-        defer { lock.unlock() }
-        builder.reset()
-        heap.forEachInPlaceWrite(of: committed, layout: &layout) { builder.add(offset: $0, bytes: $1) }
-        builder.addRecord(committed.recordBytes)
-        do {
-            try writer.append(
-                kind: .transaction, transaction: committed.sequence, payload: builder.bytes,
-                releasing: reserved)
-        } catch let error as PMemError {
-            if failure == nil {
-                failure = PMemError(
-                    error.kind, operation: "replication",
-                    detail:
-                        "transaction \(committed.sequence) committed but could not be logged (\(error.detail)); "
-                        + "replicas lack it until the heap is reopened and a new baseline is written")
-            }
-            writer.release(reserved)
-        } catch {
-            writer.release(reserved)
+        recorder.locked {
+            guard !recorder.hasFailed else { return }
+            writer.region.storeAttachment(
+                .init(
+                    poolUUID: heap.uuid, poolBase: UInt64(UInt(bitPattern: heap.base)),
+                    lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
         }
     }
 
@@ -176,8 +146,9 @@ public final class Replicator: @unchecked Sendable {
             try writer.append(kind: .baselineBegin, transaction: transaction, payload: $0)
         }
         let chunk = max(4096, min(options.baselineChunk, writer.maxPayload - 4096))
+        let builder = recorder.builder
         builder.reset()
-        try heap.forEachBaselineWrite(layout: &layout) { offset, bytes in
+        try heap.forEachBaselineWrite(layout: &recorder.layout) { offset, bytes in
             var done = 0
             while done < bytes.count {
                 let room = chunk - builder.size - PoolWritesPayload.writeHeaderSize
@@ -199,18 +170,5 @@ public final class Replicator: @unchecked Sendable {
         try writer.append(
             kind: .baselineEnd, transaction: transaction,
             payload: UnsafeRawBufferPointer(start: nil, count: 0))
-    }
-}
-
-/// One integer per thread (the room the thread's admitted transaction reserved).
-final class ThreadLocalCounter: @unchecked Sendable {
-    private var key = pthread_key_t()
-
-    init() { pthread_key_create(&key, nil) }
-    deinit { pthread_key_delete(key) }
-
-    var value: Int {
-        get { Int(bitPattern: pthread_getspecific(key)) }
-        set { pthread_setspecific(key, UnsafeRawPointer(bitPattern: newValue)) }
     }
 }

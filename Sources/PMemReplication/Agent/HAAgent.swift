@@ -359,9 +359,11 @@ public final class HAAgent: @unchecked Sendable {
                 return
             }
             guard let run = index.run(from: next, maxBytes: configuration.batchBytes) else { break }
+            // One copy out of the ring; the header goes in front while the buffer is only ours.
             let headroom = ReplicationMessage.recordsHeaderSize
-            var buffer = channel.allocator.buffer(capacity: headroom + run.bytes + WireFormat.tagSize)
+            var buffer = channel.allocator.buffer(capacity: headroom + run.bytes)
             buffer.moveWriterIndex(to: headroom)
+            ReplicationMessage.setRecordsHeader(&buffer, at: 0, first: next, count: run.count)
             buffer.moveReaderIndex(to: headroom)
             buffer.writeBytes(
                 UnsafeRawBufferPointer(

@@ -184,6 +184,15 @@ public final class LogRegion: @unchecked Sendable {
         return (header, p)
     }
 
+    /// Maps every page of the ring writable now (`MADV_POPULATE_WRITE`), so
+    /// that appends never take a first-touch page fault (on a file-backed
+    /// mapping each costs microseconds: the kernel zeroes the page). A ring
+    /// is reused lap after lap, so this is paid once, when the writer opens.
+    /// Mappings that cannot be populated (devdax, old kernels) are left alone.
+    func prefaultRing() {
+        _ = madvise(ring, capacity, MADV_POPULATE_WRITE)
+    }
+
     /// The position where the ring's next lap starts, after `position`.
     func nextLap(after position: UInt64) -> UInt64 {
         (position / UInt64(capacity) + 1) * UInt64(capacity)

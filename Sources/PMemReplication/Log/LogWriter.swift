@@ -12,15 +12,16 @@ public final class LogWriter: @unchecked Sendable {
     public let region: LogRegion
     /// What to do when the ring is full.
     public let policy: BackPressurePolicy
-    private var lock = pthread_mutex_t()
+    // Every field below is used under `lock` only: no dynamic exclusivity checks (commit hot path).
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Position of the next record.
-    private var tail: UInt64
+    @exclusivity(unchecked) private var tail: UInt64
     /// Sequence number of the next record.
-    private var sequence: UInt64
+    @exclusivity(unchecked) private var sequence: UInt64
     /// The reclaim point last read from the agent's slot.
-    private var head: UInt64
+    @exclusivity(unchecked) private var head: UInt64
     /// Bytes promised to admitted transactions that have not appended yet.
-    private var promised = 0
+    @exclusivity(unchecked) private var promised = 0
     private let header = UnsafeMutableRawPointer.allocate(
         byteCount: LogFormat.alignment, alignment: LogFormat.alignment)
 
@@ -34,11 +35,13 @@ public final class LogWriter: @unchecked Sendable {
         tail = scanner.position
         sequence = scanner.nextSequence
         head = point.position
-        pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(lock, nil)
+        region.prefaultRing()
     }
 
     deinit {
-        pthread_mutex_destroy(&lock)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
         header.deallocate()
     }
 
@@ -47,15 +50,15 @@ public final class LogWriter: @unchecked Sendable {
 
     /// The sequence number the next record will get.
     public var nextSequence: UInt64 {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         return sequence
     }
 
     /// Bytes of the ring in use (appended, not yet reclaimed), as last seen.
     public var usedBytes: Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         return Int(tail - head)
     }
 
@@ -69,6 +72,16 @@ public final class LogWriter: @unchecked Sendable {
     public func append(
         kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer, releasing promise: Int = 0
     ) throws -> UInt64 {
+        try append(kind: kind, transaction: transaction, payload: payload, releasing: promise, fenced: true)
+    }
+
+    /// `append`, leaving the final fence to the caller when `fenced` is
+    /// false: the record is durable once the caller's next `sfence` (the
+    /// heap's commit fence, which the replicator shares) has run.
+    func append(
+        kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer, releasing promise: Int,
+        fenced: Bool
+    ) throws -> UInt64 {
         guard payload.count <= maxPayload else {
             throw PMemError(
                 .invalidArgument, operation: "replication log",
@@ -76,8 +89,8 @@ public final class LogWriter: @unchecked Sendable {
                     + "(at most \(maxPayload)); use a larger log")
         }
         let footprint = LogFormat.footprint(payload: payload.count)
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         promised -= promise
         let offset = Int(tail % UInt64(region.capacity))
         let wraps = region.capacity - offset < footprint
@@ -89,7 +102,7 @@ public final class LogWriter: @unchecked Sendable {
         }
         let assigned = sequence
         write(kind: kind, transaction: transaction, payload: payload)
-        region.mapping.drain()
+        if fenced { region.mapping.drain() }
         tail += UInt64(footprint)
         sequence += 1
         return assigned
@@ -101,8 +114,8 @@ public final class LogWriter: @unchecked Sendable {
     /// `releasing`, or `release` returns.
     public func promise(_ bytes: Int) throws -> Int {
         let footprint = LogFormat.footprint(payload: min(bytes, maxPayload)) + LogFormat.alignment
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         try waitForRoom(footprint)
         promised += footprint
         return footprint
@@ -110,9 +123,9 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Returns reserved room no record used (the transaction threw or wrote nothing).
     public func release(_ reserved: Int) {
-        pthread_mutex_lock(&lock)
+        pthread_mutex_lock(lock)
         promised -= reserved
-        pthread_mutex_unlock(&lock)
+        pthread_mutex_unlock(lock)
     }
 
     /// Waits (lock held, released while sleeping) until `needed` bytes fit
@@ -136,10 +149,10 @@ public final class LogWriter: @unchecked Sendable {
                         + "replicas" + (limit > 0 ? " after waiting \(Double(waited) / 1e9) s" : "")
                         + " (is the HA agent running and are replicas reachable?)")
             }
-            pthread_mutex_unlock(&lock)
+            pthread_mutex_unlock(lock)
             usleep(pause)
             pause = min(pause * 2, 1000)
-            pthread_mutex_lock(&lock)
+            pthread_mutex_lock(lock)
             head = region.reclaimPoint().position
             if fits() { return }
         }

@@ -24,6 +24,17 @@ enum PoolWritesPayload {
     static func parse(_ payload: UnsafeRawBufferPointer, poolSize: Int) throws -> (
         writes: [Write], record: UnsafeRawBufferPointer?
     ) {
+        var writes: [Write] = []
+        let record = try parse(payload, poolSize: poolSize, into: &writes)
+        return (writes, record)
+    }
+
+    /// Reads a payload, appending its writes to `writes` (a list reused
+    /// across records); returns the redo record, if any. Throws `corrupt`
+    /// when it is malformed or a write falls outside a pool of `poolSize` bytes.
+    static func parse(_ payload: UnsafeRawBufferPointer, poolSize: Int, into writes: inout [Write]) throws
+        -> UnsafeRawBufferPointer?
+    {
         func corrupt(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica apply", detail: "record payload \(why)")
         }
@@ -33,8 +44,6 @@ enum PoolWritesPayload {
         let count = Int(base.loadUnaligned(as: UInt32.self))
         let recordOffset = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         var cursor = headerSize
-        var writes: [Write] = []
-        writes.reserveCapacity(count)
         for _ in 0..<count {
             guard payload.count - cursor >= writeHeaderSize else { throw corrupt("ends inside a write") }
             let offset = base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
@@ -54,12 +63,12 @@ enum PoolWritesPayload {
         }
         guard recordOffset != 0 else {
             guard cursor == payload.count else { throw corrupt("has bytes after its writes") }
-            return (writes, nil)
+            return nil
         }
         guard recordOffset == cursor else {
             throw corrupt("puts its redo record at \(recordOffset), not \(cursor)")
         }
-        return (writes, UnsafeRawBufferPointer(start: base + cursor, count: payload.count - cursor))
+        return UnsafeRawBufferPointer(start: base + cursor, count: payload.count - cursor)
     }
 
     /// Builds payloads in a reusable DRAM buffer.

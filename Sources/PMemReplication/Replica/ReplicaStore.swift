@@ -25,6 +25,11 @@ public final class ReplicaStore: @unchecked Sendable {
     private var image: ReplicaPoolImage?
     private var next: PMemMapping?
     private let lockDescriptor: Int32
+    /// Pool writes of the records being checked and applied (reused per batch).
+    private var checkedWrites: [PoolWritesPayload.Write] = []
+    /// Lines written in the pool copy and in a baseline's new copy (reused per batch).
+    private let poolLines = LineSet()
+    private let nextLines = LineSet()
 
     /// Largest batch (bytes of records) the journal takes.
     public var maxBatchBytes: Int { journal.capacity }
@@ -91,7 +96,7 @@ public final class ReplicaStore: @unchecked Sendable {
         else { return }
         let batch = UnsafeRawBufferPointer(start: journal.data, count: entry.bytes)
         let records = try check(batch, from: entry.firstSequence, salt: LogFormat.salt(of: logUUID))
-        try applyChecked(records)
+        try applyChecked(records[...])
     }
 
     /// Adopts `log` when the store follows none yet; throws when it follows another.
@@ -110,10 +115,14 @@ public final class ReplicaStore: @unchecked Sendable {
 
     // MARK: Applying
 
-    /// A record of a checked batch.
+    /// A record of a checked batch, in the form it is applied from (nothing is parsed or validated twice).
     struct CheckedRecord {
         let header: LogRecordHeader
         let payload: UnsafeRawBufferPointer
+        /// Its pool writes: indices into `checkedWrites`.
+        let writes: Range<Int>
+        /// A transaction's redo record, validated against the pool copy.
+        let redo: ValidatedRedoRecord?
     }
 
     /// Applies a batch: the records (verbatim, with their padding) whose
@@ -131,17 +140,20 @@ public final class ReplicaStore: @unchecked Sendable {
                 detail: "a batch of \(batch.count) bytes exceeds the journal's \(journal.capacity)")
         }
         guard !batch.isEmpty else { return 0 }
+        // Staged first (the journal's header still names the previous batch):
+        // there the records are 64-byte aligned, as the checks require. Then
+        // checked once and applied from the checked form.
         journal.stage(batch)
         let staged = UnsafeRawBufferPointer(start: journal.data, count: batch.count)
-        var records = try check(staged, from: firstSequence, salt: LogFormat.salt(of: logUUID))
-        records.removeAll { $0.header.sequence <= state.appliedSequence }
-        guard let first = records.first, let last = records.last else { return 0 }
+        let records = try check(staged, from: firstSequence, salt: LogFormat.salt(of: logUUID))
+        let fresh = records.drop { $0.header.sequence <= state.appliedSequence }
+        guard let first = fresh.first, let last = fresh.last else { return 0 }
         journal.commit(
             .init(
                 firstSequence: first.header.sequence, lastSequence: last.header.sequence, bytes: batch.count,
-                records: records.count))
-        try applyChecked(records)
-        return records.count
+                records: fresh.count))
+        try applyChecked(fresh)
+        return fresh.count
     }
 
     /// Checks a batch without writing anything; returns its records.
@@ -156,6 +168,7 @@ public final class ReplicaStore: @unchecked Sendable {
             throw reject("sequence gap: expected \(state.appliedSequence + 1), got \(firstSequence)")
         }
         var records: [CheckedRecord] = []
+        checkedWrites.removeAll(keepingCapacity: true)
         var offset = 0
         var expected = firstSequence
         var inBaseline = state.inBaseline
@@ -182,16 +195,19 @@ public final class ReplicaStore: @unchecked Sendable {
                 )
             }
             if !skip {
+                let firstWrite = checkedWrites.count
+                var redo: ValidatedRedoRecord?
                 switch header.kind {
                 case .transaction:
                     guard !inBaseline, havePool, let image else {
                         throw reject("transaction record \(expected) arrived with no complete pool copy")
                     }
-                    let (_, record) = try PoolWritesPayload.parse(payload, poolSize: image.geometry.poolSize)
+                    let record = try PoolWritesPayload.parse(
+                        payload, poolSize: image.geometry.poolSize, into: &checkedWrites)
                     guard let record else {
                         throw reject("transaction record \(expected) carries no redo record")
                     }
-                    try image.validate(record: record)
+                    redo = try image.validated(record: record)
                 case .baselineBegin:
                     guard payload.count >= 32 else {
                         throw reject("baseline record \(expected) is truncated")
@@ -206,7 +222,7 @@ public final class ReplicaStore: @unchecked Sendable {
                     guard inBaseline, let size = baselineSize else {
                         throw reject("baseline writes \(expected) outside a baseline")
                     }
-                    _ = try PoolWritesPayload.parse(payload, poolSize: size)
+                    _ = try PoolWritesPayload.parse(payload, poolSize: size, into: &checkedWrites)
                 case .baselineEnd:
                     guard inBaseline else { throw reject("baseline end \(expected) outside a baseline") }
                     guard offset + header.footprint == batch.count else {
@@ -217,7 +233,10 @@ public final class ReplicaStore: @unchecked Sendable {
                 case .wrap:
                     break
                 }
-                records.append(CheckedRecord(header: header, payload: payload))
+                records.append(
+                    CheckedRecord(
+                        header: header, payload: payload, writes: firstWrite..<checkedWrites.count, redo: redo
+                    ))
             }
             offset += header.footprint
             expected += 1
@@ -226,28 +245,25 @@ public final class ReplicaStore: @unchecked Sendable {
     }
 
     /// Applies checked records to the pool copy, then moves the state past them.
-    private func applyChecked(_ records: [CheckedRecord]) throws {
+    private func applyChecked(_ records: ArraySlice<CheckedRecord>) throws {
         // Stores first, flushes once per line at the end: a line that several
         // records of the batch write is flushed once (on CPUs whose CLWB
         // evicts the line, flushing as we go would make each rewrite miss).
-        var poolLines = Set<Int>()
-        var nextLines = Set<Int>()
-        func note(_ lines: inout Set<Int>, _ offset: Int, _ length: Int) {
-            guard length > 0 else { return }
-            for line in (offset >> 6)...((offset + length - 1) >> 6) { lines.insert(line) }
-        }
+        let poolLines = self.poolLines
+        let nextLines = self.nextLines
+        poolLines.removeAll()
+        nextLines.removeAll()
         var updated = state
         var obsolete: [String] = []
         for record in records {
             switch record.header.kind {
             case .transaction:
                 guard let pool, let image else { continue }
-                let (writes, redo) = try PoolWritesPayload.parse(record.payload, poolSize: pool.size)
-                for write in writes {
+                for write in checkedWrites[record.writes] {
                     copy(write, into: pool)
-                    note(&poolLines, write.offset, write.bytes.count)
+                    poolLines.insert(offset: write.offset, length: write.bytes.count)
                 }
-                if let redo { try image.apply(record: redo) { note(&poolLines, $0, $1) } }
+                if let redo = record.redo { image.apply(redo) { poolLines.insert(offset: $0, length: $1) } }
                 updated.lastTransaction = record.header.transaction
             case .baselineBegin:
                 next = nil
@@ -258,14 +274,13 @@ public final class ReplicaStore: @unchecked Sendable {
                 updated.inBaseline = true
             case .baselineWrites:
                 guard let next else { continue }
-                let (writes, _) = try PoolWritesPayload.parse(record.payload, poolSize: next.size)
-                for write in writes {
+                for write in checkedWrites[record.writes] {
                     copy(write, into: next)
-                    note(&nextLines, write.offset, write.bytes.count)
+                    nextLines.insert(offset: write.offset, length: write.bytes.count)
                 }
             case .baselineEnd:
                 guard let finished = next else { continue }
-                for line in nextLines { finished.flush(finished.base + line << 6, 64) }
+                for line in nextLines.lines { finished.flush(finished.base + line << 6, 64) }
                 nextLines.removeAll()
                 finished.drain()
                 let newImage = try ReplicaPoolImage(mapping: finished)
@@ -275,7 +290,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 updated.poolUUID = newImage.uuid
                 updated.lastTransaction = record.header.transaction
                 if let old = pool {
-                    for line in poolLines { old.flush(old.base + line << 6, 64) }
+                    for line in poolLines.lines { old.flush(old.base + line << 6, 64) }
                     old.drain()
                 }
                 poolLines.removeAll()
@@ -291,8 +306,8 @@ public final class ReplicaStore: @unchecked Sendable {
             updated.appliedRecords += 1
             updated.lastTime = record.header.time
         }
-        if let pool { for line in poolLines { pool.flush(pool.base + line << 6, 64) } }
-        if let next { for line in nextLines { next.flush(next.base + line << 6, 64) } }
+        if let pool { for line in poolLines.lines { pool.flush(pool.base + line << 6, 64) } }
+        if let next { for line in nextLines.lines { next.flush(next.base + line << 6, 64) } }
         pool?.drain()
         next?.drain()
         updated.write(stateSlots)

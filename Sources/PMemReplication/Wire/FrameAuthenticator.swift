@@ -17,7 +17,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+    typealias OutboundOut = OutboundFrame
 
     /// Which side of the handshake this is.
     enum Role {
@@ -58,7 +58,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             frame.writeInteger(WireFormat.FrameType.challenge.rawValue)
             frame.writeInteger(WireFormat.version, endianness: .little)
             frame.writeBytes(nonce)
-            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(OutboundFrame(body: frame)), promise: nil)
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let limit = handshakeTimeout.nanoseconds / 1_000_000
@@ -108,7 +108,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             response.writeBytes(clientNonce)
             response.writeBytes(proof)
             phase = .awaitingAccept(serverNonce: serverNonce, clientNonce: clientNonce)
-            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(OutboundFrame(body: response)), promise: nil)
         case .awaitingResponse(let serverNonce):
             guard frame.readInteger(as: UInt8.self) == WireFormat.FrameType.response.rawValue,
                 let clientNonce = frame.readBytes(length: WireFormat.nonceSize),
@@ -126,7 +126,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             accept.writeBytes(
                 SessionKeys.proof(
                     psk: psk, role: "server", serverNonce: serverNonce, clientNonce: clientNonce))
-            context.writeAndFlush(wrapOutboundOut(accept), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(OutboundFrame(body: accept)), promise: nil)
             establish(context: context, serverNonce: serverNonce, clientNonce: clientNonce)
         case .awaitingAccept(let serverNonce, let clientNonce):
             guard frame.readInteger(as: UInt8.self) == WireFormat.FrameType.accept.rawValue,
@@ -160,17 +160,16 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             promise?.fail(ProtocolError("frame written before the handshake completed"))
             return
         }
-        var frame = unwrapOutboundIn(data)
-        let tag: [UInt8]
+        let frame = unwrapOutboundIn(data)
+        var tag = context.channel.allocator.buffer(capacity: WireFormat.tagSize)
         do {
-            tag = try frame.withUnsafeReadableBytes { try send.tag($0) }
+            _ = try frame.withUnsafeReadableBytes { tag.writeBytes(try send.tag($0)) }
         } catch {
             promise?.fail(error)
             return
         }
         phase = .established(send: send, receive: receive)
-        frame.writeBytes(tag)
-        context.write(wrapOutboundOut(frame), promise: promise)
+        context.write(wrapOutboundOut(OutboundFrame(body: frame, tag: tag)), promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -31,17 +31,31 @@ struct FrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Prefixes each outbound frame with its length (a separate 4-byte write, so
-/// large frames are never copied).
+/// A frame on its way out: its bytes and, in an authenticated session, its
+/// tag. The tag travels as its own buffer, so a large frame (a batch of
+/// records) is never copied to append it.
+struct OutboundFrame {
+    var body: ByteBuffer
+    var tag: ByteBuffer?
+}
+
+/// Prefixes each outbound frame with its length (separate 4-byte writes, so
+/// large frames are never copied; the socket gathers the pieces).
 final class FrameEncoder: ChannelOutboundHandler {
-    typealias OutboundIn = ByteBuffer
+    typealias OutboundIn = OutboundFrame
     typealias OutboundOut = ByteBuffer
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         var prefix = context.channel.allocator.buffer(capacity: 4)
-        prefix.writeInteger(UInt32(frame.readableBytes), endianness: .little)
+        prefix.writeInteger(
+            UInt32(frame.body.readableBytes + (frame.tag?.readableBytes ?? 0)), endianness: .little)
         context.write(wrapOutboundOut(prefix), promise: nil)
-        context.write(wrapOutboundOut(frame), promise: promise)
+        if let tag = frame.tag {
+            context.write(wrapOutboundOut(frame.body), promise: nil)
+            context.write(wrapOutboundOut(tag), promise: promise)
+        } else {
+            context.write(wrapOutboundOut(frame.body), promise: promise)
+        }
     }
 }

@@ -30,13 +30,34 @@ public enum ReplicationMessage: Sendable, Equatable {
 
     /// Bytes of a `records` frame before the records: type, first sequence, count, padding.
     static let recordsHeaderSize = 1 + 8 + 4 + 3
+
+    /// Writes a `records` frame header at `index` of `buffer`.
+    static func setRecordsHeader(_ buffer: inout ByteBuffer, at index: Int, first: UInt64, count: Int) {
+        buffer.setInteger(WireFormat.FrameType.records.rawValue, at: index)
+        buffer.setInteger(first, at: index + 1, endianness: .little)
+        buffer.setInteger(UInt32(count), at: index + 9, endianness: .little)
+        buffer.setBytes([0, 0, 0], at: index + 13)
+    }
+
+    /// Whether `buffer` holds that header at `index`, in its readable bytes
+    /// (read only: no copy of a shared buffer).
+    static func hasRecordsHeader(_ buffer: ByteBuffer, at index: Int, first: UInt64, count: Int) -> Bool {
+        buffer.getInteger(at: index, as: UInt8.self) == WireFormat.FrameType.records.rawValue
+            && buffer.getInteger(at: index + 1, endianness: .little, as: UInt64.self) == first
+            && buffer.getInteger(at: index + 9, endianness: .little, as: UInt32.self) == UInt32(count)
+            && buffer.getInteger(at: index + 13, as: UInt16.self) == 0
+            && buffer.getInteger(at: index + 15, as: UInt8.self) == 0
+    }
 }
 
 /// Turns authenticated frames into `ReplicationMessage`s and back. A frame
 /// that does not parse is an error (the connection is closed).
 ///
 /// A `records` message whose buffer has `recordsHeaderSize` bytes of headroom
-/// before its reader index is framed in place, without copying the records.
+/// before its reader index is framed in place, without copying the records;
+/// when the sender already wrote the header there (`setRecordsHeader`, while
+/// the buffer was its own) nothing is written at all, so a buffer still
+/// shared with the sender is not copied either.
 final class MessageCodec: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ReplicationMessage
@@ -124,12 +145,12 @@ final class MessageCodec: ChannelDuplexHandler {
         case .records(let first, let count, var bytes):
             let header = ReplicationMessage.recordsHeaderSize
             if bytes.readerIndex >= header {
+                // Moving the index writes nothing; the header is only written when not already there.
                 let start = bytes.readerIndex - header
                 bytes.moveReaderIndex(to: start)
-                bytes.setInteger(WireFormat.FrameType.records.rawValue, at: start)
-                bytes.setInteger(first, at: start + 1, endianness: .little)
-                bytes.setInteger(UInt32(count), at: start + 9, endianness: .little)
-                bytes.setBytes([0, 0, 0], at: start + 13)
+                if !ReplicationMessage.hasRecordsHeader(bytes, at: start, first: first, count: count) {
+                    ReplicationMessage.setRecordsHeader(&bytes, at: start, first: first, count: count)
+                }
                 return bytes
             }
             frame.reserveCapacity(header + bytes.readableBytes + WireFormat.tagSize)
