@@ -5,6 +5,20 @@
 CXL_DEVICES=/sys/bus/cxl/devices
 ND_DEVICES=/sys/bus/nd/devices
 
+# cxl_memdev_by_serial -- the memdev whose serial number is SERIAL (memN names follow
+# the order the devices probe in, which changes from boot to boot; serials do not).
+cxl_memdev_by_serial() {
+    local mem
+    for mem in "$CXL_DEVICES"/mem*; do
+        [ -e "$mem/serial" ] || continue
+        if [ $(($(cat "$mem/serial"))) -eq $(($1)) ]; then
+            basename "$mem"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # cxl_endpoint_decoders -- the decoders of MEMDEV's endpoint port (its uport is the memdev).
 cxl_endpoint_decoders() {
     local ep

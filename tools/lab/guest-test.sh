@@ -22,12 +22,17 @@ LAB_DAX_MOUNT=/mnt/pmem
 LAB_BUNDLE=.build/debug/PMemKitPackageTests.xctest
 LAB_PMEMCTL=.build/debug/pmemctl
 # CXL (pmem-lab test boots with --cxl 2): the lab keeps a devdax namespace on
-# mem0's region; the tests may destroy and re-create mem1's.
-LAB_CXL_MEMDEV=mem0
-LAB_TEST_CXL_MEMDEV=mem1
+# the first device's region; the tests may destroy and re-create the second's.
+# Found by serial (machine.sh gives device i sn=0xC0DE0000+i): memN names swap
+# between boots.
+LAB_CXL_SERIAL=0xC0DE0000
+LAB_TEST_CXL_SERIAL=0xC0DE0001
 LAB_CXL_DEVDAX_SIZE=128M
 # shellcheck source=cxl-sysfs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cxl-sysfs.sh"
+LAB_CXL_MEMDEV=$(cxl_memdev_by_serial "$LAB_CXL_SERIAL") || LAB_CXL_MEMDEV="(no memdev with serial $LAB_CXL_SERIAL)"
+LAB_TEST_CXL_MEMDEV=$(cxl_memdev_by_serial "$LAB_TEST_CXL_SERIAL") ||
+    LAB_TEST_CXL_MEMDEV="(no memdev with serial $LAB_TEST_CXL_SERIAL)"
 ND=/sys/bus/nd/devices
 
 # guest_step -- a heading in the test's output, with the seconds since the script began.
