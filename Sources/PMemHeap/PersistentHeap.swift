@@ -28,8 +28,13 @@ public final class PersistentHeap: @unchecked Sendable {
     /// What opening did: recovery, replay, relocation.
     public let openReport: OpenReport
     @exclusivity(unchecked) private(set) var observers: [(CommittedTransaction) -> Void] = []
-    /// Observers called before the commit's fence (`addObserver(beforeFence:)`).
-    @exclusivity(unchecked) private(set) var fenceObservers: [(CommittedTransaction) -> Void] = []
+    /// Observers called before the commit's fence (`addFenceObserver`), unretained: a
+    /// trivial buffer the commit path reads with no reference counting.
+    @exclusivity(unchecked) private(set) var fenceObservers = UnsafeMutableBufferPointer<
+        Unmanaged<FenceObserverBox>
+    >(start: nil, count: 0)
+    /// Keeps the fence observers alive.
+    private var fenceObserverOwners: [FenceObserverBox] = []
     /// Whether any observer is registered (read on every commit without touching the array).
     @exclusivity(unchecked) private(set) var hasObservers = false
     @exclusivity(unchecked) private(set) var hasFenceObservers = false
@@ -90,6 +95,7 @@ public final class PersistentHeap: @unchecked Sendable {
 
     deinit {
         try? close()
+        fenceObservers.deallocate()
     }
 
     // MARK: Types
@@ -257,21 +263,42 @@ public final class PersistentHeap: @unchecked Sendable {
     /// committing thread, right after the commit point. Add observers before
     /// transactions start.
     ///
-    /// With `beforeFence`, the observer is called once the record is sealed
-    /// and streamed into its lane but before the commit's fence, so the
-    /// observer's own non-temporal stores and flushes can share that fence
-    /// (`CommittedTransaction.fenceFollows` says whether one follows). The
-    /// transaction cannot fail any more at that point; a crash before the
-    /// fence may leave it uncommitted although the observer saw it.
+    /// With `beforeFence`, the closure becomes a fence observer
+    /// (`addFenceObserver`); its calls retain and release the closure, so an
+    /// observer on a latency-critical path conforms to `FenceObserver` instead.
     public func addObserver(beforeFence: Bool = false, _ observer: @escaping (CommittedTransaction) -> Void) {
-        registryLock.lock()
         if beforeFence {
-            fenceObservers.append(observer)
-            hasFenceObservers = true
-        } else {
-            observers.append(observer)
-            hasObservers = true
+            addFenceObserverBox(ClosureFenceObserver(observer))
+            return
         }
+        registryLock.lock()
+        observers.append(observer)
+        hasObservers = true
+        registryLock.unlock()
+    }
+
+    /// Calls `observer` with every transaction committed from now on, on the
+    /// committing thread, once its record is sealed and before the heap
+    /// streams it and issues the commit's fence, so the observer's own
+    /// non-temporal stores and flushes can share that fence
+    /// (`CommittedTransaction.fenceFollows` says whether one follows). The
+    /// heap keeps `observer` alive and calls it with no reference counting.
+    /// Add observers before transactions start.
+    public func addFenceObserver<Observer: FenceObserver>(_ observer: Observer) {
+        addFenceObserverBox(TypedFenceObserverBox(observer))
+    }
+
+    private func addFenceObserverBox(_ box: FenceObserverBox) {
+        registryLock.lock()
+        fenceObserverOwners.append(box)
+        let grown = UnsafeMutableBufferPointer<Unmanaged<FenceObserverBox>>.allocate(
+            capacity: fenceObserverOwners.count)
+        for (index, owner) in fenceObserverOwners.enumerated() {
+            (grown.baseAddress! + index).initialize(to: .passUnretained(owner))
+        }
+        fenceObservers.deallocate()
+        fenceObservers = grown
+        hasFenceObservers = true
         registryLock.unlock()
     }
 

@@ -147,7 +147,8 @@ enum RedoRecord {
 }
 
 /// A transaction that has committed: handed to the heap's observers right
-/// after the commit point, before its changes are applied in place.
+/// after the commit point (fence observers: just before it), before its
+/// changes are applied in place.
 public struct CommittedTransaction {
     /// The commit sequence number: increasing over the pool's lifetime, the order of replay.
     public let sequence: UInt64
@@ -155,7 +156,7 @@ public struct CommittedTransaction {
     public let recordBytes: UnsafeRawBufferPointer
     let bounds: RedoRecord.Bounds
     /// Whether the heap issues a fence (`sfence`) after this call and before
-    /// the commit returns: an observer added with `beforeFence` may then leave
+    /// the commit returns: a fence observer may then leave
     /// its non-temporal stores and flushes to that fence.
     public let fenceFollows: Bool
 

@@ -311,8 +311,9 @@ public final class Transaction {
 
     // MARK: Commit
 
-    /// Seals the record, streams it into the lane and fences once (the
-    /// commit point), tells the observers, then applies the changes in place
+    /// Seals the record, tells the fence observers, streams the record into
+    /// the lane and fences once (the commit point), tells the other
+    /// observers, then applies the changes in place
     /// with plain stores: their lines are flushed under the lane's next fence.
     func commit() throws {
         guard count > 0 else {
@@ -336,6 +337,9 @@ public final class Transaction {
         let destination = lane.start + lane.position
         let seq = log.drawSequence(for: lane)
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        // Observers first: their locked instructions then precede every streaming store and flush
+        // of the commit (on some CPUs each locked instruction waits for those to drain).
+        notifyFenceObservers(seq: seq, record: record, length: length)
         if pool.cpuPath != nil {
             pmh_stream_copy(destination, record, length)
         } else {
@@ -344,7 +348,6 @@ public final class Transaction {
         }
         for (object, size) in fresh { pool.flush(object, size) }
         CrashPoints.reach("record written, not fenced")
-        notifyFenceObservers(seq: seq, record: record, length: length)
         pool.drain()
         CrashPoints.reach("committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
@@ -389,6 +392,7 @@ public final class Transaction {
         let seq = log.drawSequence(for: lane)
         let record = recordStart
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
+        notifyFenceObservers(seq: seq, record: record, length: length)
         for (object, size) in fresh { pool.flush(object, size) }
         for (index, part) in lanes.enumerated() {
             let start = index * perLane
@@ -404,7 +408,6 @@ public final class Transaction {
             part.lastSeq = seq
         }
         CrashPoints.reach("multi-lane record flushed, not fenced")
-        notifyFenceObservers(seq: seq, record: record, length: length)
         pool.drain()
         CrashPoints.reach("multi-lane record committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
@@ -461,13 +464,17 @@ public final class Transaction {
         for observer in heap.observers { observer(committed) }
     }
 
-    /// Calls the observers that share the commit's fence (the next `pool.drain()`).
+    /// Calls the observers that share the commit's fence (the next `pool.drain()`),
+    /// through unretained references: no reference counting on this path.
     private func notifyFenceObservers(seq: UInt64, record: UnsafeRawPointer, length: Int) {
         guard heap.hasFenceObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
             bounds: heap.log.bounds, fenceFollows: heap.pool.cpuPath != nil)
-        for observer in heap.fenceObservers { observer(committed) }
+        let observers = heap.fenceObservers
+        for index in 0..<observers.count {
+            observers[index]._withUnsafeGuaranteedRef { $0.committing(committed) }
+        }
     }
 
     /// Drops everything: reserved slots go back, nothing reaches the pool.

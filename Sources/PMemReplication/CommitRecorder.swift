@@ -11,13 +11,13 @@ import PMemKit
 /// reference (a weak reference moves the object's reference count to a side
 /// table, and every retain and release then takes the slow path), its state
 /// is only touched under its mutex (no dynamic exclusivity checks), and the
-/// heap is held unowned: the heap owns the observer closure that owns this.
-final class CommitRecorder: @unchecked Sendable {
+/// heap is held unowned: the heap owns this observer.
+final class CommitRecorder: FenceObserver, @unchecked Sendable {
     unowned(unsafe) let heap: PersistentHeap
     let writer: LogWriter
     /// Serializes building and appending, so records reach the log in the
     /// order `layout` assumed when it left out what earlier records shipped.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = StoreReleaseLock()
     @exclusivity(unchecked) var layout: ReplicatedLayout
     let builder = PoolWritesPayload.Builder()
     /// Room the calling thread's admitted transaction reserved in the ring.
@@ -30,20 +30,18 @@ final class CommitRecorder: @unchecked Sendable {
         self.heap = heap
         self.writer = writer
         self.layout = layout
-        pthread_mutex_init(mutex, nil)
         failed.initialize(to: 0)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
         mutex.deallocate()
         failed.deallocate()
     }
 
     /// Runs `body` holding the mutex.
     @inline(__always) func locked<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return try body()
     }
 
@@ -56,14 +54,14 @@ final class CommitRecorder: @unchecked Sendable {
         return locked { failure }
     }
 
-    /// The heap observer: builds the record and appends it. With
+    /// The heap's fence observer: builds the record and appends it. With
     /// `fenceFollows` (the heap fences after its observers, before the
     /// commit returns) the append streams the record without its own fence.
-    func record(_ committed: CommittedTransaction) {
+    func committing(_ committed: CommittedTransaction) {
         let reserved = admission.value
         if reserved != 0 { admission.value = 0 }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         builder.reset()
         let builder = self.builder
         heap.forEachInPlaceWrite(of: committed, layout: &layout) { builder.add(offset: $0, bytes: $1) }

@@ -89,7 +89,7 @@ public final class Replicator: @unchecked Sendable {
         region.storeAttachment(
             .init(poolUUID: heap.uuid, poolBase: base, lastTransaction: 0, cleanlyDetached: false))
         // Before the heap's commit fence: the record's streaming stores share it.
-        heap.addObserver(beforeFence: true) { recorder.record($0) }
+        heap.addFenceObserver(recorder)
         return replicator
     }
 

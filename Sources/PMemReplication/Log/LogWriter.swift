@@ -13,7 +13,7 @@ public final class LogWriter: @unchecked Sendable {
     /// What to do when the ring is full.
     public let policy: BackPressurePolicy
     // Every field below is used under `lock` only: no dynamic exclusivity checks (commit hot path).
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock = StoreReleaseLock()
     /// Position of the next record.
     @exclusivity(unchecked) private var tail: UInt64
     /// Sequence number of the next record.
@@ -35,12 +35,10 @@ public final class LogWriter: @unchecked Sendable {
         tail = scanner.position
         sequence = scanner.nextSequence
         head = point.position
-        pthread_mutex_init(lock, nil)
         region.prefaultRing()
     }
 
     deinit {
-        pthread_mutex_destroy(lock)
         lock.deallocate()
         header.deallocate()
     }
@@ -50,15 +48,15 @@ public final class LogWriter: @unchecked Sendable {
 
     /// The sequence number the next record will get.
     public var nextSequence: UInt64 {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        lock.lock()
+        defer { lock.unlock() }
         return sequence
     }
 
     /// Bytes of the ring in use (appended, not yet reclaimed), as last seen.
     public var usedBytes: Int {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        lock.lock()
+        defer { lock.unlock() }
         return Int(tail - head)
     }
 
@@ -89,8 +87,8 @@ public final class LogWriter: @unchecked Sendable {
                     + "(at most \(maxPayload)); use a larger log")
         }
         let footprint = LogFormat.footprint(payload: payload.count)
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        lock.lock()
+        defer { lock.unlock() }
         promised -= promise
         let offset = Int(tail % UInt64(region.capacity))
         let wraps = region.capacity - offset < footprint
@@ -114,8 +112,8 @@ public final class LogWriter: @unchecked Sendable {
     /// `releasing`, or `release` returns.
     public func promise(_ bytes: Int) throws -> Int {
         let footprint = LogFormat.footprint(payload: min(bytes, maxPayload)) + LogFormat.alignment
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        lock.lock()
+        defer { lock.unlock() }
         try waitForRoom(footprint)
         promised += footprint
         return footprint
@@ -123,9 +121,9 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Returns reserved room no record used (the transaction threw or wrote nothing).
     public func release(_ reserved: Int) {
-        pthread_mutex_lock(lock)
+        lock.lock()
         promised -= reserved
-        pthread_mutex_unlock(lock)
+        lock.unlock()
     }
 
     /// Waits (lock held, released while sleeping) until `needed` bytes fit
@@ -149,10 +147,10 @@ public final class LogWriter: @unchecked Sendable {
                         + "replicas" + (limit > 0 ? " after waiting \(Double(waited) / 1e9) s" : "")
                         + " (is the HA agent running and are replicas reachable?)")
             }
-            pthread_mutex_unlock(lock)
+            lock.unlock()
             usleep(pause)
             pause = min(pause * 2, 1000)
-            pthread_mutex_lock(lock)
+            lock.lock()
             head = region.reclaimPoint().position
             if fits() { return }
         }
