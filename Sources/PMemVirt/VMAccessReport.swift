@@ -12,8 +12,9 @@ public struct VMAccessReport: Codable, Sendable, Equatable {
     public var touch: String
     /// `guest` (the program's own handler), `host` or the host command.
     public var handler: String
-    /// What the handler answered.
-    public var answer: GuestFaultDecision
+    /// What the handler answered; `nil` when a host command answered each
+    /// fault itself.
+    public var answer: GuestFaultDecision?
     /// Accesses the policy forbade.
     public var faults: Int
     /// Entries into the guest's handler.

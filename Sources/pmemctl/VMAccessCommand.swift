@@ -77,8 +77,10 @@ struct VMAccessCommand: ParsableCommand {
             configuration.ramSize = max(configuration.ramSize, (needed + (1 << 20) - 1) & ~((1 << 20) - 1))
             configuration.faultHandler =
                 onFault.map { CommandFaultHandler(command: $0) } ?? workload.matchingHostHandler
-            let report = try workload.run(
+            var report = try workload.run(
                 configuration, handlerName: onFault.map { "command: \($0)" } ?? "host", kvm: kvm)
+            // A command prints its own answer per fault; --answer did not apply.
+            if onFault != nil { report.answer = nil }
             if json {
                 try Output.json(report)
             } else {
@@ -94,11 +96,7 @@ struct VMAccessCommand: ParsableCommand {
                 "pages_per_vcpu",
                 "\(r.pagesPerVCPU) (\(r.access.rawValue), each \(r.touch == "write" ? "written" : "read") once)",
             ],
-            // A command handler prints its own answer per fault; --answer does not apply.
-            [
-                "handler",
-                r.handler.hasPrefix("command:") ? r.handler : "\(r.handler), answering \(r.answer.rawValue)",
-            ],
+            ["handler", r.answer.map { "\(r.handler), answering \($0.rawValue)" } ?? r.handler],
             ["faults", "\(r.faults)"],
             ["guest_handler_entries", "\(r.guestHandlerEntries)"],
             ["host_handler_calls", "\(r.hostHandlerCalls)"],

@@ -34,6 +34,7 @@ final class VMAccessCommandTests: XCTestCase {
             ]))
         XCTAssertEqual(object["host_handler_calls"] as? Int, 2)
         XCTAssertEqual(object["guest_errors"] as? Int, 0)
+        XCTAssertNil(object["answer"], "the command answered, not --answer")
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines, ["read 0x800000 none", "read 0x801000 none"])
     }
