@@ -24,7 +24,6 @@
 /* The handlers we replaced: SIGSEGV, and SIGBUS (userfaultfd's signal delivery). */
 static struct sigaction previous_segv;
 static struct sigaction previous_bus;
-static int handler_installed;
 static int report_fd = 2;
 
 /* fault_gettid -- the calling thread's kernel id */
@@ -318,7 +317,6 @@ int pmk_fault_signal_install(void)
 	bus = install_for(SIGBUS, &previous_bus);
 	if (bus < 0)
 		return bus;
-	__atomic_store_n(&handler_installed, 1, __ATOMIC_RELEASE);
 	return segv || bus;
 }
 
@@ -329,13 +327,14 @@ void pmk_fault_set_report_fd(int fd)
 }
 
 
-/* fault_signal_ready -- install the SIGSEGV handler once */
+/*
+ * fault_signal_ready -- make our handlers current; called for every new range,
+ * since a library may have displaced them (libclang's crash recovery installs
+ * its own and re-raises a fault it does not own as SI_TKILL, with no address)
+ */
 int fault_signal_ready(void)
 {
-	int rc;
+	int rc = pmk_fault_signal_install();
 
-	if (__atomic_load_n(&handler_installed, __ATOMIC_ACQUIRE))
-		return 0;
-	rc = pmk_fault_signal_install();
 	return rc < 0 ? rc : 0;
 }

@@ -44,7 +44,7 @@ int ranges_ready(void);
 /* fault_gettid -- the calling thread's kernel id */
 int32_t fault_gettid(void);
 
-/* fault_signal_ready -- install the SIGSEGV handler once; 0 or -errno */
+/* fault_signal_ready -- make our SIGSEGV/SIGBUS handlers current (per new range); 0 or -errno */
 int fault_signal_ready(void);
 
 /* fault_lift_page -- make the page holding @addr read-write (count); @uc for pkeys */

@@ -6,6 +6,10 @@ final class ClangIndex {
     let raw: CXIndex
 
     init() {
+        // No crash recovery: libclang would install process-wide SIGSEGV/SIGBUS
+        // handlers that re-raise faults they do not own, hijacking those of the
+        // program it runs in (PMemProtect's, Swift's crash reporter).
+        setenv("LIBCLANG_DISABLE_CRASH_RECOVERY", "1", 0)
         // Exclude declarations from PCH; do not print diagnostics to stderr ourselves.
         raw = clang_createIndex(0, 0)
     }
