@@ -325,16 +325,3 @@ void pmk_fault_set_report_fd(int fd)
 {
 	__atomic_store_n(&report_fd, fd, __ATOMIC_RELAXED);
 }
-
-
-/*
- * fault_signal_ready -- make our handlers current; called for every new range,
- * since a library may have displaced them (libclang's crash recovery installs
- * its own and re-raises a fault it does not own as SI_TKILL, with no address)
- */
-int fault_signal_ready(void)
-{
-	int rc = pmk_fault_signal_install();
-
-	return rc < 0 ? rc : 0;
-}

@@ -44,8 +44,6 @@ int ranges_ready(void);
 /* fault_gettid -- the calling thread's kernel id */
 int32_t fault_gettid(void);
 
-/* fault_signal_ready -- make our SIGSEGV/SIGBUS handlers current (per new range); 0 or -errno */
-int fault_signal_ready(void);
 
 /* fault_lift_page -- make the page holding @addr read-write (count); @uc for pkeys */
 void fault_lift_page(const struct range *r, uintptr_t addr, ucontext_t *uc);

@@ -66,7 +66,11 @@ int range_lookup(uintptr_t addr, struct range *out)
 	return -1;
 }
 
-/* ensure_ready -- page size, the wake-up eventfd and the signal handler, once */
+/*
+ * ensure_ready -- page size and the wake-up eventfd, once; our signal handlers
+ * current, every time: a library may have displaced them since (libclang's
+ * crash recovery did, re-raising faults it did not own without their address)
+ */
 static int ensure_ready(void)
 {
 	int rc;
@@ -74,7 +78,9 @@ static int ensure_ready(void)
 	if (!fault_page_size)
 		fault_page_size = (size_t)sysconf(_SC_PAGESIZE);
 	rc = handoff_open();
-	return rc < 0 ? rc : fault_signal_ready();
+	if (rc == 0)
+		rc = pmk_fault_signal_install();
+	return rc < 0 ? rc : 0;
 }
 
 /*

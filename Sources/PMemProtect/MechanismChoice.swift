@@ -21,12 +21,7 @@ public struct MechanismChoice: Sendable, Codable, Equatable {
         -> MechanismChoice
     {
         if let requested {
-            let status = support.status(of: requested)
-            guard status.available else {
-                throw PMemError(
-                    .unsupported, operation: "choose protection mechanism",
-                    detail: "\(requested.rawValue) was requested but is unavailable: \(status.reason)")
-            }
+            let status = try support.requireAvailable(requested, operation: "choose protection mechanism")
             return MechanismChoice(
                 requested: requested.rawValue, mechanism: requested,
                 reason: "requested (\(ProtectionMechanism.environmentKey) or the caller): \(status.reason)",

@@ -1,5 +1,6 @@
 import CFaultShim
 import Foundation
+import PMemKit
 
 /// Whether one mechanism works in this process, and why (or why not).
 public struct MechanismStatus: Sendable, Codable, Equatable {
@@ -45,6 +46,18 @@ public struct MechanismSupport: Sendable, Equatable {
         case .userfaultfd: return userfaultfd
         case .mprotect: return mprotect
         }
+    }
+
+    /// The status of `mechanism` when it is available here; otherwise an
+    /// error for `operation` naming what it lacks.
+    func requireAvailable(_ mechanism: ProtectionMechanism, operation: String) throws -> MechanismStatus {
+        let status = status(of: mechanism)
+        guard status.available else {
+            throw PMemError(
+                .unsupported, operation: operation,
+                detail: "\(mechanism.rawValue) was requested but is unavailable: \(status.reason)")
+        }
+        return status
     }
 
     /// This process, probed once.

@@ -139,12 +139,7 @@ public final class PageProtector: Sendable {
     private func candidates(requested: ProtectionMechanism?) throws -> [ProtectionMechanism] {
         let support = MechanismSupport.current
         if let requested {
-            let status = support.status(of: requested)
-            guard status.available else {
-                throw PMemError(
-                    .unsupported, operation: "protect",
-                    detail: "\(requested.rawValue) is unavailable: \(status.reason)")
-            }
+            _ = try support.requireAvailable(requested, operation: "protect")
             return [requested]
         }
         let order = ProtectionMechanism.allCases
