@@ -26,10 +26,3 @@ final class TypedFenceObserverBox<Observer: FenceObserver>: FenceObserverBox {
     init(_ observer: Observer) { self.observer = observer }
     override func committing(_ committed: CommittedTransaction) { observer.committing(committed) }
 }
-
-/// A closure as a fence observer (`addObserver(beforeFence: true)`).
-final class ClosureFenceObserver: FenceObserverBox {
-    let body: (CommittedTransaction) -> Void
-    init(_ body: @escaping (CommittedTransaction) -> Void) { self.body = body }
-    override func committing(_ committed: CommittedTransaction) { body(committed) }
-}

@@ -261,16 +261,9 @@ public final class PersistentHeap: @unchecked Sendable {
 
     /// Calls `observer` with every transaction committed from now on, on the
     /// committing thread, right after the commit point. Add observers before
-    /// transactions start.
-    ///
-    /// With `beforeFence`, the closure becomes a fence observer
-    /// (`addFenceObserver`); its calls retain and release the closure, so an
-    /// observer on a latency-critical path conforms to `FenceObserver` instead.
-    public func addObserver(beforeFence: Bool = false, _ observer: @escaping (CommittedTransaction) -> Void) {
-        if beforeFence {
-            addFenceObserverBox(ClosureFenceObserver(observer))
-            return
-        }
+    /// transactions start. (An observer whose stores should share the
+    /// commit's fence is a `FenceObserver`: `addFenceObserver`.)
+    public func addObserver(_ observer: @escaping (CommittedTransaction) -> Void) {
         registryLock.lock()
         observers.append(observer)
         hasObservers = true
@@ -285,10 +278,7 @@ public final class PersistentHeap: @unchecked Sendable {
     /// heap keeps `observer` alive and calls it with no reference counting.
     /// Add observers before transactions start.
     public func addFenceObserver<Observer: FenceObserver>(_ observer: Observer) {
-        addFenceObserverBox(TypedFenceObserverBox(observer))
-    }
-
-    private func addFenceObserverBox(_ box: FenceObserverBox) {
+        let box = TypedFenceObserverBox(observer)
         registryLock.lock()
         fenceObserverOwners.append(box)
         let grown = UnsafeMutableBufferPointer<Unmanaged<FenceObserverBox>>.allocate(
