@@ -1,13 +1,34 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
-// PMemKit: a kernel-style C shim (CShims/) over libndctl, libdaxctl and libpmem,
-// and a Swift control plane (Sources/) with one module per capability.
+// PMemKit: a kernel-style C shim (CShims/) over libndctl, libdaxctl and libcxl,
+// and a Swift control plane (Sources/) with one library product per capability.
+//
+// Strictness without unsafe flags (which SwiftPM refused in a versioned
+// dependency before tools 6.2, and tools/consumer-check refuses still): C
+// targets build with -Wall -Wextra and every warning an error, Swift targets
+// with every warning an error. These are warning-control settings (SE-0480):
+// they apply when this package is built itself (tools/test, CI), and SwiftPM
+// suppresses a remote dependency's warnings, so a user's newer compiler with
+// new warnings cannot break their build.
+let strictC: [CSetting] = [
+    .enableWarning("all"), .enableWarning("extra"),
+    .treatWarning("implicit-function-declaration", as: .error),
+    .treatAllWarnings(as: .error),
+]
+let strictSwift: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
 let package = Package(
     name: "PMemKit",
     products: [
+        // The foundation: topology, provisioning, mappings, persist paths, deep flush.
         .library(name: "PMemKit", targets: ["PMemKit"]),
+        // One library per capability.
         .library(name: "PMemHeap", targets: ["PMemHeap"]),
+        .library(name: "PMemReplication", targets: ["PMemReplication"]),
+        .library(name: "PMemProtect", targets: ["PMemProtect"]),
+        .library(name: "PMemVirt", targets: ["PMemVirt"]),
+        .library(name: "PMemScan", targets: ["PMemScan"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-bench", targets: ["pmem-bench"]),
     ],
@@ -30,6 +51,7 @@ let package = Package(
         .systemLibrary(
             name: "CCxl", path: "CShims/CCxl", pkgConfig: "libcxl",
             providers: [.apt(["libcxl-dev"])]),
+        // libpmem and libpmemobj: the baselines pmem-bench measures against (nothing else links them).
         .systemLibrary(
             name: "CPmem", path: "CShims/CPmem", pkgConfig: "libpmem",
             providers: [.apt(["libpmem-dev"])]),
@@ -38,57 +60,52 @@ let package = Package(
             providers: [.apt(["libpmemobj-dev"])]),
         // libclang (Debian libclang-dev, LLVM 14): include/clang-c links to its headers.
         .target(
-            name: "CClang", path: "CShims/CClang",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            name: "CClang", path: "CShims/CClang", cSettings: strictC,
             linkerSettings: [.linkedLibrary("clang-14")]),
 
-        // The shim: topology, provisioning, CPU flush primitives, deep flush. Mechanism only.
+        // The shim: CPU features (detected once), flushes, streaming stores, checksums,
+        // atomics, topology and provisioning. Mechanism only; every capability's C
+        // target builds on it.
         .target(
-            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CCxl", "CPmem"],
-            path: "CShims/CPMemShim",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])],
-            linkerSettings: [.linkedLibrary("uuid")]),
+            name: "CPMemShim", dependencies: ["CNdctl", "CDaxctl", "CCxl"], path: "CShims/CPMemShim",
+            cSettings: strictC, linkerSettings: [.linkedLibrary("uuid")]),
 
         .target(
             name: "PMemKit",
-            dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift),
 
-        // The heap: atomics, checksums and the swizzling loop in C; policy in Swift.
+        // The heap: the swizzling loop in C; policy in Swift.
         .target(
-            name: "CPMemHeap", dependencies: ["CPMemShim"], path: "CShims/CPMemHeap",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
-        .target(name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "CPMemShim", "PMemProtect"]),
-        // The crash-test child: runs a heap workload until killed, and verifies a pool.
-        .executableTarget(name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"]),
+            name: "CPMemHeap", path: "CShims/CPMemHeap", cSettings: strictC),
+        .target(
+            name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "PMemProtect"],
+            swiftSettings: strictSwift),
 
         // Replication: the log region on PMem, the HA agent, replicas, failover.
         .target(
             name: "PMemReplication",
             dependencies: [
-                "PMemHeap", "PMemKit", "CPMemHeap",
+                "PMemHeap", "PMemKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
-        // The replication test child: a heap application whose commits are replicated.
-        .executableTarget(name: "repl-workload", dependencies: ["PMemReplication", "PMemHeap", "PMemKit"]),
+            ],
+            swiftSettings: strictSwift),
 
         // KVM ioctls and the guest ABI (mechanism), and the micro-VMM with virtual flush hints (policy).
-        .target(
-            name: "CKVMShim", path: "CShims/CKVMShim",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
-        .target(name: "PMemVirt", dependencies: ["PMemKit", "CPMemShim", "CKVMShim"]),
+        .target(name: "CKVMShim", path: "CShims/CKVMShim", cSettings: strictC),
+        .target(name: "PMemVirt", dependencies: ["PMemKit", "CKVMShim"], swiftSettings: strictSwift),
 
         // Conversion analysis: a C application's persistent-state types, through libclang.
-        .target(name: "PMemScan", dependencies: ["CClang"]),
+        .target(name: "PMemScan", dependencies: ["CClang"], swiftSettings: strictSwift),
 
         // Page access policy in a process: the fault path in C (mechanism), policy and handlers in Swift.
         .target(
-            name: "CFaultShim", path: "CShims/CFaultShim",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]),
-        .target(name: "PMemProtect", dependencies: ["PMemKit", "CFaultShim"]),
+            name: "CFaultShim", dependencies: ["CPMemShim"], path: "CShims/CFaultShim", cSettings: strictC),
+        .target(name: "PMemProtect", dependencies: ["PMemKit", "CFaultShim"], swiftSettings: strictSwift),
         // libsigsegv: the baseline of pmem-bench protect (no pkg-config file).
         .systemLibrary(name: "CSigsegv", path: "CShims/CSigsegv", providers: [.apt(["libsigsegv-dev"])]),
 
@@ -98,25 +115,43 @@ let package = Package(
                 "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "PMemProtect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: strictSwift),
         .executableTarget(
             name: "pmem-bench",
             dependencies: [
                 "PMemKit", "PMemVirt", "PMemScan", "PMemHeap", "PMemReplication", "PMemProtect",
-                "CPmem", "CPmemobj", "CFaultShim", "CSigsegv",
+                "CPmem", "CPmemobj", "CSigsegv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: strictSwift),
+
+        // Test-only programs, run by the tests as child processes (not products):
+        // a heap workload killed at crash points, and a replicated application.
+        .executableTarget(
+            name: "heap-crash-child", dependencies: ["PMemHeap", "PMemKit"],
+            path: "Tests/Executables/heap-crash-child", swiftSettings: strictSwift),
+        .executableTarget(
+            name: "repl-workload", dependencies: ["PMemReplication", "PMemHeap", "PMemKit"],
+            path: "Tests/Executables/repl-workload", swiftSettings: strictSwift),
 
         // Helpers shared by the test targets: temporary files, running the built CLI.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"]),
-        .testTarget(name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(
-            name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"]),
+            name: "PMemKitTests", dependencies: ["PMemKit", "CPMemShim", "TestSupport"],
+            swiftSettings: strictSwift),
         .testTarget(
-            name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "PMemProtect", "TestSupport"]),
-        .testTarget(name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"]),
+            name: "PMemCTLTests", dependencies: ["PMemKit", "TestSupport"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "PMemProtect", "TestSupport"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"],
+            swiftSettings: strictSwift),
         .testTarget(
             name: "PMemReplicationTests",
             dependencies: [
@@ -124,9 +159,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]),
-        .testTarget(name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"]),
+            ],
+            swiftSettings: strictSwift),
         .testTarget(
-            name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim", "TestSupport"]),
+            name: "PMemVirtTests", dependencies: ["PMemVirt", "PMemKit", "CKVMShim", "TestSupport"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "PMemProtectTests", dependencies: ["PMemProtect", "PMemKit", "CFaultShim", "TestSupport"],
+            swiftSettings: strictSwift),
     ]
 )

@@ -9,6 +9,10 @@
  * write, sigaction, tgkill).
  */
 #define _GNU_SOURCE
+#if !defined(__x86_64__)
+#error "fault.c reads REG_RIP and REG_ERR from an x86-64 signal frame"
+#endif
+
 #include <errno.h>
 #include <signal.h>
 #include <string.h>

@@ -12,16 +12,17 @@
  * it the range's default on its first touch.
  */
 #define _GNU_SOURCE
-#include <cpuid.h>
+#if !defined(__x86_64__)
+#error "pkeys.c edits PKRU (x86-64 protection keys) in the XSAVE area"
+#endif
+
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "fault_internal.h"
+#include "pmk_cpu.h"
 
-#define CPUID_7_ECX_PKU (1u << 3)
-#define CPUID_7_ECX_OSPKE (1u << 4)
-#define XFEATURE_PKRU 9
 /* The XSAVE header (xstate_bv first) follows the 512-byte legacy area. */
 #define XSAVE_HEADER_OFFSET 512
 
@@ -42,20 +43,17 @@ static __thread uint32_t thread_set_seq[PMK_FAULT_MAX_RANGES];
 /* pmk_pkeys_probe -- whether protection keys work here */
 int pmk_pkeys_probe(struct pmk_pkeys_info *info)
 {
-	unsigned int eax, ebx, ecx, edx;
+	const struct pmk_cpu_features *cpu = pmk_cpu();
 	int key;
 
 	memset(info, 0, sizeof(*info));
-	if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
-		info->cpu_pku = !!(ecx & CPUID_7_ECX_PKU);
-		info->os_pke = !!(ecx & CPUID_7_ECX_OSPKE);
-	}
+	info->cpu_pku = cpu->pku;
+	info->os_pke = cpu->ospke;
 	if (!info->cpu_pku || !info->os_pke) {
 		info->error = -EOPNOTSUPP;
 		return info->error;
 	}
-	if (__get_cpuid_count(0xd, XFEATURE_PKRU, &eax, &ebx, &ecx, &edx))
-		__atomic_store_n(&pkru_offset, ebx, __ATOMIC_RELEASE);
+	__atomic_store_n(&pkru_offset, cpu->xsave_pkru_offset, __ATOMIC_RELEASE);
 	info->xsave_pkru_offset = pkru_offset;
 	key = pkey_alloc(0, 0);
 	if (key < 0) {
@@ -134,9 +132,9 @@ bool pkeys_set_in_frame(ucontext_t *uc, int key, enum pmk_access access)
 	xstate_bv = (uint64_t *)(xsave + XSAVE_HEADER_OFFSET);
 	pkru = (uint32_t *)(xsave + offset);
 	/* A clear bit means PKRU was in its init state (0: all allowed). */
-	if (!(*xstate_bv & (1ULL << XFEATURE_PKRU))) {
+	if (!(*xstate_bv & (1ULL << PMK_XFEATURE_PKRU))) {
 		*pkru = 0;
-		*xstate_bv |= 1ULL << XFEATURE_PKRU;
+		*xstate_bv |= 1ULL << PMK_XFEATURE_PKRU;
 	}
 	*pkru &= ~(PKRU_AD(key) | PKRU_WD(key));
 	if (access == PMK_ACCESS_NONE)

@@ -3,6 +3,10 @@
  * kvm.c -- thin wrappers over the KVM ioctls, long-mode vCPU setup and
  * exit decoding. See pmk_kvm.h for the contract of each function.
  */
+#if !defined(__x86_64__)
+#error "kvm.c programs x86-64 vCPUs (long mode, segment and control registers)"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

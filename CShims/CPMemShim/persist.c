@@ -1,72 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * persist.c -- CPUID detection, cache-line flushes, fences and persistent
- * copies for x86-64.
+ * persist.c -- cache-line flushes, fences, persistent copies and streaming
+ * stores for x86-64 (the CPU's capabilities come from cpu.c).
  *
  * Every combination of flush instruction and copy instruction set gets its
  * own function, generated from one always-inline template, so a persist
  * call is one indirect call with no feature tests inside.
  */
-#include <cpuid.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pmk_persist.h"
-
-
-/* xgetbv0 -- read XCR0, which says what register state the OS saves */
-static uint64_t xgetbv0(void)
-{
-	uint32_t eax, edx;
-
-	__asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-	return ((uint64_t)edx << 32) | eax;
-}
-
-/* pmk_cpu_detect -- read CPUID into @out; ignores every override */
-void pmk_cpu_detect(struct pmk_cpu_features *out)
-{
-	unsigned int eax, ebx, ecx, edx, max_leaf, i;
-	bool osxsave;
-	uint64_t xcr0 = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!__get_cpuid(0, &max_leaf, &ebx, &ecx, &edx))
-		return;
-	memcpy(out->vendor + 0, &ebx, 4);
-	memcpy(out->vendor + 4, &edx, 4);
-	memcpy(out->vendor + 8, &ecx, 4);
-
-	__cpuid(1, eax, ebx, ecx, edx);
-	out->clflush = edx & bit_CLFSH;
-	out->sse2 = edx & bit_SSE2;
-	osxsave = ecx & bit_OSXSAVE;
-	if (osxsave)
-		xcr0 = xgetbv0();
-	/* AVX needs XMM and YMM state saved by the OS. */
-	out->avx = (ecx & bit_AVX) && (xcr0 & 0x6) == 0x6;
-
-	if (max_leaf >= 7) {
-		__cpuid_count(7, 0, eax, ebx, ecx, edx);
-		out->clflushopt = ebx & bit_CLFLUSHOPT;
-		out->clwb = ebx & bit_CLWB;
-		/* AVX-512 also needs opmask and ZMM state. */
-		out->avx512f = (ebx & bit_AVX512F) && (xcr0 & 0xe6) == 0xe6;
-		out->pku = ecx & bit_PKU;
-		out->ospke = ecx & bit_OSPKE;
-	}
-
-	if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) &&
-	    eax >= 0x80000004) {
-		unsigned int *b = (unsigned int *)out->brand;
-
-		for (i = 0; i < 3; i++)
-			__cpuid(0x80000002 + i, b[4 * i], b[4 * i + 1],
-				b[4 * i + 2], b[4 * i + 3]);
-		out->brand[sizeof(out->brand) - 1] = '\0';
-	}
-}
 
 /* line_start -- the cache line holding @addr */
 static inline uintptr_t line_start(const void *addr)
@@ -318,6 +263,44 @@ const struct pmk_persist_ops *pmk_persist_ops_get(enum pmk_flush_kind flush,
 	    (unsigned int)copy > PMK_COPY_NT_AVX512F)
 		return NULL;
 	return &ops_table[flush][copy];
+}
+
+/*
+ * pmk_stream_copy -- see pmk_persist.h. 8-byte streaming stores up to a
+ * line boundary, then the same whole-line SSE2 stores the persistent copies
+ * use, then 8-byte stores for the tail.
+ */
+void pmk_stream_copy(void *dst, const void *src, size_t len)
+{
+	char *d = dst;
+	const char *s = src;
+	long long w;
+
+	while (len >= 8 && ((uintptr_t)d & (PMK_CACHELINE - 1))) {
+		memcpy(&w, s, 8);
+		_mm_stream_si64((long long *)d, w);
+		d += 8;
+		s += 8;
+		len -= 8;
+	}
+	for (; len >= PMK_CACHELINE; len -= PMK_CACHELINE) {
+		line_nt_sse2(d, s);
+		d += PMK_CACHELINE;
+		s += PMK_CACHELINE;
+	}
+	for (; len >= 8; len -= 8, d += 8, s += 8) {
+		memcpy(&w, s, 8);
+		_mm_stream_si64((long long *)d, w);
+	}
+}
+
+/* pmk_stream_zero -- see pmk_persist.h */
+void pmk_stream_zero(void *dst, size_t len)
+{
+	char *d = dst;
+
+	for (; len >= PMK_CACHELINE; len -= PMK_CACHELINE, d += PMK_CACHELINE)
+		fill_nt_sse2(d, 0);
 }
 
 /* pmk_flush_kind_name -- the instruction's name */

@@ -1,5 +1,5 @@
-import CPMemHeap
 import Foundation
+@_spi(Primitives) import PMemKit
 
 /// Deterministic crash injection for the crash tests: with
 /// `PMEMKIT_HEAP_CRASH_AT=N` the process SIGKILLs itself at the N-th point
@@ -25,7 +25,7 @@ enum CrashPoints {
     }
 
     private static func count(_ label: StaticString) {
-        let n = pmh_fetch_add(counter, 1) + 1
+        let n = Atomic64.fetchAdd(counter, 1) + 1
         guard n == target else { return }
         if logLabel {
             let line = "crash point \(n): \(label)\n"

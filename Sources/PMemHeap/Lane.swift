@@ -1,4 +1,4 @@
-import CPMemHeap
+@_spi(Primitives) import PMemKit
 
 /// One lane of the redo log: a region of the pool where one transaction at
 /// a time appends its record, plus the volatile state other threads read to
@@ -46,20 +46,22 @@ final class Lane: @unchecked Sendable {
     @inline(__always) func word(_ w: Word) -> UnsafeMutablePointer<UInt64> { words + w.rawValue }
 
     /// Takes the lane if it is free.
-    @inline(__always) func tryAcquire() -> Bool { pmh_cas(word(.busy), 0, 1) != 0 }
+    @inline(__always) func tryAcquire() -> Bool {
+        Atomic64.compareExchange(word(.busy), expected: 0, desired: 1)
+    }
 
     /// Gives the lane back.
-    @inline(__always) func release() { pmh_store_release(word(.busy), 0) }
+    @inline(__always) func release() { Atomic64.storeRelease(word(.busy), 0) }
 }
 
 extension Lane {
     /// Takes the spinlock over `dirty` (held for a few stores at a time).
     @inline(__always) func lockDirty() {
-        while pmh_cas(word(.dirtyLock), 0, 1) == 0 { pmh_cpu_relax() }
+        while !Atomic64.compareExchange(word(.dirtyLock), expected: 0, desired: 1) { Atomic64.relax() }
     }
 
     /// Releases the spinlock over `dirty`.
-    @inline(__always) func unlockDirty() { pmh_store_release(word(.dirtyLock), 0) }
+    @inline(__always) func unlockDirty() { Atomic64.storeRelease(word(.dirtyLock), 0) }
 
     /// Records a range stored in place, skipping a repeat of the last line.
     @inline(__always) func noteDirty(_ address: UnsafeMutableRawPointer, _ length: Int) {

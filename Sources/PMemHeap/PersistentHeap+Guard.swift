@@ -1,7 +1,6 @@
-import CPMemHeap
 import Foundation
-import PMemKit
-import PMemProtect
+@_spi(Primitives) import PMemKit
+internal import PMemProtect
 
 /// Guarded mode: the slabs (every object) stay read-only outside
 /// transactions, through a PMemProtect `PageGuard`. A transaction opens a
@@ -37,7 +36,7 @@ extension PersistentHeap {
         let offset = Int(slabOffset)
         let slab = offset / geometry.slabSize
         let inside = offset % geometry.slabSize
-        guard let type = allocator.types[Int(pmh_load_acquire(allocator.slabTypes + slab))] else {
+        guard let type = allocator.types[Int(Atomic64.loadAcquire(allocator.slabTypes + slab))] else {
             return "slab \(slab), which holds no type"
         }
         let name = type.description.name

@@ -1,4 +1,3 @@
-import CPMemHeap
 import Foundation
 import PMemKit
 

@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 // The heap's entry points for replication (PMemReplication). A committed
 // transaction's redo record does not carry everything a copy of the pool
@@ -12,19 +11,19 @@ import PMemKit
 /// What a replica already holds of a pool's metadata: which slabs' directory
 /// entries and how many type table entries have been shipped. The primary
 /// keeps one per replication stream.
-public struct ReplicatedLayout: Sendable, Equatable {
+package struct ReplicatedLayout: Sendable, Equatable {
     private var slabs: [UInt64]
     /// Type table entries shipped (ids 1 through `types`).
-    public private(set) var types: Int
+    package private(set) var types: Int
 
     /// Nothing shipped yet, for a pool of `slabCount` slabs.
-    public init(slabCount: Int) {
+    package init(slabCount: Int) {
         slabs = Array(repeating: 0, count: (slabCount + 63) / 64)
         types = 0
     }
 
     /// Whether slab `index`'s directory entry was shipped.
-    public func hasSlab(_ index: Int) -> Bool {
+    package func hasSlab(_ index: Int) -> Bool {
         slabs[index / 64] & (UInt64(1) << UInt64(index % 64)) != 0
     }
 
@@ -47,7 +46,7 @@ extension PersistentHeap {
     /// `layout` then records every slab and type as shipped.
     ///
     /// No transaction may run meanwhile (call it before they start).
-    public func forEachBaselineWrite(
+    package func forEachBaselineWrite(
         layout: inout ReplicatedLayout, _ body: (Int, UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
         let g = geometry
@@ -64,7 +63,7 @@ extension PersistentHeap {
         try body(
             g.slabDirectoryOffset,
             UnsafeRawBufferPointer(start: base + g.slabDirectoryOffset, count: g.slabCount * 8))
-        for slab in 0..<g.slabCount where pmh_load_acquire(allocator.slabTypes + slab) != 0 {
+        for slab in 0..<g.slabCount where Atomic64.loadAcquire(allocator.slabTypes + slab) != 0 {
             layout.addSlab(slab)
             try body(
                 g.slabOffset(slab),
@@ -79,7 +78,7 @@ extension PersistentHeap {
     /// in for the first time, and the initial bytes of each object it
     /// allocates. Call it from a heap observer (before the record is applied
     /// in place, so the objects hold their initial values).
-    public func forEachInPlaceWrite(
+    package func forEachInPlaceWrite(
         of transaction: CommittedTransaction, layout: inout ReplicatedLayout,
         _ body: (Int, UnsafeRawBufferPointer) -> Void
     ) {
@@ -89,7 +88,7 @@ extension PersistentHeap {
             kind, offset, mask, _ in
             guard kind == .setBits, offset >= g.slabsOffset else { return }
             let slab = (offset - g.slabsOffset) / g.slabSize
-            let typeID = Int(pmh_load_acquire(allocator.slabTypes + slab))
+            let typeID = Int(Atomic64.loadAcquire(allocator.slabTypes + slab))
             guard let type = allocator.types[typeID] else { return }
             if !layout.hasSlab(slab) {
                 if typeID > layout.types {
@@ -121,7 +120,7 @@ extension PersistentHeap {
 
     /// Registered types as the pool's count word says (entries are persisted before the count).
     private func persistentTypeCount() -> Int {
-        let word = pmh_load_acquire(
+        let word = Atomic64.loadAcquire(
             (pool.base + HeapFormat.typeCountOffset).assumingMemoryBound(to: UInt64.self))
         return Int(CheckedWord.decode(word, salt: pool.salt, tag: HeapFormat.typeCountOffset) ?? 0)
     }
@@ -129,16 +128,16 @@ extension PersistentHeap {
 
 /// A replica's copy of a pool, not open as a heap: the target of replicated
 /// redo records. Its header must already be in place (a baseline wrote it).
-public final class ReplicaPoolImage {
+package final class ReplicaPoolImage {
     private let pool: PoolMemory
     private let bounds: RedoRecord.Bounds
     /// The pool's UUID (the same as the primary's: records validate against it).
-    public let uuid: UUID
+    package let uuid: UUID
     /// The pool's geometry.
-    public let geometry: PoolGeometry
+    package let geometry: PoolGeometry
 
     /// Reads and validates the identity block of the pool in `mapping`.
-    public init(mapping: PMemMapping) throws {
+    package init(mapping: PMemMapping) throws {
         let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: mapping.path)
         pool = PoolMemory(mapping: mapping, salt: identity.salt)
         bounds = RedoRecord.Bounds(geometry: identity.geometry)
@@ -151,13 +150,13 @@ public final class ReplicaPoolImage {
     /// inside the root line or the slabs) and returns its sequence number;
     /// throws `corrupt`, having written nothing, when any check fails.
     @discardableResult
-    public func validate(record: UnsafeRawBufferPointer) throws -> UInt64 {
+    package func validate(record: UnsafeRawBufferPointer) throws -> UInt64 {
         try validated(record: record).sequence
     }
 
     /// Checks a redo record (see `validate`) and returns it in checked form,
     /// which `apply(_:touched:)` applies without checking it again.
-    public func validated(record: UnsafeRawBufferPointer) throws -> ValidatedRedoRecord {
+    package func validated(record: UnsafeRawBufferPointer) throws -> ValidatedRedoRecord {
         func corrupt(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica apply", detail: "redo record \(why)")
         }
@@ -185,13 +184,13 @@ public final class ReplicaPoolImage {
     /// records of a batch wrote it) and fence before counting it durable.
     /// Applying a record twice, or a run of records again from any of them,
     /// leaves the same bytes.
-    public func apply(record: UnsafeRawBufferPointer, touched: (Int, Int) -> Void) throws {
+    package func apply(record: UnsafeRawBufferPointer, touched: (Int, Int) -> Void) throws {
         apply(try validated(record: record), touched: touched)
     }
 
     /// Stores the changes of a record this image validated (see
     /// `apply(record:touched:)`); its bytes must not have changed since.
-    public func apply(_ record: ValidatedRedoRecord, touched: (Int, Int) -> Void) {
+    package func apply(_ record: ValidatedRedoRecord, touched: (Int, Int) -> Void) {
         precondition(record.image == ObjectIdentifier(self), "a redo record validated by another pool image")
         let base = pool.base
         RedoRecord.forEachEntry(record.start, bounds: bounds) { kind, offset, value, data in
@@ -201,10 +200,10 @@ public final class ReplicaPoolImage {
                 target.copyMemory(from: data, byteCount: Int(value))
                 touched(offset, Int(value))
             case .setBits:
-                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
                 touched(offset, 8)
             case .clearBits:
-                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
                 touched(offset, 8)
             }
         }
@@ -213,10 +212,10 @@ public final class ReplicaPoolImage {
 
 /// A redo record that passed `ReplicaPoolImage.validated(record:)`: checked
 /// once, applied from this form (the bytes it points at are the caller's).
-public struct ValidatedRedoRecord {
+package struct ValidatedRedoRecord {
     let start: UnsafeRawPointer
     /// The record's commit sequence number.
-    public let sequence: UInt64
+    package let sequence: UInt64
     /// The image that validated it (bounds and salt are that pool's).
     let image: ObjectIdentifier
 }

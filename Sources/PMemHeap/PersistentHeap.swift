@@ -1,7 +1,6 @@
-import CPMemHeap
 import Foundation
 import PMemKit
-import PMemProtect
+package import PMemProtect
 
 /// A persistent heap on a `PMemMapping`: typed slabs, native pointers that
 /// are swizzled when the pool moves, failure-atomic transactions.
@@ -52,8 +51,13 @@ public final class PersistentHeap: @unchecked Sendable {
     private var contexts: [ThreadContext] = []
     private var closed = false
     private let lockDescriptor: Int32
-    /// Guarded mode: keeps the slabs read-only outside transactions (`PersistentHeap+Guard.swift`).
-    public internal(set) var pageGuard: PageGuard?
+    /// Guarded mode: keeps the slabs read-only outside transactions
+    /// (`PersistentHeap+Guard.swift`); `package`, so PMemProtect's types stay
+    /// out of the heap's public API (`isGuarded` is the public question).
+    package internal(set) var pageGuard: PageGuard?
+
+    /// Whether the slabs are read-only outside transactions (guarded mode).
+    public var isGuarded: Bool { pageGuard != nil }
 
     /// The pool's UUID.
     public var uuid: UUID { identity.uuid }

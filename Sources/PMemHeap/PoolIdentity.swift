@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The immutable identity block at offset 0: magic, version, UUID and
 /// geometry, with a checksum over all of it. Written once at creation.
@@ -11,7 +10,7 @@ struct PoolIdentity: Equatable {
     /// The seed that ties every checksum of this pool to its UUID.
     var salt: UInt64 {
         let (lo, hi) = uuidWords
-        return pmh_mix64(lo ^ pmh_mix64(hi))
+        return Checksum.mix(lo ^ Checksum.mix(hi))
     }
 
     private var uuidWords: (UInt64, UInt64) {
@@ -42,7 +41,7 @@ struct PoolIdentity: Equatable {
         for (i, value) in geometryValues.enumerated() {
             block.storeBytes(of: UInt64(value), toByteOffset: Field.geometry + 8 * i, as: UInt64.self)
         }
-        let sum = pmh_checksum64(block, Field.checksum, HeapFormat.Seed.identity.rawValue)
+        let sum = Checksum.of(block, Field.checksum, seed: HeapFormat.Seed.identity.rawValue)
         block.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
     }
 
@@ -72,7 +71,7 @@ struct PoolIdentity: Equatable {
                 "pool format version \(version) is not supported (this build reads \(HeapFormat.version))")
         }
         let stored = block.loadUnaligned(fromByteOffset: Field.checksum, as: UInt64.self)
-        guard pmh_checksum64(block, Field.checksum, HeapFormat.Seed.identity.rawValue) == stored else {
+        guard Checksum.of(block, Field.checksum, seed: HeapFormat.Seed.identity.rawValue) == stored else {
             throw corrupt("header checksum mismatch (the identity block is damaged)")
         }
         let v = (0..<10).map {

@@ -1,4 +1,3 @@
-import CPMemShim
 import PMemKit
 
 /// The bytes of an open pool and how stores on them are made durable.
@@ -71,15 +70,7 @@ final class PoolMemory: @unchecked Sendable {
     /// The flush function of the CPU path, for the C relocation loop; `nil`
     /// when the caller must make the whole range durable itself afterwards.
     var cFlushFunction: (@convention(c) (UnsafeRawPointer?, Int) -> Void)? {
-        guard let cpuPath else { return nil }
-        let kind: pmk_flush_kind
-        switch cpuPath.flush {
-        case .none: return nil
-        case .clwb: kind = PMK_FLUSH_CLWB
-        case .clflushopt: kind = PMK_FLUSH_CLFLUSHOPT
-        case .clflush: kind = PMK_FLUSH_CLFLUSH
-        }
-        return pmk_persist_ops_get(kind, PMK_COPY_TEMPORAL)?.pointee.flush
+        cpuPath?.cFlushFunction
     }
 
     /// Makes the whole pool durable (msync backings after bulk work).

@@ -1,5 +1,4 @@
-import CPMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The pool's mutable state, kept in two checksummed slots that are written
 /// alternately: an update writes the slot not in use, so a crash mid-write
@@ -41,7 +40,8 @@ struct PoolState: Equatable {
         for (i, base) in bases.enumerated() {
             p.storeBytes(of: base, toByteOffset: Field.bases + 8 * i, as: UInt64.self)
         }
-        let sum = pmh_checksum64(p, Field.checksum, pool.salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot))
+        let sum = Checksum.of(
+            p, Field.checksum, seed: pool.salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot))
         p.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
         pool.persist(p, HeapFormat.stateSlotSize)
     }
@@ -54,7 +54,8 @@ struct PoolState: Equatable {
             let p = base + HeapFormat.stateSlotOffsets[slot]
             let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
             guard
-                pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)) == sum
+                Checksum.of(p, Field.checksum, seed: salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot))
+                    == sum
             else { continue }
             let count = Int(p.load(fromByteOffset: Field.baseCount, as: UInt32.self))
             guard (1...maxBases).contains(count) else { continue }
@@ -90,6 +91,6 @@ enum CheckedWord {
     }
 
     private static func check(_ value: UInt64, salt: UInt64, tag: Int) -> UInt64 {
-        pmh_mix64(value ^ salt ^ HeapFormat.Seed.counter.rawValue ^ UInt64(tag)) >> 48
+        Checksum.mix(value ^ salt ^ HeapFormat.Seed.counter.rawValue ^ UInt64(tag)) >> 48
     }
 }

@@ -1,4 +1,4 @@
-import CPMemHeap
+@_spi(Primitives) import PMemKit
 
 /// A redo record too large for one lane is written across whole lanes, one
 /// part per lane, each lane starting with a 64-byte part header:
@@ -33,7 +33,7 @@ enum RecordParts {
         lane.storeBytes(of: UInt64(recordLength), toByteOffset: 32, as: UInt64.self)
         lane.storeBytes(of: 0, toByteOffset: 40, as: UInt64.self)
         lane.storeBytes(of: 0, toByteOffset: 48, as: UInt64.self)
-        lane.storeBytes(of: pmh_checksum64(lane, 56, salt ^ magic), toByteOffset: 56, as: UInt64.self)
+        lane.storeBytes(of: Checksum.of(lane, 56, seed: salt ^ magic), toByteOffset: 56, as: UInt64.self)
     }
 
     /// A part header as read back.
@@ -49,7 +49,7 @@ enum RecordParts {
     /// The part header at the start of `lane`, or `nil` when there is none (or it is damaged).
     static func readHeader(_ lane: UnsafeRawPointer, laneSize: Int, salt: UInt64) -> Header? {
         guard lane.load(as: UInt64.self) == magic,
-            lane.load(fromByteOffset: 56, as: UInt64.self) == pmh_checksum64(lane, 56, salt ^ magic)
+            lane.load(fromByteOffset: 56, as: UInt64.self) == Checksum.of(lane, 56, seed: salt ^ magic)
         else { return nil }
         let header = Header(
             seq: lane.load(fromByteOffset: 8, as: UInt64.self),

@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The redo log: lanes of records, the global commit sequence, and the
 /// checkpoint that says which records are no longer needed.
@@ -28,8 +27,8 @@ final class RedoLog: @unchecked Sendable {
     private let lock = NSLock()
     /// The persistent checkpoint, mirrored (written under `lock`).
     private(set) var checkpoint: UInt64 {
-        get { pmh_load_acquire(checkpointMirror) }
-        set { pmh_store_release(checkpointMirror, newValue) }
+        get { Atomic64.loadAcquire(checkpointMirror) }
+        set { Atomic64.storeRelease(checkpointMirror, newValue) }
     }
     private let checkpointMirror: UnsafeMutablePointer<UInt64>
 
@@ -106,14 +105,14 @@ final class RedoLog: @unchecked Sendable {
     /// Draws the next sequence number for `lane`, publishing it as in flight
     /// first so a concurrent checkpoint cannot pass it.
     @inline(__always) func drawSequence(for lane: Lane) -> UInt64 {
-        pmh_store_seq_cst(lane.word(.inFlight), Lane.reserving)
-        let seq = pmh_fetch_add(sequence, 1) + 1
-        pmh_store_release(lane.word(.inFlight), seq)
+        Atomic64.storeSequentiallyConsistent(lane.word(.inFlight), Lane.reserving)
+        let seq = Atomic64.fetchAdd(sequence, 1) + 1
+        Atomic64.storeRelease(lane.word(.inFlight), seq)
         return seq
     }
 
     /// The latest sequence number handed out.
-    var lastSequence: UInt64 { pmh_load_seq_cst(sequence) }
+    var lastSequence: UInt64 { Atomic64.loadSequentiallyConsistent(sequence) }
 
     // MARK: Checkpoint
 
@@ -126,12 +125,12 @@ final class RedoLog: @unchecked Sendable {
         defer { lock.unlock() }
         while checkpoint < needed {
             // Read the counter before the lanes: a lane seen idle draws a larger number later.
-            var target = pmh_load_seq_cst(sequence)
+            var target = Atomic64.loadSequentiallyConsistent(sequence)
             for lane in lanes {
-                var inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                var inFlight = Atomic64.loadSequentiallyConsistent(lane.word(.inFlight))
                 while inFlight == Lane.reserving {
-                    pmh_cpu_relax()
-                    inFlight = pmh_load_seq_cst(lane.word(.inFlight))
+                    Atomic64.relax()
+                    inFlight = Atomic64.loadSequentiallyConsistent(lane.word(.inFlight))
                 }
                 if inFlight != 0 { target = min(target, inFlight - 1) }
                 flushDirty(of: lane)
@@ -239,10 +238,10 @@ final class RedoLog: @unchecked Sendable {
                 target.copyMemory(from: data, byteCount: Int(value))
                 pool.flush(target, Int(value))
             case .setBits:
-                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
                 pool.flush(target, 8)
             case .clearBits:
-                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
                 pool.flush(target, 8)
             }
             CrashPoints.reach("between redo entries")

@@ -1,5 +1,4 @@
-import CPMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// One change a committed transaction makes, as stored in its redo record.
 /// Offsets are from the start of the pool, so a record means the same on
@@ -36,9 +35,10 @@ enum RedoRecord {
         let h0 = record.load(as: UInt64.self)
         let h1 = record.load(fromByteOffset: 8, as: UInt64.self)
         let h2 = record.load(fromByteOffset: 16, as: UInt64.self)
-        let seed = pmh_mix64(salt ^ HeapFormat.Seed.record.rawValue ^ h0) ^ pmh_mix64(h1 ^ pmh_mix64(h2))
-        return pmh_checksum64(
-            record + HeapFormat.recordHeaderSize, length - HeapFormat.recordHeaderSize, seed)
+        let seed =
+            Checksum.mix(salt ^ HeapFormat.Seed.record.rawValue ^ h0) ^ Checksum.mix(h1 ^ Checksum.mix(h2))
+        return Checksum.of(
+            record + HeapFormat.recordHeaderSize, length - HeapFormat.recordHeaderSize, seed: seed)
     }
 
     /// Fills in the header of a record whose entries are written.

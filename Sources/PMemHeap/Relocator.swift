@@ -1,6 +1,7 @@
-import CPMemHeap
+internal import CPMemHeap
 import Dispatch
 import Foundation
+@_spi(Primitives) import PMemKit
 
 /// Pointer swizzling: moves every pointer field of every allocated object,
 /// and the root, from the bases the pool was at to the base it is at now.
@@ -61,7 +62,7 @@ enum Relocator {
             var stats = pmh_relocation_stats()
             var lastReport = Date()
             while true {
-                let index = Int(pmh_fetch_add(shared.next, 1))
+                let index = Int(Atomic64.fetchAdd(shared.next, 1))
                 guard index < total else { break }
                 let (slab, type) = shared.work[index]
                 let slabBase = pool.base + geometry.slabOffset(slab)
@@ -74,7 +75,7 @@ enum Relocator {
                     offsets: UnsafePointer(type.cOffsets),
                     noffsets: UInt32(type.description.pointerOffsets.count))
                 pmh_relocate_slab(&shared.relocation, &scan, &stats)
-                let finished = pmh_fetch_add(shared.done, 1) + 1
+                let finished = Atomic64.fetchAdd(shared.done, 1) + 1
                 CrashPoints.reach("relocated one slab")
                 if worker == 0, let progress, Date().timeIntervalSince(lastReport) >= 0.1 {
                     lastReport = Date()

@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// Volatile allocation state over the persistent slabs.
 ///
@@ -93,7 +92,7 @@ final class SlabAllocator: @unchecked Sendable {
         let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
         guard offset >= 0 else { return nil }
         let slab = offset / geometry.slabSize
-        guard slab < geometry.slabCount, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else {
+        guard slab < geometry.slabCount, let type = types[Int(Atomic64.loadAcquire(slabTypes + slab))] else {
             return nil
         }
         let inside = offset - slab * geometry.slabSize - type.layout.objectsOffset
@@ -110,7 +109,8 @@ final class SlabAllocator: @unchecked Sendable {
         let offset = address - UnsafeRawPointer(pool.base) - geometry.slabsOffset
         guard offset >= 0 else { return nil }
         let slab = offset >> slabShift
-        guard slab < geometry.slabCount, let layout = layouts[Int(pmh_load_acquire(slabTypes + slab))] else {
+        guard slab < geometry.slabCount, let layout = layouts[Int(Atomic64.loadAcquire(slabTypes + slab))]
+        else {
             return nil
         }
         let inside = offset - (slab << slabShift) - layout.objectsOffset
@@ -121,7 +121,7 @@ final class SlabAllocator: @unchecked Sendable {
 
     /// Whether the persistent bitmap marks `slot` of `slab` allocated.
     @inline(__always) func isAllocated(slab: Int, slot: Int) -> Bool {
-        pmh_load_acquire(persistentBitmap(slab) + slot / 64) & (UInt64(1) << UInt64(slot % 64)) != 0
+        Atomic64.loadAcquire(persistentBitmap(slab) + slot / 64) & (UInt64(1) << UInt64(slot % 64)) != 0
     }
 
     // MARK: Reservation (the per-thread cache's refill)
@@ -160,14 +160,14 @@ final class SlabAllocator: @unchecked Sendable {
         let bitmap = volatileBitmap(cache.pointee.slab)
         for k in 0..<words {
             let w = (cache.pointee.word + k) % words
-            var old = pmh_load_acquire(bitmap + w)
+            var old = Atomic64.loadAcquire(bitmap + w)
             while ~old != 0 {
-                if pmh_cas(bitmap + w, old, ~0) != 0 {
+                if Atomic64.compareExchange(bitmap + w, expected: old, desired: ~0) {
                     cache.pointee.word = w
                     cache.pointee.mask = ~old
                     return true
                 }
-                old = pmh_load_acquire(bitmap + w)
+                old = Atomic64.loadAcquire(bitmap + w)
             }
         }
         return false
@@ -177,9 +177,12 @@ final class SlabAllocator: @unchecked Sendable {
     /// keeps it) when a free slot appeared after the last scan.
     @discardableResult
     func disown(_ slab: Int, type: TypeRuntime, keepIfFree: Bool = false) -> Bool {
-        pmh_store_seq_cst(states + slab, SlabState.full.rawValue)
+        Atomic64.storeSequentiallyConsistent(states + slab, SlabState.full.rawValue)
         guard hasFreeSlot(slab, type: type) else { return true }
-        if keepIfFree && pmh_cas(states + slab, SlabState.full.rawValue, SlabState.owned.rawValue) != 0 {
+        if keepIfFree
+            && Atomic64.compareExchange(
+                states + slab, expected: SlabState.full.rawValue, desired: SlabState.owned.rawValue)
+        {
             return false
         }
         queueIfFull(slab, type: type)
@@ -188,18 +191,21 @@ final class SlabAllocator: @unchecked Sendable {
 
     private func hasFreeSlot(_ slab: Int, type: TypeRuntime) -> Bool {
         let bitmap = volatileBitmap(slab)
-        return (0..<type.layout.bitmapWords).contains { ~pmh_load_acquire(bitmap + $0) != 0 }
+        return (0..<type.layout.bitmapWords).contains { ~Atomic64.loadAcquire(bitmap + $0) != 0 }
     }
 
     private func queueIfFull(_ slab: Int, type: TypeRuntime) {
-        guard pmh_cas(states + slab, SlabState.full.rawValue, SlabState.partial.rawValue) != 0 else { return }
+        guard
+            Atomic64.compareExchange(
+                states + slab, expected: SlabState.full.rawValue, desired: SlabState.partial.rawValue)
+        else { return }
         type.lock.lock()
         type.partial.append(slab)
         type.lock.unlock()
     }
 
     @inline(__always) private func volatileBitmap(_ slab: Int) -> UnsafeMutablePointer<UInt64> {
-        UnsafeMutablePointer(bitPattern: UInt(pmh_load_acquire(volatileBitmaps + slab)))!
+        UnsafeMutablePointer(bitPattern: UInt(Atomic64.loadAcquire(volatileBitmaps + slab)))!
     }
 
     /// A slab of `type` for a thread to own: a queued partial slab, a slab of
@@ -207,7 +213,9 @@ final class SlabAllocator: @unchecked Sendable {
     private func acquireSlab(_ type: TypeRuntime) throws -> Int {
         type.lock.lock()
         while let slab = type.partial.popLast() {
-            if pmh_cas(states + slab, SlabState.partial.rawValue, SlabState.owned.rawValue) != 0 {
+            if Atomic64.compareExchange(
+                states + slab, expected: SlabState.partial.rawValue, desired: SlabState.owned.rawValue)
+            {
                 type.lock.unlock()
                 return slab
             }
@@ -215,8 +223,9 @@ final class SlabAllocator: @unchecked Sendable {
         while type.discoveryCursor < geometry.slabCount {
             let slab = type.discoveryCursor
             type.discoveryCursor += 1
-            if pmh_load_acquire(slabTypes + slab) == UInt64(type.id),
-                pmh_cas(states + slab, SlabState.unclaimed.rawValue, SlabState.owned.rawValue) != 0
+            if Atomic64.loadAcquire(slabTypes + slab) == UInt64(type.id),
+                Atomic64.compareExchange(
+                    states + slab, expected: SlabState.unclaimed.rawValue, desired: SlabState.owned.rawValue)
             {
                 type.lock.unlock()
                 return slab
@@ -261,9 +270,9 @@ final class SlabAllocator: @unchecked Sendable {
         pool.persist(entry, 8)
         let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: type.layout.bitmapWords)
         for w in 0..<type.layout.bitmapWords { bitmap[w] = type.layout.invalidBits(word: w) }
-        pmh_store_seq_cst(volatileBitmaps + slab, UInt64(UInt(bitPattern: bitmap)))
-        pmh_store_seq_cst(states + slab, SlabState.owned.rawValue)
-        pmh_store_release(slabTypes + slab, UInt64(type.id))
+        Atomic64.storeSequentiallyConsistent(volatileBitmaps + slab, UInt64(UInt(bitPattern: bitmap)))
+        Atomic64.storeSequentiallyConsistent(states + slab, SlabState.owned.rawValue)
+        Atomic64.storeRelease(slabTypes + slab, UInt64(type.id))
         return slab
     }
 
@@ -272,11 +281,13 @@ final class SlabAllocator: @unchecked Sendable {
     /// Makes a slot available again in DRAM: after its free committed, or
     /// when the transaction that reserved it aborted.
     func release(slab: Int, slot: Int) {
-        let address = pmh_load_acquire(volatileBitmaps + slab)
-        guard address != 0, let type = types[Int(pmh_load_acquire(slabTypes + slab))] else { return }
+        let address = Atomic64.loadAcquire(volatileBitmaps + slab)
+        guard address != 0, let type = types[Int(Atomic64.loadAcquire(slabTypes + slab))] else { return }
         let bitmap = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address))!
-        _ = pmh_fetch_and(bitmap + slot / 64, ~(UInt64(1) << UInt64(slot % 64)))
-        if pmh_load_seq_cst(states + slab) == SlabState.full.rawValue { queueIfFull(slab, type: type) }
+        _ = Atomic64.fetchAnd(bitmap + slot / 64, ~(UInt64(1) << UInt64(slot % 64)))
+        if Atomic64.loadSequentiallyConsistent(states + slab) == SlabState.full.rawValue {
+            queueIfFull(slab, type: type)
+        }
     }
 
     /// Returns a cache's unused reservations and its slab (thread exit, close).
@@ -284,7 +295,7 @@ final class SlabAllocator: @unchecked Sendable {
         guard cache.pointee.slab >= 0 else { return }
         let slab = cache.pointee.slab
         if cache.pointee.mask != 0 {
-            _ = pmh_fetch_and(volatileBitmap(slab) + cache.pointee.word, ~cache.pointee.mask)
+            _ = Atomic64.fetchAnd(volatileBitmap(slab) + cache.pointee.word, ~cache.pointee.mask)
         }
         disown(slab, type: type)
         cache.pointee = SlabCache()

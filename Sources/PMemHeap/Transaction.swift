@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// A failure-atomic transaction: every write, allocation and free inside it
 /// reaches the pool together at commit, or none does.
@@ -215,7 +214,7 @@ public final class Transaction {
     func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
         let whole = size & ~(HeapFormat.line - 1)
         if heap.pool.cpuPath != nil && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
-            pmh_stream_zero(raw, whole)
+            StreamingStore.zero(raw, whole)
             if whole < size {
                 (raw + whole).initializeMemory(as: UInt8.self, repeating: 0, count: size - whole)
                 flushFresh(raw + whole, size - whole)
@@ -341,7 +340,7 @@ public final class Transaction {
         // of the commit (on some CPUs each locked instruction waits for those to drain).
         notifyFenceObservers(seq: seq, record: record, length: length)
         if pool.cpuPath != nil {
-            pmh_stream_copy(destination, record, length)
+            StreamingStore.copy(to: destination, from: record, length)
         } else {
             destination.copyMemory(from: record, byteCount: length)
             pool.flush(destination, length)
@@ -352,7 +351,7 @@ public final class Transaction {
         CrashPoints.reach("committed, not applied")
         notifyObservers(seq: seq, record: record, length: length)
         applyOwnRecord(record, pool: pool)
-        pmh_store_release(lane.word(.inFlight), 0)
+        Atomic64.storeRelease(lane.word(.inFlight), 0)
         lane.lastSeq = seq
         lane.position = roundUp(lane.position + length, HeapFormat.line)
         quarantineFreed(seq: seq)
@@ -413,7 +412,7 @@ public final class Transaction {
         notifyObservers(seq: seq, record: record, length: length)
         RedoLog.apply(record, pool: pool, bounds: log.bounds)
         pool.drain()
-        pmh_store_release(lane.word(.inFlight), 0)
+        Atomic64.storeRelease(lane.word(.inFlight), 0)
         quarantineFreed(seq: seq)
         if !reserved.isEmpty { reserved.removeAll(keepingCapacity: true) }
     }
@@ -444,11 +443,11 @@ public final class Transaction {
                 lane.noteDirty(target, length)
                 p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
             case RedoRecord.Kind.setBits.rawValue:
-                _ = pmh_fetch_or(target.assumingMemoryBound(to: UInt64.self), value)
+                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
                 lane.noteDirty(target, 8)
                 p += HeapFormat.entryHeaderSize
             default:
-                _ = pmh_fetch_and(target.assumingMemoryBound(to: UInt64.self), ~value)
+                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
                 lane.noteDirty(target, 8)
                 p += HeapFormat.entryHeaderSize
             }

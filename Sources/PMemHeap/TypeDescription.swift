@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// A persistent type as the heap stores it: a stable name, size, alignment
 /// and the byte offsets of its pointer fields.
@@ -61,8 +60,9 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         for value in [size, alignment, pointerOffsets.count] + pointerOffsets {
             withUnsafeBytes(of: UInt64(value).littleEndian) { bytes += $0 }
         }
+        // Never empty (the name ends in a NUL), so the base address exists.
         return bytes.withUnsafeBytes {
-            pmh_checksum64($0.baseAddress, $0.count, HeapFormat.Seed.layout.rawValue)
+            Checksum.of($0.baseAddress!, $0.count, seed: HeapFormat.Seed.layout.rawValue)
         }
     }
 

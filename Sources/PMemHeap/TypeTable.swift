@@ -1,5 +1,4 @@
-import CPMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// A registered type as read from the pool's type table.
 struct StoredType: Equatable {
@@ -51,7 +50,7 @@ enum TypeTable {
         }
         let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
         guard
-            pmh_checksum64(p, Field.checksum, salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
+            Checksum.of(p, Field.checksum, seed: salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
                 == sum
         else {
             throw corrupt("fails its checksum")
@@ -94,8 +93,8 @@ enum TypeTable {
         for (i, offset) in description.pointerOffsets.enumerated() {
             p.storeBytes(of: UInt32(offset), toByteOffset: Field.offsets + 4 * i, as: UInt32.self)
         }
-        let sum = pmh_checksum64(
-            p, Field.checksum, pool.salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
+        let sum = Checksum.of(
+            p, Field.checksum, seed: pool.salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
         p.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
         pool.persist(p, HeapFormat.typeEntrySize)
         CrashPoints.reach("type entry written, count not yet bumped")
@@ -127,7 +126,7 @@ enum SlabDirectory {
 
     private static func check(typeID: UInt32, index: Int, salt: UInt64) -> UInt32 {
         UInt32(
-            truncatingIfNeeded: pmh_mix64(
+            truncatingIfNeeded: Checksum.mix(
                 salt ^ HeapFormat.Seed.slabEntry.rawValue ^ (UInt64(index) << 32) ^ UInt64(typeID)))
     }
 

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// The CPU capabilities that decide how data is made persistent, from CPUID.
@@ -44,8 +44,7 @@ public struct CPUFeatures: Sendable, Equatable, Codable {
 
     /// This CPU, as CPUID reports it (no overrides applied).
     public static let current: CPUFeatures = {
-        var raw = pmk_cpu_features()
-        pmk_cpu_detect(&raw)
+        let raw = pmk_cpu().pointee
         return CPUFeatures(
             clflush: raw.clflush, clflushopt: raw.clflushopt, clwb: raw.clwb, sse2: raw.sse2,
             avx: raw.avx, avx512f: raw.avx512f, pku: raw.pku, ospke: raw.ospke,

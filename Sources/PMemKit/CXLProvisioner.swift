@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// Creates and destroys CXL pmem regions. Namespaces on them are then made

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 
 extension CXLTopology {
     /// Walks libcxl: memdevs, then each root port's children and endpoints,

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 
 // Conversions from the shim's CXL structs, free of I/O so tests can use fixed structs.
 
@@ -6,7 +6,7 @@ private let unknownULL = UInt64.max
 
 extension CXLMemdev {
     /// A memdev from the shim's struct.
-    public init(shim info: pmk_cxl_memdev_info) {
+    init(shim info: pmk_cxl_memdev_info) {
         self.init(
             memdev: shimString(info.devname), serial: info.serial, pmemSize: info.pmem_size,
             ramSize: info.ram_size, host: shimString(info.host),
@@ -18,7 +18,7 @@ extension CXLMemdev {
 
 extension CXLPort {
     /// A port from the shim's struct.
-    public init(shim info: pmk_cxl_port_info) {
+    init(shim info: pmk_cxl_port_info) {
         let kind: Kind
         switch info.kind {
         case PMK_CXL_PORT_ROOT: kind = .root
@@ -34,7 +34,7 @@ extension CXLPort {
 
 extension CXLDecoder {
     /// A decoder from the shim's struct.
-    public init(shim info: pmk_cxl_decoder_info, isRoot: Bool, isEndpoint: Bool) {
+    init(shim info: pmk_cxl_decoder_info, isRoot: Bool, isEndpoint: Bool) {
         let mode: String?
         switch info.mode {
         case PMK_CXL_MODE_PMEM: mode = "pmem"
@@ -57,7 +57,7 @@ extension CXLDecoder {
 
 extension CXLRegion {
     /// A region from the shim's struct; target memdevs come from the endpoint decoders.
-    public init(shim info: pmk_cxl_region_info, decoders: [CXLDecoder]) {
+    init(shim info: pmk_cxl_region_info, decoders: [CXLDecoder]) {
         let names: [String] = withUnsafeBytes(of: info.targets) { raw in
             let stride = raw.count / Int(PMK_CXL_MAX_TARGETS)
             return (0..<Int(info.n_targets)).map { i in

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// Where a device sits in the libnvdimm tree: bus, region, namespace.

@@ -31,6 +31,8 @@ public struct MappingReport: Codable, Sendable, Equatable {
     public var copyMethod: String
     /// Copies at least this long stream whole lines with non-temporal stores; `nil` when they never do.
     public var movntThreshold: Int?
+    /// Why copies stream from that size (the CPU's vendor, or an override).
+    public var movntReason: String?
     /// Why that path was chosen.
     public var reason: String
     /// The durability promise in one sentence.
@@ -64,6 +66,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
         case flushInstruction = "flush_instruction"
         case copyMethod = "copy_method"
         case movntThreshold = "movnt_threshold"
+        case movntReason = "movnt_reason"
     }
 
     /// Describes an open mapping.
@@ -83,6 +86,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
         flushInstruction = m.persistPath?.flush.rawValue ?? "msync"
         copyMethod = m.persistPath?.copy.rawValue ?? "msync"
         movntThreshold = m.persistPath.flatMap { $0.movntThreshold == Int.max ? nil : $0.movntThreshold }
+        movntReason = m.persistPath?.movntReason
         reason = m.persistPath?.reason ?? "file backing: durability through msync"
         switch m.backing {
         case .pmem:

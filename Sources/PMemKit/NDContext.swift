@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// An open libndctl + libdaxctl context. Every object read through it lives

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// A mapping of persistent memory: a devdax character device, a file on an
@@ -90,9 +90,8 @@ public final class PMemMapping: @unchecked Sendable {
     public let deepFlushCapability: DeepFlushCapability
     /// The CPU persist path; `nil` when durability comes from msync.
     @usableFromInline let cpuPath: PersistPath?
-    /// Regions whose WPQ a deep flush writes to, with the context that keeps them valid.
-    private let deepFlushTargets: [(name: String, handle: OpaquePointer)]
-    private let context: NDContext?
+    /// Regions whose WPQ a deep flush writes to.
+    private let deepFlushTargets: [RegionDeepFlush]
     private let fd: Int32
 
     /// Maps `path`.
@@ -172,22 +171,17 @@ public final class PMemMapping: @unchecked Sendable {
         // The region decides eADR and deep flush; a file off PMem has neither.
         var domain = PersistenceDomain.unknown
         var capability = DeepFlushCapability.unavailable
-        var targets: [(String, OpaquePointer)] = []
-        var context: NDContext?
-        if backing == .pmem, let region = location?.region, let ctx = try? NDContext(),
-            let handle = pmk_region_find(ctx.raw, region)
+        var targets: [RegionDeepFlush] = []
+        if backing == .pmem, let region = location?.region,
+            let target = try? RegionDeepFlush(region: region, operation: "map")
         {
-            var info = pmk_region_info()
-            pmk_region_get_info(handle, &info)
-            domain = PersistenceDomain(shim: info.persistence_domain)
-            capability = DeepFlushCapability(shim: info.deep_flush)
-            if capability == .supported { targets.append((region, handle)) }
-            context = ctx
+            domain = target.persistenceDomain
+            capability = target.capability
+            if capability == .supported { targets.append(target) }
         }
         self.persistenceDomain = domain
         self.deepFlushCapability = capability
         self.deepFlushTargets = targets
-        self.context = context
         switch backing {
         case .file: cpuPath = nil
         case .pmem, .emulated: cpuPath = domain == .cpuCache ? .eADR : .standard
@@ -215,7 +209,7 @@ public final class PMemMapping: @unchecked Sendable {
     public var persistPath: PersistPath? { cpuPath }
 
     /// The regions a deep flush writes to (those with flush hints).
-    public var deepFlushRegions: [String] { deepFlushTargets.map(\.name) }
+    public var deepFlushRegions: [String] { deepFlushTargets.map(\.region) }
 
     /// A pointer `offset` bytes into the mapping.
     @inlinable public func pointer(at offset: Int) -> UnsafeMutableRawPointer {
@@ -280,12 +274,7 @@ public final class PMemMapping: @unchecked Sendable {
             guard msync(base, size, MS_SYNC) == 0 else { throw PMemError.system("msync", errno: errno) }
             return []
         }
-        for target in deepFlushTargets {
-            let rc = pmk_region_deep_flush(target.handle)
-            guard rc == 0 else {
-                throw PMemError.system("deep flush", errno: -rc, detail: target.name)
-            }
-        }
+        for target in deepFlushTargets { try target.flush() }
         return deepFlushRegions
     }
 

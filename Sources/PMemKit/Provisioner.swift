@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 /// Creates, reconfigures and destroys namespaces, and initializes labels.
@@ -117,16 +117,9 @@ public enum Provisioner {
 
     /// Deep-flushes (WPQ) the region named `name` and returns what it did.
     public static func deepFlush(region name: String) throws -> DeepFlushCapability {
-        let ctx = try NDContext()
-        let handle = try ctx.region(named: name, for: "flush")
-        var info = pmk_region_info()
-        pmk_region_get_info(handle, &info)
-        let capability = DeepFlushCapability(shim: info.deep_flush)
-        if capability == .supported {
-            let rc = pmk_region_deep_flush(handle)
-            guard rc == 0 else { throw PMemError.system("flush", errno: -rc, detail: name) }
-        }
-        return capability
+        let target = try RegionDeepFlush(region: name)
+        try target.flush()
+        return target.capability
     }
 
     // MARK: - Helpers

@@ -1,11 +1,11 @@
-import CPMemShim
+internal import CPMemShim
 
 // Conversions from the shim's plain structs to the Codable model. Kept free
 // of I/O so tests can build topologies from fixed structs.
 
 extension PersistenceDomain {
     /// The model's value for the shim's enum.
-    public init(shim: pmk_persistence_domain) {
+    init(shim: pmk_persistence_domain) {
         switch shim {
         case PMK_PD_NONE: self = .none
         case PMK_PD_MEMORY_CONTROLLER: self = .memoryController
@@ -17,7 +17,7 @@ extension PersistenceDomain {
 
 extension DeepFlushCapability {
     /// The model's value for the shim's enum.
-    public init(shim: pmk_deep_flush) {
+    init(shim: pmk_deep_flush) {
         switch shim {
         case PMK_DEEP_FLUSH_SUPPORTED: self = .supported
         case PMK_DEEP_FLUSH_NOT_NEEDED: self = .notNeeded
@@ -28,7 +28,7 @@ extension DeepFlushCapability {
 
 extension NamespaceMode {
     /// The model's value for the shim's enum.
-    public init(shim: pmk_ns_mode) {
+    init(shim: pmk_ns_mode) {
         switch shim {
         case PMK_NS_MODE_FSDAX: self = .fsdax
         case PMK_NS_MODE_DEVDAX: self = .devdax
@@ -52,14 +52,14 @@ extension NamespaceMode {
 
 extension Bus {
     /// A bus from the shim's struct; DIMMs and regions are added by the scanner.
-    public init(shim info: pmk_bus_info) {
+    init(shim info: pmk_bus_info) {
         self.init(name: shimString(info.devname), provider: shimString(info.provider))
     }
 }
 
 extension DIMM {
     /// A DIMM from the shim's struct.
-    public init(shim info: pmk_dimm_info) {
+    init(shim info: pmk_dimm_info) {
         self.init(
             name: shimString(info.devname), handle: info.handle, physId: info.phys_id,
             vendor: info.vendor, serial: info.serial, enabled: info.enabled, active: info.active,
@@ -70,7 +70,7 @@ extension DIMM {
 
 extension RegionMapping {
     /// A mapping from the shim's struct.
-    public init(shim info: pmk_mapping_info) {
+    init(shim info: pmk_mapping_info) {
         self.init(
             dimm: shimString(info.dimm), offset: info.offset, length: info.length,
             position: Int(info.position))
@@ -82,7 +82,7 @@ private let unknownULL = UInt64.max
 
 extension Region {
     /// A region from the shim's struct; mappings and namespaces are added by the scanner.
-    public init(shim info: pmk_region_info) {
+    init(shim info: pmk_region_info) {
         let fsdax = withUnsafeBytes(of: info.fsdax_aligns) { Array($0.bindMemory(to: UInt.self)) }
         let devdax = withUnsafeBytes(of: info.devdax_aligns) { Array($0.bindMemory(to: UInt.self)) }
         self.init(
@@ -104,7 +104,7 @@ extension Region {
 
 extension Namespace {
     /// A namespace from the shim's struct.
-    public init(shim info: pmk_namespace_info) {
+    init(shim info: pmk_namespace_info) {
         self.init(
             name: shimString(info.devname), mode: NamespaceMode(shim: info.mode), size: info.size,
             rawSize: info.raw_size, uuid: nonEmpty(shimString(info.uuid)),
@@ -116,7 +116,7 @@ extension Namespace {
 
 extension DaxDevice {
     /// A DAX device from the shim's struct.
-    public init(shim info: pmk_dax_info) {
+    init(shim info: pmk_dax_info) {
         self.init(
             name: shimString(info.devname), region: shimString(info.region), size: info.size,
             align: UInt64(info.align), enabled: info.enabled)

@@ -1,4 +1,4 @@
-import CPMemShim
+internal import CPMemShim
 import Foundation
 
 extension Topology {

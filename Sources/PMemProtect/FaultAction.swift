@@ -1,4 +1,4 @@
-import CFaultShim
+internal import CFaultShim
 
 /// What a handler decides about a fault.
 public enum FaultDecision: String, Sendable, Equatable {

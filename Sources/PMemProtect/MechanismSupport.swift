@@ -1,4 +1,4 @@
-import CFaultShim
+internal import CFaultShim
 import Foundation
 import PMemKit
 

@@ -1,4 +1,4 @@
-import CFaultShim
+internal import CFaultShim
 
 /// What a protected range allows its process: the same three levels as a
 /// guest's pages in PMemVirt.

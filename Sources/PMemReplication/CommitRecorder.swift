@@ -1,7 +1,6 @@
-import CPMemHeap
 import Foundation
 import PMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The heap observer behind `Replicator`: turns each committed transaction
 /// into one `transaction` record (pool writes, then the redo record) and
@@ -46,7 +45,7 @@ final class CommitRecorder: FenceObserver, @unchecked Sendable {
     }
 
     /// Whether a committed transaction could not be logged (one atomic load).
-    var hasFailed: Bool { pmh_load_acquire(failed) != 0 }
+    var hasFailed: Bool { Atomic64.loadAcquire(failed) != 0 }
 
     /// The latched failure, if a committed transaction could not be logged.
     var latchedFailure: PMemError? {
@@ -78,7 +77,7 @@ final class CommitRecorder: FenceObserver, @unchecked Sendable {
                     detail:
                         "transaction \(committed.sequence) committed but could not be logged (\(detail)); "
                         + "replicas lack it until the heap is reopened and a new baseline is written")
-                pmh_store_release(failed, 1)
+                Atomic64.storeRelease(failed, 1)
             }
             writer.release(reserved)
         }

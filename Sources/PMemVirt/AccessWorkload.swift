@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 
 /// The `access` guest program's parameters: each vCPU protects its own
 /// pages by hypercall and touches them, or switches their access, or writes

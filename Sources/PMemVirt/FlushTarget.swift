@@ -1,4 +1,3 @@
-import CPMemShim
 import Foundation
 import PMemKit
 
@@ -15,35 +14,22 @@ public protocol FlushTarget: AnyObject, Sendable {
     func flush() throws
 }
 
-/// The WPQ flush of one NVDIMM region (its flush hint addresses, through libndctl).
+/// The WPQ flush of one NVDIMM region (its flush hint addresses, through
+/// PMemKit's region deep flush).
 public final class RegionWPQFlush: FlushTarget, @unchecked Sendable {
+    private let target: RegionDeepFlush
+
     /// The region, `region0`.
-    public let name: String
-    private let context: OpaquePointer
-    private let region: OpaquePointer
+    public var name: String { target.region }
 
     /// Finds `region` once, so each flush is a write to its hints and nothing else.
     public init(region: String) throws {
-        var ctx: OpaquePointer?
-        let rc = pmk_ctx_new(&ctx)
-        guard rc == 0, let ctx else {
-            throw PMemError.system("libndctl", errno: -rc, detail: "cannot open the nvdimm library")
-        }
-        guard let handle = pmk_region_find(ctx, region) else {
-            pmk_ctx_free(ctx)
-            throw PMemError(.notFound, operation: "vFHA", errno: ENODEV, detail: "no region named \(region)")
-        }
-        name = region
-        context = ctx
-        self.region = handle
+        target = try RegionDeepFlush(region: region, operation: "vFHA")
     }
-
-    deinit { pmk_ctx_free(context) }
 
     /// Writes the region's flush hints (`ndctl_region_deep_flush`).
     public func flush() throws {
-        let rc = pmk_region_deep_flush(region)
-        guard rc == 0 else { throw PMemError.system("deep flush", errno: -rc, detail: name) }
+        try target.flush()
     }
 }
 

@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 import PMemKit
 
 /// The CPUID a guest sees: what KVM can present, with the cache-flush

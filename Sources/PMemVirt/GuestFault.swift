@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 
 /// A guest access that its page's access forbids, as a fault handler sees it.
 public struct GuestFault: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 import Foundation
 import PMemKit
 

@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 
 /// A guest's port I/O access that left the guest.
 public struct PortIOAccess: Sendable, Equatable {

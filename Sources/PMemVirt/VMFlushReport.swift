@@ -1,4 +1,4 @@
-import CKVMShim
+internal import CKVMShim
 import PMemKit
 
 /// What a guest run did to the vFHA: the `pmemctl vm run --json` contract

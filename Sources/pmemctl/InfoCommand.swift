@@ -47,6 +47,7 @@ struct InfoCommand: ParsableCommand {
                     "copy_method",
                     report.copyMethod + (report.movntThreshold.map { " from \($0) bytes" } ?? ""),
                 ],
+                ["why_copy", report.movntReason ?? "msync backing"],
                 ["why", report.reason],
                 ["durability", report.durability],
             ]

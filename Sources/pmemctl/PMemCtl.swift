@@ -13,6 +13,7 @@ struct PMemCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pmemctl",
         abstract: "Provision, inspect and use persistent memory (NVDIMM, CXL, emulated).",
+        version: PMemKitVersion.string,
         subcommands: [
             ListCommand.self,
             CreateNamespaceCommand.self,

@@ -63,10 +63,23 @@ final class PersistPathSelectionTests: XCTestCase {
         XCTAssertEqual(PersistPath.select(cpu: sse2Only, environment: [:]).copy, .movntSSE2)
     }
 
-    func testStreamingThresholdDefaultsToOneLineAndCanBeRaised() {
-        XCTAssertEqual(PersistPath.select(cpu: fullCPU, environment: [:]).movntThreshold, 64)
+    func testStreamingThresholdIsChosenPerCPUVendor() {
+        var amd = fullCPU
+        amd.vendor = "AuthenticAMD"
+        XCTAssertEqual(
+            PersistPath.select(cpu: amd, environment: [:]).movntThreshold, 64, "clwb evicts on AMD")
+        var intel = fullCPU
+        intel.vendor = "GenuineIntel"
+        let onIntel = PersistPath.select(cpu: intel, environment: [:])
+        XCTAssertEqual(
+            onIntel.movntThreshold, PersistPath.libpmemMovntThreshold, "never below libpmem's parity")
+        XCTAssertTrue(onIntel.movntReason.contains("GenuineIntel"), onIntel.movntReason)
+    }
+
+    func testStreamingThresholdCanBeRaised() {
         let raised = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_MOVNT_THRESHOLD": "4K"])
         XCTAssertEqual(raised.movntThreshold, 4096)
+        XCTAssertEqual(raised.movntReason, "PMEMKIT_MOVNT_THRESHOLD")
         XCTAssertNotEqual(raised, PersistPath.select(cpu: fullCPU, environment: [:]))
         let temporal = PersistPath.select(cpu: fullCPU, environment: ["PMEMKIT_NO_MOVNT": "1"])
         XCTAssertEqual(temporal.movntThreshold, Int.max, "a temporal path never streams")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * pmk_persist.h -- CPU flush primitives: CPUID detection, cache-line
- * flush, store fence, and persistent copies.
+ * pmk_persist.h -- CPU flush primitives: cache-line flush, store fence,
+ * persistent copies and streaming stores.
  *
  * Mechanism only. Which flush kind a mapping uses is decided in Swift
  * (PMemKit.PersistPath); this file executes that choice through a small
@@ -10,24 +10,14 @@
 #ifndef PMK_PERSIST_H
 #define PMK_PERSIST_H
 
+#if !defined(__x86_64__)
+#error "pmk_persist.h: clwb, clflushopt, sfence and movnt are x86-64 instructions"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #define PMK_CACHELINE 64
-
-/* CPU capabilities relevant to persistence, straight from CPUID. */
-struct pmk_cpu_features {
-	bool clflush;
-	bool clflushopt;
-	bool clwb;
-	bool sse2;
-	bool avx;
-	bool avx512f;
-	bool pku;
-	bool ospke;
-	char vendor[16];
-	char brand[64];
-};
 
 /* How cache lines are written back. */
 enum pmk_flush_kind {
@@ -61,9 +51,6 @@ struct pmk_persist_ops {
 	enum pmk_flush_kind flush_kind;
 	enum pmk_copy_kind copy_kind;
 };
-
-/* pmk_cpu_detect -- read CPUID into @out; ignores every override */
-void pmk_cpu_detect(struct pmk_cpu_features *out);
 
 /*
  * pmk_persist_ops_get -- the table for @flush and @copy.
@@ -117,6 +104,32 @@ static inline void pmk_ops_memset_persist(const struct pmk_persist_ops *ops,
 {
 	ops->memset_nodrain(dst, c, len, movnt_threshold);
 	ops->fence();
+}
+
+/*
+ * Streaming stores for data built in DRAM and written once (redo and log
+ * records, new objects): the destination's lines are never read, so no
+ * read-for-ownership is paid and nothing needs a write-back before the next
+ * fence (SFENCE orders non-temporal stores). On CPUs whose CLWB evicts the
+ * line this also spares the next user of the line a miss.
+ */
+
+/*
+ * pmk_stream_copy -- copy @len bytes (a multiple of 8) from @src to @dst
+ * (8-byte aligned) with streaming stores; durable after the next fence.
+ */
+void pmk_stream_copy(void *dst, const void *src, size_t len);
+
+/*
+ * pmk_stream_zero -- zero @len bytes (a multiple of 64) at @dst (64-byte
+ * aligned) with streaming stores; durable after the next fence.
+ */
+void pmk_stream_zero(void *dst, size_t len);
+
+/* pmk_stream_store8 -- one streaming 8-byte store to @dst (8-byte aligned) */
+static inline void pmk_stream_store8(void *dst, unsigned long long value)
+{
+	__builtin_ia32_movnti64((long long *)dst, (long long)value);
 }
 
 #endif /* PMK_PERSIST_H */

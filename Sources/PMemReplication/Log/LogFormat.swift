@@ -1,5 +1,5 @@
-import CPMemHeap
 import Foundation
+@_spi(Primitives) import PMemKit
 
 /// Fixed numbers of the on-media replication log (docs/REPLICATION-LOG.md).
 ///
@@ -83,7 +83,7 @@ enum LogFormat {
         withUnsafeBytes(of: uuid.uuid) {
             let lo = $0.loadUnaligned(as: UInt64.self)
             let hi = $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            return pmh_mix64(lo ^ pmh_mix64(hi ^ Seed.record.rawValue))
+            return Checksum.mix(lo ^ Checksum.mix(hi ^ Seed.record.rawValue))
         }
     }
 }

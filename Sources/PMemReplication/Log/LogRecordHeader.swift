@@ -1,5 +1,5 @@
-import CPMemHeap
 import Foundation
+@_spi(Primitives) import PMemKit
 
 /// The header of one record in the replication log (48 bytes):
 ///
@@ -47,8 +47,8 @@ public struct LogRecordHeader: Sendable, Equatable {
 
     /// The checksum of the record at `p` whose payload is `payloadLength` bytes.
     static func checksum(_ p: UnsafeRawPointer, payloadLength: Int, salt: UInt64) -> UInt64 {
-        let headerSum = pmh_checksum64(p, LogFormat.Header.checksum, salt)
-        return pmh_checksum64(p + LogFormat.Header.size, payloadLength, headerSum)
+        let headerSum = Checksum.of(p, LogFormat.Header.checksum, seed: salt)
+        return Checksum.of(p + LogFormat.Header.size, payloadLength, seed: headerSum)
     }
 
     /// The record at `p` when it is whole: a known kind, a payload within the

@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The replication log on PMem: a superblock and a ring of checksummed
 /// records. The application appends (`LogWriter`); the HA agent maps the
@@ -83,7 +82,7 @@ public final class LogRegion: @unchecked Sendable {
             (block + LogFormat.Identity.uuid).copyMemory(from: $0.baseAddress!, byteCount: 16)
         }
         block.storeBytes(
-            of: pmh_checksum64(block, LogFormat.Identity.checksum, LogFormat.Seed.identity.rawValue),
+            of: Checksum.of(block, LogFormat.Identity.checksum, seed: LogFormat.Seed.identity.rawValue),
             toByteOffset: LogFormat.Identity.checksum, as: UInt64.self)
         mapping.persist(block, LogFormat.superblockSize)
         return LogRegion(mapping: mapping, uuid: uuid, capacity: ring)
@@ -107,7 +106,7 @@ public final class LogRegion: @unchecked Sendable {
             throw corrupt("log format version is not \(LogFormat.version)")
         }
         guard
-            pmh_checksum64(block, LogFormat.Identity.checksum, LogFormat.Seed.identity.rawValue)
+            Checksum.of(block, LogFormat.Identity.checksum, seed: LogFormat.Seed.identity.rawValue)
                 == block.load(fromByteOffset: LogFormat.Identity.checksum, as: UInt64.self)
         else { throw corrupt("superblock checksum mismatch (damaged)") }
         let capacity = Int(block.load(fromByteOffset: LogFormat.Identity.capacity, as: UInt64.self))

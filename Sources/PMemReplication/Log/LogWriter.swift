@@ -1,6 +1,5 @@
-import CPMemHeap
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// Appends records to the log: one writer per log (the application), any
 /// number of threads. A record is durable when `append` returns: it is
@@ -169,9 +168,10 @@ public final class LogWriter: @unchecked Sendable {
         fields.writeHeader(to: header, payload: payload, salt: region.salt)
         let padded = (payload.count + 7) & ~7
         if region.mapping.persistPath != nil {
-            pmh_stream_copy(destination, header, LogFormat.Header.size)
+            StreamingStore.copy(to: destination, from: header, LogFormat.Header.size)
             if padded > 0 {
-                pmh_stream_copy(destination + LogFormat.Header.size, payload.baseAddress!, padded)
+                StreamingStore.copy(
+                    to: destination + LogFormat.Header.size, from: payload.baseAddress!, padded)
             }
         } else {
             destination.copyMemory(from: header, byteCount: LogFormat.Header.size)
@@ -194,10 +194,11 @@ extension LogRecordHeader {
         p.storeBytes(of: UInt32(payloadLength), toByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)
         p.storeBytes(of: kind.rawValue, toByteOffset: LogFormat.Header.kind, as: UInt16.self)
         p.storeBytes(of: 0, toByteOffset: LogFormat.Header.flags, as: UInt16.self)
-        let headerSum = pmh_checksum64(p, LogFormat.Header.checksum, salt)
+        let headerSum = Checksum.of(p, LogFormat.Header.checksum, seed: salt)
         let sum =
             payload.isEmpty
-            ? pmh_checksum64(p, 0, headerSum) : pmh_checksum64(payload.baseAddress!, payload.count, headerSum)
+            ? Checksum.of(p, 0, seed: headerSum)
+            : Checksum.of(payload.baseAddress!, payload.count, seed: headerSum)
         p.storeBytes(of: sum, toByteOffset: LogFormat.Header.checksum, as: UInt64.self)
     }
 }

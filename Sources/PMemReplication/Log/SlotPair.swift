@@ -1,5 +1,4 @@
-import CPMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// A small record kept in two checksummed slots written alternately: an
 /// update writes the slot not holding the current value and persists it, so
@@ -21,7 +20,7 @@ struct SlotPair {
         for (index, offset) in offsets.enumerated() {
             let p = UnsafeRawPointer(mapping.base + offset)
             let stored = p.load(fromByteOffset: checksumOffset, as: UInt64.self)
-            guard pmh_checksum64(p, checksumOffset, seed ^ UInt64(index)) == stored else { continue }
+            guard Checksum.of(p, checksumOffset, seed: seed ^ UInt64(index)) == stored else { continue }
             let generation = p.load(as: UInt64.self)
             guard generation > 0 else { continue }
             if best == nil || generation > best!.1 { best = (index, generation, p + 8) }
@@ -38,7 +37,7 @@ struct SlotPair {
         p.storeBytes(of: (now?.generation ?? 0) + 1, as: UInt64.self)
         fill(p + 8)
         p.storeBytes(
-            of: pmh_checksum64(p, checksumOffset, seed ^ UInt64(slot)), toByteOffset: checksumOffset,
+            of: Checksum.of(p, checksumOffset, seed: seed ^ UInt64(slot)), toByteOffset: checksumOffset,
             as: UInt64.self)
         mapping.persist(p, slotSize)
     }

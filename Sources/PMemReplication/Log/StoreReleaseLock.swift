@@ -1,5 +1,5 @@
-import CPMemHeap
 import Foundation
+@_spi(Primitives) import PMemKit
 
 /// A mutual-exclusion lock whose unlock is a plain store (a release store
 /// on x86), not a locked instruction: the replicated commit unlocks after
@@ -21,18 +21,20 @@ struct StoreReleaseLock {
     func deallocate() { word.deallocate() }
 
     @inline(__always) func lock() {
-        if pmh_cas(word, 0, 1) == 0 { contended() }
+        if !Atomic64.compareExchange(word, expected: 0, desired: 1) { contended() }
     }
 
-    @inline(__always) func unlock() { pmh_store_release(word, 0) }
+    @inline(__always) func unlock() { Atomic64.storeRelease(word, 0) }
 
     @inline(never) private func contended() {
         var spins = 0
         while true {
-            if pmh_load_acquire(word) == 0 && pmh_cas(word, 0, 1) != 0 { return }
+            if Atomic64.loadAcquire(word) == 0 && Atomic64.compareExchange(word, expected: 0, desired: 1) {
+                return
+            }
             spins += 1
             if spins < 200 {
-                pmh_cpu_relax()
+                Atomic64.relax()
             } else {
                 sched_yield()
             }

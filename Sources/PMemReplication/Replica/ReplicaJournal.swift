@@ -1,5 +1,4 @@
-import CPMemHeap
-import PMemKit
+@_spi(Primitives) import PMemKit
 
 /// The replica's journal: the batch being applied, made durable before any
 /// of it touches the pool copy. A crash while applying leaves the journal,
@@ -40,14 +39,14 @@ struct ReplicaJournal {
         p.storeBytes(of: entry.lastSequence, toByteOffset: 8, as: UInt64.self)
         p.storeBytes(of: UInt64(entry.bytes), toByteOffset: 16, as: UInt64.self)
         p.storeBytes(of: UInt64(entry.records), toByteOffset: 24, as: UInt64.self)
-        p.storeBytes(of: pmh_checksum64(p, 56, Self.seed), toByteOffset: 56, as: UInt64.self)
+        p.storeBytes(of: Checksum.of(p, 56, seed: Self.seed), toByteOffset: 56, as: UInt64.self)
         mapping.persist(p, 64)
     }
 
     /// The journal's entry, or `nil` when its header is not valid (never written, or torn).
     func entry() -> Entry? {
         let p = UnsafeRawPointer(mapping.base)
-        guard pmh_checksum64(p, 56, Self.seed) == p.load(fromByteOffset: 56, as: UInt64.self) else {
+        guard Checksum.of(p, 56, seed: Self.seed) == p.load(fromByteOffset: 56, as: UInt64.self) else {
             return nil
         }
         let bytes = Int(p.load(fromByteOffset: 16, as: UInt64.self))

@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * checksum.c -- the heap's record and metadata checksum (CRC32C, SSE4.2,
- * with a portable fallback for CPUs without it).
+ * checksum.c -- the on-media checksum (CRC32C, SSE4.2, with a portable
+ * fallback for CPUs without it).
  */
-#include <cpuid.h>
+#if !defined(__x86_64__)
+#error "checksum.c uses SSE4.2's crc32 instruction: x86-64 only"
+#endif
+
 #include <string.h>
 
-#include "pmh_checksum.h"
+#include "pmk_checksum.h"
+#include "pmk_cpu.h"
 
 /* crc32c_table -- the reflected Castagnoli table for the fallback */
 static uint32_t crc32c_table[256];
 static int have_sse42;
 
-/* init_tables -- detect SSE4.2 and fill the fallback table, at load time */
+/*
+ * init_tables -- choose the hardware path and fill the fallback table, at
+ * load time, so a checksum never waits on a once-only check
+ */
 __attribute__((constructor)) static void init_tables(void)
 {
-	unsigned int eax, ebx, ecx, edx, i, k;
+	unsigned int i, k;
 
 	for (i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -24,8 +31,7 @@ __attribute__((constructor)) static void init_tables(void)
 			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
 		crc32c_table[i] = c;
 	}
-	have_sse42 = __get_cpuid(1, &eax, &ebx, &ecx, &edx) &&
-		     (ecx & bit_SSE4_2);
+	have_sse42 = pmk_cpu()->sse42;
 }
 
 /* crc_word_soft -- CRC32C of one 8-byte word, table driven */
@@ -64,8 +70,8 @@ checksum_sse42(const unsigned char *p, size_t words, uint64_t tail,
 	return (b << 32) | (uint32_t)a;
 }
 
-/* pmh_checksum64 -- see pmh_checksum.h */
-uint64_t pmh_checksum64(const void *data, size_t len, uint64_t seed)
+/* pmk_checksum64 -- see pmk_checksum.h */
+uint64_t pmk_checksum64(const void *data, size_t len, uint64_t seed)
 {
 	const unsigned char *p = data;
 	size_t words = len / 8, i;
