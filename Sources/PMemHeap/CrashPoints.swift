@@ -9,10 +9,10 @@ import Foundation
 enum CrashPoints {
     /// The point to die at, or 0 when injection is off.
     static let target: UInt64 =
-        ProcessInfo.processInfo.environment["PMEMKIT_HEAP_CRASH_AT"].flatMap { UInt64($0) } ?? 0
+        Overrides.currentOrDefaults.count(.heapCrashAt) ?? 0
     /// Whether injection is on.
     static var enabled: Bool { target != 0 }
-    private static let logLabel = ProcessInfo.processInfo.environment["PMEMKIT_HEAP_CRASH_LOG"] == "1"
+    private static let logLabel = Overrides.currentOrDefaults.isSet(.heapCrashLog)
     nonisolated(unsafe) private static let counter: UnsafeMutablePointer<UInt64> = {
         let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
         p.initialize(to: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import PMemKit
 
 /// Where a pool is mapped when it is opened.
 public enum HeapPlacement: Sendable, Equatable {
@@ -13,16 +14,12 @@ public enum HeapPlacement: Sendable, Equatable {
     /// At exactly this address (which must be free).
     case exactly(UInt)
 
-    /// The placement asked for by the environment: `PMEMKIT_HEAP_BASE=0x…`
-    /// (exact), `PMEMKIT_HEAP_RELOCATE=1` (different from recorded), else `recorded`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
-        -> HeapPlacement
-    {
-        if let text = environment["PMEMKIT_HEAP_BASE"] {
-            let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
-            if let address = UInt(digits, radix: 16) { return .exactly(address) }
-        }
-        return environment["PMEMKIT_HEAP_RELOCATE"] == "1" ? .differentFromRecorded : .recorded
+    /// The placement `overrides` ask for (by default the process's):
+    /// `PMEMKIT_HEAP_BASE=0x…` (exact), `PMEMKIT_HEAP_RELOCATE=1` (different
+    /// from recorded), else `recorded`.
+    public static func requested(by overrides: Overrides = .currentOrDefaults) -> HeapPlacement {
+        if let address = overrides.address(.heapBase) { return .exactly(address) }
+        return overrides.isSet(.heapRelocate) ? .differentFromRecorded : .recorded
     }
 }
 
@@ -38,7 +35,7 @@ public struct RelocationProgress: Sendable {
 
 /// How to open a heap.
 public struct HeapOpenOptions: Sendable {
-    /// Where to map the pool; by default from the environment (see `HeapPlacement.fromEnvironment`).
+    /// Where to map the pool; by default from the environment (see `HeapPlacement.requested(by:)`).
     public var placement: HeapPlacement
     /// Threads that relocate pointers in parallel; by default one per active core.
     public var relocationThreads: Int
@@ -53,10 +50,10 @@ public struct HeapOpenOptions: Sendable {
 
     /// Options; the defaults suit applications.
     public init(
-        placement: HeapPlacement = .fromEnvironment(),
+        placement: HeapPlacement = .requested(by: .currentOrDefaults),
         relocationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false,
-        guarded: Bool = PersistentHeap.guardedByEnvironment
+        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded)
     ) {
         self.placement = placement
         self.relocationThreads = max(1, relocationThreads)
@@ -80,7 +77,7 @@ public struct HeapCreateOptions: Sendable {
     /// Options; the defaults suit most pools.
     public init(
         slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
-        guarded: Bool = PersistentHeap.guardedByEnvironment
+        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded)
     ) {
         self.slabSize = slabSize
         self.logSize = logSize

@@ -10,11 +10,6 @@ internal import PMemProtect
 /// with the object it hit, and never happens: the process ends by SIGSEGV
 /// before the store runs, so nothing torn reaches the pool.
 extension PersistentHeap {
-    /// Whether `PMEMKIT_HEAP_GUARDED=1` asks for guarded mode.
-    public static var guardedByEnvironment: Bool {
-        ProcessInfo.processInfo.environment["PMEMKIT_HEAP_GUARDED"] == "1"
-    }
-
     /// Puts the slabs under a page guard (guarded mode).
     func guardSlabs() throws {
         let geometry = self.geometry

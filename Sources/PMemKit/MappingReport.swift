@@ -39,6 +39,8 @@ public struct MappingReport: Codable, Sendable, Equatable {
     public var durability: String
     /// Where the region sits in CXL, when it is CXL memory.
     public var cxl: CXLPlacement?
+    /// The `PMEMKIT_*` overrides in force in this process.
+    public var overrides: [Overrides.Setting]
 
     /// A namespace on a CXL region: the CXL region, its memdevs and the
     /// decoders that route it, root first.
@@ -57,7 +59,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, backing, size, location, provider, reason, durability, cxl
+        case path, kind, backing, size, location, provider, reason, durability, cxl, overrides
         case isPMem = "is_pmem"
         case mapSync = "map_sync"
         case persistenceDomain = "persistence_domain"
@@ -72,6 +74,7 @@ public struct MappingReport: Codable, Sendable, Equatable {
     /// Describes an open mapping.
     public init(mapping m: PMemMapping, provider: String? = nil, cxl: CXLPlacement? = nil) {
         self.cxl = cxl
+        overrides = Overrides.currentOrDefaults.inForce
         path = m.path
         kind = m.kind
         backing = m.backing

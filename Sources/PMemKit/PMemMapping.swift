@@ -34,7 +34,7 @@ public final class PMemMapping: @unchecked Sendable {
     }
 
     /// What a plain (non-DAX) file counts as.
-    public enum PlainFilePolicy: String, Codable, Sendable {
+    public enum PlainFilePolicy: String, Codable, Sendable, CaseIterable {
         /// Treat it as PMem (CPU flushes): the embedded default.
         case emulated
         /// Make it durable with msync.
@@ -65,7 +65,7 @@ public final class PMemMapping: @unchecked Sendable {
             self.create = create
             self.readOnly = readOnly
             self.plainFile =
-                plainFile ?? ProcessInfo.processInfo.environment["PMEMKIT_FILE_BACKING"].flatMap(
+                plainFile ?? Overrides.currentOrDefaults.choice(.fileBacking).flatMap(
                     PlainFilePolicy.init(rawValue:)) ?? .emulated
             self.address = address
             self.requirePMem = requirePMem
@@ -100,6 +100,8 @@ public final class PMemMapping: @unchecked Sendable {
     /// does not fit, an address already in use, a non-PMem backing when
     /// `requirePMem` is set.
     public init(path: String, options: Options = Options()) throws {
+        // A mistyped PMEMKIT_* variable stops here, before a default stands in for it.
+        _ = try Overrides.current()
         self.path = path
         var st = stat()
         if stat(path, &st) != 0 {

@@ -109,32 +109,32 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
         self.ops = pmk_persist_ops_get(flush.shim, copy.shim)!
     }
 
-    /// Chooses a path for `cpu`, honouring overrides in `environment`.
+    /// Chooses a path for `cpu`, honouring `overrides` (by default the
+    /// process's: see `Overrides`).
     ///
     /// - Parameter eADR: the region's persistence domain is the CPU cache.
     public static func select(
-        cpu: CPUFeatures, environment: [String: String] = ProcessInfo.processInfo.environment,
-        eADR: Bool = false
+        cpu: CPUFeatures, overrides: Overrides = .currentOrDefaults, eADR: Bool = false
     ) -> PersistPath {
-        func set(_ name: String) -> Bool { environment[name] == "1" }
+        func set(_ variable: OverrideVariable) -> Bool { overrides.isSet(variable) }
         var (threshold, movntReason) = defaultMovntThreshold(for: cpu)
-        if let bytes = environment["PMEMKIT_MOVNT_THRESHOLD"].flatMap({ try? ByteSize.parse($0) }) {
+        if let bytes = overrides.byteSize(.movntThreshold) {
             threshold = Int(clamping: bytes)
             movntReason = "PMEMKIT_MOVNT_THRESHOLD"
         }
         let copy: CopyInstructions
-        if set("PMEMKIT_NO_MOVNT") {
+        if set(.noMovnt) {
             copy = .temporal
-        } else if cpu.avx512f && !set("PMEMKIT_NO_AVX512F") && !set("PMEMKIT_NO_AVX") {
+        } else if cpu.avx512f && !set(.noAVX512F) && !set(.noAVX) {
             copy = .movntAVX512F
-        } else if cpu.avx && !set("PMEMKIT_NO_AVX") {
+        } else if cpu.avx && !set(.noAVX) {
             copy = .movntAVX
         } else if cpu.sse2 {
             copy = .movntSSE2
         } else {
             copy = .temporal
         }
-        if set("PMEMKIT_FORCE_EADR") {
+        if set(.forceEADR) {
             return PersistPath(
                 flush: .none, copy: copy, reason: "PMEMKIT_FORCE_EADR=1", movntThreshold: threshold,
                 movntReason: movntReason)
@@ -144,13 +144,13 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
                 flush: .none, copy: copy, reason: "region persistence_domain is cpu_cache",
                 movntThreshold: threshold, movntReason: movntReason)
         }
-        if cpu.clwb && !set("PMEMKIT_NO_CLWB") {
+        if cpu.clwb && !set(.noCLWB) {
             return PersistPath(
                 flush: .clwb, copy: copy, reason: "CPU has clwb", movntThreshold: threshold,
                 movntReason: movntReason)
         }
         let skipped = cpu.clwb ? "PMEMKIT_NO_CLWB=1" : "no clwb"
-        if cpu.clflushopt && !set("PMEMKIT_NO_CLFLUSHOPT") {
+        if cpu.clflushopt && !set(.noCLFlushOpt) {
             return PersistPath(
                 flush: .clflushopt, copy: copy, reason: skipped, movntThreshold: threshold,
                 movntReason: movntReason)

@@ -36,9 +36,7 @@ public struct MechanismChoice: Sendable, Codable, Equatable {
     }
 
     /// The choice for this process: `PMEMKIT_PROTECT_MECHANISM`, else `auto`.
-    public static func current(
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> MechanismChoice {
+    public static func current(environment: [String: String]? = nil) throws -> MechanismChoice {
         _ = try UserfaultfdDelivery.requested(environment: environment)
         return try decide(
             requested: try ProtectionMechanism.requested(environment: environment),

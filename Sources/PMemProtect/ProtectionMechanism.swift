@@ -15,20 +15,15 @@ public enum ProtectionMechanism: String, Sendable, Codable, CaseIterable {
     case mprotect
 
     /// The environment variable that overrides the automatic choice.
-    public static let environmentKey = "PMEMKIT_PROTECT_MECHANISM"
+    public static let environmentKey = OverrideVariable.protectMechanism.name
 
-    /// The mechanism the environment asks for: `nil` for `auto` or unset.
-    /// Anything else is a usage error naming the accepted values.
-    public static func requested(
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> ProtectionMechanism? {
-        guard let value = environment[environmentKey], !value.isEmpty, value != "auto" else { return nil }
-        guard let mechanism = ProtectionMechanism(rawValue: value) else {
-            throw PMemError(
-                .invalidArgument, operation: "choose protection mechanism",
-                detail: "\(environmentKey)=\(value): use auto, pkeys, userfaultfd or mprotect")
-        }
-        return mechanism
+    /// The mechanism `PMEMKIT_PROTECT_MECHANISM` asks for: `nil` for `auto`
+    /// or unset. `environment` (the process's when `nil`) is checked by
+    /// `Overrides`, so a bad value is an error naming the accepted ones.
+    public static func requested(environment: [String: String]? = nil) throws -> ProtectionMechanism? {
+        let overrides = try environment.map(Overrides.init(environment:)) ?? Overrides.current()
+        guard let value = overrides.choice(.protectMechanism), value != "auto" else { return nil }
+        return ProtectionMechanism(rawValue: value)
     }
 
     var shim: UInt32 {
@@ -55,19 +50,14 @@ public enum UserfaultfdDelivery: String, Sendable, Codable, CaseIterable {
     case message
 
     /// The environment variable that overrides the default (`signal` where the kernel has it).
-    public static let environmentKey = "PMEMKIT_UFFD_DELIVERY"
+    public static let environmentKey = OverrideVariable.uffdDelivery.name
 
-    /// The delivery the environment asks for: `nil` for unset or `auto`.
-    public static func requested(
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> UserfaultfdDelivery? {
-        guard let value = environment[environmentKey], !value.isEmpty, value != "auto" else { return nil }
-        guard let delivery = UserfaultfdDelivery(rawValue: value) else {
-            throw PMemError(
-                .invalidArgument, operation: "choose userfaultfd delivery",
-                detail: "\(environmentKey)=\(value): use auto, signal or message")
-        }
-        return delivery
+    /// The delivery `PMEMKIT_UFFD_DELIVERY` asks for: `nil` for unset or
+    /// `auto`; `environment` (the process's when `nil`) is checked by `Overrides`.
+    public static func requested(environment: [String: String]? = nil) throws -> UserfaultfdDelivery? {
+        let overrides = try environment.map(Overrides.init(environment:)) ?? Overrides.current()
+        guard let value = overrides.choice(.uffdDelivery), value != "auto" else { return nil }
+        return UserfaultfdDelivery(rawValue: value)
     }
 
     var shim: pmk_uffd_delivery {

@@ -30,23 +30,17 @@ public struct GuestFlushOffer: Sendable, Equatable {
     }
 
     /// The environment variable that caps the offer.
-    public static let environmentKey = "PMEMKIT_GUEST_FLUSH"
+    public static let environmentKey = OverrideVariable.guestFlush.name
 
     /// Decides the offer for guests at `privilege` on `kvm`.
     public static func decide(
         kvm: KVM, privilege: GuestPrivilege = .user,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String]? = nil
     ) throws -> GuestFlushOffer {
+        let overrides = try environment.map(Overrides.init(environment:)) ?? Overrides.current()
         let level = privilege == .user ? "CPL 3" : "CPL 0"
         let view = GuestProbe.cpuid(kvm: kvm, privilege: privilege)
-        let wanted = try environment[environmentKey].map { text in
-            guard let instruction = FlushInstruction(rawValue: text), instruction != .none else {
-                throw PMemError(
-                    .invalidArgument, operation: "guest CPUID",
-                    detail: "\(environmentKey)=\(text): use clwb, clflushopt or clflush")
-            }
-            return instruction
-        }
+        let wanted = overrides.choice(.guestFlush).flatMap(FlushInstruction.init(rawValue:))
         guard view.seesVMMLeaf else {
             if let wanted {
                 throw PMemError(

@@ -11,22 +11,18 @@ public enum VFHAPolicy: String, Sendable, Codable, CaseIterable {
     case passthrough
 
     /// The environment variable that overrides the default (`auto`).
-    public static let environmentKey = "PMEMKIT_FHA_POLICY"
+    public static let environmentKey = OverrideVariable.fhaPolicy.name
 
     /// The policy in force: `explicit` when given, else `PMEMKIT_FHA_POLICY`, else `auto`.
     ///
-    /// Throws when the environment names no policy.
-    public static func requested(
-        explicit: VFHAPolicy?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> VFHAPolicy {
+    /// `environment` (the process's when `nil`) is checked by `Overrides`:
+    /// a value that names no policy is an error naming the accepted ones.
+    public static func requested(explicit: VFHAPolicy?, environment: [String: String]? = nil) throws
+        -> VFHAPolicy
+    {
+        let overrides = try environment.map(Overrides.init(environment:)) ?? Overrides.current()
         if let explicit { return explicit }
-        guard let text = environment[environmentKey] else { return .auto }
-        guard let policy = VFHAPolicy(rawValue: text) else {
-            throw PMemError(
-                .invalidArgument, operation: "vFHA policy",
-                detail: "\(environmentKey)=\(text): use auto, trap or passthrough")
-        }
-        return policy
+        return overrides.choice(.fhaPolicy).flatMap(VFHAPolicy.init(rawValue:)) ?? .auto
     }
 }
 

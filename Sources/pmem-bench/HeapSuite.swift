@@ -42,8 +42,7 @@ struct HeapSuite: BenchSuite {
 
     /// The cases; `PMEMKIT_BENCH_CASES=alloc,tx` (prefixes) builds and runs only those, for profiling.
     func cases() throws -> [BenchCase] {
-        let only = ProcessInfo.processInfo.environment["PMEMKIT_BENCH_CASES"]?.split(separator: ",").map(
-            String.init)
+        let only = Overrides.currentOrDefaults.text(.benchCases)?.split(separator: ",").map(String.init)
         func wanted(_ prefix: String) -> Bool { only?.contains { prefix.hasPrefix($0) } ?? true }
         var out: [BenchCase] = []
         if wanted("alloc") { out += try allocationCases() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PMemKit
 
 /// A benchmark suite: builds its cases on a backing and names that backing.
 protocol BenchSuite {
@@ -66,6 +67,11 @@ struct PMemBench: ParsableCommand {
     var path: String?
 
     func validate() throws {
+        do {
+            _ = try Overrides.current()
+        } catch let error as PMemError {
+            throw ValidationError(error.detail)
+        }
         guard allSuites.contains(where: { $0.name == suite }) else {
             throw ValidationError(
                 "unknown suite '\(suite)'; suites: \(allSuites.map { $0.name }.joined(separator: ", "))")

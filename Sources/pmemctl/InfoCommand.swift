@@ -1,18 +1,41 @@
 import ArgumentParser
 import PMemKit
 
-/// `pmemctl info PATH`: what backs a path and how stores to it become durable.
+/// `pmemctl info [PATH]`: what backs a path and how stores to it become
+/// durable; without a path, this machine's persist path and the overrides
+/// in force.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract:
-            "Show what backs PATH (devdax, fsdax, file), whether it is real PMem, and the flush method used.")
+            "Show what backs PATH (devdax, fsdax, file), whether it is real PMem, and the flush method used; "
+            + "without PATH, the CPU's persist path and the PMEMKIT_* overrides in force.")
 
-    @Argument(help: "A DAX device, a file on a DAX file system, or any file.") var path: String
+    @Argument(help: "A DAX device, a file on a DAX file system, or any file.") var path: String?
     @Flag(help: "Print JSON.") var json = false
+
+    /// `pmemctl info` without a path.
+    struct MachineReport: Codable {
+        var cpu: CPUFeatures
+        var flushMethod: String
+        var copyMethod: String
+        var movntThreshold: Int?
+        var movntReason: String
+        var reason: String
+        var overrides: [Overrides.Setting]
+
+        enum CodingKeys: String, CodingKey {
+            case cpu, reason, overrides
+            case flushMethod = "flush_method"
+            case copyMethod = "copy_method"
+            case movntThreshold = "movnt_threshold"
+            case movntReason = "movnt_reason"
+        }
+    }
 
     func run() throws {
         try reportingFailures {
+            guard let path else { return try machine() }
             let report = try MappingReport.describe(path: path)
             if json {
                 try Output.json(report)
@@ -51,7 +74,42 @@ struct InfoCommand: ParsableCommand {
                 ["why", report.reason],
                 ["durability", report.durability],
             ]
+            rows += Self.overrideRows(report.overrides)
             Output.table(rows)
         }
+    }
+
+    private func machine() throws {
+        let path = PersistPath.standard
+        let report = MachineReport(
+            cpu: .current, flushMethod: path.description, copyMethod: path.copy.rawValue,
+            movntThreshold: path.movntThreshold == Int.max ? nil : path.movntThreshold,
+            movntReason: path.movntReason, reason: path.reason, overrides: Overrides.currentOrDefaults.inForce
+        )
+        if json {
+            try Output.json(report)
+            return
+        }
+        let cpu = report.cpu
+        let features = [
+            ("clwb", cpu.clwb), ("clflushopt", cpu.clflushopt), ("avx", cpu.avx), ("avx512f", cpu.avx512f),
+            ("pku", cpu.pku && cpu.ospke),
+        ].filter(\.1).map(\.0)
+        var rows: [[String]] = [
+            ["cpu", cpu.brand.isEmpty ? cpu.vendor : cpu.brand],
+            ["features", features.joined(separator: " ")],
+            ["flush_method", report.flushMethod + " (off eADR regions)"],
+            ["copy_method", report.copyMethod + (report.movntThreshold.map { " from \($0) bytes" } ?? "")],
+            ["why", report.reason],
+            ["why_copy", report.movntReason],
+        ]
+        rows += Self.overrideRows(report.overrides)
+        Output.table(rows)
+    }
+
+    /// One row per override in force, or one saying there is none.
+    static func overrideRows(_ settings: [Overrides.Setting]) -> [[String]] {
+        guard !settings.isEmpty else { return [["overrides", "none (every PMEMKIT_* default in force)"]] }
+        return settings.map { ["override", "\($0.name)=\($0.value): \($0.meaning)"] }
     }
 }

@@ -33,6 +33,15 @@ struct PMemCtl: ParsableCommand {
 
     /// Parses and runs, mapping usage errors to one line and exit code 2.
     static func main() {
+        // Every PMEMKIT_* variable is checked before anything runs: a typo is a usage error.
+        do {
+            _ = try Overrides.current()
+        } catch let error as PMemError {
+            Output.error(error.description)
+            Foundation.exit(2)
+        } catch {
+            Foundation.exit(2)
+        }
         bootstrapLogging()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
@@ -55,8 +64,7 @@ struct PMemCtl: ParsableCommand {
 /// Sends PMemKit's log to stderr at `PMEMKIT_LOG_LEVEL` (default: warnings only).
 func bootstrapLogging() {
     let level =
-        ProcessInfo.processInfo.environment["PMEMKIT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-        ?? .warning
+        Overrides.currentOrDefaults.choice(.logLevel).flatMap(Logger.Level.init(rawValue:)) ?? .warning
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level

@@ -108,6 +108,28 @@ final class FoundationCommandTests: XCTestCase {
         XCTAssertTrue(eadr.stdout.contains("sfence only (eADR)"), eadr.stdout)
     }
 
+    func testInfoListsTheOverridesInForce() throws {
+        let r = try CLI.run(["info", "--json", scratch], environment: ["PMEMKIT_NO_CLWB": "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let overrides = try XCTUnwrap(json["overrides"] as? [[String: Any]])
+        XCTAssertEqual(overrides.map { $0["name"] as? String }, ["PMEMKIT_NO_CLWB"])
+        let machine = try CLI.run(["info"], environment: ["PMEMKIT_MOVNT_THRESHOLD": "1K"])
+        XCTAssertEqual(machine.status, 0, machine.stderr)
+        XCTAssertTrue(machine.stdout.contains("PMEMKIT_MOVNT_THRESHOLD=1K"), machine.stdout)
+        XCTAssertTrue(machine.stdout.contains("from 1024 bytes"), machine.stdout)
+    }
+
+    func testAMistypedOverrideIsAUsageErrorForEveryCommand() throws {
+        assertUsageError(
+            try CLI.run(["info", scratch], environment: ["PMEMKIT_NO_CLWD": "1"]),
+            mentions: "did you mean PMEMKIT_NO_CLWB?")
+        assertUsageError(
+            try CLI.run(["list"], environment: ["PMEMKIT_FILE_BACKING": "disk"]),
+            mentions: "PMEMKIT_FILE_BACKING=disk is not valid: use emulated, file")
+    }
+
     func testInfoOnAMissingPathFails() throws {
         assertFailure(try CLI.run(["info", "/nonexistent/pool"]), mentions: "No such file")
     }

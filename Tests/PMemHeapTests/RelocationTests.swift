@@ -105,11 +105,14 @@ final class RelocationTests: XCTestCase {
         XCTAssertEqual(last.value[0], last.value[1])
     }
 
-    func testPlacementComesFromTheEnvironment() {
-        XCTAssertEqual(HeapPlacement.fromEnvironment([:]), .recorded)
-        XCTAssertEqual(HeapPlacement.fromEnvironment(["PMEMKIT_HEAP_RELOCATE": "1"]), .differentFromRecorded)
+    func testPlacementComesFromTheEnvironment() throws {
+        XCTAssertEqual(HeapPlacement.requested(by: try Overrides(environment: [:])), .recorded)
         XCTAssertEqual(
-            HeapPlacement.fromEnvironment(["PMEMKIT_HEAP_BASE": "0x300000000000"]), .exactly(0x3000_0000_0000)
+            HeapPlacement.requested(by: try Overrides(environment: ["PMEMKIT_HEAP_RELOCATE": "1"])),
+            .differentFromRecorded)
+        XCTAssertEqual(
+            HeapPlacement.requested(by: try Overrides(environment: ["PMEMKIT_HEAP_BASE": "0x300000000000"])),
+            .exactly(0x3000_0000_0000)
         )
     }
 

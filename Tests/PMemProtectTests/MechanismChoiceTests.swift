@@ -49,8 +49,17 @@ final class MechanismChoiceTests: XCTestCase {
         XCTAssertNil(try ProtectionMechanism.requested(environment: [key: "auto"]))
         XCTAssertEqual(try ProtectionMechanism.requested(environment: [key: "userfaultfd"]), .userfaultfd)
         XCTAssertThrowsError(try ProtectionMechanism.requested(environment: [key: "mmap"])) { error in
-            XCTAssertTrue("\(error)".contains("auto, pkeys, userfaultfd or mprotect"), "\(error)")
+            XCTAssertTrue("\(error)".contains("use auto, pkeys, userfaultfd, mprotect"), "\(error)")
         }
+    }
+
+    func testTheOverrideCatalogueNamesEveryMechanismAndDelivery() {
+        XCTAssertEqual(
+            OverrideVariable.protectMechanism.kind,
+            .choice(["auto"] + ProtectionMechanism.allCases.map(\.rawValue)))
+        XCTAssertEqual(
+            OverrideVariable.uffdDelivery.kind,
+            .choice(["auto"] + UserfaultfdDelivery.allCases.map(\.rawValue)))
     }
 
     func testThisMachineAlwaysOffersMprotect() {

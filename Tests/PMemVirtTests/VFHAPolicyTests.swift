@@ -10,6 +10,10 @@ final class VFHAPolicyTests: XCTestCase {
     private let notNeeded = BackingRegion(name: "region1", deepFlush: .notNeeded)
     private let unavailable = BackingRegion(name: "region2", deepFlush: .unavailable)
 
+    func testTheOverrideCatalogueNamesEveryPolicy() {
+        XCTAssertEqual(OverrideVariable.fhaPolicy.kind, .choice(VFHAPolicy.allCases.map(\.rawValue)))
+    }
+
     func testAutoTrapsWhenABackingRegionHasFlushHints() {
         let d = VFHADecision.decide(requested: .auto, regions: [notNeeded, supported], backing: .pmem)
         XCTAssertEqual(d.mode, .trap)
