@@ -66,8 +66,10 @@ public struct Evidence: Hashable, Codable, Sendable, Comparable {
     }
 }
 
-/// A type found to be part of the application's persistent state.
-public struct PersistentType: Hashable, Codable, Sendable {
+/// A type found to be part of the application's persistent state (named
+/// apart from PMemHeap's `PersistentType` protocol, so a program may import
+/// both modules).
+public struct AnalyzedType: Hashable, Codable, Sendable {
     /// The name as spelled in the source: `struct tag`, `union tag`, or the typedef name of an untagged record.
     public var name: String
     /// `struct` or `union`.
@@ -95,7 +97,7 @@ public struct PersistentType: Hashable, Codable, Sendable {
 /// The analysis result (`pmemctl analyze --json`).
 public struct ScanReport: Codable, Sendable {
     /// Persistent types, sorted by name.
-    public var types: [PersistentType]
+    public var types: [AnalyzedType]
     /// Parse problems (missing headers, errors); the analysis used what parsed.
     public var diagnostics: [Diagnostic]
     /// Translation units analyzed.

@@ -30,7 +30,7 @@ enum Fixtures {
 
 extension ScanReport {
     /// The reported type with this name (record or typedef spelling).
-    func type(named name: String) -> PersistentType? {
+    func type(named name: String) -> AnalyzedType? {
         types.first { $0.names.contains(name) }
     }
 }

@@ -35,7 +35,7 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 /// A list node the heap stores: one pointer field, found by key path.
-struct Node: PMemHeap.PersistentType {
+struct Node: PersistentType {
     var value: Int64
     var next: PersistentPointer<Node>
     static var persistentName: String { "consumer.Node" }

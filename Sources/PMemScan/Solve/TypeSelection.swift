@@ -12,7 +12,7 @@ struct TypeSelection {
     var includeSystemTypes = false
 
     /// The persistent types, sorted by name.
-    func select(hits: [Reachability.Hit], facts: FactBase) -> [PersistentType] {
+    func select(hits: [Reachability.Hit], facts: FactBase) -> [AnalyzedType] {
         var evidence: [RecordID: Set<Evidence>] = [:]
         // Field hits grouped by record, direction and the function naming the fields.
         var fieldEvidence: [RecordID: [FieldGroup: [String: Set<Evidence>]]] = [:]
@@ -69,12 +69,12 @@ struct TypeSelection {
         }
     }
 
-    private func describe(_ record: RecordID, evidence: Set<Evidence>, facts: FactBase) -> PersistentType? {
+    private func describe(_ record: RecordID, evidence: Set<Evidence>, facts: FactBase) -> AnalyzedType? {
         guard let info = facts.records[record], let size = info.size else { return nil }
         let typedefs = (facts.typedefs[record] ?? []).sorted()
         // Records with neither tag nor typedef are parts of their holder's layout, not types of their own.
         guard let name = info.taggedName ?? typedefs.first else { return nil }
-        return PersistentType(
+        return AnalyzedType(
             name: name, kind: info.kind, size: size, alignment: info.alignment ?? 1,
             pointerOffsets: pointerOffsets(of: record, base: 0, records: facts.records, depth: 0),
             typedefs: typedefs.filter { $0 != name }, evidence: evidence.sorted())
