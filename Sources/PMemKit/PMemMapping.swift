@@ -119,7 +119,7 @@ public final class PMemMapping: @unchecked Sendable {
                 .invalidArgument, operation: "map",
                 detail: "\(path) is not a file, a DAX character device or a block device")
         }
-        let fd = open(path, options.readOnly ? O_RDONLY : O_RDWR)
+        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
         var ok = false
         defer { if !ok { close(fd) } }
