@@ -14,6 +14,7 @@
 #endif
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,10 +26,52 @@
 /* x86 page-fault error code: the access was a write. */
 #define PF_WRITE (1UL << 1)
 
+/*
+ * The handler we replaced for one signal. The fault path of any thread
+ * reads it at any time, and putting ours back after a library displaced
+ * it stores a new one, so it is never rewritten in place: two slots, and a
+ * sequence number that names the current one, (seq >> 1) & 1. A writer
+ * makes seq odd, fills the other slot, then makes seq even again, which
+ * publishes that slot; a reader copies the current slot and keeps the copy
+ * unless a second writer has begun meanwhile (seq past the next even value),
+ * the only one that could have been rewriting the slot it read.
+ *
+ * Neither a lock nor blocking the signals would do: a handler must not wait
+ * for a thread it may have interrupted, and the kernel delivers a
+ * synchronous fault even while it is blocked (it kills the process). The
+ * reader never waits for a writer either: it retries only after a newer
+ * publication has completed. Writers are serialized by install_lock.
+ */
+struct saved_handler {
+	unsigned long seq;		/* atomic */
+	struct sigaction slot[2];
+};
+
 /* The handlers we replaced: SIGSEGV, and SIGBUS (userfaultfd's signal delivery). */
-static struct sigaction previous_segv;
-static struct sigaction previous_bus;
+static struct saved_handler previous_segv;
+static struct saved_handler previous_bus;
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static int report_fd = 2;
+
+/*
+ * The fault this thread is passing on to the handler we replaced (chain).
+ * That handler may pass it back to us: it kept ours when it displaced it,
+ * and we kept it when we put ours back. Passing it on again would recurse
+ * until the stack overflows. A call back is recognized by the delivery's
+ * siginfo or context pointer (a handler passes on what it was given) and a
+ * frame deeper on the stack than the pass in progress: a handler that left
+ * by longjmp leaves a stale record here, and a later delivery that reuses
+ * the same pointers starts from the same depth, not deeper. Initial-exec
+ * TLS: no allocation on first use in a signal handler.
+ */
+struct passing {
+	unsigned int depth;	/* passes in progress on this thread */
+	int sig;
+	const void *si;
+	const void *ctx;
+	uintptr_t frame;	/* chain's frame during the pass */
+};
+static __thread struct passing passing __attribute__((tls_model("initial-exec")));
 
 /* fault_gettid -- the calling thread's kernel id */
 int32_t fault_gettid(void)
@@ -193,28 +236,85 @@ void fault_lift_range(const struct range *r, int id, ucontext_t *uc)
 			 __ATOMIC_RELEASE);
 }
 
+/* saved_for -- where the handler we replaced for @sig is kept */
+static struct saved_handler *saved_for(int sig)
+{
+	return sig == SIGBUS ? &previous_bus : &previous_segv;
+}
+
+/* saved_read -- a whole copy of the handler we replaced (lock-free, for the fault path) */
+static void saved_read(const struct saved_handler *saved, struct sigaction *out)
+{
+	unsigned long seq, published;
+
+	do {
+		seq = __atomic_load_n(&saved->seq, __ATOMIC_ACQUIRE);
+		published = seq & ~1UL;
+		memcpy(out, &saved->slot[(published >> 1) & 1], sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		/* published + 3: the writer after next began, on our slot. */
+	} while (__atomic_load_n(&saved->seq, __ATOMIC_RELAXED) > published + 2);
+}
+
+/* saved_publish -- make @sa the handler we replaced; install_lock held */
+static void saved_publish(struct saved_handler *saved, const struct sigaction *sa)
+{
+	unsigned long seq = __atomic_load_n(&saved->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&saved->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(&saved->slot[((seq >> 1) + 1) & 1], sa, sizeof(*sa));
+	__atomic_store_n(&saved->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* default_action -- let @sig's default action end the process as the access runs again */
+static void default_action(int sig)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+}
+
+/* passed_back -- the handler we are passing @sig's fault to passes it back (see struct passing) */
+static bool passed_back(int sig, const siginfo_t *si, const void *ctx,
+			uintptr_t frame)
+{
+	return passing.depth && passing.sig == sig && frame < passing.frame &&
+	       (passing.si == si || passing.ctx == ctx);
+}
+
 /* chain -- pass a fault outside every range to the handler we replaced */
 static void chain(int sig, siginfo_t *si, void *ctx)
 {
-	const struct sigaction *previous =
-		sig == SIGBUS ? &previous_bus : &previous_segv;
-	struct sigaction dfl;
+	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+	struct passing outer = passing;
+	struct sigaction previous;
 
-	if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
-		previous->sa_sigaction(sig, si, ctx);
+	/* Passed back: no one handles it, and passing it on again would recurse. */
+	if (passed_back(sig, si, ctx, frame)) {
+		default_action(sig);
 		return;
 	}
-	if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
-		previous->sa_handler(sig);
+	saved_read(saved_for(sig), &previous);
+	passing = (struct passing){ outer.depth + 1, sig, si, ctx, frame };
+	if ((previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction) {
+		previous.sa_sigaction(sig, si, ctx);
+		passing = outer;
 		return;
 	}
+	if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+		previous.sa_handler(sig);
+		passing = outer;
+		return;
+	}
+	passing = outer;
 	/*
 	 * No one else wants it: the access runs again and the default
 	 * action ends the process.
 	 */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigaction(sig, &dfl, NULL);
+	default_action(sig);
 }
 
 /*
@@ -292,21 +392,40 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	errno = saved_errno;
 }
 
-/* install_for -- make on_fault the handler of @sig unless it is; 1 installed, 0 current, -errno */
-static int install_for(int sig, struct sigaction *previous)
+/* same_handler -- whether two dispositions run the same handler the same way */
+static bool same_handler(const struct sigaction *a, const struct sigaction *b)
 {
-	struct sigaction sa, current;
+	return a->sa_flags == b->sa_flags &&
+	       ((a->sa_flags & SA_SIGINFO) ? a->sa_sigaction == b->sa_sigaction
+					   : a->sa_handler == b->sa_handler);
+}
+
+/*
+ * install_for -- make on_fault the handler of @sig unless it is, keeping
+ * the one it replaces; install_lock held. 1 installed, 0 current, -errno
+ */
+static int install_for(int sig)
+{
+	struct sigaction sa, current, replaced;
 
 	if (sigaction(sig, NULL, &current) < 0)
 		return -errno;
 	if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault)
 		return 0;
+	/*
+	 * Kept before ours goes in, so that a fault in another thread never
+	 * finds ours current and the one it replaces missing.
+	 */
+	saved_publish(saved_for(sig), &current);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, previous) < 0)
+	if (sigaction(sig, &sa, &replaced) < 0)
 		return -errno;
+	/* Someone installed another handler in between: that is the one replaced. */
+	if (!same_handler(&replaced, &current))
+		saved_publish(saved_for(sig), &replaced);
 	return 1;
 }
 
@@ -315,10 +434,12 @@ int pmk_fault_signal_install(void)
 {
 	int segv, bus;
 
-	segv = install_for(SIGSEGV, &previous_segv);
+	pthread_mutex_lock(&install_lock);
+	segv = install_for(SIGSEGV);
+	bus = segv < 0 ? 0 : install_for(SIGBUS);
+	pthread_mutex_unlock(&install_lock);
 	if (segv < 0)
 		return segv;
-	bus = install_for(SIGBUS, &previous_bus);
 	if (bus < 0)
 		return bus;
 	return segv || bus;

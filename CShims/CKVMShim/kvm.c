@@ -109,7 +109,10 @@ int pmk_kvm_get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 *cpuid,
 	return rc < 0 ? rc : 0;
 }
 
-/* pmk_kvm_create_vm -- KVM_CREATE_VM */
+/*
+ * pmk_kvm_create_vm -- KVM_CREATE_VM. The kernel creates VM and vCPU
+ * descriptors close-on-exec itself (there is no flag to ask for it).
+ */
 int pmk_kvm_create_vm(int kvm_fd)
 {
 	return xioctl(kvm_fd, KVM_CREATE_VM, NULL);

@@ -180,7 +180,7 @@ static int zero_info_block(struct ndctl_namespace *ndns, char *msg,
 	memset(buf, 0, INFO_BLOCK_SIZE);
 	snprintf(path, sizeof(path), "/dev/%s",
 		 ndctl_namespace_get_block_device(ndns));
-	fd = open(path, O_RDWR | O_DIRECT | O_EXCL);
+	fd = open(path, O_RDWR | O_DIRECT | O_EXCL | O_CLOEXEC);
 	if (fd < 0) {
 		rc = pmk_fail(-errno, msg, len, "%s: opening %s to clear its info block: %s",
 			  dev, path, strerror(errno));

@@ -22,7 +22,7 @@ static bool has_prefix_number(const char *s, const char *prefix)
 /* read_word -- first line of a small attribute, newline removed */
 static int read_word(const char *path, char *out, size_t len)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return -errno;

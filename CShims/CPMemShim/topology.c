@@ -177,7 +177,7 @@ enum pmk_deep_flush pmk_deep_flush_state_at(const char *attr_path)
 
 	if (stat(attr_path, &st) < 0)
 		return PMK_DEEP_FLUSH_UNAVAILABLE;
-	f = fopen(attr_path, "r");
+	f = fopen(attr_path, "re");
 	if (!f)
 		return PMK_DEEP_FLUSH_UNAVAILABLE;
 	if (!fgets(buf, sizeof(buf), f))

@@ -20,6 +20,10 @@ extension PersistentHeap {
         let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
         let pool = PoolMemory(mapping: mapping, salt: identity.salt)
         format(pool, identity: identity)
+        do { try pool.checkDurability() } catch {
+            Foundation.close(lock)
+            throw error
+        }
         let snapshot = try PoolSnapshot.load(base: pool.base, fileSize: mapping.size, path: path)
         let report = OpenReport(
             recoveredFromCrash: false, replayedTransactions: 0, relocated: false, relocatedFrom: [],
@@ -85,6 +89,8 @@ extension PersistentHeap {
         state.generation += 1
         state.cleanShutdown = false
         state.write(into: pool, replacing: slot)
+        // Recovery's replay and relocation msync a `file` backing without throwing.
+        try pool.checkDurability()
         var opened = snapshot
         opened.checkpoint = report.checkpoint
         let heap = PersistentHeap(

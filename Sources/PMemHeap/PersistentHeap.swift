@@ -218,6 +218,11 @@ public final class PersistentHeap: @unchecked Sendable {
 
     /// Runs `body` as one failure-atomic transaction. If `body` throws,
     /// nothing it did reaches the pool and the error is rethrown.
+    ///
+    /// On a `file` backing (msync), a commit whose msync failed, or that
+    /// follows one that did, throws that failure after the commit: its
+    /// changes are in the pool as this process sees it, but the file may
+    /// not hold them (`PMemMapping.checkDurability()`).
     @discardableResult
     public func transaction<R>(_ body: (Transaction) throws -> R) throws -> R {
         let context = try self.context()
@@ -244,6 +249,7 @@ public final class PersistentHeap: @unchecked Sendable {
             tx.abort()
             throw error
         }
+        try pool.checkDurability()
         return result
     }
 
@@ -337,7 +343,8 @@ public final class PersistentHeap: @unchecked Sendable {
 
     /// Makes every committed change durable, moves the checkpoint past all of
     /// them, and marks the pool cleanly shut down. No thread may use the heap
-    /// during or after `close`.
+    /// during or after `close`. Throws a `file` backing's msync failure
+    /// (the pool is closed all the same).
     public func close() throws {
         registryLock.lock()
         defer { registryLock.unlock() }
@@ -353,5 +360,6 @@ public final class PersistentHeap: @unchecked Sendable {
         stateSlot = 1 - stateSlot
         closed = true
         Foundation.close(lockDescriptor)
+        try pool.checkDurability()
     }
 }

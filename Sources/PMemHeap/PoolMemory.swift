@@ -73,8 +73,15 @@ final class PoolMemory: @unchecked Sendable {
         cpuPath?.cFlushFunction
     }
 
-    /// Makes the whole pool durable (msync backings after bulk work).
+    /// Makes the whole pool durable (msync backings after bulk work). An
+    /// msync failure stays in the mapping for `checkDurability()`.
     func syncAll() {
         if cpuPath == nil, let mapping { mapping.persist(mapping.base, mapping.size) }
+    }
+
+    /// Throws the mapping's first msync failure (a `file` backing's); the
+    /// other backings flush with the CPU and have nothing to report.
+    @inline(__always) func checkDurability() throws {
+        if cpuPath == nil, let mapping { try mapping.checkDurability() }
     }
 }

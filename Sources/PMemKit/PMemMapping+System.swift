@@ -16,7 +16,7 @@ let blkGetSize64: UInt = 0x8008_1272
 extension PMemMapping {
     /// Creates `path` with `size` bytes allocated.
     static func createFile(_ path: String, size: Int) throws {
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw PMemError.system("create", errno: errno, detail: path) }
         defer { close(fd) }
         do {

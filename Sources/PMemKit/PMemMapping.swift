@@ -1,5 +1,6 @@
 internal import CPMemShim
 import Foundation
+import Synchronization
 
 /// A mapping of persistent memory: a devdax character device, a file on an
 /// fsdax file system (MAP_SYNC), or a plain file treated as PMem.
@@ -10,6 +11,16 @@ import Foundation
 ///   which survives a process crash but not power loss. The default for
 ///   plain files, so everything runs on any Linux machine.
 /// - `file`: a plain file made durable with `msync`.
+///
+/// On a `file` backing, `persist`, `flush`, `copyPersist` and
+/// `setPersist` call `msync`, which can fail (EIO from writeback, ENOMEM
+/// for a range no longer mapped). They do not throw, so that the persist
+/// calls of every backing stay the same: the mapping keeps the first
+/// failure (sticky, like the kernel's errseq: a later msync that succeeds
+/// does not bring back what the failed one lost), and `checkDurability()`
+/// and `deepFlush()` throw it. A program on a `file` backing checks one of
+/// them where it needs to know its stores are durable (the heap does at
+/// every commit); `durabilityFailure` reads it without throwing.
 public final class PMemMapping: @unchecked Sendable {
     /// What the mapping's durability rests on.
     public enum Backing: String, Codable, Sendable {
@@ -93,6 +104,8 @@ public final class PMemMapping: @unchecked Sendable {
     /// Regions whose WPQ a deep flush writes to.
     private let deepFlushTargets: [RegionDeepFlush]
     private let fd: Int32
+    /// The first msync failure of a `file` backing; never cleared.
+    private let firstFailure = Mutex<PMemError?>(nil)
 
     /// Maps `path`.
     ///
@@ -121,7 +134,7 @@ public final class PMemMapping: @unchecked Sendable {
                 .invalidArgument, operation: "map",
                 detail: "\(path) is not a file, a DAX character device or a block device")
         }
-        let fd = open(path, options.readOnly ? O_RDONLY : O_RDWR)
+        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
         var ok = false
         defer { if !ok { close(fd) } }
@@ -269,22 +282,46 @@ public final class PMemMapping: @unchecked Sendable {
     /// Drains, then flushes the write pending queues of every region behind
     /// the mapping that has flush hints (`deep_flush: supported`); `msync`s
     /// a `file` backing. Returns the regions flushed.
+    ///
+    /// Throws the first msync failure of a `file` backing, this one's or an
+    /// earlier `persist`'s (see `checkDurability()`), and a region's flush
+    /// failure.
     @discardableResult
     public func deepFlush() throws -> [String] {
         drain()
         if backing == .file {
-            guard msync(base, size, MS_SYNC) == 0 else { throw PMemError.system("msync", errno: errno) }
+            msyncRange(base, size)
+            try checkDurability()
             return []
         }
         for target in deepFlushTargets { try target.flush() }
         return deepFlushRegions
     }
 
+    /// Throws the first `msync` failure of this mapping (a `file` backing's
+    /// `persist`, `flush`, `copyPersist`, `setPersist` or `deepFlush`), with
+    /// its errno and the bytes it covered; returns when there was none. The
+    /// failure stays: every later check throws it again, because the stores
+    /// it covered may be lost however many later msyncs succeed. Backings
+    /// with a CPU persist path never fail here.
+    public func checkDurability() throws {
+        if let failure = durabilityFailure { throw failure }
+    }
+
+    /// The first `msync` failure of this mapping, or `nil`; see `checkDurability()`.
+    public var durabilityFailure: PMemError? { firstFailure.withLock { $0 } }
+
     /// msync of the pages covering a range; the slow path of `file` backings.
+    /// A failure is kept, the first one only, for `checkDurability()`.
     @usableFromInline func msyncRange(_ address: UnsafeRawPointer, _ length: Int) {
         let page = Int(getpagesize())
         let start = Int(bitPattern: address) & ~(page - 1)
         let end = Int(bitPattern: address) + length
-        _ = msync(UnsafeMutableRawPointer(bitPattern: start), end - start, MS_SYNC)
+        guard msync(UnsafeMutableRawPointer(bitPattern: start), end - start, MS_SYNC) != 0 else { return }
+        let code = errno
+        let error = PMemError.system(
+            "msync", errno: code,
+            detail: "\(path): bytes \(start - Int(bitPattern: base))..<\(end - Int(bitPattern: base))")
+        firstFailure.withLock { if $0 == nil { $0 = error } }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PMemKit
 import PMemReplication
 
 /// In-process replication pieces for the `replication` suite: a replica
@@ -68,7 +69,7 @@ final class ReplicationRig: @unchecked Sendable {
 /// thread that reads and discards them; returns nanoseconds until the
 /// receiver has read the last byte.
 func rawTCPTransfer(bytes: Int) throws -> UInt64 {
-    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
     defer { close(listener) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -82,7 +83,7 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
     guard bound, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
     let received = DispatchSemaphore(value: 0)
     Thread.detachNewThread {
-        let fd = accept(listener, nil, nil)
+        let fd = CloseOnExec.accept(listener)
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         var total = 0
         while total < bytes {
@@ -93,7 +94,7 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
         close(fd)
         received.signal()
     }
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
     defer { close(fd) }
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

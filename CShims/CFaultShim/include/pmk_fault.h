@@ -190,6 +190,8 @@ int pmk_fault_resolve(const struct pmk_fault_event *event,
  * pmk_fault_signal_install -- install the SIGSEGV and SIGBUS handlers
  * where they are not the current ones (another library took the signal
  * since); those they replace get the faults outside every range.
+ * Thread-safe; a fault handled meanwhile passes its fault to the old
+ * replaced handler or the new one, never to a half-written one.
  * 1 installed, 0 already current, -errno.
  */
 int pmk_fault_signal_install(void);

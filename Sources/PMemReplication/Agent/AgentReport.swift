@@ -64,7 +64,7 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var logUUID: String
     /// The agent's process id.
     public var pid: Int32
-    /// `running`, `draining` or `drained`.
+    /// `running`, `draining`, `drained`, or `stopped` (after `stop()`, while the agent shuts down).
     public var state: String
     /// Ring bytes.
     public var capacity: Int

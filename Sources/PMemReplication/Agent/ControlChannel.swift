@@ -62,7 +62,7 @@ public enum AgentControl {
 
     /// Sends `command` and returns the agent's answer; throws `notFound` when no agent answers.
     public static func send(_ command: String, socket path: String) throws -> String {
-        let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw PMemError.system("socket", errno: errno) }
         defer { Foundation.close(fd) }
         var address = sockaddr_un()

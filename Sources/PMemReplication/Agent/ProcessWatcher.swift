@@ -16,6 +16,7 @@ enum ProcessWatcher {
         }
         if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") {
             let open = unsafeBitCast(symbol, to: PidfdOpen.self)
+            // A pidfd is always close-on-exec; pidfd_open has no flag for it.
             let fd = open(pid, 0)
             if fd >= 0 {
                 Thread.detachNewThread {

@@ -29,21 +29,23 @@ final class ReplicaLink: @unchecked Sendable {
     /// Batches sent and not yet acknowledged: their last sequence and bytes.
     var inFlight: [(last: UInt64, bytes: Int)] = []
     var inFlightBytes = 0
-    /// When the replica last showed progress or answered (uptime ns).
-    var lastHeard: UInt64 = 0
+    /// When the replica last showed progress or answered.
+    var lastHeard = NIODeadline.distantPast
     var reconnects = 0
     var bytesShipped: UInt64 = 0
     var recordsShipped: UInt64 = 0
     var lastError: String?
-    /// Earliest time (uptime ns) of the next connection attempt.
-    var retryAt: UInt64 = 0
-    /// Delay before the next attempt after a failure (ns), doubling to a limit.
-    var backoff: UInt64 = 50_000_000
+    /// Earliest time of the next connection attempt.
+    var retryAt = NIODeadline.distantPast
+    /// Delay before the next attempt after a failure, doubling to a limit.
+    var backoff = ReplicaLink.firstBackoff
+    /// The backoff of a link that has not failed since its last session started.
+    static let firstBackoff = TimeAmount.milliseconds(50)
 
     init(endpoint: Endpoint) { self.endpoint = endpoint }
 
     /// Records an acknowledgement; returns whether it moved forward.
-    func acknowledge(_ sequence: UInt64, now: UInt64) -> Bool {
+    func acknowledge(_ sequence: UInt64, now: NIODeadline) -> Bool {
         lastHeard = now
         guard !ackKnown || sequence > acked else { return false }
         acked = sequence

@@ -55,14 +55,15 @@ public final class CommandFaultHandler: GuestFaultHandler, CustomStringConvertib
     /// Runs `/bin/sh -c command` with `variables` added to this process's
     /// environment; returns its exit status and standard output.
     static func run(_ command: String, adding variables: [String: String]) throws -> (Int32, String) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw PMemError.system("pipe", errno: errno) }
-        defer { close(fds[0]) }
+        // Both ends close on exec: vCPUs fault at once, and a shell spawned for
+        // another fault must not inherit this write end (this read would wait
+        // for that shell too). The child's stdout is a dup2 copy, which stays open.
+        let (readEnd, writeEnd) = try CloseOnExec.pipe()
+        defer { close(readEnd) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
         let environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
             .map { "\($0)=\($1)" }
         let argv = ["/bin/sh", "-c", command]
@@ -70,12 +71,12 @@ public final class CommandFaultHandler: GuestFaultHandler, CustomStringConvertib
         let rc = withCStrings(argv) { args in
             withCStrings(environment) { env in posix_spawn(&pid, "/bin/sh", &actions, nil, args, env) }
         }
-        close(fds[1])
+        close(writeEnd)
         guard rc == 0 else { throw PMemError.system("posix_spawn", errno: rc, detail: "/bin/sh") }
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = read(fds[0], &buffer, buffer.count)
+            let n = read(readEnd, &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             output += buffer[0..<n]

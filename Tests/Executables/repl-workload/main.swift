@@ -21,7 +21,7 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
 
 /// An 8-byte counter in a shared file mapping: survives the process being killed.
 func progressWord(_ path: String) throws -> UnsafeMutablePointer<UInt64> {
-    let fd = open(path, O_RDWR | O_CREAT, 0o644)
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0, ftruncate(fd, 8) == 0 else { throw PMemError.system("open", errno: errno, detail: path) }
     let p = mmap(nil, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
     close(fd)

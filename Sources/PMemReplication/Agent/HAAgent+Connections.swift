@@ -1,0 +1,109 @@
+import NIOCore
+import NIOPosix
+
+/// Sessions with replicas: connecting (and retrying with backoff), where a
+/// replica's stream starts, refusing one this log cannot serve, and a
+/// connection's end.
+extension HAAgent {
+    /// Connects to a replica whose link is down (on the loop).
+    func connect(_ link: ReplicaLink) {
+        guard !isStopped, link.phase == .disconnected else { return }
+        link.phase = .connecting
+        let psk = configuration.psk
+        let logger = self.logger
+        let maxFrame = WireFormat.defaultMaxFrame
+        ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(1))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrame: maxFrame)))
+                    try pipeline.addHandler(FrameEncoder())
+                    try pipeline.addHandler(FrameAuthenticator(role: .client, psk: psk, logger: logger))
+                    try pipeline.addHandler(MessageCodec())
+                    try pipeline.addHandler(ShipperHandler(agent: self, link: link))
+                }
+            }
+            .connect(host: link.endpoint.host, port: link.endpoint.port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    link.channel = channel
+                case .failure(let error):
+                    link.lastError = "\(error)"
+                    link.phase = .disconnected
+                    scheduleRetry(link)
+                }
+            }
+    }
+
+    /// Sets when a failed link is tried again: soon during a drain, else after its doubling backoff.
+    func scheduleRetry(_ link: ReplicaLink) {
+        link.retryAt = .now() + (isDraining ? .milliseconds(20) : link.backoff)
+        link.backoff = min(link.backoff * 2, .seconds(2))
+    }
+
+    /// Decides where a replica's session starts, and starts it.
+    func resume(_ link: ReplicaLink, at position: ReplicaPosition, channel: Channel, now: NIODeadline) {
+        index.refresh()
+        let next: UInt64
+        if position.logUUID == nil || position.appliedSequence == 0 {
+            guard let baseline = index.firstBaseline() else {
+                return refuse(
+                    link, .stale, channel: channel,
+                    "this new replica needs a baseline and none is left in the log; seed its store from another replica's"
+                )
+            }
+            next = baseline
+        } else if position.logUUID != region.uuid {
+            return refuse(
+                link, .refused, channel: channel, "the replica follows another log (\(position.logUUID!))")
+        } else {
+            next = position.appliedSequence + 1
+            guard next >= index.firstSequence else {
+                return refuse(
+                    link, .stale, channel: channel,
+                    "the replica applied up to \(position.appliedSequence) but the log was reclaimed up to "
+                        + "\(index.firstSequence - 1)")
+            }
+        }
+        link.acked = next - 1
+        link.ackKnown = true
+        link.sent = next - 1
+        link.inFlight.removeAll()
+        link.inFlightBytes = 0
+        link.lastHeard = now
+        link.backoff = ReplicaLink.firstBackoff
+        link.lastError = nil
+        link.phase = .streaming
+        channel.writeAndFlush(
+            ReplicationMessage.start(logUUID: region.uuid, nextSequence: next), promise: nil)
+        logger.info("replica \(link.endpoint) streaming from sequence \(next)")
+        pump(link)
+    }
+
+    /// Tells a replica why this log cannot serve it, and closes the connection.
+    func refuse(_ link: ReplicaLink, _ phase: ReplicaLink.Phase, channel: Channel, _ why: String) {
+        link.lastError = why
+        link.phase = phase
+        logger.error("replica \(link.endpoint): \(why)")
+        channel.writeAndFlush(ReplicationMessage.reject(why)).whenComplete { _ in channel.close(promise: nil)
+        }
+    }
+
+    /// A replica's connection closed (on the loop).
+    func closed(_ link: ReplicaLink, channel: Channel) {
+        guard link.channel === channel else { return }
+        if link.phase == .streaming { link.reconnects += 1 }
+        link.reset()
+        if link.phase == .stale || link.phase == .refused {
+            // Try again now and then: the replica may have been reseeded, or the log may hold a new baseline.
+            link.phase = .disconnected
+            link.retryAt = .now() + .seconds(5)
+        } else {
+            link.phase = .disconnected
+            scheduleRetry(link)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import NIOCore
+
+/// The drain: when the application dies or power fails, every record a
+/// replica lacks is shipped without a window until all acknowledged or the
+/// battery's deadline passed; then the report says what reached whom.
+extension HAAgent {
+    /// Starts a drain unless one ran or the agent stopped (on the loop).
+    func beginDrain(_ reason: String) {
+        guard case .running = lifecycle else { return }
+        let now = NIODeadline.now()
+        lifecycle = .draining(reason: reason, started: now, deadline: now + battery)
+        logger.warning(
+            "\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
+        index.refresh()
+        for link in links {
+            if link.phase == .disconnected { link.retryAt = .distantPast }
+            pump(link)
+        }
+        checkDrain()
+    }
+
+    /// Ends the drain once every replica acknowledged the last record or the
+    /// deadline passed: writes the report beside the log (`.drain.json`) and
+    /// finishes `run` with it.
+    func checkDrain() {
+        guard case .draining(let reason, let started, let deadline) = lifecycle else { return }
+        index.refresh()
+        let target = index.lastSequence
+        let complete = links.allSatisfy { $0.ackKnown && $0.acked >= target }
+        let now = NIODeadline.now()
+        guard complete || now >= deadline else { return }
+        let status = makeStatus()
+        let report = DrainReport(
+            reason: reason, deadlineMs: configuration.batteryMilliseconds,
+            elapsedMs: Double((now - started).nanoseconds) / 1e6, lastSequence: status.lastSequence,
+            lastTransaction: status.lastTransaction, complete: complete, replicas: status.replicas)
+        if let data = try? JSONEncoder().encode(report) {
+            _ = FileManager.default.createFile(atPath: configuration.logPath + ".drain.json", contents: data)
+        }
+        lifecycle = .stopped(report: report)
+        finished.succeed(report)
+    }
+}
