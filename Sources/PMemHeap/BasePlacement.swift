@@ -7,7 +7,8 @@ import PMemKit
 enum BasePlacement {
     /// Maps `path` (`geometry.poolSize` bytes) read-write as `placement` asks.
     static func map(
-        path: String, geometry: PoolGeometry, bases: [UInt64], placement: HeapPlacement, requirePMem: Bool
+        path: String, geometry: PoolGeometry, bases: [UInt64], placement: HeapPlacement, requirePMem: Bool,
+        plainFile: PMemMapping.PlainFilePolicy? = nil
     ) throws -> PMemMapping {
         let span = UInt64(geometry.poolSize)
         func overlaps(_ a: UInt64, _ b: UInt64) -> Bool { a < b &+ span && b < a &+ span }
@@ -21,7 +22,8 @@ enum BasePlacement {
                 return try PMemMapping(
                     path: path,
                     options: .init(
-                        size: geometry.poolSize, address: address.map { UInt($0) }, requirePMem: requirePMem))
+                        size: geometry.poolSize, plainFile: plainFile, address: address.map { UInt($0) },
+                        requirePMem: requirePMem))
             } catch let error as PMemError where error.kind == .busy {
                 return nil
             }

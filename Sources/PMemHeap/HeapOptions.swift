@@ -41,25 +41,30 @@ public struct HeapOpenOptions: Sendable {
     public var relocationThreads: Int
     /// Called from time to time during a relocation (about every 100 ms), and at its end.
     public var progress: (@Sendable (RelocationProgress) -> Void)?
-    /// Options for the mapping (plain file policy, PMem requirement).
+    /// Fail unless the backing is real PMem.
     public var requirePMem: Bool
     /// Keep the slabs read-only outside transactions (PMemProtect): a stray
     /// write is reported with the object it hit and never happens. By
     /// default `PMEMKIT_HEAP_GUARDED=1`.
     public var guarded: Bool
+    /// What a plain file counts as (see `PMemMapping.PlainFilePolicy`); by
+    /// default `PMEMKIT_FILE_BACKING`, else emulated PMem.
+    public var plainFile: PMemMapping.PlainFilePolicy?
 
     /// Options; the defaults suit applications.
     public init(
         placement: HeapPlacement = .requested(by: .currentOrDefaults),
         relocationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false,
-        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded)
+        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
+        plainFile: PMemMapping.PlainFilePolicy? = nil
     ) {
         self.placement = placement
         self.relocationThreads = max(1, relocationThreads)
         self.progress = progress
         self.requirePMem = requirePMem
         self.guarded = guarded
+        self.plainFile = plainFile
     }
 }
 
@@ -73,16 +78,21 @@ public struct HeapCreateOptions: Sendable {
     public var requirePMem: Bool
     /// Keep the slabs read-only outside transactions (see `HeapOpenOptions.guarded`).
     public var guarded: Bool
+    /// What a plain file counts as (see `PMemMapping.PlainFilePolicy`); by
+    /// default `PMEMKIT_FILE_BACKING`, else emulated PMem.
+    public var plainFile: PMemMapping.PlainFilePolicy?
 
     /// Options; the defaults suit most pools.
     public init(
         slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
-        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded)
+        guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
+        plainFile: PMemMapping.PlainFilePolicy? = nil
     ) {
         self.slabSize = slabSize
         self.logSize = logSize
         self.requirePMem = requirePMem
         self.guarded = guarded
+        self.plainFile = plainFile
     }
 }
 

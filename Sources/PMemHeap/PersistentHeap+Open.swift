@@ -15,7 +15,9 @@ extension PersistentHeap {
             throw PMemError(.busy, operation: "heap create", errno: EEXIST, detail: "\(path) already exists")
         }
         let mapping = try PMemMapping(
-            path: path, options: .init(size: size, create: true, requirePMem: options.requirePMem))
+            path: path,
+            options: .init(
+                size: size, create: true, plainFile: options.plainFile, requirePMem: options.requirePMem))
         let lock = try lockPool(path)
         let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
         let pool = PoolMemory(mapping: mapping, salt: identity.salt)
@@ -77,7 +79,7 @@ extension PersistentHeap {
         let header = try readHeader(path)
         let mapping = try BasePlacement.map(
             path: path, geometry: header.geometry, bases: header.bases, placement: options.placement,
-            requirePMem: options.requirePMem)
+            requirePMem: options.requirePMem, plainFile: options.plainFile)
         let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
         guard snapshot.geometry == header.geometry, snapshot.state.bases == header.bases else {
             throw PMemError(

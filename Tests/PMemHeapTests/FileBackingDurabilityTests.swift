@@ -9,9 +9,8 @@ import XCTest
 final class FileBackingDurabilityTests: XCTestCase {
     /// A pool on a `file` backing.
     private func fileBackedHeap() throws -> PersistentHeap {
-        setenv("PMEMKIT_FILE_BACKING", "file", 1)
-        defer { unsetenv("PMEMKIT_FILE_BACKING") }
-        let heap = try PersistentHeap.create(path: try scratchDirectory(self) + "/pool", size: 8 << 20)
+        let heap = try PersistentHeap.create(
+            path: try scratchDirectory(self) + "/pool", size: 8 << 20, options: .init(plainFile: .file))
         XCTAssertEqual(heap.pool.mapping?.backing, .file)
         XCTAssertNil(heap.pool.cpuPath)
         return heap

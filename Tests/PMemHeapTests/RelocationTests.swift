@@ -122,9 +122,11 @@ final class RelocationTests: XCTestCase {
         try buildList(heap, [4, 5])
         let oldBase = heap.baseAddress
         try heap.close()
-        setenv("PMEMKIT_HEAP_RELOCATE", "1", 1)
-        defer { unsetenv("PMEMKIT_HEAP_RELOCATE") }
-        let moved = try PersistentHeap.open(path: path)
+        // The process's environment is parsed once (Overrides); the crash
+        // tests set PMEMKIT_HEAP_RELOCATE=1 on child processes for real.
+        let overrides = try Overrides(environment: ["PMEMKIT_HEAP_RELOCATE": "1"])
+        let moved = try PersistentHeap.open(
+            path: path, options: HeapOpenOptions(placement: .requested(by: overrides)))
         XCTAssertNotEqual(moved.baseAddress, oldBase)
         XCTAssertEqual(try listValues(moved), [4, 5])
     }

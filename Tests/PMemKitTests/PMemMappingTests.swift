@@ -126,10 +126,13 @@ final class PMemMappingTests: XCTestCase {
         }
     }
 
-    func testEnvironmentSelectsThePlainFilePolicy() {
-        setenv("PMEMKIT_FILE_BACKING", "file", 1)
-        defer { unsetenv("PMEMKIT_FILE_BACKING") }
-        XCTAssertEqual(PMemMapping.Options().plainFile, .file)
+    func testThePlainFilePolicyFollowsTheOverride() throws {
+        // The process's environment is parsed once; FoundationCommandTests
+        // runs pmemctl with PMEMKIT_FILE_BACKING=file for real.
+        let overrides = try Overrides(environment: ["PMEMKIT_FILE_BACKING": "file"])
+        XCTAssertEqual(overrides.choice(.fileBacking).flatMap(PMemMapping.PlainFilePolicy.init), .file)
+        XCTAssertEqual(PMemMapping.Options(plainFile: .file).plainFile, .file)
+        XCTAssertEqual(PMemMapping.Options().plainFile, .emulated, "no override in the test process")
     }
 
     func testReportDescribesAPlainFileHonestly() throws {
