@@ -92,7 +92,7 @@ final class UserfaultfdDeliveryTests: XCTestCase {
         XCTAssertNil(try UserfaultfdDelivery.requested(environment: [:]))
         XCTAssertEqual(try UserfaultfdDelivery.requested(environment: [key: "message"]), .message)
         XCTAssertThrowsError(try UserfaultfdDelivery.requested(environment: [key: "mail"])) { error in
-            XCTAssertTrue("\(error)".contains("auto, signal or message"), "\(error)")
+            XCTAssertTrue("\(error)".contains("use auto, signal, message"), "\(error)")
         }
     }
 
