@@ -75,18 +75,20 @@ let package = Package(
             dependencies: ["CPMemShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift),
 
-        // The heap: the swizzling loop in C; policy in Swift.
+        // The heap: the on-media layouts and the swizzling loop in C; policy in Swift.
         .target(
             name: "CPMemHeap", path: "CShims/CPMemHeap", cSettings: strictC),
         .target(
             name: "PMemHeap", dependencies: ["PMemKit", "CPMemHeap", "PMemProtect"],
             swiftSettings: strictSwift),
 
-        // Replication: the log region on PMem, the HA agent, replicas, failover.
+        // Replication: the on-media layouts in C (declarations only); the log region on PMem,
+        // the HA agent, replicas, failover in Swift.
+        .target(name: "CPMemReplication", path: "CShims/CPMemReplication", cSettings: strictC),
         .target(
             name: "PMemReplication",
             dependencies: [
-                "PMemHeap", "PMemKit",
+                "PMemHeap", "PMemKit", "CPMemReplication",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -147,7 +149,8 @@ let package = Package(
             name: "PMemScanTests", dependencies: ["PMemScan", "TestSupport"], exclude: ["Fixtures"],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "PMemHeapTests", dependencies: ["PMemHeap", "PMemKit", "PMemProtect", "TestSupport"],
+            name: "PMemHeapTests",
+            dependencies: ["PMemHeap", "CPMemHeap", "PMemKit", "PMemProtect", "TestSupport"],
             swiftSettings: strictSwift),
         .testTarget(
             name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"],
@@ -155,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "PMemReplicationTests",
             dependencies: [
-                "PMemReplication", "PMemHeap", "PMemKit", "TestSupport",
+                "PMemReplication", "CPMemReplication", "PMemHeap", "PMemKit", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

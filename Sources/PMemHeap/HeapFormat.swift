@@ -1,5 +1,10 @@
+internal import CPMemHeap
+
 /// Fixed numbers of the on-media pool format (docs/HEAP-FORMAT.md).
 ///
+/// The layouts themselves are C structs in `pmh_format.h` (CPMemHeap), whose
+/// `_Static_assert`s pin every field offset and size; the offsets and sizes
+/// here are read off those structs, never written down a second time.
 /// Every offset is from the first byte of the pool; every integer is
 /// little-endian; every structure that can be updated in place is either an
 /// aligned 8-byte word (failure-atomic on PMem) or checksummed.
@@ -7,38 +12,47 @@ enum HeapFormat {
     /// `PMEMHEAP` read as a little-endian UInt64.
     static let magic: UInt64 = 0x5041_4548_4d45_4d50
     /// The format version this code writes and reads.
-    static let version: UInt32 = 1
+    static var version: UInt32 { UInt32(PMH_FORMAT_VERSION) }
 
     /// Cache line: the unit of flushes and of record alignment.
     static let line = 64
-    /// Bytes reserved for the header (identity, state slots, counters, root).
-    static let headerSize = 4096
-    /// The immutable identity block: magic, version, UUID, geometry, checksum.
-    static let identityOffset = 0
-    static let identitySize = 256
-    /// Two state slots; the valid one with the higher generation is current.
-    static let stateSlotOffsets = [256, 320]
-    static let stateSlotSize = 64
-    /// Self-checked words: registered type count, checkpoint sequence.
-    static let typeCountOffset = 384
-    static let checkpointOffset = 392
-    /// The root object: a native pointer (swizzled like any other) and its type id.
-    static let rootPointerOffset = 448
-    static let rootTypeOffset = 456
-    static let rootLineSize = 16
+    /// Bytes reserved for the header (`pmh_pool_header`: identity, state slots, counters, root).
+    static var headerSize: Int { MemoryLayout<pmh_pool_header>.size }
+    /// The immutable identity block (`pmh_pool_identity`): magic, version, UUID, geometry, checksum.
+    static let identityOffset = MemoryLayout<pmh_pool_header>.offset(of: \.identity)!
+    static var identitySize: Int { MemoryLayout<pmh_pool_identity>.size }
+    /// Two state slots (`pmh_state_slot`); the valid one with the higher generation is current.
+    static let stateSlotOffsets = (0..<2).map {
+        MemoryLayout<pmh_pool_header>.offset(of: \.state)! + $0 * MemoryLayout<pmh_state_slot>.stride
+    }
+    static var stateSlotSize: Int { MemoryLayout<pmh_state_slot>.size }
+    /// Self-checked words: registered type count, checkpoint sequence. Each
+    /// word's offset is also the tag its check bits are computed with.
+    static let typeCountOffset = MemoryLayout<pmh_pool_header>.offset(of: \.type_count)!
+    static let checkpointOffset = MemoryLayout<pmh_pool_header>.offset(of: \.checkpoint)!
+    /// The root line (`pmh_root_line`): a native pointer (swizzled like any other) and its type id.
+    static let rootLineOffset = MemoryLayout<pmh_pool_header>.offset(of: \.root)!
+    static let rootPointerOffset = rootLineOffset + MemoryLayout<pmh_root_line>.offset(of: \.pointer)!
+    static var rootLineSize: Int { MemoryLayout<pmh_root_line>.size }
 
-    /// One type table entry.
-    static let typeEntrySize = 512
-    static let typeNameCapacity = 127
-    static let typeNameField = 128
-    static let maxPointerFields = 86
+    /// The root line of the pool at `base`: the root's native pointer and its type id.
+    static func rootLine(at base: UnsafeRawPointer) -> (pointer: UInt64, typeID: UInt64) {
+        let line = (base + rootLineOffset).load(as: pmh_root_line.self)
+        return (line.pointer, line.type_id)
+    }
+
+    /// One type table entry (`pmh_type_entry`).
+    static var typeEntrySize: Int { MemoryLayout<pmh_type_entry>.size }
+    /// UTF-8 bytes of a type's name at most (its field keeps a NUL after them).
+    static var typeNameCapacity: Int { Int(PMH_TYPE_NAME_SIZE) - 1 }
+    static var maxPointerFields: Int { Int(PMH_TYPE_MAX_POINTERS) }
     /// Type table capacity of a new pool.
     static let defaultTypeCapacity = 128
 
-    /// Bytes of a redo record's header.
-    static let recordHeaderSize = 32
-    /// Bytes of a redo entry's header (offset+kind word, length or mask word).
-    static let entryHeaderSize = 16
+    /// Bytes of a redo record's header (`pmh_redo_record_header`).
+    static var recordHeaderSize: Int { MemoryLayout<pmh_redo_record_header>.size }
+    /// Bytes of a redo entry's header (`pmh_redo_entry`: offset+kind word, length or mask word).
+    static var entryHeaderSize: Int { MemoryLayout<pmh_redo_entry>.size }
 
     /// Default slab size of a new pool.
     static let defaultSlabSize = 64 << 10

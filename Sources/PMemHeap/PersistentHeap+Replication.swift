@@ -84,9 +84,9 @@ extension PersistentHeap {
     ) {
         let g = geometry
         let base = UnsafeRawPointer(pool.base)
-        RedoRecord.forEachEntry(transaction.recordBytes.baseAddress!, bounds: transaction.bounds) {
-            kind, offset, mask, _ in
-            guard kind == .setBits, offset >= g.slabsOffset else { return }
+        RedoRecord.forEachEntry(transaction.recordBytes.baseAddress!, bounds: transaction.bounds) { entry in
+            let offset = entry.offset
+            guard entry.kind == .setBits, offset >= g.slabsOffset else { return }
             let slab = (offset - g.slabsOffset) / g.slabSize
             let typeID = Int(Atomic64.loadAcquire(allocator.slabTypes + slab))
             guard let type = allocator.types[typeID] else { return }
@@ -108,7 +108,7 @@ extension PersistentHeap {
                 layout.addSlab(slab)
             }
             let word = (offset - g.slabOffset(slab)) / 8
-            var bits = mask
+            var bits = entry.value
             while bits != 0 {
                 let slot = word * 64 + bits.trailingZeroBitCount
                 bits &= bits - 1
@@ -163,19 +163,17 @@ package final class ReplicaPoolImage {
         guard let start = record.baseAddress, record.count >= HeapFormat.recordHeaderSize,
             Int(bitPattern: start) % 8 == 0
         else { throw corrupt("is shorter than its header or misaligned") }
-        guard RedoRecord.length(start) == record.count, record.count % 8 == 0 else {
-            throw corrupt(
-                "length \(RedoRecord.length(start)) does not match the \(record.count) bytes received")
+        let header = RedoRecord.header(start)
+        guard Int(header.length) == record.count, record.count % 8 == 0 else {
+            throw corrupt("length \(header.length) does not match the \(record.count) bytes received")
         }
-        guard
-            start.load(fromByteOffset: 24, as: UInt64.self)
-                == RedoRecord.checksum(start, length: record.count, salt: pool.salt)
-        else { throw corrupt("fails its checksum (damaged, or from another pool)") }
-        guard RedoRecord.forEachEntry(start, bounds: bounds, { _, _, _, _ in }) else {
+        guard RedoRecord.isSealed(start, header: header, salt: pool.salt) else {
+            throw corrupt("fails its checksum (damaged, or from another pool)")
+        }
+        guard RedoRecord.validateEntries(start, bounds: bounds) else {
             throw corrupt("has an entry that is malformed or outside the heap's objects")
         }
-        return ValidatedRedoRecord(
-            start: start, sequence: RedoRecord.seq(start), image: ObjectIdentifier(self))
+        return ValidatedRedoRecord(start: start, sequence: header.seq, image: ObjectIdentifier(self))
     }
 
     /// Validates a redo record (see `validate`) and stores its changes in
@@ -193,19 +191,8 @@ package final class ReplicaPoolImage {
     package func apply(_ record: ValidatedRedoRecord, touched: (Int, Int) -> Void) {
         precondition(record.image == ObjectIdentifier(self), "a redo record validated by another pool image")
         let base = pool.base
-        RedoRecord.forEachEntry(record.start, bounds: bounds) { kind, offset, value, data in
-            let target = base + offset
-            switch kind {
-            case .store:
-                target.copyMemory(from: data, byteCount: Int(value))
-                touched(offset, Int(value))
-            case .setBits:
-                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
-                touched(offset, 8)
-            case .clearBits:
-                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
-                touched(offset, 8)
-            }
+        RedoRecord.forEachEntry(record.start, bounds: bounds) { entry in
+            touched(entry.offset, entry.apply(to: base).length)
         }
     }
 }

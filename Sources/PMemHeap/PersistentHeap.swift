@@ -206,12 +206,8 @@ public final class PersistentHeap: @unchecked Sendable {
 
     /// The root's address and type id (0 when none).
     public func rootLine() -> (address: UInt64, typeID: UInt32) {
-        (
-            pool.base.load(fromByteOffset: HeapFormat.rootPointerOffset, as: UInt64.self),
-            UInt32(
-                truncatingIfNeeded: pool.base.load(fromByteOffset: HeapFormat.rootTypeOffset, as: UInt64.self)
-            )
-        )
+        let line = HeapFormat.rootLine(at: pool.base)
+        return (line.pointer, UInt32(truncatingIfNeeded: line.typeID))
     }
 
     // MARK: Transactions

@@ -49,8 +49,7 @@ struct PoolSnapshot {
         let slabTypes = try SlabDirectory.read(
             from: base, geometry: geometry, typeCount: types.count, salt: salt, path: path)
         try checkBitmaps(base: base, geometry: geometry, types: types, slabTypes: slabTypes, path: path)
-        let rootType = base.load(fromByteOffset: HeapFormat.rootTypeOffset, as: UInt64.self)
-        let rootAddress = base.load(fromByteOffset: HeapFormat.rootPointerOffset, as: UInt64.self)
+        let (rootAddress, rootType) = HeapFormat.rootLine(at: base)
         guard rootType <= UInt64(types.count), (rootAddress == 0) == (rootType == 0) else {
             throw PMemError(.corrupt, operation: "heap open", detail: "\(path): the root line is damaged")
         }

@@ -1,6 +1,7 @@
+internal import CPMemHeap
 @_spi(Primitives) import PMemKit
 
-/// The pool's mutable state, kept in two checksummed slots that are written
+/// The pool's mutable state, kept in two checksummed slots (`pmh_state_slot`) that are written
 /// alternately: an update writes the slot not in use, so a crash mid-write
 /// leaves the previous state intact.
 struct PoolState: Equatable {
@@ -19,30 +20,28 @@ struct PoolState: Equatable {
     /// Whether a relocation was interrupted and must be finished.
     var relocationPending: Bool { bases.count > 1 }
 
-    private enum Field {
-        static let generation = 0
-        static let flags = 8
-        static let baseCount = 12
-        static let bases = 16
-        static let checksum = 56
-    }
     /// The most bases a slot holds (`PMH_MAX_BASES` bounds the relocation loop too).
-    static let maxBases = 5
+    static var maxBases: Int { Int(PMH_STATE_MAX_BASES) }
+    /// Bytes of a slot its checksum covers: those before the checksum field.
+    private static let checkedBytes = MemoryLayout<pmh_state_slot>.offset(of: \.checksum)!
+
+    private static func seed(salt: UInt64, slot: Int) -> UInt64 {
+        salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)
+    }
 
     /// Writes this state into the slot not holding the current one, then persists it.
     func write(into pool: PoolMemory, replacing current: Int) {
+        precondition(bases.count <= Self.maxBases, "a state slot holds at most \(Self.maxBases) bases")
         let slot = 1 - current
+        var record = pmh_state_slot()
+        record.generation = generation
+        record.flags = cleanShutdown ? 1 : 0
+        record.nbases = UInt32(bases.count)
+        withElements(of: &record.bases, as: UInt64.self) { _ = $0.update(fromContentsOf: bases) }
+        record.checksum = checksum(
+            of: record, upTo: Self.checkedBytes, seed: Self.seed(salt: pool.salt, slot: slot))
         let p = pool.base + HeapFormat.stateSlotOffsets[slot]
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.stateSlotSize)
-        p.storeBytes(of: generation, toByteOffset: Field.generation, as: UInt64.self)
-        p.storeBytes(of: cleanShutdown ? 1 : 0, toByteOffset: Field.flags, as: UInt32.self)
-        p.storeBytes(of: UInt32(bases.count), toByteOffset: Field.baseCount, as: UInt32.self)
-        for (i, base) in bases.enumerated() {
-            p.storeBytes(of: base, toByteOffset: Field.bases + 8 * i, as: UInt64.self)
-        }
-        let sum = Checksum.of(
-            p, Field.checksum, seed: pool.salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot))
-        p.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
+        p.storeBytes(of: record, as: pmh_state_slot.self)
         pool.persist(p, HeapFormat.stateSlotSize)
     }
 
@@ -52,17 +51,15 @@ struct PoolState: Equatable {
         var best: (PoolState, Int)?
         for slot in 0..<2 {
             let p = base + HeapFormat.stateSlotOffsets[slot]
-            let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
-            guard
-                Checksum.of(p, Field.checksum, seed: salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot))
-                    == sum
-            else { continue }
-            let count = Int(p.load(fromByteOffset: Field.baseCount, as: UInt32.self))
+            let record = p.load(as: pmh_state_slot.self)
+            guard Checksum.of(p, checkedBytes, seed: seed(salt: salt, slot: slot)) == record.checksum else {
+                continue
+            }
+            let count = Int(record.nbases)
             guard (1...maxBases).contains(count) else { continue }
             let state = PoolState(
-                generation: p.load(fromByteOffset: Field.generation, as: UInt64.self),
-                cleanShutdown: p.load(fromByteOffset: Field.flags, as: UInt32.self) & 1 != 0,
-                bases: (0..<count).map { p.load(fromByteOffset: Field.bases + 8 * $0, as: UInt64.self) })
+                generation: record.generation, cleanShutdown: record.flags & 1 != 0,
+                bases: elements(of: record.bases, as: UInt64.self, count: count))
             if best == nil || state.generation > best!.0.generation { best = (state, slot) }
         }
         guard let best else {

@@ -1,7 +1,9 @@
+internal import CPMemHeap
 @_spi(Primitives) import PMemKit
 
 /// A redo record too large for one lane is written across whole lanes, one
-/// part per lane, each lane starting with a 64-byte part header:
+/// part per lane, each lane starting with a 64-byte part header
+/// (`pmh_record_part`):
 ///
 /// ```
 /// magic u64 | seq u64 | part index u32 | part count u32 | next lane u32 | payload bytes u32
@@ -13,8 +15,10 @@
 enum RecordParts {
     /// `PMHPART` and a zero byte, little-endian.
     static let magic: UInt64 = 0x0054_5241_5048_4d50
-    static let headerSize = 64
+    static var headerSize: Int { MemoryLayout<pmh_record_part>.size }
     static let noLane = UInt32.max
+    /// Bytes of the part header its checksum covers: those before the checksum field.
+    private static let checkedBytes = MemoryLayout<pmh_record_part>.offset(of: \.checksum)!
 
     /// Payload bytes one lane carries.
     static func capacity(laneSize: Int) -> Int { laneSize - headerSize }
@@ -24,16 +28,16 @@ enum RecordParts {
         _ lane: UnsafeMutableRawPointer, seq: UInt64, index: Int, count: Int, nextLane: UInt32, payload: Int,
         recordLength: Int, salt: UInt64
     ) {
-        lane.storeBytes(of: magic, as: UInt64.self)
-        lane.storeBytes(of: seq, toByteOffset: 8, as: UInt64.self)
-        lane.storeBytes(of: UInt32(index), toByteOffset: 16, as: UInt32.self)
-        lane.storeBytes(of: UInt32(count), toByteOffset: 20, as: UInt32.self)
-        lane.storeBytes(of: nextLane, toByteOffset: 24, as: UInt32.self)
-        lane.storeBytes(of: UInt32(payload), toByteOffset: 28, as: UInt32.self)
-        lane.storeBytes(of: UInt64(recordLength), toByteOffset: 32, as: UInt64.self)
-        lane.storeBytes(of: 0, toByteOffset: 40, as: UInt64.self)
-        lane.storeBytes(of: 0, toByteOffset: 48, as: UInt64.self)
-        lane.storeBytes(of: Checksum.of(lane, 56, seed: salt ^ magic), toByteOffset: 56, as: UInt64.self)
+        var part = pmh_record_part()
+        part.magic = magic
+        part.seq = seq
+        part.index = UInt32(index)
+        part.count = UInt32(count)
+        part.next_lane = nextLane
+        part.payload = UInt32(payload)
+        part.record_length = UInt64(recordLength)
+        part.checksum = checksum(of: part, upTo: checkedBytes, seed: salt ^ magic)
+        lane.storeBytes(of: part, as: pmh_record_part.self)
     }
 
     /// A part header as read back.
@@ -48,16 +52,12 @@ enum RecordParts {
 
     /// The part header at the start of `lane`, or `nil` when there is none (or it is damaged).
     static func readHeader(_ lane: UnsafeRawPointer, laneSize: Int, salt: UInt64) -> Header? {
-        guard lane.load(as: UInt64.self) == magic,
-            lane.load(fromByteOffset: 56, as: UInt64.self) == Checksum.of(lane, 56, seed: salt ^ magic)
+        let part = lane.load(as: pmh_record_part.self)
+        guard part.magic == magic, part.checksum == Checksum.of(lane, checkedBytes, seed: salt ^ magic)
         else { return nil }
         let header = Header(
-            seq: lane.load(fromByteOffset: 8, as: UInt64.self),
-            index: Int(lane.load(fromByteOffset: 16, as: UInt32.self)),
-            count: Int(lane.load(fromByteOffset: 20, as: UInt32.self)),
-            nextLane: lane.load(fromByteOffset: 24, as: UInt32.self),
-            payload: Int(lane.load(fromByteOffset: 28, as: UInt32.self)),
-            recordLength: Int(lane.load(fromByteOffset: 32, as: UInt64.self)))
+            seq: part.seq, index: Int(part.index), count: Int(part.count), nextLane: part.next_lane,
+            payload: Int(part.payload), recordLength: Int(part.record_length))
         guard header.payload <= capacity(laneSize: laneSize), header.index < header.count else { return nil }
         return header
     }

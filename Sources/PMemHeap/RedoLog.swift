@@ -183,13 +183,13 @@ final class RedoLog: @unchecked Sendable {
         var found: [FoundRecord] = []
         let bounds = RedoRecord.Bounds(geometry: geometry)
         func valid(_ record: UnsafeRawPointer, room: Int, lane: Int, after previous: UInt64) -> Bool {
-            let length = RedoRecord.length(record)
-            return RedoRecord.seq(record) > previous && length >= HeapFormat.recordHeaderSize
+            let header = RedoRecord.header(record)
+            let length = Int(header.length)
+            return header.seq > previous && length >= HeapFormat.recordHeaderSize
                 && length <= room
-                && length % 8 == 0 && record.load(fromByteOffset: 16, as: UInt32.self) == UInt32(lane)
-                && record.load(fromByteOffset: 24, as: UInt64.self)
-                    == RedoRecord.checksum(record, length: length, salt: salt)
-                && RedoRecord.forEachEntry(record, bounds: bounds, { _, _, _, _ in })
+                && length % 8 == 0 && header.lane == UInt32(lane)
+                && RedoRecord.isSealed(record, header: header, salt: salt)
+                && RedoRecord.validateEntries(record, bounds: bounds)
         }
         for index in 0..<geometry.laneCount {
             let lane = base + geometry.laneOffset(index)
@@ -228,22 +228,13 @@ final class RedoLog: @unchecked Sendable {
         return found.sorted { $0.seq < $1.seq }
     }
 
-    /// Stores a record's changes in place and flushes them (no fence).
+    /// Stores a record's changes in place and flushes them (no fence); a
+    /// record whose entries do not validate against `bounds` changes nothing.
     static func apply(_ record: UnsafeRawPointer, pool: PoolMemory, bounds: RedoRecord.Bounds) {
         let base = pool.base
-        RedoRecord.forEachEntry(record, bounds: bounds) { kind, offset, value, data in
-            let target = base + offset
-            switch kind {
-            case .store:
-                target.copyMemory(from: data, byteCount: Int(value))
-                pool.flush(target, Int(value))
-            case .setBits:
-                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
-                pool.flush(target, 8)
-            case .clearBits:
-                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
-                pool.flush(target, 8)
-            }
+        RedoRecord.forEachEntry(record, bounds: bounds) { entry in
+            let changed = entry.apply(to: base)
+            pool.flush(changed.target, changed.length)
             CrashPoints.reach("between redo entries")
         }
     }

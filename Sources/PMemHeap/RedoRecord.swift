@@ -1,3 +1,4 @@
+internal import CPMemHeap
 @_spi(Primitives) import PMemKit
 
 /// One change a committed transaction makes, as stored in its redo record.
@@ -12,7 +13,8 @@ public enum RedoEntry: Equatable, Sendable {
     case clearBits(offset: Int, mask: UInt64)
 }
 
-/// The on-media redo record: a 32-byte header, then entries.
+/// The on-media redo record: a 32-byte header (`pmh_redo_record_header`),
+/// then entries (`pmh_redo_entry` and data, see `RedoEntryCodec`).
 ///
 /// ```
 /// header:  seq u64 | length u32 | entry count u32 | lane u32 | flags u32 | checksum u64
@@ -22,46 +24,56 @@ public enum RedoEntry: Equatable, Sendable {
 /// pool's UUID: a record that is torn, stale or from another pool does not
 /// validate, which is what lets a commit need a single fence.
 enum RedoRecord {
+    /// What an entry does (`enum pmh_redo_kind`).
     enum Kind: UInt64 {
         case store = 1
         case setBits = 2
         case clearBits = 3
     }
 
-    static let offsetMask: UInt64 = (1 << 48) - 1
+    /// The header of the record at `record`.
+    @inline(__always) static func header(_ record: UnsafeRawPointer) -> pmh_redo_record_header {
+        record.load(as: pmh_redo_record_header.self)
+    }
 
-    /// The checksum of a record whose header and entries are in place.
-    static func checksum(_ record: UnsafeRawPointer, length: Int, salt: UInt64) -> UInt64 {
-        let h0 = record.load(as: UInt64.self)
-        let h1 = record.load(fromByteOffset: 8, as: UInt64.self)
-        let h2 = record.load(fromByteOffset: 16, as: UInt64.self)
+    /// The checksum of a record with `header` whose entries are in place at
+    /// `record`. Its seed mixes the salt with the header's three words before
+    /// the checksum (seq, length | count << 32, lane | flags << 32).
+    static func checksum(_ record: UnsafeRawPointer, header: pmh_redo_record_header, salt: UInt64) -> UInt64 {
+        let lengthAndCount = UInt64(header.length) | UInt64(header.nentries) << 32
+        let laneAndFlags = UInt64(header.lane) | UInt64(header.flags) << 32
         let seed =
-            Checksum.mix(salt ^ HeapFormat.Seed.record.rawValue ^ h0) ^ Checksum.mix(h1 ^ Checksum.mix(h2))
+            Checksum.mix(salt ^ HeapFormat.Seed.record.rawValue ^ header.seq)
+            ^ Checksum.mix(lengthAndCount ^ Checksum.mix(laneAndFlags))
         return Checksum.of(
-            record + HeapFormat.recordHeaderSize, length - HeapFormat.recordHeaderSize, seed: seed)
+            record + HeapFormat.recordHeaderSize, Int(header.length) - HeapFormat.recordHeaderSize, seed: seed
+        )
+    }
+
+    /// Whether the record at `record` (whose `header.length` bytes are
+    /// readable) carries the checksum its bytes have under `salt`.
+    static func isSealed(_ record: UnsafeRawPointer, header: pmh_redo_record_header, salt: UInt64) -> Bool {
+        header.checksum == checksum(record, header: header, salt: salt)
     }
 
     /// Fills in the header of a record whose entries are written.
-    static func seal(
+    @inline(__always) static func seal(
         _ record: UnsafeMutableRawPointer, seq: UInt64, length: Int, count: Int, lane: Int, salt: UInt64
     ) {
-        record.storeBytes(of: seq, as: UInt64.self)
-        record.storeBytes(of: UInt32(length), toByteOffset: 8, as: UInt32.self)
-        record.storeBytes(of: UInt32(count), toByteOffset: 12, as: UInt32.self)
-        record.storeBytes(of: UInt32(lane), toByteOffset: 16, as: UInt32.self)
-        record.storeBytes(of: 0, toByteOffset: 20, as: UInt32.self)
-        record.storeBytes(of: checksum(record, length: length, salt: salt), toByteOffset: 24, as: UInt64.self)
+        var header = pmh_redo_record_header(
+            seq: seq, length: UInt32(length), nentries: UInt32(count), lane: UInt32(lane), flags: 0,
+            checksum: 0)
+        header.checksum = checksum(record, header: header, salt: salt)
+        record.storeBytes(of: header, as: pmh_redo_record_header.self)
     }
 
     /// Sequence number of a record.
-    static func seq(_ record: UnsafeRawPointer) -> UInt64 { record.load(as: UInt64.self) }
+    static func seq(_ record: UnsafeRawPointer) -> UInt64 { header(record).seq }
     /// Bytes of a record, header included.
-    static func length(_ record: UnsafeRawPointer) -> Int {
-        Int(record.load(fromByteOffset: 8, as: UInt32.self))
-    }
-    /// Entries of a record.
-    static func count(_ record: UnsafeRawPointer) -> Int {
-        Int(record.load(fromByteOffset: 12, as: UInt32.self))
+    static func length(_ record: UnsafeRawPointer) -> Int { Int(header(record).length) }
+    /// The first entry of a record.
+    @inline(__always) static func entries(of record: UnsafeRawPointer) -> UnsafeRawPointer {
+        record + HeapFormat.recordHeaderSize
     }
 
     /// Where a record may write: the root line and the slabs. A record that
@@ -73,8 +85,8 @@ enum RedoRecord {
         let slabsEnd: Int
 
         init(geometry: PoolGeometry) {
-            rootStart = HeapFormat.rootPointerOffset
-            rootEnd = HeapFormat.rootPointerOffset + HeapFormat.rootLineSize
+            rootStart = HeapFormat.rootLineOffset
+            rootEnd = HeapFormat.rootLineOffset + HeapFormat.rootLineSize
             slabsStart = geometry.slabsOffset
             slabsEnd = geometry.slabsOffset + geometry.slabCount * geometry.slabSize
         }
@@ -86,45 +98,26 @@ enum RedoRecord {
         }
     }
 
-    /// Calls `body(kind, offset, lengthOrMask, data)` for each entry after
-    /// checking every entry is well formed and inside `bounds`; returns
-    /// `false` (calling nothing) when any is not.
+    /// Calls `body` with each entry after checking every entry is well formed
+    /// and inside `bounds`; returns `false` (calling nothing) when any is not.
     @discardableResult
     static func forEachEntry(
-        _ record: UnsafeRawPointer, bounds: Bounds,
-        _ body: (Kind, Int, UInt64, UnsafeRawPointer) -> Void
+        _ record: UnsafeRawPointer, bounds: Bounds, _ body: (RedoEntryView) -> Void
     ) -> Bool {
         guard validateEntries(record, bounds: bounds) else { return false }
-        var p = record + HeapFormat.recordHeaderSize
-        for _ in 0..<count(record) {
-            let word = p.load(as: UInt64.self)
-            let kind = Kind(rawValue: word >> 56)!
-            let value = p.load(fromByteOffset: 8, as: UInt64.self)
-            body(kind, Int(word & offsetMask), value, p + HeapFormat.entryHeaderSize)
-            p += HeapFormat.entryHeaderSize + (kind == .store ? roundUp(Int(value), 8) : 0)
-        }
+        RedoEntryCodec.forEach(from: entries(of: record), count: Int(header(record).nentries), body)
         return true
     }
 
-    private static func validateEntries(_ record: UnsafeRawPointer, bounds: Bounds) -> Bool {
-        let end = record + length(record)
-        var p = record + HeapFormat.recordHeaderSize
-        for _ in 0..<count(record) {
-            guard end - p >= HeapFormat.entryHeaderSize else { return false }
-            let word = p.load(as: UInt64.self)
-            guard let kind = Kind(rawValue: word >> 56), (word >> 48) & 0xff == 0 else { return false }
-            let offset = Int(word & offsetMask)
-            let value = p.load(fromByteOffset: 8, as: UInt64.self)
-            var size = HeapFormat.entryHeaderSize
-            switch kind {
-            case .store:
-                guard value <= UInt64(end - p), bounds.allows(offset, Int(value)) else { return false }
-                size += roundUp(Int(value), 8)
-            case .setBits, .clearBits:
-                guard offset % 8 == 0, bounds.allows(offset, 8) else { return false }
-            }
-            guard end - p >= size else { return false }
-            p += size
+    /// Whether the record's entries are well formed, inside `bounds`, and
+    /// fill its length exactly (`RedoEntryCodec.decode(_:end:bounds:)` on each).
+    static func validateEntries(_ record: UnsafeRawPointer, bounds: Bounds) -> Bool {
+        let header = header(record)
+        let end = record + Int(header.length)
+        var p = entries(of: record)
+        for _ in 0..<header.nentries {
+            guard let entry = RedoEntryCodec.decode(p, end: end, bounds: bounds) else { return false }
+            p += entry.size
         }
         return p == end
     }
@@ -132,14 +125,15 @@ enum RedoRecord {
     /// The entries of a record, decoded (for observers and tools).
     static func entries(_ record: UnsafeRawPointer, bounds: Bounds) -> [RedoEntry] {
         var out: [RedoEntry] = []
-        forEachEntry(record, bounds: bounds) { kind, offset, value, data in
-            switch kind {
+        forEachEntry(record, bounds: bounds) { entry in
+            switch entry.kind {
             case .store:
                 out.append(
                     .store(
-                        offset: offset, bytes: Array(UnsafeRawBufferPointer(start: data, count: Int(value)))))
-            case .setBits: out.append(.setBits(offset: offset, mask: value))
-            case .clearBits: out.append(.clearBits(offset: offset, mask: value))
+                        offset: entry.offset,
+                        bytes: Array(UnsafeRawBufferPointer(start: entry.data, count: Int(entry.value)))))
+            case .setBits: out.append(.setBits(offset: entry.offset, mask: entry.value))
+            case .clearBits: out.append(.clearBits(offset: entry.offset, mask: entry.value))
             }
         }
         return out

@@ -43,10 +43,8 @@ enum Relocator {
     ) -> RelocationStats {
         let shared = Shared()
         shared.relocation.nfrom = UInt32(from.count)
-        withUnsafeMutableBytes(of: &shared.relocation.from) { raw in
-            for (i, base) in from.prefix(Int(PMH_MAX_BASES)).enumerated() {
-                raw.storeBytes(of: base, toByteOffset: 8 * i, as: UInt64.self)
-            }
+        withElements(of: &shared.relocation.from, as: UInt64.self) {
+            _ = $0.update(fromContentsOf: from.prefix(Int(PMH_MAX_BASES)))
         }
         shared.relocation.span = UInt64(geometry.poolSize)
         shared.relocation.to = pool.baseAddress

@@ -1,3 +1,4 @@
+internal import CPMemHeap
 import Foundation
 @_spi(Primitives) import PMemKit
 
@@ -102,23 +103,16 @@ public final class Transaction {
                 .invalidArgument, operation: "transaction",
                 detail: "write of \(length) bytes at pool offset \(offset) is outside the heap's objects")
         }
-        let padded = (length + 7) & ~7
-        let p = try reserveEntry(HeapFormat.entryHeaderSize + padded)
-        p.storeBytes(of: UInt64(offset) | (RedoRecord.Kind.store.rawValue << 56), as: UInt64.self)
-        p.storeBytes(of: UInt64(length), toByteOffset: 8, as: UInt64.self)
-        if padded != length {
-            p.storeBytes(of: 0, toByteOffset: HeapFormat.entryHeaderSize + padded - 8, as: UInt64.self)
-        }
-        (p + HeapFormat.entryHeaderSize).copyMemory(from: bytes, byteCount: length)
+        let p = try reserveEntry(RedoEntryCodec.storeSize(length))
+        RedoEntryCodec.encodeStore(at: p, offset: offset, from: bytes, length: length)
     }
 
     /// Appends a bitmap entry (allocation or free).
     private func appendBits(_ kind: RedoRecord.Kind, word: UnsafeMutablePointer<UInt64>, mask: UInt64) throws
     {
-        let p = try reserveEntry(HeapFormat.entryHeaderSize)
-        let offset = UInt64(UnsafeRawPointer(word) - UnsafeRawPointer(heap.pool.base))
-        p.storeBytes(of: offset | (kind.rawValue << 56), as: UInt64.self)
-        p.storeBytes(of: mask, toByteOffset: 8, as: UInt64.self)
+        let p = try reserveEntry(RedoEntryCodec.bitsSize)
+        let offset = UnsafeRawPointer(word) - UnsafeRawPointer(heap.pool.base)
+        RedoEntryCodec.encodeBits(at: p, kind: kind, offset: offset, mask: mask)
     }
 
     /// Room for one entry of `size` bytes in the record buffer, which grows
@@ -156,23 +150,14 @@ public final class Transaction {
         guard count > 0 else { return }
         let start = source - UnsafeRawPointer(heap.pool.base)
         let end = start + buffer.count
-        var p = UnsafeRawPointer(recordStart + HeapFormat.recordHeaderSize)
-        for _ in 0..<count {
-            let word = p.load(as: UInt64.self)
-            let value = p.load(fromByteOffset: 8, as: UInt64.self)
-            let isStore = word >> 56 == RedoRecord.Kind.store.rawValue
-            if isStore {
-                let offset = Int(word & RedoRecord.offsetMask)
-                let length = Int(value)
-                let lo = max(offset, start)
-                let hi = min(offset + length, end)
-                if lo < hi {
-                    (buffer.baseAddress! + (lo - start)).copyMemory(
-                        from: p + HeapFormat.entryHeaderSize + (lo - offset), byteCount: hi - lo)
-                }
-                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
-            } else {
-                p += HeapFormat.entryHeaderSize
+        // The record is not sealed yet: its entries are counted here, not in its header.
+        RedoEntryCodec.forEach(from: RedoRecord.entries(of: recordStart), count: count) { entry in
+            guard entry.kind == .store else { return }
+            let lo = max(entry.offset, start)
+            let hi = min(entry.offset + Int(entry.value), end)
+            if lo < hi {
+                (buffer.baseAddress! + (lo - start)).copyMemory(
+                    from: entry.data + (lo - entry.offset), byteCount: hi - lo)
             }
         }
     }
@@ -294,17 +279,17 @@ public final class Transaction {
 
     /// Makes `object` the pool's root when the transaction commits (null clears it).
     public func setRoot<T>(_ object: PersistentPointer<T>) throws {
-        var line: (UInt64, UInt64) = (0, 0)
+        var line = pmh_root_line()
         if let raw = object.rawAddress {
             guard let (_, _, type) = heap.allocator.locate(raw) else {
                 throw PMemError(
                     .invalidArgument, operation: "set root", detail: "\(raw) is not an object in this heap")
             }
-            line = (UInt64(UInt(bitPattern: raw)), UInt64(type.id))
+            line = pmh_root_line(pointer: UInt64(UInt(bitPattern: raw)), type_id: UInt64(type.id))
         }
         try withUnsafeBytes(of: &line) { bytes in
             try appendStore(
-                UnsafeRawPointer(heap.pool.base + HeapFormat.rootPointerOffset), bytes.baseAddress!, 16)
+                UnsafeRawPointer(heap.pool.base + HeapFormat.rootLineOffset), bytes.baseAddress!, bytes.count)
         }
     }
 
@@ -418,39 +403,16 @@ public final class Transaction {
     }
 
     /// Applies the record this transaction just wrote (and checked entry by
-    /// entry as it wrote it): the stores of `RedoLog.apply`, not validated
-    /// again and not flushed; the ranges go on the lane's dirty list, which
-    /// the next checkpoint flushes.
+    /// entry as it wrote it): the entries' changes as `RedoLog.apply` makes
+    /// them, decoded without validation and not flushed; the ranges go on
+    /// the lane's dirty list, which the next checkpoint flushes.
     private func applyOwnRecord(_ record: UnsafeRawPointer, pool: PoolMemory) {
         let base = pool.base
-        var p = record + HeapFormat.recordHeaderSize
         lane.lockDirty()
         defer { lane.unlockDirty() }
-        for _ in 0..<count {
-            let word = p.load(as: UInt64.self)
-            let value = p.load(fromByteOffset: 8, as: UInt64.self)
-            let target = base + Int(word & RedoRecord.offsetMask)
-            switch word >> 56 {
-            case RedoRecord.Kind.store.rawValue:
-                let length = Int(value)
-                if length == 8 {
-                    target.storeBytes(
-                        of: p.load(fromByteOffset: HeapFormat.entryHeaderSize, as: UInt64.self),
-                        as: UInt64.self)
-                } else {
-                    target.copyMemory(from: p + HeapFormat.entryHeaderSize, byteCount: length)
-                }
-                lane.noteDirty(target, length)
-                p += HeapFormat.entryHeaderSize + ((length + 7) & ~7)
-            case RedoRecord.Kind.setBits.rawValue:
-                _ = Atomic64.fetchOr(target.assumingMemoryBound(to: UInt64.self), value)
-                lane.noteDirty(target, 8)
-                p += HeapFormat.entryHeaderSize
-            default:
-                _ = Atomic64.fetchAnd(target.assumingMemoryBound(to: UInt64.self), ~value)
-                lane.noteDirty(target, 8)
-                p += HeapFormat.entryHeaderSize
-            }
+        RedoEntryCodec.forEach(from: RedoRecord.entries(of: record), count: count) { entry in
+            let changed = entry.apply(to: base)
+            lane.noteDirty(changed.target, changed.length)
             CrashPoints.reach("between redo entries")
         }
     }

@@ -1,3 +1,4 @@
+internal import CPMemHeap
 @_spi(Primitives) import PMemKit
 
 /// A registered type as read from the pool's type table.
@@ -9,19 +10,15 @@ struct StoredType: Equatable {
     var stride: Int
 }
 
-/// The persistent type table: fixed 512-byte entries, each checksummed,
+/// The persistent type table: fixed 512-byte entries (`pmh_type_entry`), each checksummed,
 /// and a self-checked count of entries in use. Registration writes the
 /// entry, persists it, and only then publishes it by bumping the count.
 enum TypeTable {
-    private enum Field {
-        static let name = 0
-        static let size = 128
-        static let alignment = 136
-        static let stride = 140
-        static let pointerCount = 144
-        static let layoutHash = 152
-        static let offsets = 160
-        static let checksum = HeapFormat.typeEntrySize - 8
+    /// Bytes of an entry its checksum covers: those before the checksum field.
+    private static let checkedBytes = MemoryLayout<pmh_type_entry>.offset(of: \.checksum)!
+
+    private static func seed(salt: UInt64, index: Int) -> UInt64 {
+        salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index)
     }
 
     /// Reads every entry in use; throws `corrupt` naming the first damaged one.
@@ -48,29 +45,24 @@ enum TypeTable {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "\(path): type table entry \(index) \(what)")
         }
-        let sum = p.load(fromByteOffset: Field.checksum, as: UInt64.self)
-        guard
-            Checksum.of(p, Field.checksum, seed: salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
-                == sum
-        else {
+        let entry = p.load(as: pmh_type_entry.self)
+        guard Checksum.of(p, checkedBytes, seed: seed(salt: salt, index: index)) == entry.checksum else {
             throw corrupt("fails its checksum")
         }
-        let nameBytes = UnsafeRawBufferPointer(start: p, count: HeapFormat.typeNameField).prefix { $0 != 0 }
+        let nameBytes = withUnsafeBytes(of: entry.name) { Array($0.prefix { $0 != 0 }) }
         let name = String(decoding: nameBytes, as: UTF8.self)
-        let count = Int(p.load(fromByteOffset: Field.pointerCount, as: UInt32.self))
+        let count = Int(entry.npointers)
         guard count <= HeapFormat.maxPointerFields else { throw corrupt("has \(count) pointer fields") }
-        let offsets = (0..<count).map { Int(p.load(fromByteOffset: Field.offsets + 4 * $0, as: UInt32.self)) }
+        let offsets = elements(of: entry.pointer_offsets, as: UInt32.self, count: count).map { Int($0) }
         let description: TypeDescription
         do {
             description = try TypeDescription(
-                name: name, size: Int(p.load(fromByteOffset: Field.size, as: UInt64.self)),
-                alignment: Int(p.load(fromByteOffset: Field.alignment, as: UInt32.self)),
-                pointerOffsets: offsets)
+                name: name, size: Int(entry.size), alignment: Int(entry.alignment), pointerOffsets: offsets)
         } catch let error as PMemError {
             throw corrupt("is invalid: \(error.detail)")
         }
-        let hash = p.load(fromByteOffset: Field.layoutHash, as: UInt64.self)
-        let stride = Int(p.load(fromByteOffset: Field.stride, as: UInt32.self))
+        let hash = entry.layout_hash
+        let stride = Int(entry.stride)
         guard hash == description.layoutHash, stride == description.stride else {
             throw corrupt("has a layout hash or stride that does not match its fields")
         }
@@ -80,22 +72,18 @@ enum TypeTable {
     /// Appends `description` as entry `index` and publishes it (two persists).
     static func append(_ description: TypeDescription, index: Int, pool: PoolMemory, geometry: PoolGeometry) {
         let p = pool.base + geometry.typeTableOffset + index * HeapFormat.typeEntrySize
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.typeEntrySize)
-        for (i, byte) in description.name.utf8.enumerated() {
-            p.storeBytes(of: byte, toByteOffset: Field.name + i, as: UInt8.self)
+        var entry = pmh_type_entry()
+        withElements(of: &entry.name, as: UInt8.self) { _ = $0.update(fromContentsOf: description.name.utf8) }
+        entry.size = UInt64(description.size)
+        entry.alignment = UInt32(description.alignment)
+        entry.stride = UInt32(description.stride)
+        entry.npointers = UInt32(description.pointerOffsets.count)
+        entry.layout_hash = description.layoutHash
+        withElements(of: &entry.pointer_offsets, as: UInt32.self) {
+            _ = $0.update(fromContentsOf: description.pointerOffsets.map { UInt32($0) })
         }
-        p.storeBytes(of: UInt64(description.size), toByteOffset: Field.size, as: UInt64.self)
-        p.storeBytes(of: UInt32(description.alignment), toByteOffset: Field.alignment, as: UInt32.self)
-        p.storeBytes(of: UInt32(description.stride), toByteOffset: Field.stride, as: UInt32.self)
-        p.storeBytes(
-            of: UInt32(description.pointerOffsets.count), toByteOffset: Field.pointerCount, as: UInt32.self)
-        p.storeBytes(of: description.layoutHash, toByteOffset: Field.layoutHash, as: UInt64.self)
-        for (i, offset) in description.pointerOffsets.enumerated() {
-            p.storeBytes(of: UInt32(offset), toByteOffset: Field.offsets + 4 * i, as: UInt32.self)
-        }
-        let sum = Checksum.of(
-            p, Field.checksum, seed: pool.salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index))
-        p.storeBytes(of: sum, toByteOffset: Field.checksum, as: UInt64.self)
+        entry.checksum = checksum(of: entry, upTo: checkedBytes, seed: seed(salt: pool.salt, index: index))
+        p.storeBytes(of: entry, as: pmh_type_entry.self)
         pool.persist(p, HeapFormat.typeEntrySize)
         CrashPoints.reach("type entry written, count not yet bumped")
         writeCount(index + 1, pool: pool)

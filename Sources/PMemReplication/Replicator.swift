@@ -136,12 +136,10 @@ public final class Replicator: @unchecked Sendable {
     /// Writes the pool's current state as baseline records.
     private func writeBaseline() throws {
         let transaction = heap.lastCommittedSequence
-        var begin = [UInt8](repeating: 0, count: 32)
-        withUnsafeBytes(of: heap.uuid.uuid) { begin.replaceSubrange(0..<16, with: $0) }
-        begin.withUnsafeMutableBytes {
-            $0.storeBytes(of: UInt64(heap.geometry.poolSize), toByteOffset: 16, as: UInt64.self)
-            $0.storeBytes(of: UInt64(UInt(bitPattern: heap.base)), toByteOffset: 24, as: UInt64.self)
-        }
+        let begin = BaselineBeginPayload(
+            poolUUID: heap.uuid, poolSize: UInt64(heap.geometry.poolSize),
+            poolBase: UInt64(UInt(bitPattern: heap.base))
+        ).bytes
         _ = try begin.withUnsafeBytes {
             try writer.append(kind: .baselineBegin, transaction: transaction, payload: $0)
         }

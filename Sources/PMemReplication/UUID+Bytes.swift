@@ -10,9 +10,4 @@ extension UUID {
         withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: p, count: 16)) }
         self.init(uuid: raw)
     }
-
-    /// Writes the 16 bytes to `p`.
-    func store(to p: UnsafeMutableRawPointer) {
-        withUnsafeBytes(of: uuid) { p.copyMemory(from: $0.baseAddress!, byteCount: 16) }
-    }
 }

@@ -24,7 +24,7 @@ final class LogRegionTests: XCTestCase {
             XCTAssertEqual(record.header.transaction, UInt64(i))
             XCTAssertEqual(
                 Array(
-                    UnsafeRawBufferPointer(start: record.bytes + LogFormat.Header.size, count: bytes.count)),
+                    UnsafeRawBufferPointer(start: record.bytes + LogFormat.headerSize, count: bytes.count)),
                 bytes)
             region.storeReclaimPoint(.init(position: scanner.position, sequence: scanner.nextSequence))
         }
@@ -55,7 +55,7 @@ final class LogRegionTests: XCTestCase {
             }
         }
         // Damage one payload byte of the second record.
-        let second = region.ring + LogFormat.footprint(payload: 100) + LogFormat.Header.size + 10
+        let second = region.ring + LogFormat.footprint(payload: 100) + LogFormat.headerSize + 10
         second.storeBytes(of: 0xff, as: UInt8.self)
         var scanner = LogScanner(region: region, from: region.reclaimPoint())
         XCTAssertEqual(scanner.next()?.header.sequence, 1)

@@ -15,7 +15,7 @@ final class RecordIndexTests: XCTestCase {
         let writer = LogWriter(region: region, policy: .fail)
         // Records of exactly 4 KiB: sixteen fill the ring to its last byte, so
         // the seventeenth starts at offset 0, contiguous as a position.
-        let payload = [UInt8](repeating: 0x5A, count: 4096 - LogFormat.Header.size)
+        let payload = [UInt8](repeating: 0x5A, count: 4096 - LogFormat.headerSize)
         var index = RecordIndex(region: region)
         var transaction: UInt64 = 0
         for _ in 0..<12 {

@@ -1,69 +1,36 @@
+internal import CPMemReplication
 import Foundation
 @_spi(Primitives) import PMemKit
 
 /// Fixed numbers of the on-media replication log (docs/REPLICATION-LOG.md).
 ///
-/// Every integer is little-endian; every offset is from the first byte of the
-/// log file. The superblock's identity is written once; the attach and reclaim
-/// records are each kept in two checksummed slots written alternately, so a
-/// torn update leaves the previous value.
+/// The layouts are C structs in `pmr_format.h` (CPMemReplication), whose
+/// `_Static_assert`s pin every field offset and size; what is here is read
+/// off those structs. Every integer is little-endian; every offset is from
+/// the first byte of the log file. The superblock's identity is written
+/// once; the attach and reclaim records are each kept in two checksummed
+/// slots written alternately, so a torn update leaves the previous value.
 enum LogFormat {
     /// `PMKRLOG1` read as a little-endian UInt64.
     static let magic: UInt64 = 0x3147_4f4c_524b_4d50
     /// The format version this code writes and reads.
-    static let version: UInt32 = 1
-    /// Bytes before the ring: identity, attach slots, reclaim slots.
-    static let superblockSize = 4096
+    static var version: UInt32 { UInt32(PMR_FORMAT_VERSION) }
+    /// Bytes before the ring (`pmr_log_superblock`): identity, attach slots, reclaim slots.
+    static var superblockSize: Int { MemoryLayout<pmr_log_superblock>.size }
     /// Records start on cache-line boundaries.
     static let alignment = 64
     /// Smallest ring: a few maximal small records.
     static let minimumCapacity = 64 << 10
 
-    /// Identity block (written once at creation).
-    enum Identity {
-        static let magic = 0
-        static let version = 8
-        static let superblockSize = 12
-        static let capacity = 16
-        static let uuid = 24
-        static let checksum = 120
-        static let size = 128
-    }
+    /// Where the identity block (`pmr_log_identity`) starts.
+    static let identityOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.identity)!
+    /// Where the attach slots (`pmr_attach_slot`, the application's) start.
+    static let attachSlotsOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.attach)!
+    /// Where the reclaim slots (`pmr_reclaim_slot`, the agent's) start.
+    static let reclaimSlotsOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.reclaim)!
 
-    /// Attach slots (the application's): which pool the log carries and how it was left.
-    static let attachSlotOffsets = [256, 320]
-    enum AttachSlot {
-        static let generation = 0
-        static let poolUUID = 8
-        static let poolBase = 24
-        static let lastTransaction = 32
-        static let flags = 40
-        static let checksum = 56
-        static let size = 64
-    }
-
-    /// Reclaim slots (the agent's): the oldest record still needed.
-    static let reclaimSlotOffsets = [384, 448]
-    enum ReclaimSlot {
-        static let generation = 0
-        static let headPosition = 8
-        static let headSequence = 16
-        static let checksum = 56
-        static let size = 64
-    }
-
-    /// A record's header; the payload follows it.
-    enum Header {
-        static let position = 0
-        static let sequence = 8
-        static let transaction = 16
-        static let time = 24
-        static let payloadLength = 32
-        static let kind = 36
-        static let flags = 38
-        static let checksum = 40
-        static let size = 48
-    }
+    /// Bytes of a record's header (`pmr_log_record_header`); the payload follows it.
+    static var headerSize: Int { MemoryLayout<pmr_log_record_header>.size }
 
     /// Checksum seeds per structure, so one structure's bytes never validate as another's.
     enum Seed: UInt64 {
@@ -75,7 +42,7 @@ enum LogFormat {
 
     /// Bytes a record of `payload` bytes occupies in the ring.
     @inline(__always) static func footprint(payload: Int) -> Int {
-        (Header.size + payload + alignment - 1) & ~(alignment - 1)
+        (headerSize + payload + alignment - 1) & ~(alignment - 1)
     }
 
     /// The seed of a log's record checksums: its UUID, mixed.
@@ -88,7 +55,7 @@ enum LogFormat {
     }
 }
 
-/// What a log record holds.
+/// What a log record holds (`enum pmr_record_kind` on media).
 public enum LogRecordKind: UInt16, Sendable, Codable {
     /// One committed heap transaction: the pool writes it depends on, then its redo record.
     case transaction = 1

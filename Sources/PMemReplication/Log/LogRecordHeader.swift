@@ -1,7 +1,8 @@
+internal import CPMemReplication
 import Foundation
 @_spi(Primitives) import PMemKit
 
-/// The header of one record in the replication log (48 bytes):
+/// The header of one record in the replication log (48 bytes, `pmr_log_record_header`):
 ///
 /// ```
 /// position u64 | sequence u64 | transaction u64 | time ns u64 |
@@ -29,26 +30,38 @@ public struct LogRecordHeader: Sendable, Equatable {
     /// Bytes the record occupies in the ring (header and payload, padded to 64).
     public var footprint: Int { LogFormat.footprint(payload: payloadLength) }
 
+    /// Bytes of the header its checksum's seed covers: those before the checksum field.
+    private static let checkedBytes = MemoryLayout<pmr_log_record_header>.offset(of: \.checksum)!
+
     /// Reads the fields at `p` (any alignment); `nil` when the kind is unknown.
     static func read(from p: UnsafeRawPointer) -> LogRecordHeader? {
-        guard
-            let kind = LogRecordKind(
-                rawValue: p.loadUnaligned(fromByteOffset: LogFormat.Header.kind, as: UInt16.self))
-        else { return nil }
+        let stored = p.loadUnaligned(as: pmr_log_record_header.self)
+        guard let kind = LogRecordKind(rawValue: stored.kind) else { return nil }
         return LogRecordHeader(
-            position: p.loadUnaligned(fromByteOffset: LogFormat.Header.position, as: UInt64.self),
-            sequence: p.loadUnaligned(fromByteOffset: LogFormat.Header.sequence, as: UInt64.self),
-            transaction: p.loadUnaligned(fromByteOffset: LogFormat.Header.transaction, as: UInt64.self),
-            time: p.loadUnaligned(fromByteOffset: LogFormat.Header.time, as: UInt64.self),
-            payloadLength: Int(
-                p.loadUnaligned(fromByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)),
-            kind: kind)
+            position: stored.position, sequence: stored.sequence, transaction: stored.transaction,
+            time: stored.time_ns, payloadLength: Int(stored.payload_length), kind: kind)
     }
 
     /// The checksum of the record at `p` whose payload is `payloadLength` bytes.
     static func checksum(_ p: UnsafeRawPointer, payloadLength: Int, salt: UInt64) -> UInt64 {
-        let headerSum = Checksum.of(p, LogFormat.Header.checksum, seed: salt)
-        return Checksum.of(p + LogFormat.Header.size, payloadLength, seed: headerSum)
+        let headerSum = Checksum.of(p, checkedBytes, seed: salt)
+        return Checksum.of(p + LogFormat.headerSize, payloadLength, seed: headerSum)
+    }
+
+    /// Writes the header to `p` with the checksum of these fields and
+    /// `payload` (held elsewhere: the checksum is computed over the source).
+    func writeHeader(to p: UnsafeMutableRawPointer, payload: UnsafeRawBufferPointer, salt: UInt64) {
+        var stored = pmr_log_record_header(
+            position: position, sequence: sequence, transaction: transaction, time_ns: time,
+            payload_length: UInt32(payloadLength), kind: kind.rawValue, flags: 0, checksum: 0)
+        let headerSum = withUnsafeBytes(of: stored) {
+            Checksum.of($0.baseAddress!, Self.checkedBytes, seed: salt)
+        }
+        stored.checksum =
+            payload.isEmpty
+            ? Checksum.of(p, 0, seed: headerSum)
+            : Checksum.of(payload.baseAddress!, payload.count, seed: headerSum)
+        p.storeBytes(of: stored, as: pmr_log_record_header.self)
     }
 
     /// The record at `p` when it is whole: a known kind, a payload within the
@@ -57,10 +70,10 @@ public struct LogRecordHeader: Sendable, Equatable {
     static func validated(
         at p: UnsafeRawPointer, available: Int, salt: UInt64, position expected: UInt64? = nil
     ) -> LogRecordHeader? {
-        guard available >= LogFormat.Header.size, let header = read(from: p) else { return nil }
+        guard available >= LogFormat.headerSize, let header = read(from: p) else { return nil }
         if let expected, header.position != expected { return nil }
-        guard header.payloadLength <= available - LogFormat.Header.size,
-            p.loadUnaligned(fromByteOffset: LogFormat.Header.checksum, as: UInt64.self)
+        guard header.payloadLength <= available - LogFormat.headerSize,
+            p.loadUnaligned(as: pmr_log_record_header.self).checksum
                 == checksum(p, payloadLength: header.payloadLength, salt: salt)
         else { return nil }
         return header

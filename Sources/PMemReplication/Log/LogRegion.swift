@@ -1,3 +1,4 @@
+internal import CPMemReplication
 import Foundation
 @_spi(Primitives) import PMemKit
 
@@ -14,8 +15,8 @@ public final class LogRegion: @unchecked Sendable {
     public let capacity: Int
     /// Seed of the record checksums.
     let salt: UInt64
-    private let attachSlots: SlotPair
-    private let reclaimSlots: SlotPair
+    private let attachSlots: SlotPair<pmr_attach_slot>
+    private let reclaimSlots: SlotPair<pmr_reclaim_slot>
 
     /// The oldest record the agent still needs, and its sequence number.
     public struct ReclaimPoint: Sendable, Equatable, Codable {
@@ -43,12 +44,15 @@ public final class LogRegion: @unchecked Sendable {
         self.capacity = capacity
         salt = LogFormat.salt(of: uuid)
         attachSlots = SlotPair(
-            mapping: mapping, offsets: LogFormat.attachSlotOffsets,
-            seed: salt ^ LogFormat.Seed.attach.rawValue)
+            mapping: mapping, offset: LogFormat.attachSlotsOffset, seed: salt ^ LogFormat.Seed.attach.rawValue
+        )
         reclaimSlots = SlotPair(
-            mapping: mapping, offsets: LogFormat.reclaimSlotOffsets,
+            mapping: mapping, offset: LogFormat.reclaimSlotsOffset,
             seed: salt ^ LogFormat.Seed.reclaim.rawValue)
     }
+
+    /// Bytes of the identity block its checksum covers: those before the checksum field.
+    private static let identityCheckedBytes = MemoryLayout<pmr_log_identity>.offset(of: \.checksum)!
 
     /// The first byte of the ring.
     var ring: UnsafeMutableRawPointer { mapping.base + LogFormat.superblockSize }
@@ -57,6 +61,11 @@ public final class LogRegion: @unchecked Sendable {
     ///
     /// Throws when `path` exists (a log is never overwritten by accident).
     public static func create(path: String, capacity: Int) throws -> LogRegion {
+        try create(path: path, capacity: capacity, uuid: UUID())
+    }
+
+    /// Creates a log as `create(path:capacity:)` does, with a given UUID (tests compare its bytes).
+    static func create(path: String, capacity: Int, uuid: UUID) throws -> LogRegion {
         let ring =
             (capacity + LogFormat.minimumCapacity - 1) / LogFormat.minimumCapacity * LogFormat.minimumCapacity
         guard capacity >= LogFormat.minimumCapacity, ring <= 1 << 40 else {
@@ -69,21 +78,18 @@ public final class LogRegion: @unchecked Sendable {
         }
         let mapping = try PMemMapping(
             path: path, options: .init(size: LogFormat.superblockSize + ring, create: true))
-        let uuid = UUID()
         let block = mapping.base
         block.initializeMemory(as: UInt8.self, repeating: 0, count: LogFormat.superblockSize)
-        block.storeBytes(of: LogFormat.magic, toByteOffset: LogFormat.Identity.magic, as: UInt64.self)
-        block.storeBytes(of: LogFormat.version, toByteOffset: LogFormat.Identity.version, as: UInt32.self)
-        block.storeBytes(
-            of: UInt32(LogFormat.superblockSize), toByteOffset: LogFormat.Identity.superblockSize,
-            as: UInt32.self)
-        block.storeBytes(of: UInt64(ring), toByteOffset: LogFormat.Identity.capacity, as: UInt64.self)
-        withUnsafeBytes(of: uuid.uuid) {
-            (block + LogFormat.Identity.uuid).copyMemory(from: $0.baseAddress!, byteCount: 16)
+        var identity = pmr_log_identity()
+        identity.magic = LogFormat.magic
+        identity.version = LogFormat.version
+        identity.superblock_size = UInt32(LogFormat.superblockSize)
+        identity.capacity = UInt64(ring)
+        identity.uuid = uuid.uuid
+        identity.checksum = withUnsafeBytes(of: identity) {
+            Checksum.of($0.baseAddress!, identityCheckedBytes, seed: LogFormat.Seed.identity.rawValue)
         }
-        block.storeBytes(
-            of: Checksum.of(block, LogFormat.Identity.checksum, seed: LogFormat.Seed.identity.rawValue),
-            toByteOffset: LogFormat.Identity.checksum, as: UInt64.self)
+        (block + LogFormat.identityOffset).storeBytes(of: identity, as: pmr_log_identity.self)
         mapping.persist(block, LogFormat.superblockSize)
         return LogRegion(mapping: mapping, uuid: uuid, capacity: ring)
     }
@@ -97,27 +103,27 @@ public final class LogRegion: @unchecked Sendable {
         guard mapping.size >= LogFormat.superblockSize else {
             throw corrupt("too small to be a replication log")
         }
-        let block = UnsafeRawPointer(mapping.base)
-        guard block.load(fromByteOffset: LogFormat.Identity.magic, as: UInt64.self) == LogFormat.magic else {
+        let block = UnsafeRawPointer(mapping.base + LogFormat.identityOffset)
+        let identity = block.load(as: pmr_log_identity.self)
+        guard identity.magic == LogFormat.magic else {
             throw corrupt("not a replication log (bad magic)")
         }
-        guard block.load(fromByteOffset: LogFormat.Identity.version, as: UInt32.self) == LogFormat.version
-        else {
+        guard identity.version == LogFormat.version else {
             throw corrupt("log format version is not \(LogFormat.version)")
         }
         guard
-            Checksum.of(block, LogFormat.Identity.checksum, seed: LogFormat.Seed.identity.rawValue)
-                == block.load(fromByteOffset: LogFormat.Identity.checksum, as: UInt64.self)
+            Checksum.of(block, identityCheckedBytes, seed: LogFormat.Seed.identity.rawValue)
+                == identity.checksum
         else { throw corrupt("superblock checksum mismatch (damaged)") }
-        let capacity = Int(block.load(fromByteOffset: LogFormat.Identity.capacity, as: UInt64.self))
+        // Checked as an unsigned value first: a huge one must not trap converting to Int.
+        guard identity.capacity <= UInt64(mapping.size) else {
+            throw corrupt("ring of \(identity.capacity) bytes does not fit the file's \(mapping.size)")
+        }
+        let capacity = Int(identity.capacity)
         guard capacity >= LogFormat.minimumCapacity, capacity % LogFormat.alignment == 0,
             LogFormat.superblockSize + capacity <= mapping.size
         else { throw corrupt("ring of \(capacity) bytes does not fit the file's \(mapping.size)") }
-        var raw = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) {
-            $0.copyMemory(from: UnsafeRawBufferPointer(start: block + LogFormat.Identity.uuid, count: 16))
-        }
-        return LogRegion(mapping: mapping, uuid: UUID(uuid: raw), capacity: capacity)
+        return LogRegion(mapping: mapping, uuid: UUID(uuid: identity.uuid), capacity: capacity)
     }
 
     /// Opens the log at `path`, creating it with `capacity` ring bytes when absent.
@@ -129,17 +135,15 @@ public final class LogRegion: @unchecked Sendable {
 
     /// The oldest record still needed; position 0, sequence 1 for a new log.
     public func reclaimPoint() -> ReclaimPoint {
-        guard let slot = reclaimSlots.current() else { return ReclaimPoint(position: 0, sequence: 1) }
-        return ReclaimPoint(
-            position: slot.fields.load(as: UInt64.self),
-            sequence: slot.fields.load(fromByteOffset: 8, as: UInt64.self))
+        guard let slot = reclaimSlots.current()?.value else { return ReclaimPoint(position: 0, sequence: 1) }
+        return ReclaimPoint(position: slot.head_position, sequence: slot.head_sequence)
     }
 
     /// Records that every record before `point` may be overwritten (the agent, after acknowledgements).
     public func storeReclaimPoint(_ point: ReclaimPoint) {
-        reclaimSlots.update { fields in
-            fields.storeBytes(of: point.position, as: UInt64.self)
-            fields.storeBytes(of: point.sequence, toByteOffset: 8, as: UInt64.self)
+        reclaimSlots.update { slot in
+            slot.head_position = point.position
+            slot.head_sequence = point.sequence
         }
     }
 
@@ -147,26 +151,19 @@ public final class LogRegion: @unchecked Sendable {
 
     /// The last attachment recorded, or `nil` for a log no heap was ever attached to.
     public func attachment() -> Attachment? {
-        guard let slot = attachSlots.current() else { return nil }
-        var raw = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) {
-            $0.copyMemory(from: UnsafeRawBufferPointer(start: slot.fields, count: 16))
-        }
+        guard let slot = attachSlots.current()?.value else { return nil }
         return Attachment(
-            poolUUID: UUID(uuid: raw), poolBase: slot.fields.load(fromByteOffset: 16, as: UInt64.self),
-            lastTransaction: slot.fields.load(fromByteOffset: 24, as: UInt64.self),
-            cleanlyDetached: slot.fields.load(fromByteOffset: 32, as: UInt32.self) & 1 != 0)
+            poolUUID: UUID(uuid: slot.pool_uuid), poolBase: slot.pool_base,
+            lastTransaction: slot.last_transaction, cleanlyDetached: slot.flags & 1 != 0)
     }
 
     /// Records an attachment (persisted).
     func storeAttachment(_ attachment: Attachment) {
-        attachSlots.update { fields in
-            withUnsafeBytes(of: attachment.poolUUID.uuid) {
-                fields.copyMemory(from: $0.baseAddress!, byteCount: 16)
-            }
-            fields.storeBytes(of: attachment.poolBase, toByteOffset: 16, as: UInt64.self)
-            fields.storeBytes(of: attachment.lastTransaction, toByteOffset: 24, as: UInt64.self)
-            fields.storeBytes(of: attachment.cleanlyDetached ? 1 : 0, toByteOffset: 32, as: UInt32.self)
+        attachSlots.update { slot in
+            slot.pool_uuid = attachment.poolUUID.uuid
+            slot.pool_base = attachment.poolBase
+            slot.last_transaction = attachment.lastTransaction
+            slot.flags = attachment.cleanlyDetached ? 1 : 0
         }
     }
 

@@ -43,7 +43,7 @@ public final class LogWriter: @unchecked Sendable {
     }
 
     /// The largest payload one record can carry.
-    public var maxPayload: Int { region.capacity / 2 - LogFormat.Header.size }
+    public var maxPayload: Int { region.capacity / 2 - LogFormat.headerSize }
 
     /// The sequence number the next record will get.
     public var nextSequence: UInt64 {
@@ -168,37 +168,18 @@ public final class LogWriter: @unchecked Sendable {
         fields.writeHeader(to: header, payload: payload, salt: region.salt)
         let padded = (payload.count + 7) & ~7
         if region.mapping.persistPath != nil {
-            StreamingStore.copy(to: destination, from: header, LogFormat.Header.size)
+            StreamingStore.copy(to: destination, from: header, LogFormat.headerSize)
             if padded > 0 {
                 StreamingStore.copy(
-                    to: destination + LogFormat.Header.size, from: payload.baseAddress!, padded)
+                    to: destination + LogFormat.headerSize, from: payload.baseAddress!, padded)
             }
         } else {
-            destination.copyMemory(from: header, byteCount: LogFormat.Header.size)
+            destination.copyMemory(from: header, byteCount: LogFormat.headerSize)
             if padded > 0 {
-                (destination + LogFormat.Header.size).copyMemory(
+                (destination + LogFormat.headerSize).copyMemory(
                     from: payload.baseAddress!, byteCount: padded)
             }
-            region.mapping.persist(destination, LogFormat.Header.size + padded)
+            region.mapping.persist(destination, LogFormat.headerSize + padded)
         }
-    }
-}
-
-extension LogRecordHeader {
-    /// Writes the 48-byte header to `p` with the checksum of these fields and `payload` (held elsewhere).
-    func writeHeader(to p: UnsafeMutableRawPointer, payload: UnsafeRawBufferPointer, salt: UInt64) {
-        p.storeBytes(of: position, toByteOffset: LogFormat.Header.position, as: UInt64.self)
-        p.storeBytes(of: sequence, toByteOffset: LogFormat.Header.sequence, as: UInt64.self)
-        p.storeBytes(of: transaction, toByteOffset: LogFormat.Header.transaction, as: UInt64.self)
-        p.storeBytes(of: time, toByteOffset: LogFormat.Header.time, as: UInt64.self)
-        p.storeBytes(of: UInt32(payloadLength), toByteOffset: LogFormat.Header.payloadLength, as: UInt32.self)
-        p.storeBytes(of: kind.rawValue, toByteOffset: LogFormat.Header.kind, as: UInt16.self)
-        p.storeBytes(of: 0, toByteOffset: LogFormat.Header.flags, as: UInt16.self)
-        let headerSum = Checksum.of(p, LogFormat.Header.checksum, seed: salt)
-        let sum =
-            payload.isEmpty
-            ? Checksum.of(p, 0, seed: headerSum)
-            : Checksum.of(payload.baseAddress!, payload.count, seed: headerSum)
-        p.storeBytes(of: sum, toByteOffset: LogFormat.Header.checksum, as: UInt64.self)
     }
 }

@@ -1,8 +1,10 @@
+internal import CPMemReplication
 import PMemKit
 
 /// The payload of `transaction` and `baselineWrites` records: pool writes
 /// (an offset and bytes each), then, for a transaction, the heap's redo
-/// record exactly as the heap sealed it.
+/// record exactly as the heap sealed it (`pmr_pool_writes_header`, then a
+/// `pmr_pool_write` and its bytes per write).
 ///
 /// ```
 /// write count u32 | redo record offset u32 (0: none)
@@ -10,8 +12,8 @@ import PMemKit
 /// redo record (8-aligned), to the end of the payload
 /// ```
 enum PoolWritesPayload {
-    static let headerSize = 8
-    static let writeHeaderSize = 16
+    static var headerSize: Int { MemoryLayout<pmr_pool_writes_header>.size }
+    static var writeHeaderSize: Int { MemoryLayout<pmr_pool_write>.size }
 
     /// One pool write inside a payload.
     struct Write {
@@ -41,13 +43,14 @@ enum PoolWritesPayload {
         guard payload.count >= headerSize, let base = payload.baseAddress else {
             throw corrupt("is truncated")
         }
-        let count = Int(base.loadUnaligned(as: UInt32.self))
-        let recordOffset = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let header = base.loadUnaligned(as: pmr_pool_writes_header.self)
+        let recordOffset = Int(header.record_offset)
         var cursor = headerSize
-        for _ in 0..<count {
+        for _ in 0..<header.nwrites {
             guard payload.count - cursor >= writeHeaderSize else { throw corrupt("ends inside a write") }
-            let offset = base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
-            let length = Int(base.loadUnaligned(fromByteOffset: cursor + 8, as: UInt32.self))
+            let write = (base + cursor).loadUnaligned(as: pmr_pool_write.self)
+            let offset = write.offset
+            let length = Int(write.length)
             let padded = (length + 7) & ~7
             guard payload.count - cursor - writeHeaderSize >= padded else {
                 throw corrupt("ends inside a write")
@@ -90,7 +93,7 @@ enum PoolWritesPayload {
         func reset() {
             size = headerSize
             count = 0
-            buffer.storeBytes(of: 0, as: UInt64.self)
+            setHeader()
         }
 
         /// Whether nothing has been added.
@@ -101,24 +104,31 @@ enum PoolWritesPayload {
             let padded = (bytes.count + 7) & ~7
             reserve(writeHeaderSize + padded)
             let p = buffer + size
-            p.storeBytes(of: UInt64(offset), as: UInt64.self)
-            p.storeBytes(of: UInt32(bytes.count), toByteOffset: 8, as: UInt32.self)
-            p.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+            p.storeBytes(
+                of: pmr_pool_write(offset: UInt64(offset), length: UInt32(bytes.count), reserved: 0),
+                as: pmr_pool_write.self)
             if padded > 0 { p.storeBytes(of: 0, toByteOffset: writeHeaderSize + padded - 8, as: UInt64.self) }
             if let source = bytes.baseAddress {
                 (p + writeHeaderSize).copyMemory(from: source, byteCount: bytes.count)
             }
             size += writeHeaderSize + padded
             count += 1
-            buffer.storeBytes(of: UInt32(count), as: UInt32.self)
+            setHeader()
         }
 
         /// Appends the redo record (its length is a multiple of 8); nothing may be added after it.
         func addRecord(_ record: UnsafeRawBufferPointer) {
             reserve(record.count)
-            buffer.storeBytes(of: UInt32(size), toByteOffset: 4, as: UInt32.self)
+            setHeader(recordOffset: size)
             (buffer + size).copyMemory(from: record.baseAddress!, byteCount: record.count)
             size += record.count
+        }
+
+        /// Stores the payload's header: the writes so far, and where the redo record starts (0: none).
+        private func setHeader(recordOffset: Int = 0) {
+            buffer.storeBytes(
+                of: pmr_pool_writes_header(nwrites: UInt32(count), record_offset: UInt32(recordOffset)),
+                as: pmr_pool_writes_header.self)
         }
 
         /// The payload built so far (readable up to the next multiple of 8).

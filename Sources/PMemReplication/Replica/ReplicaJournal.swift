@@ -1,3 +1,4 @@
+internal import CPMemReplication
 @_spi(Primitives) import PMemKit
 
 /// The replica's journal: the batch being applied, made durable before any
@@ -6,12 +7,15 @@
 /// bytes to given values, so applying a batch twice leaves the same bytes):
 /// the pool copy only ever shows whole transactions once the store is open.
 ///
-/// Layout: header (64 bytes: first sequence, last sequence, bytes, records,
-/// checksum at 56), then the batch's records, verbatim, at offset 4096.
+/// Layout: header (`pmr_journal_header`, 64 bytes: first sequence, last
+/// sequence, bytes, records, checksum at 56), then the batch's records,
+/// verbatim, at `PMR_JOURNAL_DATA_OFFSET` (4096).
 struct ReplicaJournal {
     let mapping: PMemMapping
-    static let dataOffset = 4096
+    static var dataOffset: Int { Int(PMR_JOURNAL_DATA_OFFSET) }
     private static let seed: UInt64 = 0x4a4f_5552_4e41_4c00
+    /// Bytes of the header its checksum covers: those before the checksum field.
+    private static let checkedBytes = MemoryLayout<pmr_journal_header>.offset(of: \.checksum)!
 
     /// What the journal holds.
     struct Entry: Equatable {
@@ -34,25 +38,27 @@ struct ReplicaJournal {
 
     /// Makes the staged batch the journal's entry (persisted).
     func commit(_ entry: Entry) {
-        let p = mapping.base
-        p.storeBytes(of: entry.firstSequence, as: UInt64.self)
-        p.storeBytes(of: entry.lastSequence, toByteOffset: 8, as: UInt64.self)
-        p.storeBytes(of: UInt64(entry.bytes), toByteOffset: 16, as: UInt64.self)
-        p.storeBytes(of: UInt64(entry.records), toByteOffset: 24, as: UInt64.self)
-        p.storeBytes(of: Checksum.of(p, 56, seed: Self.seed), toByteOffset: 56, as: UInt64.self)
-        mapping.persist(p, 64)
+        var header = pmr_journal_header()
+        header.first_sequence = entry.firstSequence
+        header.last_sequence = entry.lastSequence
+        header.bytes = UInt64(entry.bytes)
+        header.records = UInt64(entry.records)
+        header.checksum = withUnsafeBytes(of: header) {
+            Checksum.of($0.baseAddress!, Self.checkedBytes, seed: Self.seed)
+        }
+        mapping.base.storeBytes(of: header, as: pmr_journal_header.self)
+        mapping.persist(mapping.base, MemoryLayout<pmr_journal_header>.size)
     }
 
     /// The journal's entry, or `nil` when its header is not valid (never written, or torn).
     func entry() -> Entry? {
         let p = UnsafeRawPointer(mapping.base)
-        guard Checksum.of(p, 56, seed: Self.seed) == p.load(fromByteOffset: 56, as: UInt64.self) else {
-            return nil
-        }
-        let bytes = Int(p.load(fromByteOffset: 16, as: UInt64.self))
-        guard bytes <= capacity else { return nil }
+        let header = p.load(as: pmr_journal_header.self)
+        guard Checksum.of(p, Self.checkedBytes, seed: Self.seed) == header.checksum else { return nil }
+        guard header.bytes <= UInt64(capacity) else { return nil }
         return Entry(
-            firstSequence: p.load(as: UInt64.self), lastSequence: p.load(fromByteOffset: 8, as: UInt64.self),
-            bytes: bytes, records: Int(p.load(fromByteOffset: 24, as: UInt64.self)))
+            firstSequence: header.first_sequence, lastSequence: header.last_sequence,
+            bytes: Int(header.bytes),
+            records: Int(truncatingIfNeeded: header.records))
     }
 }

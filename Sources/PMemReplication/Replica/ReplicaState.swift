@@ -1,8 +1,9 @@
+internal import CPMemReplication
 import Foundation
 import PMemKit
 
 /// What a replica has durably applied, kept in two checksummed slots of the
-/// store's `state` file (`SlotPair`), updated once per applied batch.
+/// store's `state` file (`SlotPair` of `pmr_replica_state_slot`), updated once per applied batch.
 public struct ReplicaState: Sendable, Equatable, Codable {
     /// The last log sequence number applied (0: none).
     public var appliedSequence: UInt64 = 0
@@ -25,51 +26,42 @@ public struct ReplicaState: Sendable, Equatable, Codable {
     /// The pool the current copy is of.
     public var poolUUID: UUID?
 
-    enum Field {
-        static let appliedSequence = 0
-        static let appliedRecords = 8
-        static let lastTransaction = 16
-        static let lastTime = 24
-        static let firstSequence = 32
-        static let poolGeneration = 40
-        static let flags = 48
-        static let logUUID = 56
-        static let poolUUID = 72
-    }
-
-    static let slotOffsets = [0, 128]
-    static let fileSize = 4096
+    /// Where the two slots (`pmr_replica_state_slot`) start in the state file.
+    static let slotsOffset = MemoryLayout<pmr_replica_state>.offset(of: \.slots)!
+    /// Bytes of the state file (`pmr_replica_state`).
+    static var fileSize: Int { MemoryLayout<pmr_replica_state>.size }
     static let seed: UInt64 = 0x5245_504c_5354_4154
 
+    /// The slots of a state file mapped by `mapping`.
+    static func slots(in mapping: PMemMapping) -> SlotPair<pmr_replica_state_slot> {
+        SlotPair(mapping: mapping, offset: slotsOffset, seed: seed)
+    }
+
     /// Reads the current slot; a new store (no valid slot) has the default state.
-    static func read(_ slots: SlotPair) -> ReplicaState {
-        guard let slot = slots.current() else { return ReplicaState() }
-        let f = slot.fields
-        let log = UUID(bytesAt: f + Field.logUUID)
-        let pool = UUID(bytesAt: f + Field.poolUUID)
+    static func read(_ slots: SlotPair<pmr_replica_state_slot>) -> ReplicaState {
+        guard let slot = slots.current()?.value else { return ReplicaState() }
+        let log = UUID(uuid: slot.log_uuid)
+        let pool = UUID(uuid: slot.pool_uuid)
         return ReplicaState(
-            appliedSequence: f.load(fromByteOffset: Field.appliedSequence, as: UInt64.self),
-            appliedRecords: f.load(fromByteOffset: Field.appliedRecords, as: UInt64.self),
-            lastTransaction: f.load(fromByteOffset: Field.lastTransaction, as: UInt64.self),
-            lastTime: f.load(fromByteOffset: Field.lastTime, as: UInt64.self),
-            firstSequence: f.load(fromByteOffset: Field.firstSequence, as: UInt64.self),
-            poolGeneration: f.load(fromByteOffset: Field.poolGeneration, as: UInt64.self),
-            inBaseline: f.load(fromByteOffset: Field.flags, as: UInt32.self) & 1 != 0,
+            appliedSequence: slot.applied_sequence, appliedRecords: slot.applied_records,
+            lastTransaction: slot.last_transaction, lastTime: slot.last_time,
+            firstSequence: slot.first_sequence,
+            poolGeneration: slot.pool_generation, inBaseline: slot.flags & 1 != 0,
             logUUID: log == .zero ? nil : log, poolUUID: pool == .zero ? nil : pool)
     }
 
     /// Writes this state into the slot not in use, persisted.
-    func write(_ slots: SlotPair) {
-        slots.update { f in
-            f.storeBytes(of: appliedSequence, toByteOffset: Field.appliedSequence, as: UInt64.self)
-            f.storeBytes(of: appliedRecords, toByteOffset: Field.appliedRecords, as: UInt64.self)
-            f.storeBytes(of: lastTransaction, toByteOffset: Field.lastTransaction, as: UInt64.self)
-            f.storeBytes(of: lastTime, toByteOffset: Field.lastTime, as: UInt64.self)
-            f.storeBytes(of: firstSequence, toByteOffset: Field.firstSequence, as: UInt64.self)
-            f.storeBytes(of: poolGeneration, toByteOffset: Field.poolGeneration, as: UInt64.self)
-            f.storeBytes(of: inBaseline ? 1 : 0, toByteOffset: Field.flags, as: UInt32.self)
-            (logUUID ?? .zero).store(to: f + Field.logUUID)
-            (poolUUID ?? .zero).store(to: f + Field.poolUUID)
+    func write(_ slots: SlotPair<pmr_replica_state_slot>) {
+        slots.update { slot in
+            slot.applied_sequence = appliedSequence
+            slot.applied_records = appliedRecords
+            slot.last_transaction = lastTransaction
+            slot.last_time = lastTime
+            slot.first_sequence = firstSequence
+            slot.pool_generation = poolGeneration
+            slot.flags = inBaseline ? 1 : 0
+            slot.log_uuid = (logUUID ?? .zero).uuid
+            slot.pool_uuid = (poolUUID ?? .zero).uuid
         }
     }
 }

@@ -1,3 +1,4 @@
+internal import CPMemReplication
 import Foundation
 import PMemHeap
 import PMemKit
@@ -20,7 +21,7 @@ public final class ReplicaStore: @unchecked Sendable {
     public private(set) var state: ReplicaState
     /// The batch journal opened over replay.
     let journal: ReplicaJournal
-    private let stateSlots: SlotPair
+    private let stateSlots: SlotPair<pmr_replica_state_slot>
     private var pool: PMemMapping?
     private var image: ReplicaPoolImage?
     private var next: PMemMapping?
@@ -56,9 +57,7 @@ public final class ReplicaStore: @unchecked Sendable {
         do {
             let stateMapping = try PMemMapping(
                 path: "\(directory)/state", options: .init(size: ReplicaState.fileSize, create: true))
-            stateSlots = SlotPair(
-                mapping: stateMapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed,
-                slotSize: 128)
+            stateSlots = ReplicaState.slots(in: stateMapping)
             journal = ReplicaJournal(
                 mapping: try PMemMapping(
                     path: "\(directory)/journal",
@@ -187,7 +186,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 throw reject("record \(expected) is truncated")
             }
             let payload = UnsafeRawBufferPointer(
-                start: batch.baseAddress! + offset + LogFormat.Header.size, count: header.payloadLength)
+                start: batch.baseAddress! + offset + LogFormat.headerSize, count: header.payloadLength)
             let skip = !fresh && header.sequence <= state.appliedSequence
             if fresh && records.isEmpty && header.kind != .baselineBegin && !havePool {
                 throw reject(
@@ -209,15 +208,14 @@ public final class ReplicaStore: @unchecked Sendable {
                     }
                     redo = try image.validated(record: record)
                 case .baselineBegin:
-                    guard payload.count >= 32 else {
+                    guard let begin = BaselineBeginPayload(payload) else {
                         throw reject("baseline record \(expected) is truncated")
                     }
-                    let size = Int(payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-                    guard size >= 4096, size <= 1 << 46 else {
-                        throw reject("baseline pool size \(size) is invalid")
+                    guard begin.poolSize >= 4096, begin.poolSize <= 1 << 46 else {
+                        throw reject("baseline pool size \(begin.poolSize) is invalid")
                     }
                     inBaseline = true
-                    baselineSize = size
+                    baselineSize = Int(begin.poolSize)
                 case .baselineWrites:
                     guard inBaseline, let size = baselineSize else {
                         throw reject("baseline writes \(expected) outside a baseline")
@@ -269,7 +267,8 @@ public final class ReplicaStore: @unchecked Sendable {
                 next = nil
                 let path = poolPath(updated.poolGeneration + 1)
                 unlink(path)
-                let size = Int(record.payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                // Checked with the batch: the payload is whole and the size is in range.
+                let size = Int(BaselineBeginPayload(record.payload)!.poolSize)
                 next = try PMemMapping(path: path, options: .init(size: size, create: true))
                 updated.inBaseline = true
             case .baselineWrites:
@@ -393,8 +392,6 @@ extension ReplicaStore {
                 .notFound, operation: "replica status", detail: "\(directory) is not a replica store")
         }
         let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
-        return ReplicaState.read(
-            SlotPair(
-                mapping: mapping, offsets: ReplicaState.slotOffsets, seed: ReplicaState.seed, slotSize: 128))
+        return ReplicaState.read(ReplicaState.slots(in: mapping))
     }
 }
