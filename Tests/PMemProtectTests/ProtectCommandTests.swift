@@ -27,7 +27,8 @@ final class ProtectCommandTests: XCTestCase {
     func testTheEnvironmentOverridesTheChoiceOrFailsWithOneLine() throws {
         let key = ProtectionMechanism.environmentKey
         XCTAssertEqual(try info(environment: [key: "mprotect"])["mechanism"] as? String, "mprotect")
-        assertUsageError(try CLI.run(["protect", "info"], environment: [key: "mmap"]), mentions: "auto, pkeys")
+        assertUsageError(
+            try CLI.run(["protect", "info"], environment: [key: "mmap"]), mentions: "auto, pkeys")
     }
 
     func testAPathShowsTheMechanismItsMemoryGets() throws {
