@@ -18,6 +18,12 @@ final class PoolMemory: @unchecked Sendable {
     let mapping: PMemMapping?
     /// Unmaps a private view on deinit.
     private let unmap: (() -> Void)?
+    /// Whether durability comes from msync (a `file` backing), and whether
+    /// it comes from CPU flushes and fences: plain flags, so the commit path
+    /// tests one byte instead of the optional persist path (whose strings a
+    /// test of `cpuPath` may retain and release).
+    private let syncsWithMsync: Bool
+    let flushesWithCPU: Bool
 
     /// A pool on a PMem (or emulated) mapping.
     init(mapping: PMemMapping, salt: UInt64) {
@@ -27,6 +33,8 @@ final class PoolMemory: @unchecked Sendable {
         self.cpuPath = mapping.persistPath
         self.mapping = mapping
         self.unmap = nil
+        self.syncsWithMsync = mapping.persistPath == nil
+        self.flushesWithCPU = mapping.persistPath != nil
     }
 
     /// A private view: stores stay in this process and are never flushed.
@@ -37,6 +45,8 @@ final class PoolMemory: @unchecked Sendable {
         self.cpuPath = nil
         self.mapping = nil
         self.unmap = unmap
+        self.syncsWithMsync = false
+        self.flushesWithCPU = false
     }
 
     deinit { unmap?() }
@@ -76,12 +86,12 @@ final class PoolMemory: @unchecked Sendable {
     /// Makes the whole pool durable (msync backings after bulk work). An
     /// msync failure stays in the mapping for `checkDurability()`.
     func syncAll() {
-        if cpuPath == nil, let mapping { mapping.persist(mapping.base, mapping.size) }
+        if syncsWithMsync, let mapping { mapping.persist(mapping.base, mapping.size) }
     }
 
     /// Throws the mapping's first msync failure (a `file` backing's); the
     /// other backings flush with the CPU and have nothing to report.
     @inline(__always) func checkDurability() throws {
-        if cpuPath == nil, let mapping { try mapping.checkDurability() }
+        if syncsWithMsync, let mapping { try mapping.checkDurability() }
     }
 }

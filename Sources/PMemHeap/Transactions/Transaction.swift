@@ -198,7 +198,7 @@ public final class Transaction {
     /// with plain stores flushed before the fence.
     func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
         let whole = size & ~(HeapFormat.line - 1)
-        if heap.pool.cpuPath != nil && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
+        if heap.pool.flushesWithCPU && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
             StreamingStore.zero(raw, whole)
             if whole < size {
                 (raw + whole).initializeMemory(as: UInt8.self, repeating: 0, count: size - whole)
@@ -324,7 +324,7 @@ public final class Transaction {
         // Observers first: their locked instructions then precede every streaming store and flush
         // of the commit (on some CPUs each locked instruction waits for those to drain).
         notifyFenceObservers(seq: seq, record: record, length: length)
-        if pool.cpuPath != nil {
+        if pool.flushesWithCPU {
             StreamingStore.copy(to: destination, from: record, length)
         } else {
             destination.copyMemory(from: record, byteCount: length)
@@ -431,7 +431,7 @@ public final class Transaction {
         guard heap.hasFenceObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
-            bounds: heap.log.bounds, fenceFollows: heap.pool.cpuPath != nil)
+            bounds: heap.log.bounds, fenceFollows: heap.pool.flushesWithCPU)
         let observers = heap.fenceObservers
         for index in 0..<observers.count {
             observers[index]._withUnsafeGuaranteedRef { $0.committing(committed) }
