@@ -87,7 +87,7 @@ struct HeapCommand: ParsableCommand {
             try reportingFailures {
                 let info = try HeapInfo.read(path: pool)
                 if json { return try Output.json(info) }
-                Output.table([
+                var rows = [
                     ["field", "value"],
                     ["uuid", info.uuid],
                     ["size", ByteSize.format(UInt64(info.size))],
@@ -99,7 +99,9 @@ struct HeapCommand: ParsableCommand {
                     ["checkpoint", "\(info.checkpoint)"],
                     ["pending transactions", "\(info.pendingTransactions)"],
                     ["root", info.root.map { "\($0) (\(info.rootType ?? "?"))" } ?? "none"],
-                ])
+                ]
+                rows += info.logDamage.map { ["LOG DAMAGE", $0] }
+                Output.table(rows)
                 guard !info.types.isEmpty else { return }
                 print("")
                 Output.table(
@@ -130,6 +132,16 @@ struct HeapCommand: ParsableCommand {
         @Flag(help: "Open the pool (recovery and relocation, with progress) before checking it.")
         var recover = false
 
+        @Flag(
+            help: ArgumentHelp(
+                "With --recover: when the redo log is damaged, replay the transactions before the damage and "
+                    + "drop the rest (otherwise a damaged log is refused and nothing changes)."))
+        var discardDamaged = false
+
+        func validate() throws {
+            if discardDamaged && !recover { throw ValidationError("--discard-damaged needs --recover") }
+        }
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -157,15 +169,21 @@ struct HeapCommand: ParsableCommand {
 
         private func recoverPool() throws {
             let interactive = isatty(STDERR_FILENO) == 1
-            let options = HeapOpenOptions { progress in
+            var options = HeapOpenOptions { progress in
                 guard interactive || progress.slabsDone == progress.slabsTotal else { return }
                 let line =
                     "relocating: \(progress.slabsDone)/\(progress.slabsTotal) slabs, "
                     + "\(progress.pointersMoved) pointers moved"
                 FileHandle.standardError.write(Data((interactive ? "\r\(line)" : line + "\n").utf8))
             }
+            if discardDamaged { options.damagedLog = .discardFromFirstLoss }
             let heap = try PersistentHeap.open(path: pool, options: options)
             let report = heap.openReport
+            for damage in report.logDamage { Output.error("\(pool): accepted loss: \(damage)") }
+            if report.discardedTransactions > 0 {
+                Output.error(
+                    "\(pool): dropped \(report.discardedTransactions) intact transactions after the damage")
+            }
             try heap.close()
             if interactive && report.relocated { FileHandle.standardError.write(Data("\n".utf8)) }
             if report.replayedTransactions > 0 || report.relocated {

@@ -50,6 +50,8 @@ public struct HeapOpenOptions: Sendable {
     /// What a plain file counts as (see `PMemMapping.PlainFilePolicy`); by
     /// default `PMEMKIT_FILE_BACKING`, else emulated PMem.
     public var plainFile: PMemMapping.PlainFilePolicy?
+    /// What to do when the redo log holds a damaged committed record; by default refuse.
+    public var damagedLog: DamagedLogPolicy
 
     /// Options; the defaults suit applications.
     public init(
@@ -57,8 +59,9 @@ public struct HeapOpenOptions: Sendable {
         relocationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: (@Sendable (RelocationProgress) -> Void)? = nil, requirePMem: Bool = false,
         guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
-        plainFile: PMemMapping.PlainFilePolicy? = nil
+        plainFile: PMemMapping.PlainFilePolicy? = nil, damagedLog: DamagedLogPolicy = .refuse
     ) {
+        self.damagedLog = damagedLog
         self.placement = placement
         self.relocationThreads = max(1, relocationThreads)
         self.progress = progress
@@ -110,6 +113,23 @@ public struct OpenReport: Sendable, Equatable {
     public var base: UInt64
     /// Objects visited and pointer fields rewritten by the relocation.
     public var relocation: RelocationStats?
+    /// Damage found in the redo log (only when `HeapOpenOptions.damagedLog`
+    /// accepted it; otherwise the open threw).
+    public var logDamage: [RedoLogDamage] = []
+    /// Intact committed transactions dropped because they followed damage.
+    public var discardedTransactions = 0
+}
+
+/// What `open` does when the redo log holds a damaged committed record.
+public enum DamagedLogPolicy: Sendable, Equatable {
+    /// Refuse to open, changing nothing (the default): the transactions are
+    /// lost only if the caller decides so, and a replica may still hold them.
+    case refuse
+    /// Replay the transactions before the first damaged one and drop it and
+    /// every later one. The pool is then consistent as of that transaction
+    /// only if none of the later ones reached the pool in place; run
+    /// `HeapChecker` afterwards.
+    case discardFromFirstLoss
 }
 
 /// Counts from one relocation.

@@ -87,7 +87,7 @@ extension PersistentHeap {
         }
         for type in types { try snapshot.checkCompatible(type) }
         let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
-        var (state, slot, report) = recover(pool: pool, snapshot: snapshot, options: options)
+        var (state, slot, report) = try recover(pool: pool, snapshot: snapshot, options: options, path: path)
         state.generation += 1
         state.cleanShutdown = false
         state.write(into: pool, replacing: slot)
@@ -104,25 +104,42 @@ extension PersistentHeap {
         return heap
     }
 
-    /// Replays the redo log and relocates pointers as needed; used by `open`
-    /// and by the checker (on a private view).
-    static func recover(pool: PoolMemory, snapshot: PoolSnapshot, options: HeapOpenOptions) -> (
-        PoolState, Int, (open: OpenReport, checkpoint: UInt64)
-    ) {
+    /// Replays the redo log and relocates pointers as needed (`open`).
+    ///
+    /// A damaged log (`RedoLogScan`) is refused before anything is written,
+    /// unless `options.damagedLog` accepts losing the transactions from the
+    /// first damaged one on.
+    static func recover(pool: PoolMemory, snapshot: PoolSnapshot, options: HeapOpenOptions, path: String)
+        throws -> (PoolState, Int, (open: OpenReport, checkpoint: UInt64))
+    {
         let geometry = snapshot.geometry
         var state = snapshot.state
         var slot = snapshot.stateSlot
-        let records = RedoLog.committedRecords(
+        let scan = RedoLogScan.scan(
             in: pool.base, geometry: geometry, checkpoint: snapshot.checkpoint, salt: pool.salt)
+        if let first = scan.damage.first, options.damagedLog == .refuse {
+            let more = scan.damage.count > 1 ? " (and \(scan.damage.count - 1) more damage)" : ""
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail:
+                    "\(path): \(first)\(more); nothing was changed. Promote a replica, or accept the loss with "
+                    + "`pmemctl heap check --recover --discard-damaged`")
+        }
+        let records = scan.replayable
         var checkpoint = snapshot.checkpoint
-        if !records.isEmpty {
-            checkpoint = RedoLog.replay(records, pool: pool, geometry: geometry, checkpoint: checkpoint)
+        if !records.isEmpty || scan.isDamaged {
+            // After accepted damage the checkpoint passes every record found, so none is replayed later.
+            checkpoint = RedoLog.replay(
+                records, pool: pool, geometry: geometry, checkpoint: checkpoint,
+                through: scan.isDamaged ? scan.newestSequence : 0)
         }
         let target = pool.baseAddress
         var report = OpenReport(
             recoveredFromCrash: !snapshot.state.cleanShutdown, replayedTransactions: records.count,
             relocated: false,
             relocatedFrom: [], base: target, relocation: nil)
+        report.logDamage = scan.damage
+        report.discardedTransactions = scan.records.count - records.count
         if state.bases != [target] {
             let from = state.bases.filter { $0 != target }
             // Record every base pointers may hold before touching one: a crash from here on is recoverable.

@@ -55,9 +55,21 @@ public enum HeapChecker {
         let view = try PoolView(path: path)
         let snapshot = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         var notes: [String] = []
-        let records = RedoLog.committedRecords(
+        let scan = RedoLogScan.scan(
             in: view.base, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint,
             salt: snapshot.identity.salt)
+        // A damaged log is not replayed even in the view: the pool is checked as stored.
+        let records = scan.isDamaged ? [] : scan.replayable
+        if scan.isDamaged {
+            notes.append(
+                "the redo log is damaged: \(scan.records.count) intact committed transactions are not "
+                    + "replayed (checked as stored)")
+        }
+        if !scan.cutShort.isEmpty {
+            notes.append(
+                "\(scan.cutShort.count) commits were cut short by a crash (sequence "
+                    + scan.cutShort.map(String.init).joined(separator: ", ") + "): never committed")
+        }
         if !records.isEmpty {
             if view.isPrivate {
                 let memory = PoolMemory(
@@ -78,11 +90,12 @@ public enum HeapChecker {
         let walked = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         var walker = PoolWalker(base: UnsafeRawPointer(view.base), snapshot: walked)
         walker.walk()
+        let problems = scan.damage.map(\.description) + walker.problems
         return HeapCheckReport(
-            problems: Array(walker.problems.prefix(problemLimit)), problemCount: walker.problems.count,
+            problems: Array(problems.prefix(problemLimit)), problemCount: problems.count,
             notes: notes,
             objects: walker.objects, pointers: walker.pointers, reachable: walker.reachable,
-            pendingTransactions: records.count)
+            pendingTransactions: scan.records.count)
     }
 }
 

@@ -52,8 +52,10 @@ public struct HeapInfo: Encodable, Sendable {
     public var relocationPending: Bool
     /// The redo log checkpoint (sequence number).
     public var checkpoint: UInt64
-    /// Committed transactions in the log newer than the checkpoint.
+    /// Committed transactions in the log newer than the checkpoint (intact records).
     public var pendingTransactions: Int
+    /// Damage in the redo log: committed records that cannot be replayed (empty when intact).
+    public var logDamage: [String]
     /// Root object address (hexadecimal) or null.
     public var root: String?
     /// Root object's type name, or null.
@@ -69,6 +71,7 @@ public struct HeapInfo: Encodable, Sendable {
         case cleanShutdown = "clean_shutdown"
         case relocationPending = "relocation_pending"
         case pendingTransactions = "pending_transactions"
+        case logDamage = "log_damage"
         case rootType = "root_type"
     }
 
@@ -77,9 +80,9 @@ public struct HeapInfo: Encodable, Sendable {
         let view = try PoolView(path: path)
         let s = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         let g = s.geometry
-        let pending = RedoLog.committedRecords(
-            in: view.base, geometry: g, checkpoint: s.checkpoint, salt: s.identity.salt
-        ).count
+        let scan = RedoLogScan.scan(
+            in: view.base, geometry: g, checkpoint: s.checkpoint, salt: s.identity.salt)
+        let pending = scan.records.count
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         return HeapInfo(
             path: path, uuid: s.identity.uuid.uuidString.lowercased(), version: HeapFormat.version,
@@ -87,7 +90,7 @@ public struct HeapInfo: Encodable, Sendable {
             slabSize: g.slabSize, slabCount: g.slabCount, lanes: g.laneCount, laneSize: g.laneSize,
             base: hex(s.state.bases[0]), bases: s.state.bases.map(hex), cleanShutdown: s.state.cleanShutdown,
             relocationPending: s.state.relocationPending, checkpoint: s.checkpoint,
-            pendingTransactions: pending,
+            pendingTransactions: pending, logDamage: scan.damage.map(\.description),
             root: s.rootAddress == 0 ? nil : hex(s.rootAddress),
             rootType: s.rootType == 0 ? nil : s.types[Int(s.rootType) - 1].description.name,
             types: s.types.map {

@@ -176,58 +176,6 @@ final class RedoLog: @unchecked Sendable {
         deinit { bytes.deallocate() }
     }
 
-    /// Every valid record newer than `checkpoint`, in sequence order.
-    static func committedRecords(
-        in base: UnsafeRawPointer, geometry: PoolGeometry, checkpoint: UInt64, salt: UInt64
-    ) -> [FoundRecord] {
-        var found: [FoundRecord] = []
-        let bounds = RedoRecord.Bounds(geometry: geometry)
-        func valid(_ record: UnsafeRawPointer, room: Int, lane: Int, after previous: UInt64) -> Bool {
-            let header = RedoRecord.header(record)
-            let length = Int(header.length)
-            return header.seq > previous && length >= HeapFormat.recordHeaderSize
-                && length <= room
-                && length % 8 == 0 && header.lane == UInt32(lane)
-                && RedoRecord.isSealed(record, header: header, salt: salt)
-                && RedoRecord.validateEntries(record, bounds: bounds)
-        }
-        for index in 0..<geometry.laneCount {
-            let lane = base + geometry.laneOffset(index)
-            if let part = RecordParts.readHeader(lane, laneSize: geometry.laneSize, salt: salt) {
-                // A lane holding a part of a multi-lane record holds nothing else.
-                if part.index == 0, part.seq > checkpoint,
-                    let bytes = RecordParts.gather(first: index, base: base, geometry: geometry, salt: salt)
-                {
-                    let storage = RecordStorage(bytes)
-                    if valid(storage.bytes, room: bytes.count, lane: index, after: checkpoint),
-                        RedoRecord.seq(storage.bytes) == part.seq
-                    {
-                        found.append(
-                            FoundRecord(seq: part.seq, record: storage.bytes, lane: index, storage: storage))
-                    }
-                }
-                continue
-            }
-            // The lane's records since it last started over form a chain of
-            // increasing sequence numbers from its first byte; the chain's
-            // older links may already be covered by the checkpoint.
-            var position = 0
-            var previous: UInt64 = 0
-            while position + HeapFormat.recordHeaderSize <= geometry.laneSize {
-                let record = lane + position
-                guard valid(record, room: geometry.laneSize - position, lane: index, after: previous) else {
-                    break
-                }
-                previous = RedoRecord.seq(record)
-                if previous > checkpoint {
-                    found.append(FoundRecord(seq: previous, record: record, lane: index, storage: nil))
-                }
-                position = roundUp(position + RedoRecord.length(record), HeapFormat.line)
-            }
-        }
-        return found.sorted { $0.seq < $1.seq }
-    }
-
     /// Stores a record's changes in place and flushes them (no fence); a
     /// record whose entries do not validate against `bounds` changes nothing.
     static func apply(_ record: UnsafeRawPointer, pool: PoolMemory, bounds: RedoRecord.Bounds) {
@@ -239,18 +187,21 @@ final class RedoLog: @unchecked Sendable {
         }
     }
 
-    /// Replays what recovery found, then moves the checkpoint past it (fenced).
-    /// Returns the number of records replayed.
-    static func replay(_ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64)
-        -> UInt64
-    {
+    /// Replays what recovery found, then moves the checkpoint past it (fenced),
+    /// or to `through` when that is later (records left unreplayed on
+    /// purpose, after damage the caller accepted, must never be replayed).
+    /// Returns the new checkpoint.
+    static func replay(
+        _ records: [FoundRecord], pool: PoolMemory, geometry: PoolGeometry, checkpoint: UInt64,
+        through: UInt64 = 0
+    ) -> UInt64 {
         let bounds = RedoRecord.Bounds(geometry: geometry)
         for found in records {
             apply(found.record, pool: pool, bounds: bounds)
         }
         pool.drain()
         pool.syncAll()
-        let last = records.last?.seq ?? checkpoint
+        let last = max(records.last?.seq ?? checkpoint, through, checkpoint)
         if last > checkpoint {
             let word = CheckedWord.encode(last, salt: pool.salt, tag: HeapFormat.checkpointOffset)
             pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
