@@ -163,3 +163,76 @@ final class RedoLogDamageTests: XCTestCase {
         assertUsageError(usage, mentions: "--discard-damaged needs --recover")
     }
 }
+
+/// The type count and the checkpoint are mirrored: a damage that passes one
+/// word's 16-bit check (1 in 65,536) disagrees with the other word instead
+/// of silently skipping committed records.
+final class MirroredCounterTests: XCTestCase {
+    func testACheckpointDamagedIntoAHigherValidWordSkipsNothing() throws {
+        let dir = try scratchDirectory(self)
+        let live = dir + "/live"
+        let heap = try PersistentHeap.create(path: live, size: 8 << 20)
+        let root = try buildList(heap, [])
+        let nodes = try heap.register(Node.self)
+        for value in 1...Int64(25) {
+            try heap.transaction { tx in
+                let node = try tx.allocate(nodes, Node(value: value, next: tx.read(root.field(\.head))))
+                try tx.write(node, to: root.field(\.head))
+            }
+        }
+        let crashed = dir + "/crashed"
+        try FileManager.default.copyItem(atPath: live, toPath: crashed)
+        let salt = heap.pool.salt
+        try heap.close()
+        // The damage the old single word let through: a checkpoint 20 ahead, with matching check bits.
+        let view = try PoolView(path: crashed)
+        let stored = try XCTUnwrap(MirroredCounter.checkpoint(view.base, salt: salt))
+        let forged = CheckedWord.encode(stored + 20, salt: salt, tag: HeapFormat.checkpointOffset)
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: crashed))
+        try handle.seek(toOffset: UInt64(HeapFormat.checkpointOffset))
+        try handle.write(contentsOf: withUnsafeBytes(of: forged) { Data($0) })
+        try handle.close()
+        let reopened = try PersistentHeap.open(path: crashed)
+        XCTAssertEqual(
+            reopened.openReport.replayedTransactions, 26, "the mirror keeps every committed record")
+        XCTAssertEqual(try listValues(reopened), Array((1...25).reversed()))
+        try reopened.close()
+    }
+
+    func testAPoolWithoutMirrorsOpensAndGetsThem() throws {
+        let path = try scratchDirectory(self) + "/pool"
+        let heap = try PersistentHeap.create(path: path, size: 8 << 20)
+        try buildList(heap, [1, 2])
+        let salt = heap.pool.salt
+        try heap.close()
+        // As written before the mirrors existed: zero words.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(HeapFormat.typeCountMirrorOffset))
+        try handle.write(contentsOf: Data(count: 16))
+        try handle.close()
+        let reopened = try PersistentHeap.open(path: path)
+        XCTAssertEqual(try listValues(reopened), [1, 2])
+        try reopened.close()
+        let view = try PoolView(path: path)
+        XCTAssertNotEqual(
+            view.base.load(fromByteOffset: HeapFormat.typeCountMirrorOffset, as: UInt64.self), 0)
+        XCTAssertEqual(MirroredCounter.typeCount(view.base, salt: salt), 2)
+    }
+
+    func testDisagreeingWordsGiveTheSmallerValue() throws {
+        let base = UnsafeMutableRawPointer.allocate(byteCount: HeapFormat.headerSize, alignment: 64)
+        defer { base.deallocate() }
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
+        let (p, m) = (HeapFormat.checkpointOffset, HeapFormat.checkpointMirrorOffset)
+        MirroredCounter.store(9, base, primary: p, mirror: m, salt: 7)
+        XCTAssertEqual(MirroredCounter.read(base, primary: p, mirror: m, salt: 7), 9)
+        base.storeBytes(of: CheckedWord.encode(12, salt: 7, tag: p), toByteOffset: p, as: UInt64.self)
+        XCTAssertEqual(
+            MirroredCounter.read(base, primary: p, mirror: m, salt: 7), 9, "torn or damaged: the older")
+        base.storeBytes(of: UInt64(0xdead), toByteOffset: p, as: UInt64.self)
+        XCTAssertEqual(
+            MirroredCounter.read(base, primary: p, mirror: m, salt: 7), 9, "one damaged word: the other")
+        base.storeBytes(of: UInt64(0xbeef), toByteOffset: m, as: UInt64.self)
+        XCTAssertNil(MirroredCounter.read(base, primary: p, mirror: m, salt: 7))
+    }
+}

@@ -210,7 +210,14 @@ struct pmh_pool_header {
 	struct pmh_state_slot state[2];
 	uint64_t type_count;		/* registered types (checked word) */
 	uint64_t checkpoint;		/* last sequence durable in place (checked word) */
-	uint8_t reserved0[48];
+	/*
+	 * Mirrors of the two words, each checked under its own offset: a damage
+	 * that passes one word's 16-bit check disagrees with the other word.
+	 * Zero in pools written before the mirrors existed.
+	 */
+	uint64_t type_count_mirror;
+	uint64_t checkpoint_mirror;
+	uint8_t reserved0[32];
 	struct pmh_root_line root;
 	uint8_t reserved1[PMH_HEADER_SIZE - 464];
 };
@@ -220,7 +227,9 @@ PMH_ASSERT_FIELD(pmh_pool_header, state, 256);
 PMH_ASSERT_FIELD(pmh_pool_header, state[1], 320);
 PMH_ASSERT_FIELD(pmh_pool_header, type_count, 384);
 PMH_ASSERT_FIELD(pmh_pool_header, checkpoint, 392);
-PMH_ASSERT_FIELD(pmh_pool_header, reserved0, 400);
+PMH_ASSERT_FIELD(pmh_pool_header, type_count_mirror, 400);
+PMH_ASSERT_FIELD(pmh_pool_header, checkpoint_mirror, 408);
+PMH_ASSERT_FIELD(pmh_pool_header, reserved0, 416);
 PMH_ASSERT_FIELD(pmh_pool_header, root, 448);
 PMH_ASSERT_FIELD(pmh_pool_header, root.type_id, 456);
 PMH_ASSERT_FIELD(pmh_pool_header, reserved1, 464);

@@ -30,6 +30,9 @@ enum HeapFormat {
     /// word's offset is also the tag its check bits are computed with.
     static let typeCountOffset = MemoryLayout<pmh_pool_header>.offset(of: \.type_count)!
     static let checkpointOffset = MemoryLayout<pmh_pool_header>.offset(of: \.checkpoint)!
+    /// The mirrors of the two counters (same cache line: one flush persists both).
+    static let typeCountMirrorOffset = MemoryLayout<pmh_pool_header>.offset(of: \.type_count_mirror)!
+    static let checkpointMirrorOffset = MemoryLayout<pmh_pool_header>.offset(of: \.checkpoint_mirror)!
     /// The root line (`pmh_root_line`): a native pointer (swizzled like any other) and its type id.
     static let rootLineOffset = MemoryLayout<pmh_pool_header>.offset(of: \.root)!
     static let rootPointerOffset = rootLineOffset + MemoryLayout<pmh_root_line>.offset(of: \.pointer)!

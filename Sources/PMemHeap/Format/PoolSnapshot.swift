@@ -28,10 +28,7 @@ struct PoolSnapshot {
         let salt = identity.salt
         let geometry = identity.geometry
         let (state, slot) = try PoolState.read(from: base, salt: salt, path: path)
-        let checkpointWord = base.load(fromByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
-        guard
-            let checkpoint = CheckedWord.decode(checkpointWord, salt: salt, tag: HeapFormat.checkpointOffset)
-        else {
+        guard let checkpoint = MirroredCounter.checkpoint(base, salt: salt) else {
             throw PMemError(
                 .corrupt, operation: "heap open", detail: "\(path): the checkpoint word is damaged")
         }

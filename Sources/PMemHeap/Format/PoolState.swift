@@ -71,6 +71,78 @@ struct PoolState: Equatable {
     }
 }
 
+/// A counter kept in two checked words (the type count, the checkpoint).
+///
+/// One word's 16-bit check lets 1 damage in 65,536 through, and a damaged
+/// checkpoint that passes would skip committed records. The mirror is
+/// checked under its own offset, so such a damage disagrees with it.
+/// Words are written primary first, then the mirror, then persisted
+/// together; on disagreement the smaller value is taken: a torn update
+/// leaves the older value there (both counters only grow), and for the
+/// checkpoint the smaller is always safe (replaying records already applied
+/// is idempotent, and no lane is reused before the larger value was durable).
+enum MirroredCounter {
+    /// The counter at `primary` and `mirror` in the pool at `base`, or `nil`
+    /// when neither word holds a checked value. A mirror of zero is absent
+    /// (a pool written before mirrors existed): the primary alone counts.
+    static func read(_ base: UnsafeRawPointer, primary: Int, mirror: Int, salt: UInt64) -> UInt64? {
+        let first = CheckedWord.decode(
+            base.load(fromByteOffset: primary, as: UInt64.self), salt: salt, tag: primary)
+        let rawMirror = base.load(fromByteOffset: mirror, as: UInt64.self)
+        guard rawMirror != 0 else { return first }
+        let second = CheckedWord.decode(rawMirror, salt: salt, tag: mirror)
+        switch (first, second) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    /// Stores `value` in both words (no flush: the caller persists the line).
+    static func store(
+        _ value: UInt64, _ base: UnsafeMutableRawPointer, primary: Int, mirror: Int, salt: UInt64
+    ) {
+        base.storeBytes(
+            of: CheckedWord.encode(value, salt: salt, tag: primary), toByteOffset: primary, as: UInt64.self)
+        base.storeBytes(
+            of: CheckedWord.encode(value, salt: salt, tag: mirror), toByteOffset: mirror, as: UInt64.self)
+    }
+
+    /// Persists both words of a counter (one cache line).
+    static func persist(_ pool: PoolMemory, primary: Int, mirror: Int) {
+        let start = min(primary, mirror)
+        pool.persist(pool.base + start, max(primary, mirror) + 8 - start)
+    }
+
+    /// The checkpoint of the pool at `base`.
+    static func checkpoint(_ base: UnsafeRawPointer, salt: UInt64) -> UInt64? {
+        read(
+            base, primary: HeapFormat.checkpointOffset, mirror: HeapFormat.checkpointMirrorOffset, salt: salt)
+    }
+
+    /// The registered type count of the pool at `base`.
+    static func typeCount(_ base: UnsafeRawPointer, salt: UInt64) -> UInt64? {
+        read(base, primary: HeapFormat.typeCountOffset, mirror: HeapFormat.typeCountMirrorOffset, salt: salt)
+    }
+
+    /// Stores and persists the checkpoint.
+    static func writeCheckpoint(_ value: UInt64, pool: PoolMemory) {
+        store(
+            value, pool.base, primary: HeapFormat.checkpointOffset, mirror: HeapFormat.checkpointMirrorOffset,
+            salt: pool.salt)
+        persist(pool, primary: HeapFormat.checkpointOffset, mirror: HeapFormat.checkpointMirrorOffset)
+    }
+
+    /// Stores and persists the type count.
+    static func writeTypeCount(_ value: UInt64, pool: PoolMemory) {
+        store(
+            value, pool.base, primary: HeapFormat.typeCountOffset, mirror: HeapFormat.typeCountMirrorOffset,
+            salt: pool.salt)
+        persist(pool, primary: HeapFormat.typeCountOffset, mirror: HeapFormat.typeCountMirrorOffset)
+    }
+}
+
 /// An 8-byte word whose top 16 bits check the low 48: updated with one
 /// aligned store (failure-atomic), and still able to tell damage from a value.
 enum CheckedWord {

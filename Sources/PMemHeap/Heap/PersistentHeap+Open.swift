@@ -46,13 +46,12 @@ extension PersistentHeap {
         (pool.base + g.slabDirectoryOffset).initializeMemory(
             as: UInt8.self, repeating: 0, count: g.slabCount * 8)
         pool.flush(pool.base + g.slabDirectoryOffset, g.slabCount * 8)
-        for (offset, tag) in [
-            (HeapFormat.typeCountOffset, HeapFormat.typeCountOffset),
-            (HeapFormat.checkpointOffset, HeapFormat.checkpointOffset),
-        ] {
-            pool.base.storeBytes(
-                of: CheckedWord.encode(0, salt: pool.salt, tag: tag), toByteOffset: offset, as: UInt64.self)
-        }
+        MirroredCounter.store(
+            0, pool.base, primary: HeapFormat.typeCountOffset, mirror: HeapFormat.typeCountMirrorOffset,
+            salt: pool.salt)
+        MirroredCounter.store(
+            0, pool.base, primary: HeapFormat.checkpointOffset, mirror: HeapFormat.checkpointMirrorOffset,
+            salt: pool.salt)
         pool.persist(pool.base, HeapFormat.headerSize)
         PoolState(generation: 1, cleanShutdown: false, bases: [pool.baseAddress]).write(
             into: pool, replacing: 1)
@@ -88,6 +87,9 @@ extension PersistentHeap {
         for type in types { try snapshot.checkCompatible(type) }
         let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
         var (state, slot, report) = try recover(pool: pool, snapshot: snapshot, options: options, path: path)
+        // Both counters in both words: a pool written before the mirrors existed gets them here.
+        MirroredCounter.writeTypeCount(UInt64(snapshot.types.count), pool: pool)
+        MirroredCounter.writeCheckpoint(report.checkpoint, pool: pool)
         state.generation += 1
         state.cleanShutdown = false
         state.write(into: pool, replacing: slot)

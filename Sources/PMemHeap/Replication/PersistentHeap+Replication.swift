@@ -98,9 +98,10 @@ extension PersistentHeap {
                         g.typeTableOffset + layout.types * HeapFormat.typeEntrySize,
                         UnsafeRawBufferPointer(
                             start: entries, count: (count - layout.types) * HeapFormat.typeEntrySize))
-                    body(
-                        HeapFormat.typeCountOffset,
-                        UnsafeRawBufferPointer(start: base + HeapFormat.typeCountOffset, count: 8))
+                    // Both words of the mirrored count (MirroredCounter).
+                    for offset in [HeapFormat.typeCountOffset, HeapFormat.typeCountMirrorOffset] {
+                        body(offset, UnsafeRawBufferPointer(start: base + offset, count: 8))
+                    }
                     layout.setTypes(count)
                 }
                 let entry = g.slabDirectoryOffset + slab * 8
@@ -120,9 +121,7 @@ extension PersistentHeap {
 
     /// Registered types as the pool's count word says (entries are persisted before the count).
     private func persistentTypeCount() -> Int {
-        let word = Atomic64.loadAcquire(
-            (pool.base + HeapFormat.typeCountOffset).assumingMemoryBound(to: UInt64.self))
-        return Int(CheckedWord.decode(word, salt: pool.salt, tag: HeapFormat.typeCountOffset) ?? 0)
+        Int(MirroredCounter.typeCount(pool.base, salt: pool.salt) ?? 0)
     }
 }
 

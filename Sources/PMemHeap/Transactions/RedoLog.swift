@@ -149,9 +149,7 @@ final class RedoLog: @unchecked Sendable {
     }
 
     private func storeCheckpoint(_ value: UInt64) {
-        let word = CheckedWord.encode(value, salt: pool.salt, tag: HeapFormat.checkpointOffset)
-        pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
-        pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+        MirroredCounter.writeCheckpoint(value, pool: pool)
         checkpoint = value
     }
 
@@ -203,9 +201,7 @@ final class RedoLog: @unchecked Sendable {
         pool.syncAll()
         let last = max(records.last?.seq ?? checkpoint, through, checkpoint)
         if last > checkpoint {
-            let word = CheckedWord.encode(last, salt: pool.salt, tag: HeapFormat.checkpointOffset)
-            pool.base.storeBytes(of: word, toByteOffset: HeapFormat.checkpointOffset, as: UInt64.self)
-            pool.persist(pool.base + HeapFormat.checkpointOffset, 8)
+            MirroredCounter.writeCheckpoint(last, pool: pool)
         }
         return last
     }

@@ -25,9 +25,7 @@ enum TypeTable {
     static func read(from base: UnsafeRawPointer, geometry: PoolGeometry, salt: UInt64, path: String) throws
         -> [StoredType]
     {
-        let word = base.load(fromByteOffset: HeapFormat.typeCountOffset, as: UInt64.self)
-        guard let count = CheckedWord.decode(word, salt: salt, tag: HeapFormat.typeCountOffset),
-            count <= geometry.typeCapacity
+        guard let count = MirroredCounter.typeCount(base, salt: salt), count <= geometry.typeCapacity
         else {
             throw PMemError(
                 .corrupt, operation: "heap open", detail: "\(path): the type count word is damaged")
@@ -89,11 +87,9 @@ enum TypeTable {
         writeCount(index + 1, pool: pool)
     }
 
-    /// Stores the count of entries in use (one failure-atomic word).
+    /// Stores the count of entries in use (two failure-atomic words, see `MirroredCounter`).
     static func writeCount(_ count: Int, pool: PoolMemory) {
-        let word = CheckedWord.encode(UInt64(count), salt: pool.salt, tag: HeapFormat.typeCountOffset)
-        pool.base.storeBytes(of: word, toByteOffset: HeapFormat.typeCountOffset, as: UInt64.self)
-        pool.persist(pool.base + HeapFormat.typeCountOffset, 8)
+        MirroredCounter.writeTypeCount(UInt64(count), pool: pool)
     }
 }
 
