@@ -206,6 +206,25 @@ public struct PersistPath: @unchecked Sendable, Equatable, CustomStringConvertib
         pmk_ops_memset_persist(ops, destination, Int32(value), count, movntThreshold)
     }
 
+    /// A path that records every flush and fence of the range a
+    /// `PersistenceTrace` watches (store-reordering checks; never for
+    /// production: every fence scans the traced range).
+    package static var traced: PersistPath {
+        PersistPath(ops: pmk_trace_ops(), reason: "traced for a store-reordering check")
+    }
+
+    /// Whether this is the recording path (`traced`).
+    package var isTraced: Bool { ops == pmk_trace_ops() }
+
+    private init(ops: UnsafePointer<pmk_persist_ops>, reason: String) {
+        self.flush = .clwb
+        self.copy = .temporal
+        self.reason = reason
+        self.movntThreshold = Int.max
+        self.movntReason = "copies never stream (traced)"
+        self.ops = ops
+    }
+
     /// The flush routine as a C function, for C loops that write back what
     /// they store (the heap's relocation); `nil` when no line needs writing
     /// back (eADR), so the caller skips the calls.

@@ -48,15 +48,31 @@ final class FormatCompatibilityTests: XCTestCase {
         let heap = try PersistentHeap.create(path: "\(dir)/pool", size: 8 << 20)
         defer { try? heap.close() }
         let records = try runGoldenTransactions(heap)
-        let golden = [
-            LegacyHeapBytes.allocateFirst, LegacyHeapBytes.allocateSecond, LegacyHeapBytes.writeWriteFree,
-        ]
-        XCTAssertEqual(records.count, golden.count)
+        XCTAssertEqual(records.count, 3)
+        let header = MemoryLayout<pmh_redo_record_header>.size
         let checksum = MemoryLayout<pmh_redo_record_header>.offset(of: \.checksum)!
-        for (record, expected) in zip(records, golden) {
-            // Everything but the checksum, which the pool's random UUID seeds.
-            XCTAssertEqual(Array(record[..<checksum]), Array(expected[..<checksum]))
-            XCTAssertEqual(Array(record[(checksum + 8)...]), Array(expected[(checksum + 8)...]))
+        // Writes and frees encode exactly as before (all but the checksum, which the pool's random UUID seeds).
+        let expected = LegacyHeapBytes.writeWriteFree
+        XCTAssertEqual(Array(records[2][..<checksum]), Array(expected[..<checksum]))
+        XCTAssertEqual(Array(records[2][(checksum + 8)...]), Array(expected[(checksum + 8)...]))
+        // An allocation's record is the old one plus one store of the new
+        // object's initial bytes (Transaction.logInitialBytes): the same
+        // setBits entry, then a 16-byte store holding the node.
+        for (record, (old, value)) in zip(
+            records, [(LegacyHeapBytes.allocateFirst, Int64(7)), (LegacyHeapBytes.allocateSecond, Int64(8))])
+        {
+            let oldHeader = buffer(old).load(as: pmh_redo_record_header.self)
+            let newHeader = buffer(record).load(as: pmh_redo_record_header.self)
+            XCTAssertEqual(newHeader.seq, oldHeader.seq)
+            XCTAssertEqual(newHeader.nentries, oldHeader.nentries + 1)
+            XCTAssertEqual(newHeader.length, oldHeader.length + 32)
+            XCTAssertEqual(
+                Array(record[header..<old.count]), Array(old[header...]), "the old entries, unchanged")
+            let store = RedoEntryCodec.decode(buffer(Array(record[old.count...])))
+            XCTAssertEqual(store.kind, .store)
+            XCTAssertEqual(store.value, 16)
+            XCTAssertEqual(store.data.load(as: Int64.self), value)
+            XCTAssertEqual(store.data.load(fromByteOffset: 8, as: UInt64.self), 0, "next is null")
         }
     }
 

@@ -45,6 +45,27 @@ final class LogRegionTests: XCTestCase {
         XCTAssertEqual(reopened.nextSequence, 6)
     }
 
+    func testAPayloadThatIsNotAWholeNumberOfWordsIsNeverReadPastItsEnd() throws {
+        // The payload ends right before a page no one may read: the writer
+        // used to copy it rounded up to 8 bytes (found by AddressSanitizer).
+        let page = Int(getpagesize())
+        let pages = try XCTUnwrap(
+            mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(pages, 2 * page) }
+        XCTAssertEqual(mprotect(pages + page, page, PROT_NONE), 0)
+        let payload = UnsafeRawBufferPointer(start: pages + page - 13, count: 13)
+        (pages + page - 13).initializeMemory(as: UInt8.self, repeating: 0xab, count: 13)
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        let writer = LogWriter(region: region, policy: .fail)
+        _ = try writer.append(kind: .transaction, transaction: 1, payload: payload)
+        var scanner = LogScanner(region: region, from: region.reclaimPoint())
+        let record = try XCTUnwrap(scanner.next())
+        XCTAssertEqual(record.header.payloadLength, 13)
+        let stored = UnsafeRawBufferPointer(start: record.bytes + LogFormat.headerSize, count: 13)
+        XCTAssertEqual(Array(stored), Array(repeating: 0xab, count: 13))
+    }
+
     func testATornRecordEndsTheLog() throws {
         let dir = TemporaryDirectory()
         let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)

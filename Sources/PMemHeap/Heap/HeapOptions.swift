@@ -52,6 +52,9 @@ public struct HeapOpenOptions: Sendable {
     public var plainFile: PMemMapping.PlainFilePolicy?
     /// What to do when the redo log holds a damaged committed record; by default refuse.
     public var damagedLog: DamagedLogPolicy
+    /// A persist path other than the mapping's: the recording path of a
+    /// store-reordering check (`PersistPath.traced`).
+    package var persistPath: PersistPath?
 
     /// Options; the defaults suit applications.
     public init(
@@ -84,6 +87,8 @@ public struct HeapCreateOptions: Sendable {
     /// What a plain file counts as (see `PMemMapping.PlainFilePolicy`); by
     /// default `PMEMKIT_FILE_BACKING`, else emulated PMem.
     public var plainFile: PMemMapping.PlainFilePolicy?
+    /// A persist path other than the mapping's (see `HeapOpenOptions.persistPath`).
+    package var persistPath: PersistPath?
 
     /// Options; the defaults suit most pools.
     public init(

@@ -20,7 +20,7 @@ extension PersistentHeap {
                 size: size, create: true, plainFile: options.plainFile, requirePMem: options.requirePMem))
         let lock = try lockPool(path)
         let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
-        let pool = PoolMemory(mapping: mapping, salt: identity.salt)
+        let pool = PoolMemory(mapping: mapping, salt: identity.salt, persistPath: options.persistPath)
         format(pool, identity: identity)
         do { try pool.checkDurability() } catch {
             Foundation.close(lock)
@@ -85,7 +85,8 @@ extension PersistentHeap {
                 .busy, operation: "heap open", detail: "\(path) changed while it was being opened")
         }
         for type in types { try snapshot.checkCompatible(type) }
-        let pool = PoolMemory(mapping: mapping, salt: snapshot.identity.salt)
+        let pool = PoolMemory(
+            mapping: mapping, salt: snapshot.identity.salt, persistPath: options.persistPath)
         var (state, slot, report) = try recover(pool: pool, snapshot: snapshot, options: options, path: path)
         // Both counters in both words: a pool written before the mirrors existed gets them here.
         MirroredCounter.writeTypeCount(UInt64(snapshot.types.count), pool: pool)

@@ -255,7 +255,7 @@ public final class PersistentHeap: @unchecked Sendable {
     public func allocate<T>(_ type: TypeHandle<T>) throws -> PersistentPointer<T> {
         try transaction { tx in
             let raw = try tx.allocateSlot(typeID: type.id, size: MemoryLayout<T>.size)
-            tx.zeroFresh(raw, MemoryLayout<T>.size)
+            try tx.zeroFresh(raw, MemoryLayout<T>.size)
             return PersistentPointer(raw.assumingMemoryBound(to: T.self))
         }
     }

@@ -19,22 +19,28 @@ final class PoolMemory: @unchecked Sendable {
     /// Unmaps a private view on deinit.
     private let unmap: (() -> Void)?
     /// Whether durability comes from msync (a `file` backing), and whether
-    /// it comes from CPU flushes and fences: plain flags, so the commit path
-    /// tests one byte instead of the optional persist path (whose strings a
-    /// test of `cpuPath` may retain and release).
+    /// records and new objects are written with streaming stores (a CPU
+    /// persist path, not traced): plain flags, so the commit path tests one
+    /// byte instead of the optional persist path (whose strings a test of
+    /// `cpuPath` may retain and release).
     private let syncsWithMsync: Bool
-    let flushesWithCPU: Bool
+    let usesStreamingStores: Bool
 
     /// A pool on a PMem (or emulated) mapping.
-    init(mapping: PMemMapping, salt: UInt64) {
+    ///
+    /// - Parameter persistPath: a path other than the mapping's (the traced
+    ///   path of a store-reordering check); `nil`: the mapping's.
+    init(mapping: PMemMapping, salt: UInt64, persistPath: PersistPath? = nil) {
+        let path = persistPath ?? mapping.persistPath
         self.base = mapping.base
         self.size = mapping.size
         self.salt = salt
-        self.cpuPath = mapping.persistPath
+        self.cpuPath = path
         self.mapping = mapping
         self.unmap = nil
-        self.syncsWithMsync = mapping.persistPath == nil
-        self.flushesWithCPU = mapping.persistPath != nil
+        self.syncsWithMsync = path == nil
+        // A traced path sees every byte it makes durable through its flushes: no streaming stores then.
+        self.usesStreamingStores = path != nil && !(path?.isTraced ?? false)
     }
 
     /// A private view: stores stay in this process and are never flushed.
@@ -46,7 +52,7 @@ final class PoolMemory: @unchecked Sendable {
         self.mapping = nil
         self.unmap = unmap
         self.syncsWithMsync = false
-        self.flushesWithCPU = false
+        self.usesStreamingStores = false
     }
 
     deinit { unmap?() }

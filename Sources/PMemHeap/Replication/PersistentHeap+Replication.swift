@@ -74,10 +74,10 @@ extension PersistentHeap {
     /// Calls `body(offset, bytes)` with the in-place writes `transaction`
     /// depends on that its record does not carry, in the order a replica
     /// applies them before the record: type table entries and the type count
-    /// (for types `layout` lacks), directory entries of slabs it allocates
-    /// in for the first time, and the initial bytes of each object it
-    /// allocates. Call it from a heap observer (before the record is applied
-    /// in place, so the objects hold their initial values).
+    /// (for types `layout` lacks) and directory entries of slabs it allocates
+    /// in for the first time. (A new object's initial bytes are in the
+    /// record itself: see `Transaction.logInitialBytes`.) Call it from a heap
+    /// observer.
     package func forEachInPlaceWrite(
         of transaction: CommittedTransaction, layout: inout ReplicatedLayout,
         _ body: (Int, UnsafeRawBufferPointer) -> Void
@@ -89,7 +89,7 @@ extension PersistentHeap {
             guard entry.kind == .setBits, offset >= g.slabsOffset else { return }
             let slab = (offset - g.slabsOffset) / g.slabSize
             let typeID = Int(Atomic64.loadAcquire(allocator.slabTypes + slab))
-            guard let type = allocator.types[typeID] else { return }
+            guard allocator.types[typeID] != nil else { return }
             if !layout.hasSlab(slab) {
                 if typeID > layout.types {
                     let count = persistentTypeCount()
@@ -107,14 +107,6 @@ extension PersistentHeap {
                 let entry = g.slabDirectoryOffset + slab * 8
                 body(entry, UnsafeRawBufferPointer(start: base + entry, count: 8))
                 layout.addSlab(slab)
-            }
-            let word = (offset - g.slabOffset(slab)) / 8
-            var bits = entry.value
-            while bits != 0 {
-                let slot = word * 64 + bits.trailingZeroBitCount
-                bits &= bits - 1
-                let object = g.slabOffset(slab) + type.layout.objectsOffset + slot * type.layout.stride
-                body(object, UnsafeRawBufferPointer(start: base + object, count: type.description.size))
             }
         }
     }

@@ -8,7 +8,8 @@ import Foundation
 /// Writes are redo-logged: they take effect at commit, so a read inside the
 /// transaction must use `read` or `update` to see them. A new object's
 /// initial value is written straight into its slot (nothing refers to it
-/// before commit). Transactions that touch the same data must be ordered by
+/// before commit) and logged in the record too (`logInitialBytes`).
+/// Transactions that touch the same data must be ordered by
 /// the caller (a lock); the heap orders their commits accordingly.
 ///
 /// Only use a transaction inside the closure that received it.
@@ -30,9 +31,6 @@ public final class Transaction {
     /// as needed; at commit it is streamed into the lane.
     @exclusivity(unchecked) var recordStart: UnsafeMutableRawPointer
     @exclusivity(unchecked) var recordCapacity: Int
-    /// New objects written in place, flushed just before the commit's fence
-    /// (flushing earlier would make every later atomic instruction wait).
-    @exclusivity(unchecked) var fresh: [(UnsafeMutableRawPointer, Int)] = []
 
     init(heap: PersistentHeap, lane: Lane, context: ThreadContext) {
         self.heap = heap
@@ -170,7 +168,7 @@ public final class Transaction {
         let raw = try allocateSlot(typeID: type.id, size: MemoryLayout<T>.size)
         let typed = raw.assumingMemoryBound(to: T.self)
         typed.initialize(to: initial)
-        flushFresh(raw, MemoryLayout<T>.size)
+        try logInitialBytes(raw, MemoryLayout<T>.size)
         return PersistentPointer(typed)
     }
 
@@ -189,29 +187,26 @@ public final class Transaction {
                 .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
         }
         let raw = try allocateSlot(typeID: typeID, size: type.description.size)
-        zeroFresh(raw, type.description.size)
+        try zeroFresh(raw, type.description.size)
         return raw
     }
 
-    /// Zeroes a new object: whole lines with streaming stores (no read for
-    /// ownership, nothing to flush; the commit's fence orders them), the rest
-    /// with plain stores flushed before the fence.
-    func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
-        let whole = size & ~(HeapFormat.line - 1)
-        if heap.pool.flushesWithCPU && Int(bitPattern: raw) % HeapFormat.line == 0 && whole > 0 {
-            StreamingStore.zero(raw, whole)
-            if whole < size {
-                (raw + whole).initializeMemory(as: UInt8.self, repeating: 0, count: size - whole)
-                flushFresh(raw + whole, size - whole)
-            }
-        } else {
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            flushFresh(raw, size)
-        }
+    /// Zeroes a new object in place and logs its bytes (see `logInitialBytes`).
+    func zeroFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) throws {
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        try logInitialBytes(raw, size)
     }
 
-    @usableFromInline func flushFresh(_ raw: UnsafeMutableRawPointer, _ size: Int) {
-        fresh.append((raw, size))
+    /// Logs a new object's initial bytes, written in place already (so this
+    /// transaction reads them), as a store of the redo record.
+    ///
+    /// The record must carry them: before the commit's one fence, its lines
+    /// and the object's may reach the media in any order, so a power failure
+    /// can leave the record whole (it validates, recovery replays it) and
+    /// the object's lines not. Replaying the stored bytes makes the object
+    /// whole whatever reached the media. (Found by the store-reordering check.)
+    @usableFromInline func logInitialBytes(_ raw: UnsafeMutableRawPointer, _ size: Int) throws {
+        try appendStore(UnsafeRawPointer(raw), UnsafeRawPointer(raw), size)
     }
 
     /// Reserves a slot and logs its bitmap bit; returns the slot's address.
@@ -324,13 +319,12 @@ public final class Transaction {
         // Observers first: their locked instructions then precede every streaming store and flush
         // of the commit (on some CPUs each locked instruction waits for those to drain).
         notifyFenceObservers(seq: seq, record: record, length: length)
-        if pool.flushesWithCPU {
+        if pool.usesStreamingStores {
             StreamingStore.copy(to: destination, from: record, length)
         } else {
             destination.copyMemory(from: record, byteCount: length)
             pool.flush(destination, length)
         }
-        for (object, size) in fresh { pool.flush(object, size) }
         CrashPoints.reach("record written, not fenced")
         pool.drain()
         CrashPoints.reach("committed, not applied")
@@ -377,7 +371,6 @@ public final class Transaction {
         let record = recordStart
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
         notifyFenceObservers(seq: seq, record: record, length: length)
-        for (object, size) in fresh { pool.flush(object, size) }
         for (index, part) in lanes.enumerated() {
             let start = index * perLane
             let payload = min(perLane, length - start)
@@ -431,7 +424,7 @@ public final class Transaction {
         guard heap.hasFenceObservers else { return }
         let committed = CommittedTransaction(
             sequence: seq, recordBytes: UnsafeRawBufferPointer(start: record, count: length),
-            bounds: heap.log.bounds, fenceFollows: heap.pool.flushesWithCPU)
+            bounds: heap.log.bounds, fenceFollows: heap.pool.usesStreamingStores)
         let observers = heap.fenceObservers
         for index in 0..<observers.count {
             observers[index]._withUnsafeGuaranteedRef { $0.committing(committed) }
@@ -447,7 +440,6 @@ public final class Transaction {
 
     private func finish() {
         if !freed.isEmpty { freed.removeAll(keepingCapacity: true) }
-        if !fresh.isEmpty { fresh.removeAll(keepingCapacity: true) }
         cursor = 0
         count = 0
     }

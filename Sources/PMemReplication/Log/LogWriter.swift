@@ -167,17 +167,25 @@ public final class LogWriter: @unchecked Sendable {
         // The checksum needs the payload where the header expects it: compute it over the source.
         fields.writeHeader(to: header, payload: payload, salt: region.salt)
         let padded = (payload.count + 7) & ~7
+        // The payload's whole words come from the caller's buffer; a partial
+        // last word is zero-padded here, never read past the buffer's end.
+        let whole = payload.count & ~7
+        var tail: UInt64 = 0
+        if whole < payload.count {
+            withUnsafeMutableBytes(of: &tail) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[whole...]))
+            }
+        }
+        let body = destination + LogFormat.headerSize
         if region.mapping.persistPath != nil {
             StreamingStore.copy(to: destination, from: header, LogFormat.headerSize)
-            if padded > 0 {
-                StreamingStore.copy(
-                    to: destination + LogFormat.headerSize, from: payload.baseAddress!, padded)
-            }
+            if whole > 0 { StreamingStore.copy(to: body, from: payload.baseAddress!, whole) }
+            if whole < padded { StreamingStore.store(tail, to: body + whole) }
         } else {
             destination.copyMemory(from: header, byteCount: LogFormat.headerSize)
             if padded > 0 {
-                (destination + LogFormat.headerSize).copyMemory(
-                    from: payload.baseAddress!, byteCount: padded)
+                if whole > 0 { body.copyMemory(from: payload.baseAddress!, byteCount: whole) }
+                if whole < padded { (body + whole).storeBytes(of: tail, as: UInt64.self) }
             }
             region.mapping.persist(destination, LogFormat.headerSize + padded)
         }
