@@ -65,6 +65,18 @@ enum BasePlacement {
                     + bases.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
                     + ", and none is free")
         }
+        // Where the kernel places it first: inside whatever address ranges this process may use
+        // (a sanitizer's runtime reserves some, and a fixed mapping there kills the process).
+        // A range that may hold the pool's pointers is kept mapped while asking again, so the kernel
+        // moves on from it.
+        var declined: [PMemMapping] = []
+        for _ in 0..<8 {
+            guard let mapping = try attempt(nil) else { break }
+            let base = UInt64(UInt(bitPattern: mapping.base))
+            if !bases.contains(where: { overlaps($0, base) }) { return mapping }
+            declined.append(mapping)
+        }
+        declined.removeAll()
         for candidate in candidates(span: span) where !bases.contains(where: { overlaps($0, candidate) }) {
             if let mapping = try attempt(candidate) { return mapping }
         }
