@@ -66,6 +66,9 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         }
     }
 
+    /// The largest type the heap stores (1 GiB); a slab must hold one besides.
+    static let maximumSize = 1 << 30
+
     /// Throws `invalidArgument` naming what cannot be stored.
     func validate() throws {
         func bad(_ what: String) -> PMemError {
@@ -74,7 +77,7 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         guard !name.isEmpty, name.utf8.count <= HeapFormat.typeNameCapacity else {
             throw bad("the name must have 1 to \(HeapFormat.typeNameCapacity) UTF-8 bytes")
         }
-        guard size > 0, size <= 1 << 30 else { throw bad("size \(size) is out of range") }
+        guard size > 0, size <= Self.maximumSize else { throw bad("size \(size) is out of range") }
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= 4096 else {
             throw bad("alignment \(alignment) is not a power of two up to 4096")
         }
@@ -84,7 +87,8 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
             )
         }
         for (i, offset) in pointerOffsets.enumerated() {
-            guard offset >= 0, offset % 8 == 0, offset + 8 <= size else {
+            // `offset <= size - 8`, not `offset + 8 <= size`: an offset near Int.max must not overflow.
+            guard offset >= 0, offset % 8 == 0, offset <= size - 8 else {
                 throw bad("pointer offset \(offset) is not an 8-byte aligned field inside \(size) bytes")
             }
             guard i == 0 || pointerOffsets[i - 1] != offset else {

@@ -62,7 +62,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 mapping: try PMemMapping(
                     path: "\(directory)/journal",
                     options: .init(size: ReplicaJournal.dataOffset + maxBatchBytes, create: true)))
-            state = ReplicaState.read(stateSlots)
+            state = try ReplicaState.read(stateSlots, path: "\(directory)/state")
             try openPools()
             try replayJournal()
         } catch {
@@ -89,7 +89,7 @@ public final class ReplicaStore: @unchecked Sendable {
 
     /// Applies again a batch that reached the journal but not the state.
     private func replayJournal() throws {
-        guard let entry = journal.entry(), entry.lastSequence > state.appliedSequence,
+        guard let entry = try journal.entry(), entry.lastSequence > state.appliedSequence,
             entry.firstSequence <= state.appliedSequence + 1 || state.appliedSequence == 0,
             let logUUID = state.logUUID
         else { return }
@@ -161,6 +161,10 @@ public final class ReplicaStore: @unchecked Sendable {
     {
         func reject(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica store", detail: why)
+        }
+        // Counted up once per record below: from out of range, that would overflow.
+        guard firstSequence < LogFormat.counterLimit else {
+            throw reject("first sequence \(firstSequence) is out of range")
         }
         let fresh = state.appliedSequence == 0
         if !fresh && firstSequence > state.appliedSequence + 1 {
@@ -392,6 +396,6 @@ extension ReplicaStore {
                 .notFound, operation: "replica status", detail: "\(directory) is not a replica store")
         }
         let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
-        return ReplicaState.read(ReplicaState.slots(in: mapping))
+        return try ReplicaState.read(ReplicaState.slots(in: mapping), path: path)
     }
 }
