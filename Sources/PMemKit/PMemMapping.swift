@@ -129,15 +129,19 @@ public final class PMemMapping: @unchecked Sendable {
             guard stat(path, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
         }
         let fileType = st.st_mode & S_IFMT
-        guard fileType == S_IFREG || fileType == S_IFCHR || fileType == S_IFBLK else {
-            throw PMemError(
-                .invalidArgument, operation: "map",
-                detail: "\(path) is not a file, a DAX character device or a block device")
-        }
-        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
+        // Refused before the open: a FIFO would block it, and a character
+        // device that is not DAX (a terminal, /dev/zero) is not opened at all.
+        try InputFile.checkMappable(st, path: path, operation: "map")
+        // Without blocking (no effect on files and DAX devices): a path replaced
+        // by a FIFO since the stat opens at once, and is refused below.
+        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
         var ok = false
         defer { if !ok { close(fd) } }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_dev == st.st_dev, opened.st_ino == st.st_ino else {
+            throw PMemError(.busy, operation: "map", detail: "\(path) changed while it was being opened")
+        }
 
         let objectSize: Int
         let location: DeviceLocation?

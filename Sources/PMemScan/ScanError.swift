@@ -8,6 +8,9 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
     case badCompileCommands(path: String, reason: String)
     /// Nothing to analyze: no files and no compilation database entries.
     case noInput
+    /// A source file or compilation database that is not a regular file (a
+    /// FIFO, a device, a directory): refused before libclang opens it.
+    case notRegularFile(path: String, kind: String)
 
     /// `analyze: what went wrong`, one line.
     public var description: String {
@@ -18,6 +21,8 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
             return "analyze: libclang could not parse \(path) (CXErrorCode \(code))"
         case .badCompileCommands(let path, let reason):
             return "analyze: bad compilation database \(path): \(reason)"
+        case .notRegularFile(let path, let kind):
+            return "analyze: \(path) is \(kind), not a regular file"
         case .noInput:
             return "analyze: no source files to analyze (name files or pass --compile-commands)"
         }

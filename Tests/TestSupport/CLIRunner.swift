@@ -16,14 +16,21 @@ public enum CLI {
     /// The build products directory (where the test bundle and the executables live).
     public static var productsDirectory: URL { Bundle.main.bundleURL }
 
-    /// Runs `pmemctl` with `arguments` and `environment` additions.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
-        try run(executable: "pmemctl", arguments, environment: environment)
+    /// Runs `pmemctl` with `arguments` and `environment` additions; with a
+    /// `timeout`, a run still going after that many seconds is killed.
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], timeout: Double? = nil
+    ) throws -> CLIResult {
+        try run(executable: "pmemctl", arguments, environment: environment, timeout: timeout)
     }
 
-    /// Runs the built `executable` with `arguments` and `environment` additions.
+    /// Runs the built `executable` with `arguments` and `environment` additions;
+    /// with a `timeout`, a run still going after that many seconds is killed
+    /// (its status is then 128 + SIGKILL and stderr says so), so a test of
+    /// something that must not hang fails instead of hanging.
     public static func run(
-        executable: String, _ arguments: [String], environment: [String: String] = [:]
+        executable: String, _ arguments: [String], environment: [String: String] = [:],
+        timeout: Double? = nil
     ) throws -> CLIResult {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent(executable)
@@ -34,12 +41,22 @@ public enum CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let killer = timeout.map { seconds in
+            let pid = process.processIdentifier
+            let item = DispatchWorkItem { kill(pid, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+            return item
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        killer?.cancel()
+        let killed = process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
         return CLIResult(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+            status: killed ? 128 + SIGKILL : process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+                + (killed ? "(killed after \(timeout ?? 0) s: it hung)\n" : ""))
     }
 }
 

@@ -158,8 +158,7 @@ extension PersistentHeap {
         let block = UnsafeMutableRawPointer.allocate(
             byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
         defer { block.deallocate() }
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let fd = try InputFile.openForReading(path, operation: "heap open")
         defer { Foundation.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
@@ -185,9 +184,11 @@ extension PersistentHeap {
     }
 
     /// Takes an exclusive lock on the pool so two processes never open it at once.
+    ///
+    /// The first thing open does: a path that is no pool file or DAX device
+    /// (a FIFO, whose open would block) is refused here, before it is opened.
     static func lockPool(_ path: String) throws -> Int32 {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let fd = try InputFile.openForReading(path, operation: "heap open")
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno
             Foundation.close(fd)

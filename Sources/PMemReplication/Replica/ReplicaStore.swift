@@ -44,6 +44,13 @@ public final class ReplicaStore: @unchecked Sendable {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw PMemError.system("mkdir", errno: errno, detail: directory)
         }
+        let kind = InputFile.Kind(
+            mode: try InputFile.status(of: directory, operation: "replica store").st_mode)
+        guard kind == .directory else {
+            throw PMemError(
+                .invalidArgument, operation: "replica store",
+                detail: "\(directory) is \(kind.rawValue), not a directory")
+        }
         let lock = Foundation.open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw PMemError.system("open", errno: errno, detail: "\(directory)/lock") }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
