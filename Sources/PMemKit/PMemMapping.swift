@@ -104,6 +104,9 @@ public final class PMemMapping: @unchecked Sendable {
     /// Regions whose WPQ a deep flush writes to.
     private let deepFlushTargets: [RegionDeepFlush]
     private let fd: Int32
+    /// Whether this mapping created the file (`Options.create` and it did not
+    /// exist): a caller whose later steps fail removes it, and only then.
+    public let createdFile: Bool
     /// The first msync failure of a `file` backing; never cleared.
     private let firstFailure = Mutex<PMemError?>(nil)
 
@@ -117,6 +120,10 @@ public final class PMemMapping: @unchecked Sendable {
         _ = try Overrides.current()
         self.path = path
         var st = stat()
+        var created = false
+        var ok = false
+        // A file made here and then refused (not PMem, not mappable) is removed: nothing half-made stays.
+        defer { if created && !ok { unlink(path) } }
         if stat(path, &st) != 0 {
             guard errno == ENOENT, options.create else {
                 throw PMemError.system("open", errno: errno, detail: path)
@@ -126,8 +133,10 @@ public final class PMemMapping: @unchecked Sendable {
                     .invalidArgument, operation: "create", detail: "\(path): a new file needs a size")
             }
             try Self.createFile(path, size: size)
+            created = true
             guard stat(path, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
         }
+        createdFile = created
         let fileType = st.st_mode & S_IFMT
         // Refused before the open: a FIFO would block it, and a character
         // device that is not DAX (a terminal, /dev/zero) is not opened at all.
@@ -136,7 +145,6 @@ public final class PMemMapping: @unchecked Sendable {
         // by a FIFO since the stat opens at once, and is refused below.
         let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
-        var ok = false
         defer { if !ok { close(fd) } }
         var opened = stat()
         guard fstat(fd, &opened) == 0, opened.st_dev == st.st_dev, opened.st_ino == st.st_ino else {
