@@ -102,3 +102,40 @@ final class CraftedPoolTests: XCTestCase {
         }
     }
 }
+
+/// A slab's layout is found in a few steps however large the slab: a
+/// crafted geometry may claim slabs of up to 64 TiB.
+final class SlabLayoutTests: XCTestCase {
+    /// The layout the way it was first computed: counting down one object at a time.
+    private func countedDown(stride: Int, alignment: Int, slabSize: Int) -> Int {
+        let start = max(64, alignment)
+        var n = slabSize / stride
+        while n > 0 && roundUp((n + 63) / 64 * 8, start) + n * stride > slabSize { n -= 1 }
+        return n
+    }
+
+    func testTheCountIsTheLargestThatFitsAsBefore() {
+        for slabSize in [4096, 8192, 65536, 1 << 20] {
+            for stride in [8, 16, 24, 40, 64, 72, 200, 4096] {
+                for alignment in [8, 64, 4096] where alignment <= stride {
+                    let expected = countedDown(stride: stride, alignment: alignment, slabSize: slabSize)
+                    XCTAssertEqual(
+                        SlabLayout(stride: stride, alignment: alignment, slabSize: slabSize)?.count ?? 0,
+                        expected, "slab \(slabSize), stride \(stride), alignment \(alignment)")
+                }
+            }
+        }
+    }
+
+    func testAHugeSlabOfSmallObjectsIsLaidOutAtOnce() {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var count = 0
+        Thread {
+            count = SlabLayout(stride: 8, alignment: 8, slabSize: 1 << 46)?.count ?? 0
+            done.signal()
+        }.start()
+        // Before, 2^37 steps: minutes to hours.
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "the layout is computed in well under 10 s")
+        XCTAssertGreaterThan(count, 0)
+    }
+}
