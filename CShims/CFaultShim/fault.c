@@ -52,6 +52,7 @@ static struct saved_handler previous_segv;
 static struct saved_handler previous_bus;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static int report_fd = 2;
+static void (*lookup_hook)(int id);	/* tests only (atomic) */
 
 /*
  * The fault this thread is passing on to the handler we replaced (chain).
@@ -328,12 +329,25 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	struct pmk_fault_event f;
 	struct range r;
 	uint32_t decision;
+	void (*hook)(int id);
 	int id;
 
 	id = range_lookup((uintptr_t)si->si_addr, &r);
 	/* A SIGBUS is ours only from a userfaultfd range (a truncated file's is not). */
 	if (id < 0 || (sig == SIGBUS && r.mechanism != PMK_MECHANISM_USERFAULTFD)) {
 		chain(sig, si, ctx);
+		errno = saved_errno;
+		return;
+	}
+	hook = __atomic_load_n(&lookup_hook, __ATOMIC_ACQUIRE);
+	if (hook)
+		hook(id);
+	/*
+	 * Removed (and perhaps replaced) since the lookup: acting on the copy
+	 * could lift another range's protection or use a freed key. The access
+	 * runs again and faults anew where something still protects it.
+	 */
+	if (!range_hold(id, r.seq)) {
 		errno = saved_errno;
 		return;
 	}
@@ -354,6 +368,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 	    (r.access == PMK_ACCESS_READ_WRITE ||
 	     (r.access == PMK_ACCESS_READ && !f.write))) {
 		pkeys_set_in_frame(uc, r.pkey, r.access);
+		range_unhold(id);
 		errno = saved_errno;
 		return;
 	}
@@ -377,7 +392,16 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 			fault_deny(&r, id, &f, "the handler thread itself faulted");
 			break;
 		}
+		/*
+		 * Not held while the handler thread decides: its handler may
+		 * remove this very range, which waits for every hold to end.
+		 */
+		range_unhold(id);
 		decision = handoff_delegate(&f);
+		if (!range_hold(id, r.seq)) {
+			errno = saved_errno;
+			return;
+		}
 		if (decision == PMK_DECISION_ALLOW)
 			fault_lift_range(&r, id, uc);
 		else if (decision == PMK_DECISION_DENY)
@@ -389,6 +413,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 		fault_deny(&r, id, &f, NULL);
 		break;
 	}
+	range_unhold(id);
 	errno = saved_errno;
 }
 
@@ -449,4 +474,10 @@ int pmk_fault_signal_install(void)
 void pmk_fault_set_report_fd(int fd)
 {
 	__atomic_store_n(&report_fd, fd, __ATOMIC_RELAXED);
+}
+
+/* pmk_fault_set_lookup_hook -- for tests: called between a fault's lookup and its action */
+void pmk_fault_set_lookup_hook(void (*hook)(int id))
+{
+	__atomic_store_n(&lookup_hook, hook, __ATOMIC_RELEASE);
 }

@@ -24,6 +24,7 @@ struct range {
 	uint32_t action;	/* atomic */
 	uint32_t has_none;	/* userfaultfd: some part is mprotect'ed PROT_NONE */
 	uint64_t faults;	/* atomic */
+	uint32_t users;		/* fault paths acting on the entry (atomic, see range_hold) */
 	size_t object_size;
 	size_t first_object;
 	char label[PMK_FAULT_LABEL_MAX];
@@ -35,6 +36,18 @@ extern size_t fault_page_size;
 
 /* range_lookup -- a consistent copy of the live range holding @addr; its id or -1 (no locks) */
 int range_lookup(uintptr_t addr, struct range *out);
+
+/*
+ * range_hold -- keep entry @id as the fault path copied it (sequence @seq)
+ * while it acts on the copy: false when the entry changed since (the range
+ * was removed, and perhaps another put in its place), when the fault path
+ * must not act but let the access run again. A removal waits for every
+ * hold to end before it lifts the range's protection and frees its id.
+ */
+bool range_hold(int id, uint32_t seq);
+
+/* range_unhold -- end a hold taken with range_hold */
+void range_unhold(int id);
 
 /* ranges_ready -- page size, eventfd and signal handler in place; 0 or -errno */
 int ranges_ready(void);

@@ -185,8 +185,12 @@ static int serve_uffd(struct pmk_fault_event *event)
 		return 2;
 	page = (uintptr_t)msg.arg.pagefault.address & ~(fault_page_size - 1);
 	id = range_lookup((uintptr_t)msg.arg.pagefault.address, &r);
-	if (id < 0) {
-		/* Its range was removed meanwhile: nothing protects it now. */
+	/*
+	 * Its range was removed meanwhile, before or after the lookup: the
+	 * thread runs the access again, which faults anew where a range still
+	 * protects it.
+	 */
+	if (id < 0 || !range_hold(id, r.seq)) {
 		uffd_wake(page, fault_page_size);
 		return 2;
 	}
@@ -202,18 +206,22 @@ static int serve_uffd(struct pmk_fault_event *event)
 	switch (__atomic_load_n(&fault_ranges[id].action, __ATOMIC_ACQUIRE)) {
 	case PMK_ACTION_COUNT:
 		uffd_protect(page, fault_page_size, false);
-		return 2;
+		break;
 	case PMK_ACTION_ALLOW:
 		fault_lift_range(&r, id, NULL);
-		return 2;
+		break;
 	case PMK_ACTION_DELEGATE:
+		/* Looked up again (and held) when the decision comes: pmk_fault_resolve. */
+		range_unhold(id);
 		*event = f;
 		return 1;
 	case PMK_ACTION_DENY:
 	default:
 		fault_deny(&r, id, &f, NULL);
-		return 2;
+		break;
 	}
+	range_unhold(id);
+	return 2;
 }
 
 /* pmk_fault_wait -- the next delegated fault, running built-in actions meanwhile */
@@ -274,17 +282,21 @@ int pmk_fault_resolve(const struct pmk_fault_event *event,
 	}
 	page = (uintptr_t)event->address & ~(fault_page_size - 1);
 	id = range_lookup((uintptr_t)event->address, &r);
-	if (id < 0)
+	/* Removed meanwhile (or replaced: then not the range that was decided about). */
+	if (id < 0 || id != (int)event->range || !range_hold(id, r.seq))
 		return uffd_wake(page, fault_page_size);
 	switch (decision) {
 	case PMK_DECISION_ALLOW:
 		fault_lift_range(&r, id, NULL);
-		return 0;
+		break;
 	case PMK_DECISION_DENY:
 		fault_deny(&r, id, event, "the handler denied it");
-		return 0;
+		break;
 	case PMK_DECISION_RETRY:
 	default:
+		range_unhold(id);
 		return uffd_wake(page, fault_page_size);
 	}
+	range_unhold(id);
+	return 0;
 }

@@ -143,13 +143,55 @@ static bool overlaps(uintptr_t start, uintptr_t end)
 	return false;
 }
 
-/* publish -- write entry @id under its sequence counter */
-static void publish(int id, const struct range *value)
+/*
+ * range_hold -- keep entry @id as copied at @seq while the fault path acts.
+ * The count goes up before the sequence is read again (both sequentially
+ * consistent): a writer that changed the sequence first then sees the
+ * count, and waits; one that had not yet changed it is seen here.
+ */
+bool range_hold(int id, uint32_t seq)
+{
+	struct range *r = &fault_ranges[id];
+
+	__atomic_add_fetch(&r->users, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&r->seq, __ATOMIC_SEQ_CST) == seq)
+		return true;
+	__atomic_sub_fetch(&r->users, 1, __ATOMIC_RELEASE);
+	return false;
+}
+
+/* range_unhold -- end a hold taken with range_hold */
+void range_unhold(int id)
+{
+	__atomic_sub_fetch(&fault_ranges[id].users, 1, __ATOMIC_RELEASE);
+}
+
+/* publish_begin -- mark entry @id as changing (odd sequence); the table lock is held */
+static uint32_t publish_begin(int id)
 {
 	struct range *r = &fault_ranges[id];
 	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
 
-	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_SEQ_CST);
+	return seq;
+}
+
+/*
+ * wait_unheld -- wait until no fault path holds entry @id; its sequence is
+ * odd already, so no new hold succeeds. A hold lasts a few system calls:
+ * a delegated fault gives it up while it waits for the handler thread.
+ */
+static void wait_unheld(int id)
+{
+	while (__atomic_load_n(&fault_ranges[id].users, __ATOMIC_SEQ_CST))
+		__builtin_ia32_pause();
+}
+
+/* publish_fields -- fill entry @id, whose change began at @seq, and end the change */
+static void publish_fields(int id, const struct range *value, uint32_t seq)
+{
+	struct range *r = &fault_ranges[id];
+
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	r->live = value->live;
 	r->start = value->start;
@@ -164,6 +206,12 @@ static void publish(int id, const struct range *value)
 	__atomic_store_n(&r->action, value->action, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->faults, value->faults, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* publish -- write entry @id under its sequence counter */
+static void publish(int id, const struct range *value)
+{
+	publish_fields(id, value, publish_begin(id));
 }
 
 /* prepare -- what @mechanism needs before the range is published */
@@ -347,18 +395,27 @@ uint64_t pmk_fault_range_get_faults(int id)
 	return __atomic_load_n(&fault_ranges[id].faults, __ATOMIC_ACQUIRE);
 }
 
-/* pmk_fault_range_remove -- stop protecting range @id */
+/*
+ * pmk_fault_range_remove -- stop protecting range @id. The entry is marked
+ * changing first, then every fault path still acting on its copy of the
+ * range is waited for: only then is the protection lifted and the id free
+ * for another range, which no stale copy can act on any more.
+ */
 int pmk_fault_range_remove(int id)
 {
 	struct range r;
+	uint32_t seq;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&table_lock);
 	if (valid(id)) {
+		seq = publish_begin(id);
+		wait_unheld(id);
+		/* Copied once no fault path changes it (access, counts). */
 		memcpy(&r, &fault_ranges[id], sizeof(r));
 		release(&r);
 		r.live = 0;
-		publish(id, &r);
+		publish_fields(id, &r, seq);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&table_lock);

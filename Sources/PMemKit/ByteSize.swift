@@ -3,7 +3,12 @@ import Foundation
 /// Sizes as people type them: `4096`, `4K`, `256M`, `1G`, `2T` (binary units,
 /// optional trailing `B` or `iB`).
 public enum ByteSize {
-    /// Parses a size; throws an `invalidArgument` error naming the bad text.
+    /// The largest size `parse` accepts: `Int.max`, so that every size converts
+    /// to `Int` (lengths, offsets, `off_t`) without trapping.
+    public static let limit = UInt64(Int.max)
+
+    /// Parses a size; throws an `invalidArgument` error naming the bad text,
+    /// or saying it is too large when it exceeds `limit`.
     public static func parse(_ text: String) throws -> UInt64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var digits = Substring(trimmed)
@@ -25,7 +30,7 @@ public enum ByteSize {
                 detail: "'\(text)' is not a size (examples: 4096, 64K, 256M, 1G)")
         }
         let (result, overflow) = value.multipliedReportingOverflow(by: 1 << shift)
-        guard !overflow else {
+        guard !overflow, result <= limit else {
             throw PMemError(.invalidArgument, operation: "size", detail: "'\(text)' is too large")
         }
         return result

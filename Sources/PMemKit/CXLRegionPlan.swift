@@ -110,13 +110,17 @@ public struct CXLRegionPlan: Sendable, Equatable {
     ) throws -> CXLRegionPlan {
         let unit = granule * UInt64(ways)
         let extent = root.maxAvailableExtent ?? root.size
-        let capacity = min((free.min() ?? 0) * UInt64(ways), extent)
+        // Sizes from sysfs: saturate rather than trap on a nonsensical one.
+        let (spread, spreadOverflows) = (free.min() ?? 0).multipliedReportingOverflow(by: UInt64(ways))
+        let capacity = min(spreadOverflows ? .max : spread, extent)
         let size: UInt64
         if let wanted = request.size {
             guard wanted > 0, wanted % unit == 0 else {
-                let up = (max(wanted, 1) + unit - 1) / unit * unit
+                // The next whole granule up, when it fits 64 bits (a size just below 2^64 has none).
+                let (up, upOverflows) = (wanted / unit + 1).multipliedReportingOverflow(by: unit)
+                let suggestion = upOverflows ? "" : "; did you mean \(ByteSize.format(up))?"
                 throw invalid(
-                    "size \(ByteSize.format(wanted)) is not a multiple of \(ByteSize.format(unit)) (256M × \(ways) ways); did you mean \(ByteSize.format(up))?",
+                    "size \(ByteSize.format(wanted)) is not a multiple of \(ByteSize.format(unit)) (256M × \(ways) ways)\(suggestion)",
                     .invalidArgument)
             }
             guard wanted <= capacity else {

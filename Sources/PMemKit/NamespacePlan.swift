@@ -55,7 +55,10 @@ public struct NamespacePlan: Sendable, Equatable {
         let align = try alignment(for: request, in: region, pageSize: pageSize, invalid: invalid)
         let available = existing ?? (region.labeled ? region.maxAvailableExtent : region.size)
         let ways = UInt64(max(1, region.interleaveWays))
-        let unit = max(align, pageSize) * ways
+        let (unit, unitOverflows) = max(align, pageSize).multipliedReportingOverflow(by: ways)
+        guard !unitOverflows else {
+            throw invalid("alignment \(max(align, pageSize)) × \(ways) ways is too large")
+        }
         let size: UInt64
         if let wanted = request.size {
             size = wanted
@@ -67,11 +70,12 @@ public struct NamespacePlan: Sendable, Equatable {
             throw invalid("no free capacity (available \(ByteSize.format(available)))")
         }
         if size % unit != 0 {
-            let up = (size / unit + 1) * unit
+            // The next multiple up, when it fits 64 bits (a size just below 2^64 has none).
+            let (up, upOverflows) = (size / unit + 1).multipliedReportingOverflow(by: unit)
             throw invalid(
                 "size \(ByteSize.format(size)) is not a multiple of \(ByteSize.format(unit)) "
-                    + "(alignment \(ByteSize.format(align)) × \(ways) ways); did you mean \(ByteSize.format(up))?"
-            )
+                    + "(alignment \(ByteSize.format(align)) × \(ways) ways)"
+                    + (upOverflows ? "" : "; did you mean \(ByteSize.format(up))?"))
         }
         if let regionAlign = region.align, regionAlign > 0, size % regionAlign != 0 {
             throw invalid(

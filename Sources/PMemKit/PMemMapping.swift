@@ -104,6 +104,9 @@ public final class PMemMapping: @unchecked Sendable {
     /// Regions whose WPQ a deep flush writes to.
     private let deepFlushTargets: [RegionDeepFlush]
     private let fd: Int32
+    /// Whether this mapping created the file (`Options.create` and it did not
+    /// exist): a caller whose later steps fail removes it, and only then.
+    public let createdFile: Bool
     /// The first msync failure of a `file` backing; never cleared.
     private let firstFailure = Mutex<PMemError?>(nil)
 
@@ -117,6 +120,10 @@ public final class PMemMapping: @unchecked Sendable {
         _ = try Overrides.current()
         self.path = path
         var st = stat()
+        var created = false
+        var ok = false
+        // A file made here and then refused (not PMem, not mappable) is removed: nothing half-made stays.
+        defer { if created && !ok { unlink(path) } }
         if stat(path, &st) != 0 {
             guard errno == ENOENT, options.create else {
                 throw PMemError.system("open", errno: errno, detail: path)
@@ -126,18 +133,23 @@ public final class PMemMapping: @unchecked Sendable {
                     .invalidArgument, operation: "create", detail: "\(path): a new file needs a size")
             }
             try Self.createFile(path, size: size)
+            created = true
             guard stat(path, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
         }
+        createdFile = created
         let fileType = st.st_mode & S_IFMT
-        guard fileType == S_IFREG || fileType == S_IFCHR || fileType == S_IFBLK else {
-            throw PMemError(
-                .invalidArgument, operation: "map",
-                detail: "\(path) is not a file, a DAX character device or a block device")
-        }
-        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
+        // Refused before the open: a FIFO would block it, and a character
+        // device that is not DAX (a terminal, /dev/zero) is not opened at all.
+        try InputFile.checkMappable(st, path: path, operation: "map")
+        // Without blocking (no effect on files and DAX devices): a path replaced
+        // by a FIFO since the stat opens at once, and is refused below.
+        let fd = open(path, (options.readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
-        var ok = false
         defer { if !ok { close(fd) } }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_dev == st.st_dev, opened.st_ino == st.st_ino else {
+            throw PMemError(.busy, operation: "map", detail: "\(path) changed while it was being opened")
+        }
 
         let objectSize: Int
         let location: DeviceLocation?

@@ -45,9 +45,13 @@ final class FaultService: @unchecked Sendable {
         lock.withLock { entries[range.id] = Entry(range: range, handler: handler) }
     }
 
-    /// Forgets range `id`.
-    func unregister(id: Int32) {
-        lock.withLock { _ = entries.removeValue(forKey: id) }
+    /// Forgets range `id` when its entry is `range`'s (or its range is gone):
+    /// never the entry of another range that has taken the id since.
+    func unregister(id: Int32, range: ProtectedRange) {
+        lock.withLock {
+            guard let entry = entries[id], entry.range == nil || entry.range === range else { return }
+            entries.removeValue(forKey: id)
+        }
     }
 
     private func serve() {
@@ -64,12 +68,16 @@ final class FaultService: @unchecked Sendable {
     }
 
     /// The handler's decision. A fault in a range removed meanwhile is
-    /// retried (its memory is read-write again), and so is one that came
+    /// retried (its memory is read-write again, or the range now there
+    /// faults anew), and so is one that came
     /// before its handler was registered (a pkeys range faults from the
     /// moment it is added).
     private func decide(_ event: pmk_fault_event) -> FaultDecision {
         let entry = lock.withLock { entries[event.range] }
-        guard let range = entry?.range, let handler = entry?.handler else { return .retry }
+        // A range that took the id of the faulting one since is not asked about a fault outside it.
+        guard let range = entry?.range, let handler = entry?.handler,
+            let address = UnsafeRawPointer(bitPattern: UInt(event.address)), range.contains(address)
+        else { return .retry }
         return handler.handle(range.fault(from: event), in: range)
     }
 }

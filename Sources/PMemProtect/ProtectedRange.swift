@@ -26,6 +26,9 @@ public final class ProtectedRange: @unchecked Sendable {
     private let lock = NSLock()
     private var removed = false
     private var faultsAtRemoval: UInt64 = 0
+    /// Tests only: runs in `unprotect` once the range's id is free again,
+    /// where another thread's `protect` may take it.
+    nonisolated(unsafe) static var afterRemovalForTesting: (() -> Void)?
 
     init(
         id: Int32, base: UnsafeMutableRawPointer, length: Int, label: String, objects: ObjectLayout?,
@@ -112,10 +115,15 @@ public final class ProtectedRange: @unchecked Sendable {
         lock.withLock {
             guard !removed else { return }
             faultsAtRemoval = pmk_fault_range_get_faults(id)
+            // The handler is forgotten while the id is still this range's: once
+            // the range is removed, another range may take the id and register
+            // its own handler, which an unregister from here would drop (its
+            // faults would then be retried for ever, with no handler to decide).
+            FaultService.shared.unregister(id: id, range: self)
             pmk_fault_range_remove(id)
+            Self.afterRemovalForTesting?()
             removed = true
         }
-        FaultService.shared.unregister(id: id)
     }
 
     /// The fault `event` describes, in this range's terms.

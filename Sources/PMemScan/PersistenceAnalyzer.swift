@@ -17,7 +17,42 @@ public struct PersistenceAnalyzer {
     /// A file whose headers are missing is still analyzed with what parsed; the
     /// missing headers are listed in the report's diagnostics.
     public func run() throws(ScanError) -> ScanReport {
+        try Self.onLargeStack { () throws(ScanError) in try runHere() }
+    }
+
+    /// Levels of nesting a source file may reach (`NestingEstimate`): far
+    /// beyond real code, and shallow enough for the analysis stack.
+    static let nestingLimit = 10_000
+
+    /// Bytes of stack the analysis runs with: libclang recurses a few KiB per
+    /// level of nesting, and so do the walks after it. Address space, not
+    /// memory: only what a deep input reaches is touched.
+    static let stackBytes = 1 << 30
+
+    /// Runs `body` on a thread with `stackBytes` of stack: every parse
+    /// (libclang runs it on the calling thread, `LIBCLANG_NOTHREADS`, not on
+    /// its own 8 MiB one) and every walk of what it parsed.
+    static func onLargeStack<T>(_ body: @escaping () throws(ScanError) -> T) throws(ScanError) -> T {
+        let outcome = LargeStack.run(bytes: stackBytes) { () -> Result<T, ScanError> in
+            do throws(ScanError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        guard let outcome else { throw .noAnalysisThread(stackBytes: stackBytes) }
+        return try outcome.get()
+    }
+
+    /// Refuses a file whose text nests deeper than `nestingLimit` (an
+    /// estimate; see `NestingEstimate`) before libclang recurses into it.
+    static func checkNesting(_ path: String) throws(ScanError) {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let estimate = NestingEstimate(text: String(decoding: data, as: UTF8.self))
+        guard estimate.depth <= nestingLimit else {
+            throw .nestedTooDeep(path: path, line: estimate.line, depth: estimate.depth, limit: nestingLimit)
+        }
+    }
+
+    private func runHere() throws(ScanError) -> ScanReport {
         let jobs = try input.jobs()
+        for job in jobs { try Self.checkNesting(job.file) }
         let index = ClangIndex()
         let collector = FactCollector()
         var diagnostics: [Diagnostic] = []

@@ -8,6 +8,14 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
     case badCompileCommands(path: String, reason: String)
     /// Nothing to analyze: no files and no compilation database entries.
     case noInput
+    /// A source file or compilation database that is not a regular file (a
+    /// FIFO, a device, a directory): refused before libclang opens it.
+    case notRegularFile(path: String, kind: String)
+    /// A source file nested (or chained) deeper than the analysis can follow
+    /// safely: an estimate of `depth` levels at `line` (see `NestingEstimate`).
+    case nestedTooDeep(path: String, line: Int, depth: Int, limit: Int)
+    /// The thread the analysis runs on (with its large stack) could not be made.
+    case noAnalysisThread(stackBytes: Int)
 
     /// `analyze: what went wrong`, one line.
     public var description: String {
@@ -18,6 +26,13 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
             return "analyze: libclang could not parse \(path) (CXErrorCode \(code))"
         case .badCompileCommands(let path, let reason):
             return "analyze: bad compilation database \(path): \(reason)"
+        case .notRegularFile(let path, let kind):
+            return "analyze: \(path) is \(kind), not a regular file"
+        case .nestedTooDeep(let path, let line, let depth, let limit):
+            return "analyze: \(path):\(line): nested or chained about \(depth) levels deep, more than the "
+                + "\(limit) the analysis follows"
+        case .noAnalysisThread(let bytes):
+            return "analyze: could not start the analysis thread with its \(bytes >> 20) MiB stack"
         case .noInput:
             return "analyze: no source files to analyze (name files or pass --compile-commands)"
         }

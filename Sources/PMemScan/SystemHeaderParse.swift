@@ -7,6 +7,10 @@ extension PersistenceAnalyzer {
     ///
     /// Returns the number of units parsed.
     public func parseSystemHeadersOnly() throws(ScanError) -> Int {
+        try Self.onLargeStack { () throws(ScanError) in try parseSystemHeadersHere() }
+    }
+
+    private func parseSystemHeadersHere() throws(ScanError) -> Int {
         let jobs = try input.jobs()
         let index = ClangIndex()
         let directory = FileManager.default.temporaryDirectory

@@ -53,7 +53,10 @@ struct HACommand: ParsableCommand {
             guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
             for text in replica { _ = try parseEndpoint(text, "--replica") }
             if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
-            guard batteryMs > 0 else { throw ValidationError("--battery-ms must be positive") }
+            // At most a day: the agent counts it in nanoseconds, which a value near 2^63 overflows.
+            guard (1...86_400_000).contains(batteryMs) else {
+                throw ValidationError("--battery-ms must be 1 to 86400000 (a day)")
+            }
             if let quorum, !(1...replica.count).contains(quorum) {
                 throw ValidationError(
                     "--quorum must be between 1 and the number of replicas (\(replica.count))")

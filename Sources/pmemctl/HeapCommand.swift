@@ -66,9 +66,8 @@ struct HeapCommand: ParsableCommand {
 
     /// The analyzer's heap descriptors in `file`.
     static func readTypeDescriptions(_ file: String) throws -> [TypeDescription] {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw PMemError(.notFound, operation: "heap create", errno: ENOENT, detail: "cannot read \(file)")
-        }
+        // A FIFO or a device is refused, not read for ever; 16M is far more JSON than 128 types take.
+        let data = try InputFile.readRegularFile(file, operation: "heap create --types", limit: 16 << 20)
         return try TypeDescription.decodeAnalyzerJSON(data)
     }
 

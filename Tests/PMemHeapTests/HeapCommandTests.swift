@@ -83,6 +83,26 @@ final class HeapCommandTests: XCTestCase {
         assertUsageError(try CLI.run(["heap", "create", pool]), mentions: "--size")
     }
 
+    func testSizesNearTwoToTheSixtyThreeFailWithOneLineNotATrap() throws {
+        let pool = try scratchDirectory(self) + "/pool"
+        for option in ["--size", "--slab-size", "--log-size"] {
+            let size = option == "--size" ? "9223372036854775808" : "16M"
+            var arguments = ["heap", "create", pool, "--size", size]
+            if option != "--size" { arguments += [option, "9223372036854775808"] }
+            assertUsageError(try CLI.run(arguments), mentions: "is too large")
+        }
+        // Parsed, but more than any pool can be: refused before any arithmetic on it.
+        assertFailure(
+            try CLI.run(["heap", "create", pool, "--size", "9223372036854775807"]), mentions: "pool size")
+        assertFailure(
+            try CLI.run(["heap", "create", pool, "--size", "16M", "--log-size", "9223372036854775807"]),
+            mentions: "log size")
+        assertFailure(
+            try CLI.run(["heap", "create", pool, "--size", "16M", "--slab-size", "9223372036854775807"]),
+            mentions: "slab size")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: pool))
+    }
+
     func testCreateRefusesAnExistingFile() throws {
         let pool = try scratchDirectory(self) + "/pool"
         XCTAssertEqual(try CLI.run(["heap", "create", pool, "--size", "8M"]).status, 0)

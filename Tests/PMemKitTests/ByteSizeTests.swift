@@ -25,6 +25,16 @@ final class ByteSizeTests: XCTestCase {
         XCTAssertThrowsError(try ByteSize.parse("99999999999T"))
     }
 
+    func testRejectsSizesAnIntCannotHold() {
+        // Each fits a UInt64 but not an Int: every caller would trap converting it.
+        for bad in ["9223372036854775808", "8388608T", "18446744073709551615"] {
+            XCTAssertThrowsError(try ByteSize.parse(bad), bad) { error in
+                XCTAssertTrue("\(error)".contains("is too large"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try ByteSize.parse("9223372036854775807"), UInt64(Int.max))
+    }
+
     func testFormatsInTheLargestExactUnit() {
         XCTAssertEqual(ByteSize.format(2 << 30), "2G")
         XCTAssertEqual(ByteSize.format(16 << 20), "16M")

@@ -132,4 +132,9 @@ final class CXLModelTests: XCTestCase {
             XCTAssertEqual(($0 as? PMemError)?.kind, .notFound)
         }
     }
+
+    func testASizeNearTheTopOfTheRangeIsRefusedNotTrapped() {
+        // Rounding it up to the next granule does not fit 64 bits.
+        assertInvalid(.init(memdevs: ["mem1"], size: .max), mentions: "is not a multiple of 256M")
+    }
 }

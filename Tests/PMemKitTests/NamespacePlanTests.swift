@@ -100,4 +100,15 @@ final class NamespacePlanTests: XCTestCase {
         let plan = try NamespacePlan.make(for: .init(mode: .devdax, size: 64 * mib), in: r, pageSize: 4096)
         XCTAssertEqual(plan.align, 4096)
     }
+
+    func testSizesAndAlignmentsNearTheTopOfTheRangeAreRefusedNotTrapped() {
+        // The rounded-up suggestion of a size just below 2^64 does not fit 64 bits.
+        assertInvalid(.init(mode: .fsdax, size: .max), in: region(), mentions: "not a multiple of 2M")
+        // A power-of-two alignment of 2^63 times 4 ways does not fit 64 bits either.
+        var r = region(ways: 4)
+        r.fsdaxAlignments = []
+        assertInvalid(
+            .init(mode: .fsdax, size: 64 * mib, align: 1 << 63), in: r,
+            mentions: "alignment 9223372036854775808 × 4 ways is too large")
+    }
 }

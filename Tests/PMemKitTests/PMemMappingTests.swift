@@ -104,6 +104,13 @@ final class PMemMappingTests: XCTestCase {
         }
     }
 
+    func testAFileCreatedForAMappingThatFailsIsRemoved() {
+        let path = dir.file("created-then-refused")
+        XCTAssertThrowsError(
+            try PMemMapping(path: path, options: .init(size: 1 << 20, create: true, requirePMem: true)))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path), "nothing half-made is left")
+    }
+
     func testMapsAtTheRequestedAddress() throws {
         let path = dir.makeFile("placed", size: 1 << 20)
         // Find a free range, release it, then ask for exactly that address.

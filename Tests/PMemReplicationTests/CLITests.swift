@@ -20,6 +20,13 @@ final class ReplicationCLITests: XCTestCase {
                 "ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--battery-ms", "0",
             ]),
             mentions: "--battery-ms")
+        // Milliseconds become nanoseconds: a value near 2^63 must not overflow that.
+        assertUsageError(
+            try CLI.run([
+                "ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1", "--battery-ms",
+                "9223372036854775807",
+            ]),
+            mentions: "--battery-ms")
         assertUsageError(
             try CLI.run(["replica", "serve", "--store", "d", "--listen", "1.2.3.4:99999", "--key-file", "k"]),
             mentions: "--listen")

@@ -94,7 +94,7 @@ final class LogFormatCompatibilityTests: XCTestCase {
         let entry = ReplicaJournal.Entry(firstSequence: 5, lastSequence: 9, bytes: 4096, records: 5)
         journal.commit(entry)
         XCTAssertEqual(bytes(journal.mapping.base, 64), LegacyLogBytes.journalHeader)
-        XCTAssertEqual(journal.entry(), entry)
+        XCTAssertEqual(try journal.entry(), entry)
     }
 
     func testReplicaStateSlotsAreWrittenAndReadAsBefore() throws {
@@ -111,7 +111,7 @@ final class LogFormatCompatibilityTests: XCTestCase {
             poolGeneration: 4, inBaseline: false, logUUID: Self.poolUUID, poolUUID: nil)
         second.write(slots)
         XCTAssertEqual(bytes(mapping.base, 256), LegacyLogBytes.replicaState)
-        XCTAssertEqual(ReplicaState.read(slots), second)
+        XCTAssertEqual(try ReplicaState.read(slots, path: "state"), second)
     }
 
     func testABaselineBeginPayloadIsTheUUIDSizeAndBase() throws {

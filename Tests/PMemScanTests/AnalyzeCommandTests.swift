@@ -103,4 +103,19 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 2)
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
     }
+
+    func testSpecialFilesAreRefusedWithOneLineNotReadForEver() throws {
+        let dir = TemporaryDirectory()
+        let fifo = dir.makeFIFO("fifo.c")
+        for (path, kind) in [
+            (fifo, "a FIFO"), ("/dev/zero", "a character device"), (dir.path, "a directory"),
+        ] {
+            assertFailure(
+                try CLI.run(["analyze", path], timeout: 30),
+                mentions: "\(path) is \(kind), not a regular file")
+        }
+        assertFailure(
+            try CLI.run(["analyze", "--compile-commands", fifo], timeout: 30),
+            mentions: "\(fifo) is a FIFO, not a regular file")
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PMemKit
 import PMemVirt
+import TestSupport
 import XCTest
 
 /// The built-in guest programs and loading images by name or path.
@@ -29,6 +30,15 @@ final class GuestImageTests: XCTestCase {
         XCTAssertThrowsError(try GuestImage.resolve("no-such-guest")) { error in
             XCTAssertEqual((error as? PMemError)?.kind, .notFound)
             XCTAssertTrue("\(error)".contains("flush"), "\(error)")
+        }
+    }
+
+    func testResolveRefusesSpecialFilesInsteadOfReadingThem() {
+        let dir = TemporaryDirectory()
+        for (path, kind) in [(dir.makeFIFO("guest.bin"), "a FIFO"), ("/dev/zero", "a character device")] {
+            XCTAssertThrowsError(try GuestImage.resolve(path)) { error in
+                XCTAssertTrue("\(error)".contains("\(path) is \(kind), not a regular file"), "\(error)")
+            }
         }
     }
 }

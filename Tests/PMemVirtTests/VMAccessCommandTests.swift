@@ -47,6 +47,32 @@ final class VMAccessCommandTests: XCTestCase {
             mentions: "the fault command 'exit 3' (exit 3")
     }
 
+    /// Processes whose command line contains `marker`.
+    private func processes(running marker: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = pid_t(entry),
+                let bytes = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+            else { return nil }
+            return pid
+        }
+    }
+
+    func testAFaultCommandThatNeverEndsIsKilledAtTheTimeoutAndTheRunSaysSo() throws {
+        _ = try KVMGate.kvm()
+        // A duration no other test uses, to find the command's processes afterwards.
+        let marker = "sleep 1000.\(getpid())"
+        defer { for pid in processes(running: marker) { kill(pid, SIGKILL) } }
+        let start = Date()
+        let r = try CLI.run(["vm", "access", "--on-fault", marker, "--timeout", "2"], timeout: 60)
+        assertFailure(r, mentions: "the fault command '\(marker)'")
+        XCTAssertTrue(r.stderr.contains("killed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("within 2.0 s"), r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30, "the run ends soon after its timeout")
+        XCTAssertEqual(processes(running: marker), [], "the command's process group is gone")
+    }
+
     func testBadUsageExitsTwo() throws {
         assertUsageError(try CLI.run(["vm", "access", "--answer", "maybe"]), mentions: "maybe")
         assertUsageError(try CLI.run(["vm", "access", "--reads"]), mentions: "--access none")

@@ -200,6 +200,14 @@ int pmk_fault_signal_install(void);
 void pmk_fault_set_report_fd(int fd);
 
 /*
+ * pmk_fault_set_lookup_hook -- for tests: the fault path (signal handler)
+ * calls @hook with the range's id right after it found the range of a
+ * fault and before it acts, where a range removal on another thread may
+ * fall; NULL (the default) for none.
+ */
+void pmk_fault_set_lookup_hook(void (*hook)(int id));
+
+/*
  * pmk_uffd_set_delivery -- how the process's userfaultfd delivers faults
  * (default: messages); before it is first used (-EBUSY after), and
  * -EOPNOTSUPP when the kernel cannot deliver them as SIGBUS. 0 or -errno.

@@ -16,7 +16,13 @@ struct SlabLayout: Equatable {
     /// The layout for objects of `stride` bytes aligned to `alignment`; `nil` when none fits.
     init?(stride: Int, alignment: Int, slabSize: Int) {
         let start = max(HeapFormat.line, alignment)
+        // Each object takes `stride` bytes and one bitmap bit, so no more than
+        // slabSize / (stride + 1/8) fit: counting down from there takes a few
+        // steps (the bitmap's rounding), where counting down from
+        // slabSize / stride took one step per 8 * stride bytes of bitmap
+        // (2^37 steps for a crafted 64 TiB slab of 8-byte objects).
         var n = slabSize / stride
+        n = min(n, slabSize * 64 / (stride * 64 + 8))
         while n > 0 && roundUp((n + 63) / 64 * 8, start) + n * stride > slabSize { n -= 1 }
         guard n > 0 else { return nil }
         count = n

@@ -30,6 +30,17 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
     ///   - slabSize: bytes per slab (a power of two, 4 KiB to 64 MiB).
     ///   - logSize: bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
     static func plan(poolSize: Int, slabSize: Int?, logSize: Int?) throws -> PoolGeometry {
+        // Bounded first, so that no sum or product below can overflow.
+        guard poolSize > 0, poolSize <= maximumValue else {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail: "pool size \(poolSize) is out of range (1 byte to 64T)")
+        }
+        if let logSize, logSize < 0 || logSize > poolSize {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail: "log size \(logSize) is out of range (at most the pool size, \(poolSize))")
+        }
         let slab = slabSize ?? HeapFormat.defaultSlabSize
         guard slab >= 4096, slab <= 64 << 20, slab & (slab - 1) == 0 else {
             throw PMemError(
@@ -67,7 +78,7 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         func bad(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "pool geometry is inconsistent: \(what)")
         }
-        let limit = 1 << 46
+        let limit = Self.maximumValue
         for (name, value) in [
             ("pool size", poolSize), ("slab size", slabSize), ("type table offset", typeTableOffset),
             ("type capacity", typeCapacity), ("slab directory offset", slabDirectoryOffset),
@@ -92,10 +103,17 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         guard slabsOffset >= logOffset + laneCount * laneSize, slabsOffset % 4096 == 0 else {
             throw bad("slabs overlap the redo log")
         }
-        guard slabsOffset + slabCount * slabSize <= poolSize else {
+        // Each is at most 2^46, but their product need not fit 64 bits.
+        let (slabBytes, slabBytesOverflow) = slabCount.multipliedReportingOverflow(by: slabSize)
+        guard !slabBytesOverflow, slabsOffset + slabBytes <= poolSize else {
             throw bad("\(slabCount) slabs of \(slabSize) bytes do not fit in \(poolSize) bytes")
         }
     }
+
+    /// The largest size, offset or count a geometry holds (64 TiB): with every
+    /// field at most this, sums of a few of them, and products with small
+    /// counts, stay far from `Int.max`.
+    static let maximumValue = 1 << 46
 
     /// Offset of slab `index`.
     @inline(__always) func slabOffset(_ index: Int) -> Int { slabsOffset + index * slabSize }

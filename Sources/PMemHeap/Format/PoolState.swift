@@ -20,6 +20,11 @@ struct PoolState: Equatable {
     /// Whether a relocation was interrupted and must be finished.
     var relocationPending: Bool { bases.count > 1 }
 
+    /// Generations stay below this (2^63): one is added per open, close and
+    /// relocation step, so a pool never gets near it, and a slot past it is
+    /// damaged even when its checksum matches.
+    static let generationLimit: UInt64 = 1 << 63
+
     /// The most bases a slot holds (`PMH_MAX_BASES` bounds the relocation loop too).
     static var maxBases: Int { Int(PMH_STATE_MAX_BASES) }
     /// Bytes of a slot its checksum covers: those before the checksum field.
@@ -57,6 +62,14 @@ struct PoolState: Equatable {
             }
             let count = Int(record.nbases)
             guard (1...maxBases).contains(count) else { continue }
+            // Opening adds to the generation: one no pool reaches is damage, not a number to add to.
+            guard record.generation < generationLimit else {
+                throw PMemError(
+                    .corrupt, operation: "heap open",
+                    detail:
+                        "\(path): header state slot \(slot) has generation \(record.generation), out of range"
+                )
+            }
             let state = PoolState(
                 generation: record.generation, cleanShutdown: record.flags & 1 != 0,
                 bases: elements(of: record.bases, as: UInt64.self, count: count))

@@ -4,12 +4,18 @@ import PMemKit
 extension PersistentHeap {
     /// Creates a pool of `size` bytes at `path` (a new file, or a DAX device)
     /// and opens it, with `types` registered.
+    ///
+    /// All or nothing: when anything fails after the file was made (a type
+    /// that cannot be registered, a failed msync), the file is removed (only
+    /// a file this call made; a device is left as it was) and every
+    /// descriptor is closed, so the call can simply be made again.
     public static func create(
         path: String, size: Int, options: HeapCreateOptions = HeapCreateOptions(),
         types: [TypeDescription] = []
     ) throws -> PersistentHeap {
         let geometry = try PoolGeometry.plan(
             poolSize: size, slabSize: options.slabSize, logSize: options.logSize)
+        for type in types { try type.validate() }
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
             throw PMemError(.busy, operation: "heap create", errno: EEXIST, detail: "\(path) already exists")
@@ -18,24 +24,32 @@ extension PersistentHeap {
             path: path,
             options: .init(
                 size: size, create: true, plainFile: options.plainFile, requirePMem: options.requirePMem))
-        let lock = try lockPool(path)
-        let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
-        let pool = PoolMemory(mapping: mapping, salt: identity.salt, persistPath: options.persistPath)
-        format(pool, identity: identity)
-        do { try pool.checkDurability() } catch {
-            Foundation.close(lock)
+        var lock: Int32 = -1
+        var heap: PersistentHeap?
+        do {
+            lock = try lockPool(path)
+            let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
+            let pool = PoolMemory(mapping: mapping, salt: identity.salt, persistPath: options.persistPath)
+            format(pool, identity: identity)
+            try pool.checkDurability()
+            let snapshot = try PoolSnapshot.load(base: pool.base, fileSize: mapping.size, path: path)
+            let report = OpenReport(
+                recoveredFromCrash: false, replayedTransactions: 0, relocated: false, relocatedFrom: [],
+                base: pool.baseAddress, relocation: nil)
+            heap = PersistentHeap(
+                path: path, pool: pool, snapshot: snapshot, state: snapshot.state,
+                stateSlot: snapshot.stateSlot,
+                report: report, lockDescriptor: lock)
+            lock = -1  // the heap owns it now; close() closes it
+            for type in types { try heap!.register(type) }
+            if options.guarded { try heap!.guardSlabs() }
+            return heap!
+        } catch {
+            if let heap { try? heap.close() }
+            if lock >= 0 { Foundation.close(lock) }
+            if mapping.createdFile { unlink(path) }
             throw error
         }
-        let snapshot = try PoolSnapshot.load(base: pool.base, fileSize: mapping.size, path: path)
-        let report = OpenReport(
-            recoveredFromCrash: false, replayedTransactions: 0, relocated: false, relocatedFrom: [],
-            base: pool.baseAddress, relocation: nil)
-        let heap = PersistentHeap(
-            path: path, pool: pool, snapshot: snapshot, state: snapshot.state, stateSlot: snapshot.stateSlot,
-            report: report, lockDescriptor: lock)
-        for type in types { try heap.register(type) }
-        if options.guarded { try heap.guardSlabs() }
-        return heap
     }
 
     /// Writes an empty pool: metadata first, the identity block last, so a
@@ -178,8 +192,7 @@ extension PersistentHeap {
         let block = UnsafeMutableRawPointer.allocate(
             byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
         defer { block.deallocate() }
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let fd = try InputFile.openForReading(path, operation: "heap open")
         defer { Foundation.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
@@ -205,9 +218,11 @@ extension PersistentHeap {
     }
 
     /// Takes an exclusive lock on the pool so two processes never open it at once.
+    ///
+    /// The first thing open does: a path that is no pool file or DAX device
+    /// (a FIFO, whose open would block) is refused here, before it is opened.
     static func lockPool(_ path: String) throws -> Int32 {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let fd = try InputFile.openForReading(path, operation: "heap open")
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno
             Foundation.close(fd)

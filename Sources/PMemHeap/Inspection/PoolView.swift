@@ -10,10 +10,10 @@ final class PoolView {
     /// Stores are allowed and stay private.
     let isPrivate: Bool
 
-    /// Maps `path` for inspection.
+    /// Maps `path` for inspection; a path that is no pool file or DAX device
+    /// (a FIFO, whose open would block) is refused before it is opened.
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let fd = try InputFile.openForReading(path, operation: "heap open")
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }

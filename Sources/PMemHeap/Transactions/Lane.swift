@@ -12,6 +12,9 @@ final class Lane: @unchecked Sendable {
         case inFlight = 1
         /// Spinlock over `dirty`.
         case dirtyLock = 2
+        /// 1 while the lane is lent: its owner waits in `RedoLog.acquireLanes`
+        /// and another transaction writes a part of its record here.
+        case lent = 3
     }
     /// `inFlight` while a sequence number is being drawn.
     static let reserving = UInt64.max
@@ -50,8 +53,14 @@ final class Lane: @unchecked Sendable {
         Atomic64.compareExchange(word(.busy), expected: 0, desired: 1)
     }
 
-    /// Gives the lane back.
-    @inline(__always) func release() { Atomic64.storeRelease(word(.busy), 0) }
+    /// Gives the lane back: to its owner when it was lent, else to everyone.
+    @inline(__always) func release() {
+        if Atomic64.loadAcquire(word(.lent)) != 0 {
+            Atomic64.storeRelease(word(.lent), 0)
+        } else {
+            Atomic64.storeRelease(word(.busy), 0)
+        }
+    }
 }
 
 extension Lane {

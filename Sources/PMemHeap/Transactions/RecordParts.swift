@@ -53,11 +53,13 @@ enum RecordParts {
     /// The part header at the start of `lane`, or `nil` when there is none (or it is damaged).
     static func readHeader(_ lane: UnsafeRawPointer, laneSize: Int, salt: UInt64) -> Header? {
         let part = lane.load(as: pmh_record_part.self)
-        guard part.magic == magic, part.checksum == Checksum.of(lane, checkedBytes, seed: salt ^ magic)
+        guard part.magic == magic, part.checksum == Checksum.of(lane, checkedBytes, seed: salt ^ magic),
+            // A record is at most the whole log: a larger length (even one no Int holds) is damage.
+            let recordLength = Int(exactly: part.record_length), recordLength <= PoolGeometry.maximumValue
         else { return nil }
         let header = Header(
             seq: part.seq, index: Int(part.index), count: Int(part.count), nextLane: part.next_lane,
-            payload: Int(part.payload), recordLength: Int(part.record_length))
+            payload: Int(part.payload), recordLength: recordLength)
         guard header.payload <= capacity(laneSize: laneSize), header.index < header.count else { return nil }
         return header
     }

@@ -25,6 +25,12 @@ final class RedoLog: @unchecked Sendable {
     private let sequence: UnsafeMutablePointer<UInt64>
     /// Guards checkpoint advances.
     private let lock = NSLock()
+    /// One transaction at a time collects lanes for a multi-lane record (`acquireLanes`).
+    private let multiLaneLock = NSLock()
+    /// Guards `lendable`.
+    private let lendLock = NSLock()
+    /// Own lanes of transactions waiting for `multiLaneLock`, which the one collecting may borrow.
+    private var lendable: [Lane] = []
     /// The persistent checkpoint, mirrored (written under `lock`).
     private(set) var checkpoint: UInt64 {
         get { Atomic64.loadAcquire(checkpointMirror) }
@@ -73,18 +79,45 @@ final class RedoLog: @unchecked Sendable {
         return lanes[i]
     }
 
-    /// Takes `count` more free lanes, all or none at a time (so two large
-    /// transactions never hold half each), yielding while they are busy.
+    /// Takes `count` more lanes for a record written across several.
+    ///
+    /// Each such transaction already holds its own lane, so two that each
+    /// need every lane would wait for each other for ever. Instead one at a
+    /// time collects lanes (`multiLaneLock`), keeping what it gets, and the
+    /// others lend it their own lane while they wait their turn: it writes a
+    /// part there and its `release()` hands the lane back to its owner, who
+    /// never stops holding it. What it still lacks is held by transactions
+    /// that are not waiting here, which end.
     func acquireLanes(_ count: Int, besides own: Lane) -> [Lane] {
         guard count > 0 else { return [] }
+        lendLock.withLock { lendable.append(own) }
+        multiLaneLock.lock()
+        defer { multiLaneLock.unlock() }
+        let borrowed = lendLock.withLock { () -> Bool in
+            guard let i = lendable.firstIndex(where: { $0 === own }) else { return true }
+            lendable.remove(at: i)
+            return false
+        }
+        // Lent out while this transaction waited: back once the borrower's commit released it.
+        while borrowed && Atomic64.loadAcquire(own.word(.lent)) != 0 { sched_yield() }
+        var got: [Lane] = []
         while true {
-            var got: [Lane] = []
-            for lane in lanes where lane !== own && got.count < count && lane.tryAcquire() {
-                got.append(lane)
+            for lane in lanes where got.count < count && lane !== own && !got.contains(where: { $0 === lane })
+            {
+                if lane.tryAcquire() || borrow(lane) { got.append(lane) }
             }
             if got.count == count { return got }
-            for lane in got { lane.release() }
             sched_yield()
+        }
+    }
+
+    /// Borrows `lane` when its owner waits in `acquireLanes` for its turn.
+    private func borrow(_ lane: Lane) -> Bool {
+        lendLock.withLock {
+            guard let i = lendable.firstIndex(where: { $0 === lane }) else { return false }
+            lendable.remove(at: i)
+            Atomic64.storeRelease(lane.word(.lent), 1)
+            return true
         }
     }
 

@@ -51,9 +51,13 @@ enum RedoRecord {
     }
 
     /// Whether the record at `record` (whose `header.length` bytes are
-    /// readable) carries the checksum its bytes have under `salt`.
+    /// readable) carries the checksum its bytes have under `salt`, and a
+    /// sequence number the checkpoint word can hold (48 bits). A heap never
+    /// writes a larger one; a crafted record with one (its checksum is not
+    /// keyed) would become the checkpoint and the next sequence number, which
+    /// neither the checkpoint word nor the counter can take.
     static func isSealed(_ record: UnsafeRawPointer, header: pmh_redo_record_header, salt: UInt64) -> Bool {
-        header.checksum == checksum(record, header: header, salt: salt)
+        header.seq <= CheckedWord.valueMask && header.checksum == checksum(record, header: header, salt: salt)
     }
 
     /// Fills in the header of a record whose entries are written.

@@ -8,7 +8,7 @@ import Foundation
 /// C types are described by explicit offsets, or decoded from the analyzer's
 /// JSON (`{"types":[{"name","size","alignment","pointer_offsets"}]}`).
 public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
-    /// The stable name that identifies the type across runs (at most 127 UTF-8 bytes).
+    /// The stable name that identifies the type across runs (1 to 127 UTF-8 bytes, no NUL).
     public var name: String
     /// `MemoryLayout.size` of the type (or `sizeof` in C).
     public var size: Int
@@ -66,15 +66,26 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
         }
     }
 
+    /// The largest type the heap stores (1 GiB); a slab must hold one besides.
+    static let maximumSize = 1 << 30
+
     /// Throws `invalidArgument` naming what cannot be stored.
     func validate() throws {
         func bad(_ what: String) -> PMemError {
-            PMemError(.invalidArgument, operation: "register type", detail: "type '\(name)': \(what)")
+            // Control characters (a NUL among them) escaped: the error stays one printable line.
+            let shown = name.unicodeScalars.map {
+                $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0)
+            }.joined()
+            return PMemError(.invalidArgument, operation: "register type", detail: "type '\(shown)': \(what)")
         }
+        // The entry keeps the name NUL-padded and reads it back up to the first
+        // NUL: a name that would not read back as itself makes an entry whose
+        // layout hash never matches, and a pool that no longer opens.
         guard !name.isEmpty, name.utf8.count <= HeapFormat.typeNameCapacity else {
             throw bad("the name must have 1 to \(HeapFormat.typeNameCapacity) UTF-8 bytes")
         }
-        guard size > 0, size <= 1 << 30 else { throw bad("size \(size) is out of range") }
+        guard !name.utf8.contains(0) else { throw bad("the name contains a NUL byte") }
+        guard size > 0, size <= Self.maximumSize else { throw bad("size \(size) is out of range") }
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= 4096 else {
             throw bad("alignment \(alignment) is not a power of two up to 4096")
         }
@@ -84,7 +95,8 @@ public struct TypeDescription: Codable, Sendable, Equatable, Hashable {
             )
         }
         for (i, offset) in pointerOffsets.enumerated() {
-            guard offset >= 0, offset % 8 == 0, offset + 8 <= size else {
+            // `offset <= size - 8`, not `offset + 8 <= size`: an offset near Int.max must not overflow.
+            guard offset >= 0, offset % 8 == 0, offset <= size - 8 else {
                 throw bad("pointer offset \(offset) is not an 8-byte aligned field inside \(size) bytes")
             }
             guard i == 0 || pointerOffsets[i - 1] != offset else {

@@ -17,7 +17,8 @@ enum TypeTable {
     /// Bytes of an entry its checksum covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmh_type_entry>.offset(of: \.checksum)!
 
-    private static func seed(salt: UInt64, index: Int) -> UInt64 {
+    /// The checksum seed of entry `index` (tests craft entries with it).
+    static func seed(salt: UInt64, index: Int) -> UInt64 {
         salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index)
     }
 
@@ -51,6 +52,10 @@ enum TypeTable {
         let name = String(decoding: nameBytes, as: UTF8.self)
         let count = Int(entry.npointers)
         guard count <= HeapFormat.maxPointerFields else { throw corrupt("has \(count) pointer fields") }
+        // Range-checked as stored (u64) before it becomes an Int.
+        guard entry.size <= UInt64(TypeDescription.maximumSize) else {
+            throw corrupt("has size \(entry.size), out of range")
+        }
         let offsets = elements(of: entry.pointer_offsets, as: UInt32.self, count: count).map { Int($0) }
         let description: TypeDescription
         do {

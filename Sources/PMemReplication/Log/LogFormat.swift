@@ -22,6 +22,12 @@ enum LogFormat {
     /// Smallest ring: a few maximal small records.
     static let minimumCapacity = 64 << 10
 
+    /// Positions and sequence numbers stay below this (2^63): a log would
+    /// take decades of appends to get near it, so a larger one read from
+    /// media or a peer is damage, and below it adding a record's footprint
+    /// or one to a sequence number cannot overflow.
+    static let counterLimit: UInt64 = 1 << 63
+
     /// Where the identity block (`pmr_log_identity`) starts.
     static let identityOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.identity)!
     /// Where the attach slots (`pmr_attach_slot`, the application's) start.

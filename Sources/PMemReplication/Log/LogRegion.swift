@@ -123,7 +123,16 @@ public final class LogRegion: @unchecked Sendable {
         guard capacity >= LogFormat.minimumCapacity, capacity % LogFormat.alignment == 0,
             LogFormat.superblockSize + capacity <= mapping.size
         else { throw corrupt("ring of \(capacity) bytes does not fit the file's \(mapping.size)") }
-        return LogRegion(mapping: mapping, uuid: UUID(uuid: identity.uuid), capacity: capacity)
+        let region = LogRegion(mapping: mapping, uuid: UUID(uuid: identity.uuid), capacity: capacity)
+        // The writer and the agent add to these: out of range, they are damage, not numbers.
+        let point = region.reclaimPoint()
+        guard point.position < LogFormat.counterLimit, point.position % UInt64(LogFormat.alignment) == 0,
+            point.sequence >= 1, point.sequence < LogFormat.counterLimit
+        else {
+            throw corrupt(
+                "reclaim point (position \(point.position), sequence \(point.sequence)) is out of range")
+        }
+        return region
     }
 
     /// Opens the log at `path`, creating it with `capacity` ring bytes when absent.

@@ -50,12 +50,22 @@ struct ReplicaJournal {
         mapping.persist(mapping.base, MemoryLayout<pmr_journal_header>.size)
     }
 
-    /// The journal's entry, or `nil` when its header is not valid (never written, or torn).
-    func entry() -> Entry? {
+    /// The journal's entry, or `nil` when its header is not valid (never
+    /// written, or torn). Throws `corrupt` for a header whose checksum
+    /// matches (it is not keyed) but whose numbers are out of range.
+    func entry() throws -> Entry? {
         let p = UnsafeRawPointer(mapping.base)
         let header = p.load(as: pmr_journal_header.self)
         guard Checksum.of(p, Self.checkedBytes, seed: Self.seed) == header.checksum else { return nil }
         guard header.bytes <= UInt64(capacity) else { return nil }
+        // Replay counts from the first sequence number up: it must leave room to count.
+        guard header.first_sequence <= header.last_sequence, header.last_sequence < LogFormat.counterLimit
+        else {
+            throw PMemError(
+                .corrupt, operation: "replica store",
+                detail: "\(mapping.path): the journal names sequences \(header.first_sequence) to "
+                    + "\(header.last_sequence), out of range")
+        }
         return Entry(
             firstSequence: header.first_sequence, lastSequence: header.last_sequence,
             bytes: Int(header.bytes),

@@ -37,9 +37,19 @@ public struct ReplicaState: Sendable, Equatable, Codable {
         SlotPair(mapping: mapping, offset: slotsOffset, seed: seed)
     }
 
-    /// Reads the current slot; a new store (no valid slot) has the default state.
-    static func read(_ slots: SlotPair<pmr_replica_state_slot>) -> ReplicaState {
+    /// Reads the current slot; a new store (no valid slot) has the default
+    /// state. Throws `corrupt` naming a counter out of range: the store adds
+    /// to each, and a checksum that matches (it is not keyed) does not make
+    /// one sane.
+    static func read(_ slots: SlotPair<pmr_replica_state_slot>, path: String) throws -> ReplicaState {
         guard let slot = slots.current()?.value else { return ReplicaState() }
+        for (name, value) in [
+            ("applied sequence", slot.applied_sequence), ("applied records", slot.applied_records),
+            ("first sequence", slot.first_sequence), ("pool generation", slot.pool_generation),
+        ] where value >= LogFormat.counterLimit {
+            throw PMemError(
+                .corrupt, operation: "replica store", detail: "\(path): \(name) \(value) is out of range")
+        }
         let log = UUID(uuid: slot.log_uuid)
         let pool = UUID(uuid: slot.pool_uuid)
         return ReplicaState(

@@ -44,6 +44,13 @@ public final class ReplicaStore: @unchecked Sendable {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw PMemError.system("mkdir", errno: errno, detail: directory)
         }
+        let kind = InputFile.Kind(
+            mode: try InputFile.status(of: directory, operation: "replica store").st_mode)
+        guard kind == .directory else {
+            throw PMemError(
+                .invalidArgument, operation: "replica store",
+                detail: "\(directory) is \(kind.rawValue), not a directory")
+        }
         let lock = Foundation.open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw PMemError.system("open", errno: errno, detail: "\(directory)/lock") }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
@@ -62,7 +69,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 mapping: try PMemMapping(
                     path: "\(directory)/journal",
                     options: .init(size: ReplicaJournal.dataOffset + maxBatchBytes, create: true)))
-            state = ReplicaState.read(stateSlots)
+            state = try ReplicaState.read(stateSlots, path: "\(directory)/state")
             try openPools()
             try replayJournal()
         } catch {
@@ -89,7 +96,7 @@ public final class ReplicaStore: @unchecked Sendable {
 
     /// Applies again a batch that reached the journal but not the state.
     private func replayJournal() throws {
-        guard let entry = journal.entry(), entry.lastSequence > state.appliedSequence,
+        guard let entry = try journal.entry(), entry.lastSequence > state.appliedSequence,
             entry.firstSequence <= state.appliedSequence + 1 || state.appliedSequence == 0,
             let logUUID = state.logUUID
         else { return }
@@ -161,6 +168,10 @@ public final class ReplicaStore: @unchecked Sendable {
     {
         func reject(_ why: String) -> PMemError {
             PMemError(.corrupt, operation: "replica store", detail: why)
+        }
+        // Counted up once per record below: from out of range, that would overflow.
+        guard firstSequence < LogFormat.counterLimit else {
+            throw reject("first sequence \(firstSequence) is out of range")
         }
         let fresh = state.appliedSequence == 0
         if !fresh && firstSequence > state.appliedSequence + 1 {
@@ -392,6 +403,6 @@ extension ReplicaStore {
                 .notFound, operation: "replica status", detail: "\(directory) is not a replica store")
         }
         let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
-        return ReplicaState.read(ReplicaState.slots(in: mapping))
+        return try ReplicaState.read(ReplicaState.slots(in: mapping), path: path)
     }
 }

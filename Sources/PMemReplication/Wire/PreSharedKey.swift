@@ -24,9 +24,8 @@ public struct PreSharedKey: Sendable {
 
     /// Reads a key file: hexadecimal text (whitespace ignored), at least 32 digits.
     public init(file path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PMemError(.notFound, operation: "pre-shared key", detail: "cannot read \(path)")
-        }
+        // A FIFO or a device is refused, not read for ever; a key is a few dozen digits.
+        let data = try InputFile.readRegularFile(path, operation: "pre-shared key", limit: 64 << 10)
         let text = String(decoding: data, as: UTF8.self).filter { !$0.isWhitespace }
         guard text.count % 2 == 0, let bytes = Self.hexBytes(text) else {
             throw PMemError(

@@ -10,6 +10,10 @@ final class ClangIndex {
         // handlers that re-raise faults they do not own, hijacking those of the
         // program it runs in (PMemProtect's, Swift's crash reporter).
         setenv("LIBCLANG_DISABLE_CRASH_RECOVERY", "1", 0)
+        // Parse on the calling thread, not on a thread of libclang's with an
+        // 8 MiB stack: the analysis calls it from a thread with a far larger
+        // one (`PersistenceAnalyzer.onLargeStack`), which deep inputs need.
+        setenv("LIBCLANG_NOTHREADS", "1", 0)
         // Exclude declarations from PCH; do not print diagnostics to stderr ourselves.
         raw = clang_createIndex(0, 0)
     }

@@ -14,6 +14,18 @@ extension FactCollector {
     }
 
     private func addAtoms(of c: Cursor, into out: inout Set<Atom>) {
+        let key = CursorKey(c)
+        if let known = atomCache[key] {
+            out.formUnion(known)
+            return
+        }
+        var found = Set<Atom>()
+        descending { addAtomsHere(of: c, into: &found) }
+        atomCache[key] = found
+        out.formUnion(found)
+    }
+
+    private func addAtomsHere(of c: Cursor, into out: inout Set<Atom>) {
         let type = c.type
         addTypedRoot(of: c, type: type, into: &out)
         switch c.kind {

@@ -17,13 +17,43 @@ final class FactCollector {
     private var allocatedLocals: Set<String> = []
     private var otherLocals: Set<String> = []
     private var returnedExpressions: [Cursor] = []
+    /// How deep the recursive walks (`walk`, the atoms of an expression) are now.
+    private var depth = 0
+    /// The atoms of each expression of the function being walked, once
+    /// computed: an assignment's atoms include its right-hand side's, so
+    /// without this a chain `b = b = ... = a` is walked once per link
+    /// (quadratic: 9,000 links took minutes).
+    var atomCache: [CursorKey: Set<Atom>] = [:]
+
+    /// The deepest the walks go: a safety net under `PersistenceAnalyzer.nestingLimit`
+    /// (text that estimate cannot see, such as macro expansions, may nest deeper);
+    /// what lies deeper is not analyzed, and the stack holds.
+    static let maxDepth = 20_000
+
+    /// Runs `body` one level deeper, unless the walk is already `maxDepth` deep.
+    func descending(_ body: () -> Void) {
+        guard depth < Self.maxDepth else { return }
+        depth += 1
+        defer { depth -= 1 }
+        body()
+    }
 
     /// Collects the facts of one parsed unit.
     func collect(_ translationUnit: TranslationUnit) {
         unit = translationUnit.raw
-        defer { unit = nil }
+        atomCache = [:]
+        defer {
+            unit = nil
+            atomCache = [:]
+        }
         for declaration in translationUnit.root.children {
             switch declaration.kind {
+            case CXCursor_StructDecl where declaration.isDefinition,
+                CXCursor_UnionDecl where declaration.isDefinition:
+                // Laid out in source order, where C puts a record after every record it
+                // embeds: each layout then finds the inner ones done, and libclang never
+                // recurses down a chain of records (a chain 100,000 long overflowed it).
+                _ = declaration.type.size
             case CXCursor_TypedefDecl:
                 noteTypedef(declaration)
             case CXCursor_FunctionDecl where declaration.isDefinition && !declaration.isInSystemHeader:
@@ -47,6 +77,7 @@ final class FactCollector {
         let usr = declaration.usr
         guard facts.functions[usr] == nil else { return }
         function = usr
+        atomCache = [:]
         allocatedLocals = []
         otherLocals = []
         returnedExpressions = []
@@ -86,7 +117,7 @@ final class FactCollector {
         default:
             break
         }
-        for child in c.children { walk(child) }
+        for child in c.children { descending { walk(child) } }
     }
 
     /// Remembers what a place's declared type lets it hold.

@@ -51,6 +51,18 @@ extension RecordInfo {
     /// Returns the record's USR, or nil when the type is not a record.
     @discardableResult
     static func register(_ type: ClangType, into catalog: inout [RecordID: RecordInfo]) -> RecordID? {
+        register(type, into: &catalog, depth: 0)
+    }
+
+    /// Records embedded by value in each other at most this deep are
+    /// registered; a field holding one deeper is taken as plain data (no
+    /// real layout comes near; a generated chain of 100,000 would recurse
+    /// that deep).
+    static let maxEmbeddingDepth = 256
+
+    private static func register(
+        _ type: ClangType, into catalog: inout [RecordID: RecordInfo], depth: Int
+    ) -> RecordID? {
         let canonical = type.canonical
         guard canonical.isRecord, let declaration = canonical.declaration?.canonical else { return nil }
         let id = declaration.usr
@@ -70,25 +82,29 @@ extension RecordInfo {
             let type = child.type
             info.fields.append(
                 Field(
-                    name: child.spelling, offset: offset, shape: shape(of: type, &catalog), usr: child.usr,
+                    name: child.spelling, offset: offset, shape: shape(of: type, &catalog, depth: depth),
+                    usr: child.usr,
                     isByteArray: type.isArray && type.pointsToBytes))
         }
         catalog[id] = info
         return id
     }
 
-    private static func shape(of type: ClangType, _ catalog: inout [RecordID: RecordInfo]) -> FieldShape {
+    private static func shape(of type: ClangType, _ catalog: inout [RecordID: RecordInfo], depth: Int)
+        -> FieldShape
+    {
         let canonical = type.canonical
         if canonical.isPointer {
             return canonical.pointee.isFunction ? .functionPointer : .pointer
         }
-        if canonical.isRecord, let id = register(canonical, into: &catalog) {
+        guard depth < maxEmbeddingDepth else { return .data }
+        if canonical.isRecord, let id = register(canonical, into: &catalog, depth: depth + 1) {
             return .record(id, count: 1)
         }
         if canonical.isArray {
             let count = canonical.arrayCount ?? 0
             let element = canonical.element.canonical
-            if element.isRecord, let id = register(element, into: &catalog) {
+            if element.isRecord, let id = register(element, into: &catalog, depth: depth + 1) {
                 return .record(id, count: count)
             }
             if element.isPointer, !element.pointee.isFunction { return .pointerArray(count: count) }

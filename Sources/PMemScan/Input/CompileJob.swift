@@ -89,6 +89,7 @@ extension CompileJob {
 
     /// The jobs of a `compile_commands.json`.
     static func load(compileCommands path: String) throws(ScanError) -> [CompileJob] {
+        if let kind = RegularFile.otherKind(of: path) { throw .notRegularFile(path: path, kind: kind) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .badCompileCommands(path: path, reason: "cannot read the file")
         }

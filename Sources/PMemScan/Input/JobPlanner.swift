@@ -20,8 +20,11 @@ extension ScanInput {
         guard !jobs.isEmpty else { throw .noInput }
         var seen = Set<String>()
         jobs = jobs.filter { seen.insert($0.file).inserted }
-        for job in jobs where !FileManager.default.fileExists(atPath: job.file) {
-            throw .fileNotFound(job.file)
+        for job in jobs {
+            guard FileManager.default.fileExists(atPath: job.file) else { throw .fileNotFound(job.file) }
+            if let kind = RegularFile.otherKind(of: job.file) {
+                throw .notRegularFile(path: job.file, kind: kind)
+            }
         }
         return jobs.map { CompileJob(file: $0.file, arguments: ["-xc"] + $0.arguments + extra) }
     }

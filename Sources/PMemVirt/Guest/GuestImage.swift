@@ -51,9 +51,11 @@ public struct GuestImage: Sendable, Equatable {
                 .notFound, operation: "load guest", errno: ENOENT,
                 detail: "\(nameOrPath) is neither a built-in guest (\(names)) nor a file")
         }
-        guard let data = FileManager.default.contents(atPath: nameOrPath), !data.isEmpty else {
-            throw PMemError(
-                .invalidArgument, operation: "load guest", detail: "\(nameOrPath) is empty or unreadable")
+        // A FIFO or a device is refused, not read for ever.
+        let data = try InputFile.readRegularFile(
+            nameOrPath, operation: "load guest", limit: Int(GuestLayout.imageLimit))
+        guard !data.isEmpty else {
+            throw PMemError(.invalidArgument, operation: "load guest", detail: "\(nameOrPath) is empty")
         }
         let name = URL(fileURLWithPath: nameOrPath).deletingPathExtension().lastPathComponent
         return GuestImage(name: name, summary: "flat image from \(nameOrPath)", bytes: Array(data))

@@ -23,6 +23,10 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
     case unexpectedExit(vcpu: Int, reason: UInt32)
     /// The guest did not finish in time; every vCPU was stopped.
     case timedOut(seconds: Double)
+    /// The guest did not finish in time while the host's fault handler
+    /// (`handler`, e.g. a fault command) was still deciding a fault: the
+    /// handler was cut short (the command killed) and every vCPU stopped.
+    case handlerTimedOut(seconds: Double, handler: String)
     /// A guest access that its page's access forbids, with no handler for it.
     case accessFault(vcpu: Int, gpa: UInt64, isWrite: Bool, rip: UInt64)
     /// A fault handler (`by`: the guest's at an address, or the host's) ended the VM.
@@ -64,6 +68,9 @@ public enum VMError: Error, Equatable, CustomStringConvertible, Sendable {
                 + "guest-physical address \(address(gpa)) at RIP \(address(rip))"
         case .timedOut(let seconds):
             return "the guest did not finish within \(seconds) s; its vCPUs were stopped"
+        case .handlerTimedOut(let seconds, let handler):
+            return "the guest did not finish within \(seconds) s: \(handler) was still deciding a fault "
+                + "and was killed; its vCPUs were stopped"
         case .guestFailed(let vcpu, let status, let log):
             let said = log.last.map { ": \($0)" } ?? ""
             return "vCPU \(vcpu): the guest program ended with status \(status)\(said)"

@@ -163,7 +163,16 @@ public final class VirtualMachine: @unchecked Sendable {
         }
         let deadline = configuration.timeout.map { start + $0 } ?? .distantFuture
         if group.wait(timeout: deadline) == .timedOut {
-            abort(VMError.timedOut(seconds: configuration.timeout ?? 0))
+            let seconds = configuration.timeout ?? 0
+            // An error from before the timeout stands. A host handler cut short
+            // now ends its vCPU with an error of its own, which the timeout replaces.
+            let earlier = stateLock.withLock { firstError }
+            let interrupted = pageAccess.stopHostHandler()
+            let error =
+                interrupted.map { VMError.handlerTimedOut(seconds: seconds, handler: $0) }
+                ?? VMError.timedOut(seconds: seconds)
+            if earlier == nil { stateLock.withLock { firstError = error } }
+            abort(error)
             group.wait()
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds
@@ -183,13 +192,16 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Whether the VM is being stopped (an error, or the timeout).
     var isStopping: Bool { stateLock.withLock { stopping } }
 
-    /// Records `error` (the first one wins) and stops every vCPU.
+    /// Records `error` (the first one wins) and stops every vCPU, cutting
+    /// short the host handler's decisions (a vCPU waiting on a fault command
+    /// would otherwise keep the run going).
     func abort(_ error: any Error) {
         let toKick: [VirtualCPU] = stateLock.withLock {
             if firstError == nil { firstError = error }
             stopping = true
             return vcpus
         }
+        _ = pageAccess.stopHostHandler()
         for vcpu in toKick { vcpu.kick() }
     }
 }

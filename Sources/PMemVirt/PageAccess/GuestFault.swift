@@ -63,6 +63,19 @@ public enum GuestFaultDecision: String, Sendable, Codable, CaseIterable {
 public protocol GuestFaultHandler: Sendable {
     /// Decides about `fault`.
     func handle(_ fault: GuestFault, pages: GuestPageAccess) -> GuestFaultDecision
+
+    /// The VM is stopping (its timeout, or another vCPU's error): end every
+    /// decision in progress now (each then answers `end`), and answer `end`
+    /// to every later fault at once. Returns what was cut short, for the
+    /// run's error (`"the fault command 'sleep 1000'"`), or `nil` when no
+    /// decision was in progress. A handler that cannot be cut short keeps the
+    /// default, which does nothing; it must then return on its own.
+    func stop() -> String?
+}
+
+extension GuestFaultHandler {
+    /// Nothing to cut short.
+    public func stop() -> String? { nil }
 }
 
 /// A closure as a `GuestFaultHandler`.

@@ -64,6 +64,10 @@ public final class GuestPageAccess: MMIOHandler, @unchecked Sendable {
     /// What happened so far.
     public var statistics: GuestFaultStatistics { lock.withLock { counters } }
 
+    /// The VM is stopping: the host's handler ends what it is deciding (a
+    /// fault command is killed). Returns what was cut short, if anything.
+    func stopHostHandler() -> String? { hostHandler?.stop() }
+
     /// The access at `gpa` now; `nil` outside guest memory.
     public func access(at gpa: UInt64) -> GuestAccess? { memory.access(at: gpa) }
 
