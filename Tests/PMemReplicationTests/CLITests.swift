@@ -47,10 +47,10 @@ final class ReplicationCLITests: XCTestCase {
             mentions: "missing")
         assertFailure(
             try CLI.run(["replica", "promote", "--store", dir.file("store"), "--out", dir.file("pool")]),
-            mentions: "no complete pool copy")
+            mentions: "no replica store at")
         assertFailure(
             try CLI.run(["replica", "status", "--store", dir.file("nothing")]),
-            mentions: "not a replica store")
+            mentions: "no replica store at")
         try "not hex".write(toFile: dir.file("bad-key"), atomically: true, encoding: .utf8)
         assertFailure(
             try CLI.run([
@@ -62,9 +62,7 @@ final class ReplicationCLITests: XCTestCase {
 
     func testStatusOfANewStoreIsPrintedAsJSON() throws {
         let dir = TemporaryDirectory()
-        assertFailure(
-            try CLI.run(["replica", "promote", "--store", dir.file("store"), "--out", dir.file("pool")]),
-            mentions: "no complete pool copy")
+        try FileManager.default.createDirectory(atPath: dir.file("store"), withIntermediateDirectories: false)
         let status = try CLI.run(["replica", "status", "--store", dir.file("store"), "--json"])
         XCTAssertEqual(status.status, 0, status.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
