@@ -34,7 +34,7 @@ struct HACommand: ParsableCommand {
         @Option(help: "Process to watch: when it ends, drain.")
         var watchPid: Int32?
 
-        @Option(help: "Time a drain may take, in milliseconds (the battery's hold-up time).")
+        @Option(help: "Time a drain may take, in milliseconds (the battery's hold-up time; 1 to 86400000).")
         var batteryMs: Int = 2000
 
         @Option(help: "Replicas that must acknowledge a record before its space is reclaimed (default: all).")
@@ -51,9 +51,13 @@ struct HACommand: ParsableCommand {
 
         func validate() throws {
             guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
-            for text in replica { _ = try parseEndpoint(text, "--replica") }
+            for text in replica {
+                try requireRange(
+                    try parseEndpoint(text, "--replica").port, NumericRange.port, "--replica's port")
+            }
             if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
-            guard batteryMs > 0 else { throw ValidationError("--battery-ms must be positive") }
+            try requireRange(batteryMs, NumericRange.batteryMs, "--battery-ms")
+            if let watchPid { try requireRange(watchPid, NumericRange.pid, "--watch-pid") }
             if let quorum, !(1...replica.count).contains(quorum) {
                 throw ValidationError(
                     "--quorum must be between 1 and the number of replicas (\(replica.count))")
@@ -107,7 +111,17 @@ struct HACommand: ParsableCommand {
         @Option(help: "Control socket (default: the log's path + .sock).")
         var control: String?
 
+        @Option(help: "How long to wait for the agent's answer, in milliseconds (1 to 600000).")
+        var timeoutMs: Int = 5000
+
         var socket: String { control ?? AgentControl.socketPath(forLog: log) }
+
+        /// How long to wait for the agent.
+        var timeout: Duration { .milliseconds(timeoutMs) }
+
+        func validate() throws {
+            try requireRange(timeoutMs, NumericRange.controlTimeoutMs, "--timeout-ms")
+        }
     }
 
     /// `pmemctl ha status --log PATH [--json]`.
@@ -122,7 +136,7 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let reply = try AgentControl.send("status", socket: agent.socket)
+                let reply = try AgentControl.send("status", socket: agent.socket, timeout: agent.timeout)
                 guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(reply.utf8)) else {
                     throw PMemError(
                         .system, operation: "ha status", detail: "the agent answered: \(reply.prefix(200))")
@@ -154,7 +168,7 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let reply = try AgentControl.send("power-fail", socket: agent.socket)
+                let reply = try AgentControl.send("power-fail", socket: agent.socket, timeout: agent.timeout)
                 print(reply.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
@@ -169,7 +183,9 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                print(try AgentControl.send("metrics", socket: agent.socket), terminator: "")
+                print(
+                    try AgentControl.send("metrics", socket: agent.socket, timeout: agent.timeout),
+                    terminator: "")
             }
         }
     }

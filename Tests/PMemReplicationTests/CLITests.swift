@@ -25,6 +25,27 @@ final class ReplicationCLITests: XCTestCase {
             mentions: "--listen")
     }
 
+    func testNumbersOutOfRangeAreUsageErrors() throws {
+        let agent = ["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1"]
+        for (option, value) in [
+            ("--battery-ms", "9223372036854775807"), ("--battery-ms", "-5"), ("--battery-ms", "86400001"),
+            ("--quorum", "-1"), ("--quorum", "9223372036854775807"), ("--watch-pid", "0"),
+            ("--watch-pid", "-7"), ("--watch-pid", "9223372036854775807"),
+        ] {
+            assertUsageError(try CLI.run(agent + ["\(option)=\(value)"]), mentions: option)
+        }
+        assertUsageError(
+            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:0"]),
+            mentions: "--replica")
+        for command in ["status", "power-fail", "metrics"] {
+            for value in ["0", "-1", "9223372036854775807", "600001"] {
+                assertUsageError(
+                    try CLI.run(["ha", command, "--log", "x", "--timeout-ms=\(value)"]),
+                    mentions: "--timeout-ms")
+            }
+        }
+    }
+
     func testFailedOperationsExitOneWithOneLine() throws {
         let dir = TemporaryDirectory()
         assertFailure(

@@ -15,10 +15,17 @@ extension HAAgent {
     /// Opens the control socket and, when configured, the metrics endpoint.
     func startServers() throws {
         let path = controlSocketPath
-        if (try? AgentControl.send("status", socket: path)) != nil {
+        do {
+            _ = try AgentControl.send("status", socket: path)
             throw PMemError(
                 .busy, operation: "ha agent",
                 detail: "an agent already serves \(configuration.logPath) (\(path))")
+        } catch let error as PMemError where error.kind == .notFound {
+            // No agent listens: the socket, if any, was left by one that ended.
+        } catch let error as PMemError where error.errno == ETIMEDOUT {
+            throw PMemError(
+                .busy, operation: "ha agent",
+                detail: "an agent holds \(path) but does not answer; stop it before starting another")
         }
         unlink(path)
         let control = ServerBootstrap(group: group)

@@ -67,19 +67,13 @@ public final class HAAgent: @unchecked Sendable {
 
     /// Opens the log and prepares the links; nothing runs before `run`.
     public init(configuration: Configuration, logger: Logger = Logger(label: "pmemkit.ha")) throws {
-        guard !configuration.replicas.isEmpty else {
-            throw PMemError(.invalidArgument, operation: "ha agent", detail: "no replica given")
-        }
-        if let quorum = configuration.quorum, !(1...configuration.replicas.count).contains(quorum) {
-            throw PMemError(
-                .invalidArgument, operation: "ha agent",
-                detail: "quorum \(quorum) must be between 1 and the \(configuration.replicas.count) replicas")
-        }
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         region = try LogRegion.open(path: configuration.logPath)
         links = configuration.replicas.map { ReplicaLink(endpoint: $0) }
         quorum = configuration.quorum ?? configuration.replicas.count
+        // In range (validated): a day at most, so `now + battery` cannot overflow.
         battery = .milliseconds(Int64(configuration.batteryMilliseconds))
         loop = group.next()
         finished = loop.makePromise()
