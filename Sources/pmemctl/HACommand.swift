@@ -79,8 +79,11 @@ struct HACommand: ParsableCommand {
                 } else {
                     print(
                         "drain (\(report.reason)): \(String(format: "%.1f", report.elapsedMs)) ms of \(report.deadlineMs), "
-                            + "log ends at sequence \(report.lastSequence) (transaction \(report.lastTransaction))"
-                    )
+                            + "replicas are to hold the log through sequence \(report.lastSequence) "
+                            + "(transaction \(report.lastTransaction))"
+                            + (report.withheldRecords > 0
+                                ? "; \(report.withheldRecords) later records hold transactions the pool does not"
+                                : ""))
                     Output.table(
                         [["replica", "state", "acked", "missing records", "complete"]]
                             + report.replicas.map {

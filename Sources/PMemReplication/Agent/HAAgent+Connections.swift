@@ -49,7 +49,7 @@ extension HAAgent {
 
     /// Decides where a replica's session starts, and starts it.
     func resume(_ link: ReplicaLink, at position: ReplicaPosition, channel: Channel, now: NIODeadline) {
-        index.refresh()
+        refreshRecords()
         let next: UInt64
         if position.logUUID == nil || position.appliedSequence == 0 {
             guard let baseline = index.firstBaseline() else {

@@ -97,8 +97,8 @@ extension HAAgent {
 
     /// The agent's state now (on the loop).
     func makeStatus() -> AgentStatus {
-        index.refresh()
-        let last = index.lastSequence
+        refreshRecords()
+        let last = shippableSequence
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let wall = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
@@ -128,7 +128,8 @@ extension HAAgent {
             state: state, capacity: region.capacity,
             usedBytes: index.endPosition - point.position, headSequence: index.firstSequence,
             lastSequence: last,
-            lastTransaction: index.lastTransaction, quorum: quorum, replicas: replicas,
+            lastTransaction: verifier.verifiedTransaction,
+            withheldRecords: index.lastSequence - last, quorum: quorum, replicas: replicas,
             drain: drain)
     }
 }

@@ -38,6 +38,8 @@ public final class HAAgent: @unchecked Sendable {
         var lifecycle = Lifecycle.running
         /// The log's records from the reclaim point on.
         var index: RecordIndex
+        /// Which of them may be shipped: those the primary's pool shows committed.
+        let verifier: CommitVerifier
         /// The wait before the next poll: `busyPoll` while records come, doubling to `idlePoll`.
         var pollDelay = HAAgent.busyPoll
     }
@@ -77,7 +79,10 @@ public final class HAAgent: @unchecked Sendable {
         battery = .milliseconds(Int64(configuration.batteryMilliseconds))
         loop = group.next()
         finished = loop.makePromise()
-        state = .makeBoxSendingValue(LoopState(index: RecordIndex(region: region)), eventLoop: loop)
+        let index = RecordIndex(region: region)
+        let verifier = CommitVerifier(
+            region: region, verifiedThrough: index.firstSequence - 1, logger: logger)
+        state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
     }
 
     // MARK: State (on the loop)
@@ -93,6 +98,18 @@ public final class HAAgent: @unchecked Sendable {
         get { state.value.index }
         _modify { yield &state.value.index }
     }
+
+    /// Which records may be shipped.
+    var verifier: CommitVerifier { state.value.verifier }
+
+    /// Reads the log's new records and verifies what the pool shows
+    /// committed; returns how many records were new.
+    @discardableResult
+    func refreshRecords() -> Int { verifier.advance(&index) }
+
+    /// The last record replicas are to hold now: every record up to it is
+    /// in the primary's committed history (or skipped for a later baseline).
+    var shippableSequence: UInt64 { verifier.verifiedThrough }
 
     /// Whether a drain is running.
     var isDraining: Bool {

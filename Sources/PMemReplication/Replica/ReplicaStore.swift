@@ -199,7 +199,11 @@ public final class ReplicaStore: @unchecked Sendable {
             PMemError(.corrupt, operation: "replica store", detail: why)
         }
         let fresh = state.appliedSequence == 0
-        if !fresh && firstSequence > state.appliedSequence + 1 {
+        // A gap is allowed only up to a baseline, which rebuilds the whole copy
+        // (the agent skips records the primary's pool was not shown to hold).
+        if !fresh && firstSequence > state.appliedSequence + 1
+            && !Self.startsWithBaseline(batch, salt: salt)
+        {
             throw reject("sequence gap: expected \(state.appliedSequence + 1), got \(firstSequence)")
         }
         var records: [CheckedRecord] = []
@@ -276,6 +280,14 @@ public final class ReplicaStore: @unchecked Sendable {
             expected += 1
         }
         return records
+    }
+
+    /// Whether a batch's first record is a valid baseline start.
+    private static func startsWithBaseline(_ batch: UnsafeRawBufferPointer, salt: UInt64) -> Bool {
+        guard let base = batch.baseAddress,
+            let header = LogRecordHeader.validated(at: base, available: batch.count, salt: salt)
+        else { return false }
+        return header.kind == .baselineBegin
     }
 
     /// Applies checked records to the pool copy, then moves the state past them.
