@@ -131,6 +131,10 @@ final class ReplicaStoreDamageTests: XCTestCase {
         assertFailure(
             try CLI.run(["replica", "promote", "--store", missing, "--out", dir.file("out")]),
             mentions: "no replica store at \(missing)")
+        for command in ["status", "metrics"] {
+            assertFailure(
+                try CLI.run(["ha", command, "--log", "\(missing)/log"]), mentions: "no HA agent answers")
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing), "nothing was created")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("out")))
         try FileManager.default.createDirectory(atPath: missing, withIntermediateDirectories: false)
