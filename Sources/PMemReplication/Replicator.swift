@@ -81,13 +81,14 @@ public final class Replicator: @unchecked Sendable {
             heap: heap, writer: writer, layout: ReplicatedLayout(slabCount: heap.geometry.slabCount))
         let replicator = Replicator(
             heap: heap, writer: writer, options: options, recorder: recorder, baseline: !continues)
+        // Where the agent finds the pool, to check what it holds before shipping a transaction.
+        try region.storePoolPath(Self.absolutePath(heap.path))
         if continues {
             heap.forEachBaselineWrite(layout: &recorder.layout) { _, _ in }
         } else {
             try replicator.writeBaseline()
         }
-        region.storeAttachment(
-            .init(poolUUID: heap.uuid, poolBase: base, lastTransaction: 0, cleanlyDetached: false))
+        region.storeAttachment(replicator.attachment(lastTransaction: 0, cleanlyDetached: false))
         // Before the heap's commit fence: the record's streaming stores share it.
         heap.addFenceObserver(recorder)
         return replicator
@@ -127,10 +128,25 @@ public final class Replicator: @unchecked Sendable {
         recorder.locked {
             guard !recorder.hasFailed else { return }
             writer.region.storeAttachment(
-                .init(
-                    poolUUID: heap.uuid, poolBase: UInt64(UInt(bitPattern: heap.base)),
-                    lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
+                attachment(lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
         }
+    }
+
+    /// What the log records of this attachment: the pool, and, for the agent's
+    /// checks, this process and the pool's open generation (the pool's state
+    /// shows another once the pool is closed or opened again).
+    private func attachment(lastTransaction: UInt64, cleanlyDetached: Bool) -> LogRegion.Attachment {
+        LogRegion.Attachment(
+            poolUUID: heap.uuid, poolBase: UInt64(UInt(bitPattern: heap.base)),
+            lastTransaction: lastTransaction,
+            cleanlyDetached: cleanlyDetached, processID: getpid(), poolGeneration: heap.openGeneration)
+    }
+
+    /// `path` made absolute (the agent may run elsewhere in the file tree).
+    private static func absolutePath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Writes the pool's current state as baseline records.

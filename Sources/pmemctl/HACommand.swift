@@ -34,7 +34,7 @@ struct HACommand: ParsableCommand {
         @Option(help: "Process to watch: when it ends, drain.")
         var watchPid: Int32?
 
-        @Option(help: "Time a drain may take, in milliseconds (the battery's hold-up time).")
+        @Option(help: "Time a drain may take, in milliseconds (the battery's hold-up time; 1 to 86400000).")
         var batteryMs: Int = 2000
 
         @Option(help: "Replicas that must acknowledge a record before its space is reclaimed (default: all).")
@@ -51,12 +51,13 @@ struct HACommand: ParsableCommand {
 
         func validate() throws {
             guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
-            for text in replica { _ = try parseEndpoint(text, "--replica") }
-            if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
-            // At most a day: the agent counts it in nanoseconds, which a value near 2^63 overflows.
-            guard (1...86_400_000).contains(batteryMs) else {
-                throw ValidationError("--battery-ms must be 1 to 86400000 (a day)")
+            for text in replica {
+                try requireRange(
+                    try parseEndpoint(text, "--replica").port, NumericRange.port, "--replica's port")
             }
+            if let metricsListen { _ = try parseEndpoint(metricsListen, "--metrics-listen") }
+            try requireRange(batteryMs, NumericRange.batteryMs, "--battery-ms")
+            if let watchPid { try requireRange(watchPid, NumericRange.pid, "--watch-pid") }
             if let quorum, !(1...replica.count).contains(quorum) {
                 throw ValidationError(
                     "--quorum must be between 1 and the number of replicas (\(replica.count))")
@@ -78,8 +79,11 @@ struct HACommand: ParsableCommand {
                 } else {
                     print(
                         "drain (\(report.reason)): \(String(format: "%.1f", report.elapsedMs)) ms of \(report.deadlineMs), "
-                            + "log ends at sequence \(report.lastSequence) (transaction \(report.lastTransaction))"
-                    )
+                            + "replicas are to hold the log through sequence \(report.lastSequence) "
+                            + "(transaction \(report.lastTransaction))"
+                            + (report.withheldRecords > 0
+                                ? "; \(report.withheldRecords) later records hold transactions the pool does not"
+                                : ""))
                     Output.table(
                         [["replica", "state", "acked", "missing records", "complete"]]
                             + report.replicas.map {
@@ -110,7 +114,17 @@ struct HACommand: ParsableCommand {
         @Option(help: "Control socket (default: the log's path + .sock).")
         var control: String?
 
+        @Option(help: "How long to wait for the agent's answer, in milliseconds (1 to 600000).")
+        var timeoutMs: Int = 5000
+
         var socket: String { control ?? AgentControl.socketPath(forLog: log) }
+
+        /// How long to wait for the agent.
+        var timeout: Duration { .milliseconds(timeoutMs) }
+
+        func validate() throws {
+            try requireRange(timeoutMs, NumericRange.controlTimeoutMs, "--timeout-ms")
+        }
     }
 
     /// `pmemctl ha status --log PATH [--json]`.
@@ -125,7 +139,7 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let reply = try AgentControl.send("status", socket: agent.socket)
+                let reply = try AgentControl.send("status", socket: agent.socket, timeout: agent.timeout)
                 guard let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(reply.utf8)) else {
                     throw PMemError(
                         .system, operation: "ha status", detail: "the agent answered: \(reply.prefix(200))")
@@ -157,7 +171,7 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let reply = try AgentControl.send("power-fail", socket: agent.socket)
+                let reply = try AgentControl.send("power-fail", socket: agent.socket, timeout: agent.timeout)
                 print(reply.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
@@ -172,7 +186,9 @@ struct HACommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                print(try AgentControl.send("metrics", socket: agent.socket), terminator: "")
+                print(
+                    try AgentControl.send("metrics", socket: agent.socket, timeout: agent.timeout),
+                    terminator: "")
             }
         }
     }

@@ -20,7 +20,7 @@ struct ReplicaCommand: ParsableCommand {
                 from its persisted state after a crash; stop with SIGTERM or SIGKILL.
                 """)
 
-        @Option(help: "Store directory (created when absent).")
+        @Option(help: "Store directory (created when absent; an empty directory starts a new store).")
         var store: String
 
         @Option(help: "Address to listen on, HOST:PORT.")
@@ -95,7 +95,7 @@ struct ReplicaCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let promotion = try ReplicaStore(directory: store).promote(to: out)
+                let promotion = try ReplicaStore(directory: store, mode: .existingOnly).promote(to: out)
                 if json { return try Output.json(promotion) }
                 print(
                     "promoted \(store) to \(out): pool \(promotion.poolUUID), through log sequence "

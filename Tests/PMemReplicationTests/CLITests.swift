@@ -32,6 +32,27 @@ final class ReplicationCLITests: XCTestCase {
             mentions: "--listen")
     }
 
+    func testNumbersOutOfRangeAreUsageErrors() throws {
+        let agent = ["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:1"]
+        for (option, value) in [
+            ("--battery-ms", "9223372036854775807"), ("--battery-ms", "-5"), ("--battery-ms", "86400001"),
+            ("--quorum", "-1"), ("--quorum", "9223372036854775807"), ("--watch-pid", "0"),
+            ("--watch-pid", "-7"), ("--watch-pid", "9223372036854775807"),
+        ] {
+            assertUsageError(try CLI.run(agent + ["\(option)=\(value)"]), mentions: option)
+        }
+        assertUsageError(
+            try CLI.run(["ha", "agent", "--log", "x", "--key-file", "k", "--replica", "h:0"]),
+            mentions: "--replica")
+        for command in ["status", "power-fail", "metrics"] {
+            for value in ["0", "-1", "9223372036854775807", "600001"] {
+                assertUsageError(
+                    try CLI.run(["ha", command, "--log", "x", "--timeout-ms=\(value)"]),
+                    mentions: "--timeout-ms")
+            }
+        }
+    }
+
     func testFailedOperationsExitOneWithOneLine() throws {
         let dir = TemporaryDirectory()
         assertFailure(
@@ -54,10 +75,10 @@ final class ReplicationCLITests: XCTestCase {
             mentions: "missing")
         assertFailure(
             try CLI.run(["replica", "promote", "--store", dir.file("store"), "--out", dir.file("pool")]),
-            mentions: "no complete pool copy")
+            mentions: "no replica store at")
         assertFailure(
             try CLI.run(["replica", "status", "--store", dir.file("nothing")]),
-            mentions: "not a replica store")
+            mentions: "no replica store at")
         try "not hex".write(toFile: dir.file("bad-key"), atomically: true, encoding: .utf8)
         assertFailure(
             try CLI.run([
@@ -69,9 +90,7 @@ final class ReplicationCLITests: XCTestCase {
 
     func testStatusOfANewStoreIsPrintedAsJSON() throws {
         let dir = TemporaryDirectory()
-        assertFailure(
-            try CLI.run(["replica", "promote", "--store", dir.file("store"), "--out", dir.file("pool")]),
-            mentions: "no complete pool copy")
+        try FileManager.default.createDirectory(atPath: dir.file("store"), withIntermediateDirectories: false)
         let status = try CLI.run(["replica", "status", "--store", dir.file("store"), "--json"])
         XCTAssertEqual(status.status, 0, status.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]

@@ -36,9 +36,10 @@ final class ProtocolTests: XCTestCase {
         let channel = EmbeddedChannel()
         let recorder = Recorder()
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrame: 1 << 20)))
+        let limit = FrameLimit(authenticated: 1 << 20)
+        try sync.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
         try sync.addHandler(FrameEncoder())
-        try sync.addHandler(FrameAuthenticator(role: role, psk: key, logger: logger))
+        try sync.addHandler(FrameAuthenticator(role: role, psk: key, logger: logger, limit: limit))
         try sync.addHandler(MessageCodec())
         try sync.addHandler(recorder)
         // An embedded channel that is never closed keeps its pipeline, handlers and their state alive
@@ -137,6 +138,29 @@ final class ProtocolTests: XCTestCase {
         _ = try? server.writeInbound(wire)
         XCTAssertFalse(server.isActive)
         XCTAssertTrue(serverSide.errors.contains { $0.contains("refused") }, "\(serverSide.errors)")
+    }
+
+    func testBeforeAuthenticationAFrameLargerThanAHandshakeIsRefusedUnread() throws {
+        let (server, serverSide) = try pipeline(.server, key: key(1))
+        try server.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        var wire = ByteBuffer()
+        wire.writeInteger(UInt32(8192), endianness: .little)
+        wire.writeBytes([WireFormat.FrameType.response.rawValue, 0, 0])
+        _ = try? server.writeInbound(wire)
+        XCTAssertFalse(server.isActive, "an 8 KiB frame is no handshake")
+        XCTAssertTrue(serverSide.errors.contains { $0.contains("refused") }, "\(serverSide.errors)")
+    }
+
+    func testOnceAuthenticatedFramesUpToTheSessionLimitPass() throws {
+        let (server, serverSide) = try pipeline(.server, key: key(1))
+        let (client, _) = try pipeline(.client, key: key(1))
+        try connect(server, client)
+        let records = ByteBuffer(repeating: 0x5a, count: 256 << 10)
+        try client.writeAndFlush(ReplicationMessage.records(firstSequence: 1, count: 1, bytes: records))
+            .wait()
+        try exchange(server, client)
+        XCTAssertEqual(serverSide.messages.count, 1)
+        XCTAssertTrue(server.isActive)
     }
 
     func testMalformedMessagesDoNotParse() throws {

@@ -82,14 +82,17 @@ func verifiedCount(_ heap: PersistentHeap) throws -> UInt64 {
     return address.pointee.count
 }
 
-/// Every record of a log from its reclaim point, as batches of consecutive
-/// bytes (split where the ring wraps or a baseline ends, as the agent does).
-func batches(of region: LogRegion, maxBytes: Int = 1 << 20) -> [(first: UInt64, bytes: [UInt8])] {
+/// The records of a log from its reclaim point (or from `first`, through
+/// `last`), as batches of consecutive bytes (split where the ring wraps or a
+/// baseline ends, as the agent does).
+func batches(
+    of region: LogRegion, from first: UInt64? = nil, through last: UInt64 = .max, maxBytes: Int = 1 << 20
+) -> [(first: UInt64, bytes: [UInt8])] {
     var index = RecordIndex(region: region)
     index.refresh()
     var out: [(UInt64, [UInt8])] = []
-    var next = index.firstSequence
-    while let run = index.run(from: next, maxBytes: maxBytes) {
+    var next = first ?? index.firstSequence
+    while let run = index.run(from: next, through: last, maxBytes: maxBytes) {
         let start = region.ring + Int(run.position % UInt64(region.capacity))
         out.append((next, Array(UnsafeRawBufferPointer(start: start, count: run.bytes))))
         next += UInt64(run.count)

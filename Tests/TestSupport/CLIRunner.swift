@@ -9,6 +9,13 @@ public struct CLIResult {
     public var stdout: String
     /// Everything on stderr.
     public var stderr: String
+
+    /// A result, for tests that run a process their own way.
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// Runs the package's built executables (`pmemctl`) from tests.

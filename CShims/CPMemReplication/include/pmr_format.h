@@ -75,7 +75,8 @@ struct pmr_attach_slot {
 	uint64_t pool_base;		/* the base pointers in records are written for */
 	uint64_t last_transaction;	/* the heap's last commit at a clean detach */
 	uint32_t flags;			/* bit 0: detached cleanly */
-	uint8_t reserved[12];		/* 0 */
+	uint32_t process_id;		/* the attached application's (0: not recorded) */
+	uint64_t pool_generation;	/* the pool's state generation while it is open (0: not recorded) */
 	uint64_t checksum;		/* of the 56 bytes before it */
 };
 
@@ -84,9 +85,33 @@ PMR_ASSERT_FIELD(pmr_attach_slot, pool_uuid, 8);
 PMR_ASSERT_FIELD(pmr_attach_slot, pool_base, 24);
 PMR_ASSERT_FIELD(pmr_attach_slot, last_transaction, 32);
 PMR_ASSERT_FIELD(pmr_attach_slot, flags, 40);
-PMR_ASSERT_FIELD(pmr_attach_slot, reserved, 44);
+PMR_ASSERT_FIELD(pmr_attach_slot, process_id, 44);
+PMR_ASSERT_FIELD(pmr_attach_slot, pool_generation, 48);
 PMR_ASSERT_FIELD(pmr_attach_slot, checksum, 56);
 PMR_ASSERT_SIZE(pmr_attach_slot, 64);
+
+/* PMR_POOL_PATH_MAX -- bytes of a pool path a log records */
+#define PMR_POOL_PATH_MAX 1000
+
+/*
+ * pmr_pool_path_slot -- one of the two pool path slots (the application's):
+ * where the pool the log carries is, so that the HA agent can check what
+ * the pool holds before it ships a transaction.
+ */
+struct pmr_pool_path_slot {
+	uint64_t generation;		/* the valid slot with the higher one is current */
+	uint32_t length;		/* bytes of path */
+	uint32_t reserved;		/* 0 */
+	uint8_t path[PMR_POOL_PATH_MAX];	/* absolute, not NUL-terminated, zero-padded */
+	uint64_t checksum;		/* of the 1016 bytes before it */
+};
+
+PMR_ASSERT_FIELD(pmr_pool_path_slot, generation, 0);
+PMR_ASSERT_FIELD(pmr_pool_path_slot, length, 8);
+PMR_ASSERT_FIELD(pmr_pool_path_slot, reserved, 12);
+PMR_ASSERT_FIELD(pmr_pool_path_slot, path, 16);
+PMR_ASSERT_FIELD(pmr_pool_path_slot, checksum, 1016);
+PMR_ASSERT_SIZE(pmr_pool_path_slot, 1024);
 
 /*
  * pmr_reclaim_slot -- one of the two reclaim slots (the agent's): the
@@ -113,7 +138,9 @@ struct pmr_log_superblock {
 	uint8_t reserved0[128];
 	struct pmr_attach_slot attach[2];
 	struct pmr_reclaim_slot reclaim[2];
-	uint8_t reserved1[PMR_SUPERBLOCK_SIZE - 512];
+	uint8_t reserved1[512];
+	struct pmr_pool_path_slot pool_path[2];
+	uint8_t reserved2[PMR_SUPERBLOCK_SIZE - 3072];
 };
 
 PMR_ASSERT_FIELD(pmr_log_superblock, identity, 0);
@@ -123,6 +150,9 @@ PMR_ASSERT_FIELD(pmr_log_superblock, attach[1], 320);
 PMR_ASSERT_FIELD(pmr_log_superblock, reclaim, 384);
 PMR_ASSERT_FIELD(pmr_log_superblock, reclaim[1], 448);
 PMR_ASSERT_FIELD(pmr_log_superblock, reserved1, 512);
+PMR_ASSERT_FIELD(pmr_log_superblock, pool_path, 1024);
+PMR_ASSERT_FIELD(pmr_log_superblock, pool_path[1], 2048);
+PMR_ASSERT_FIELD(pmr_log_superblock, reserved2, 3072);
 PMR_ASSERT_SIZE(pmr_log_superblock, PMR_SUPERBLOCK_SIZE);
 
 /* pmr_record_kind -- what a log record holds */

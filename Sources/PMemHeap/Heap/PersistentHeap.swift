@@ -61,6 +61,10 @@ public final class PersistentHeap: @unchecked Sendable {
 
     /// The pool's UUID.
     public var uuid: UUID { identity.uuid }
+    /// The pool's state generation while this heap has it open: replication
+    /// records it, and `PoolCommitProbe` shows another once the pool was
+    /// closed or opened again.
+    package var openGeneration: UInt64 { state.generation }
     /// Where the regions of the pool lie.
     public var geometry: PoolGeometry { identity.geometry }
     /// First byte of the pool in this process: the base pointers are written for.

@@ -38,11 +38,16 @@ public struct DrainReport: Codable, Sendable, Equatable {
     public var deadlineMs: Int
     /// How long the drain took, in milliseconds.
     public var elapsedMs: Double
-    /// The last record in the log when the drain ended.
+    /// The last record replicas were to hold when the drain ended: every
+    /// record up to it is in the primary's committed history.
     public var lastSequence: UInt64
     /// Its heap transaction number.
     public var lastTransaction: UInt64
-    /// Whether every replica acknowledged every record.
+    /// Records after it in the log, not shipped: transactions the primary's
+    /// pool does not hold (the application ended mid-commit), or could not
+    /// be shown to hold.
+    public var withheldRecords: UInt64
+    /// Whether every replica acknowledged every record up to `lastSequence`.
     public var complete: Bool
     /// Each replica's outcome.
     public var replicas: [ReplicaReport]
@@ -53,6 +58,7 @@ public struct DrainReport: Codable, Sendable, Equatable {
         case elapsedMs = "elapsed_ms"
         case lastSequence = "last_sequence"
         case lastTransaction = "last_transaction"
+        case withheldRecords = "withheld_records"
     }
 }
 
@@ -72,10 +78,15 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var usedBytes: UInt64
     /// The oldest record still kept.
     public var headSequence: UInt64
-    /// The last record written.
+    /// The last record replicas are to hold: every record up to it is in
+    /// the primary's committed history.
     public var lastSequence: UInt64
     /// Its heap transaction number.
     public var lastTransaction: UInt64
+    /// Records after it in the log, not shipped (yet): transactions the
+    /// primary's pool does not show committed (for a moment while a commit
+    /// is under way; for good when the application ended mid-commit).
+    public var withheldRecords: UInt64
     /// Replicas whose acknowledgement lets space be reclaimed.
     public var quorum: Int
     /// Each replica.
@@ -90,5 +101,6 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         case headSequence = "head_sequence"
         case lastSequence = "last_sequence"
         case lastTransaction = "last_transaction"
+        case withheldRecords = "withheld_records"
     }
 }

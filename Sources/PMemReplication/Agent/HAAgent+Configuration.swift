@@ -1,4 +1,5 @@
 import NIOCore
+import PMemKit
 
 extension HAAgent {
     /// How the agent runs.
@@ -27,6 +28,42 @@ extension HAAgent {
         public var idleTimeout: TimeAmount
         /// Whether `run` takes SIGPWR (drain), SIGTERM and SIGINT (stop); off when embedded in another program.
         public var handlesSignals = true
+
+        /// The drain deadlines accepted: up to a day (a battery holds up for
+        /// minutes), so every deadline computed from one is far from overflowing.
+        public static let batteryMillisecondsRange = 1...86_400_000
+
+        /// Throws `invalidArgument` naming the first field out of its range.
+        func validate() throws {
+            func bad(_ why: String) -> PMemError {
+                PMemError(.invalidArgument, operation: "ha agent", detail: why)
+            }
+            guard !replicas.isEmpty else { throw bad("no replica given") }
+            guard Self.batteryMillisecondsRange.contains(batteryMilliseconds) else {
+                throw bad(
+                    "battery of \(batteryMilliseconds) ms is outside \(Self.batteryMillisecondsRange.lowerBound)"
+                        + "...\(Self.batteryMillisecondsRange.upperBound) ms")
+            }
+            if let quorum, !(1...replicas.count).contains(quorum) {
+                throw bad("quorum \(quorum) must be between 1 and the \(replicas.count) replicas")
+            }
+            if let watchPID, watchPID <= 0 {
+                throw bad("process \(watchPID) names a process group, not a process")
+            }
+            for replica in replicas where !(1...65535).contains(replica.port) {
+                throw bad("replica \(replica) has no valid port")
+            }
+            guard (4096...Self.maxBatchBytes).contains(batchBytes) else {
+                throw bad("batches of \(batchBytes) bytes are outside 4096...\(Self.maxBatchBytes)")
+            }
+            guard windowBytes >= batchBytes else {
+                throw bad("a window of \(windowBytes) bytes is smaller than a batch (\(batchBytes))")
+            }
+            guard idleTimeout > .zero else { throw bad("the idle timeout must be positive") }
+        }
+
+        /// The largest batch: what a frame and a replica's journal take (64 MiB).
+        static let maxBatchBytes = 64 << 20
 
         /// A configuration with the defaults: 2 s of battery, all replicas acknowledge.
         public init(

@@ -18,9 +18,12 @@ extension HAAgent {
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrame: maxFrame)))
+                    // A handshake frame's limit until the replica proved the key.
+                    let limit = FrameLimit(authenticated: maxFrame)
+                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
                     try pipeline.addHandler(FrameEncoder())
-                    try pipeline.addHandler(FrameAuthenticator(role: .client, psk: psk, logger: logger))
+                    try pipeline.addHandler(
+                        FrameAuthenticator(role: .client, psk: psk, logger: logger, limit: limit))
                     try pipeline.addHandler(MessageCodec())
                     try pipeline.addHandler(ShipperHandler(agent: self, link: link))
                 }
@@ -46,7 +49,7 @@ extension HAAgent {
 
     /// Decides where a replica's session starts, and starts it.
     func resume(_ link: ReplicaLink, at position: ReplicaPosition, channel: Channel, now: NIODeadline) {
-        index.refresh()
+        refreshRecords()
         let next: UInt64
         if position.logUUID == nil || position.appliedSequence == 0 {
             guard let baseline = index.firstBaseline() else {

@@ -15,10 +15,17 @@ extension HAAgent {
     /// Opens the control socket and, when configured, the metrics endpoint.
     func startServers() throws {
         let path = controlSocketPath
-        if (try? AgentControl.send("status", socket: path)) != nil {
+        do {
+            _ = try AgentControl.send("status", socket: path)
             throw PMemError(
                 .busy, operation: "ha agent",
                 detail: "an agent already serves \(configuration.logPath) (\(path))")
+        } catch let error as PMemError where error.kind == .notFound {
+            // No agent listens: the socket, if any, was left by one that ended.
+        } catch let error as PMemError where error.errno == ETIMEDOUT {
+            throw PMemError(
+                .busy, operation: "ha agent",
+                detail: "an agent holds \(path) but does not answer; stop it before starting another")
         }
         unlink(path)
         let control = ServerBootstrap(group: group)
@@ -90,8 +97,8 @@ extension HAAgent {
 
     /// The agent's state now (on the loop).
     func makeStatus() -> AgentStatus {
-        index.refresh()
-        let last = index.lastSequence
+        refreshRecords()
+        let last = shippableSequence
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let wall = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
@@ -121,7 +128,8 @@ extension HAAgent {
             state: state, capacity: region.capacity,
             usedBytes: index.endPosition - point.position, headSequence: index.firstSequence,
             lastSequence: last,
-            lastTransaction: index.lastTransaction, quorum: quorum, replicas: replicas,
+            lastTransaction: verifier.verifiedTransaction,
+            withheldRecords: index.lastSequence - last, quorum: quorum, replicas: replicas,
             drain: drain)
     }
 }

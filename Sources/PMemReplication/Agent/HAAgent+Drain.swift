@@ -12,7 +12,7 @@ extension HAAgent {
         lifecycle = .draining(reason: reason, started: now, deadline: now + battery)
         logger.warning(
             "\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
-        index.refresh()
+        refreshRecords()
         for link in links {
             if link.phase == .disconnected { link.retryAt = .distantPast }
             pump(link)
@@ -25,8 +25,9 @@ extension HAAgent {
     /// finishes `run` with it.
     func checkDrain() {
         guard case .draining(let reason, let started, let deadline) = lifecycle else { return }
-        index.refresh()
-        let target = index.lastSequence
+        refreshRecords()
+        // What the primary's pool holds, not what the log may hold beyond it.
+        let target = shippableSequence
         let complete = links.allSatisfy { $0.ackKnown && $0.acked >= target }
         let now = NIODeadline.now()
         guard complete || now >= deadline else { return }
@@ -34,7 +35,9 @@ extension HAAgent {
         let report = DrainReport(
             reason: reason, deadlineMs: configuration.batteryMilliseconds,
             elapsedMs: Double((now - started).nanoseconds) / 1e6, lastSequence: status.lastSequence,
-            lastTransaction: status.lastTransaction, complete: complete, replicas: status.replicas)
+            lastTransaction: status.lastTransaction, withheldRecords: status.withheldRecords,
+            complete: complete,
+            replicas: status.replicas)
         if let data = try? JSONEncoder().encode(report) {
             _ = FileManager.default.createFile(atPath: configuration.logPath + ".drain.json", contents: data)
         }

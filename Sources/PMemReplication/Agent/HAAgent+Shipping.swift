@@ -34,14 +34,22 @@ extension HAAgent {
         // Each frame is flushed as it is made: the socket takes it at once, the
         // channel turns writable again, and several frames stay in flight.
         while channel.isWritable && link.inFlightBytes < window {
-            let next = link.sent + 1
+            var next = link.sent + 1
+            if let baseline = verifier.skip(at: next) {
+                // Records the primary's pool was not shown to hold, superseded by a later baseline.
+                link.sent = baseline - 1
+                next = baseline
+            }
             guard next >= index.firstSequence else {
                 link.phase = .stale
                 link.lastError = "records from \(next) were reclaimed before this replica acknowledged them"
                 channel.close(promise: nil)
                 return
             }
-            guard let run = index.run(from: next, maxBytes: configuration.batchBytes) else { break }
+            guard
+                let run = index.run(
+                    from: next, through: shippableSequence, maxBytes: configuration.batchBytes)
+            else { break }
             // One copy out of the ring; the header goes in front while the buffer is only ours.
             let headroom = ReplicationMessage.recordsHeaderSize
             var buffer = channel.allocator.buffer(capacity: headroom + run.bytes)
@@ -68,7 +76,7 @@ extension HAAgent {
     func schedulePoll() {
         loop.scheduleTask(in: state.value.pollDelay) { [self] in
             guard !isStopped else { return }
-            let found = index.refresh()
+            let found = refreshRecords()
             let now = NIODeadline.now()
             for link in links {
                 switch link.phase {
@@ -93,7 +101,7 @@ extension HAAgent {
     func keepAlive(_ link: ReplicaLink, now: NIODeadline) {
         guard let channel = link.channel else { return }
         let silent = max(now - link.lastHeard, .zero)
-        let waiting = link.inFlightBytes > 0 || link.sent < index.lastSequence
+        let waiting = link.inFlightBytes > 0 || link.sent < shippableSequence
         if waiting && silent > configuration.idleTimeout {
             link.lastError = "no acknowledgement for \(silent.nanoseconds / 1_000_000) ms"
             logger.warning("replica \(link.endpoint): \(link.lastError!); reconnecting")
@@ -111,5 +119,6 @@ extension HAAgent {
         guard safe >= index.firstSequence else { return }
         region.storeReclaimPoint(.init(position: index.position(after: safe), sequence: safe + 1))
         index.drop(through: safe)
+        verifier.forget(before: index.firstSequence)
     }
 }

@@ -38,6 +38,8 @@ public final class HAAgent: @unchecked Sendable {
         var lifecycle = Lifecycle.running
         /// The log's records from the reclaim point on.
         var index: RecordIndex
+        /// Which of them may be shipped: those the primary's pool shows committed.
+        let verifier: CommitVerifier
         /// The wait before the next poll: `busyPoll` while records come, doubling to `idlePoll`.
         var pollDelay = HAAgent.busyPoll
     }
@@ -67,23 +69,20 @@ public final class HAAgent: @unchecked Sendable {
 
     /// Opens the log and prepares the links; nothing runs before `run`.
     public init(configuration: Configuration, logger: Logger = Logger(label: "pmemkit.ha")) throws {
-        guard !configuration.replicas.isEmpty else {
-            throw PMemError(.invalidArgument, operation: "ha agent", detail: "no replica given")
-        }
-        if let quorum = configuration.quorum, !(1...configuration.replicas.count).contains(quorum) {
-            throw PMemError(
-                .invalidArgument, operation: "ha agent",
-                detail: "quorum \(quorum) must be between 1 and the \(configuration.replicas.count) replicas")
-        }
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         region = try LogRegion.open(path: configuration.logPath)
         links = configuration.replicas.map { ReplicaLink(endpoint: $0) }
         quorum = configuration.quorum ?? configuration.replicas.count
+        // In range (validated): a day at most, so `now + battery` cannot overflow.
         battery = .milliseconds(Int64(configuration.batteryMilliseconds))
         loop = group.next()
         finished = loop.makePromise()
-        state = .makeBoxSendingValue(LoopState(index: RecordIndex(region: region)), eventLoop: loop)
+        let index = RecordIndex(region: region)
+        let verifier = CommitVerifier(
+            region: region, verifiedThrough: index.firstSequence - 1, logger: logger)
+        state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
     }
 
     // MARK: State (on the loop)
@@ -99,6 +98,18 @@ public final class HAAgent: @unchecked Sendable {
         get { state.value.index }
         _modify { yield &state.value.index }
     }
+
+    /// Which records may be shipped.
+    var verifier: CommitVerifier { state.value.verifier }
+
+    /// Reads the log's new records and verifies what the pool shows
+    /// committed; returns how many records were new.
+    @discardableResult
+    func refreshRecords() -> Int { verifier.advance(&index) }
+
+    /// The last record replicas are to hold now: every record up to it is
+    /// in the primary's committed history (or skipped for a later baseline).
+    var shippableSequence: UInt64 { verifier.verifiedThrough }
 
     /// Whether a drain is running.
     var isDraining: Bool {

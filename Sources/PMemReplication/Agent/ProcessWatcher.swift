@@ -14,19 +14,14 @@ enum ProcessWatcher {
         guard kill(pid, 0) == 0 || errno == EPERM else {
             throw PMemError(.notFound, operation: "watch", detail: "no process \(pid)")
         }
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") {
-            let open = unsafeBitCast(symbol, to: PidfdOpen.self)
-            // A pidfd is always close-on-exec; pidfd_open has no flag for it.
-            let fd = open(pid, 0)
-            if fd >= 0 {
-                Thread.detachNewThread {
-                    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    while poll(&entry, 1, -1) < 0 && errno == EINTR {}
-                    close(fd)
-                    onExit()
-                }
-                return
+        if let fd = pidfd(pid) {
+            Thread.detachNewThread {
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                while poll(&entry, 1, -1) < 0 && errno == EINTR {}
+                close(fd)
+                onExit()
             }
+            return
         }
         Thread.detachNewThread {
             while isRunning(pid) { usleep(1000) }
@@ -34,8 +29,26 @@ enum ProcessWatcher {
         }
     }
 
+    /// A pidfd of `pid` (`pidfd_open`; always close-on-exec), or `nil` where
+    /// the C library lacks it or there is no such process.
+    static func pidfd(_ pid: Int32) -> Int32? {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else { return nil }
+        let fd = unsafeBitCast(symbol, to: PidfdOpen.self)(pid, 0)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// Whether the process of a pidfd has ended (its pidfd reads as ready; a zombie has ended).
+    static func hasEnded(pidfd fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&entry, 1, 0)
+            if ready < 0 && errno == EINTR { continue }
+            return ready != 0
+        }
+    }
+
     /// Whether `pid` exists and is not a zombie.
-    private static func isRunning(_ pid: Int32) -> Bool {
+    static func isRunning(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return false }

@@ -6,6 +6,7 @@ struct RecordIndex {
     struct Entry {
         var position: UInt64
         var footprint: Int
+        var payloadLength: Int
         var transaction: UInt64
         var time: UInt64
         var kind: LogRecordKind
@@ -21,6 +22,8 @@ struct RecordIndex {
     private(set) var firstSequence: UInt64
     /// Heap transaction number of the last record found (kept when records are dropped).
     private(set) var lastTransaction: UInt64 = 0
+    /// Sequence number of the last baseline start found (kept when records are dropped).
+    private(set) var latestBaseline: UInt64?
 
     init(region: LogRegion) {
         let point = region.reclaimPoint()
@@ -46,9 +49,11 @@ struct RecordIndex {
             entries.append(
                 Entry(
                     position: record.header.position, footprint: record.header.footprint,
-                    transaction: record.header.transaction, time: record.header.time, kind: record.header.kind
+                    payloadLength: record.header.payloadLength, transaction: record.header.transaction,
+                    time: record.header.time, kind: record.header.kind
                 ))
             lastTransaction = record.header.transaction
+            if record.header.kind == .baselineBegin { latestBaseline = record.header.sequence }
             found += 1
         }
         return found
@@ -66,17 +71,21 @@ struct RecordIndex {
     }
 
     /// A run of records from `sequence` that lie back to back in the ring
-    /// (never across the ring's end, never past a baseline's end), of at most
-    /// `maxBytes` (at least one record): its first position, bytes and count.
-    func run(from sequence: UInt64, maxBytes: Int) -> (position: UInt64, bytes: Int, count: Int)? {
-        guard let first = entry(sequence) else { return nil }
+    /// (never across the ring's end, never past a baseline's end, never past
+    /// `last`), of at most `maxBytes` (at least one record): its first
+    /// position, bytes and count.
+    func run(from sequence: UInt64, through last: UInt64 = .max, maxBytes: Int) -> (
+        position: UInt64, bytes: Int, count: Int
+    )? {
+        guard sequence <= last, let first = entry(sequence) else { return nil }
         var bytes = first.footprint
         var count = 1
         var previous = first
         // Back to back in the ring: contiguous positions, and not at the start
         // of a lap (a record that ends exactly at the ring's end is followed
         // by one at offset 0, contiguous as a position but not in memory).
-        while first.kind != .baselineEnd, let next = entry(sequence + UInt64(count)),
+        while first.kind != .baselineEnd, sequence + UInt64(count) <= last,
+            let next = entry(sequence + UInt64(count)),
             next.position == previous.position + UInt64(previous.footprint),
             next.position % capacity != 0,
             bytes + next.footprint <= maxBytes
@@ -87,6 +96,13 @@ struct RecordIndex {
             if next.kind == .baselineEnd { break }
         }
         return (first.position, bytes, count)
+    }
+
+    /// The payload of the record `sequence` in the log's ring (valid while it is held).
+    func payload(of sequence: UInt64, in region: LogRegion) -> UnsafeRawBufferPointer? {
+        guard let entry = entry(sequence) else { return nil }
+        let offset = Int(entry.position % UInt64(region.capacity)) + LogFormat.headerSize
+        return UnsafeRawBufferPointer(start: region.ring + offset, count: entry.payloadLength)
     }
 
     /// The first baseline start at or after the oldest held record.

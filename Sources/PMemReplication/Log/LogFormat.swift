@@ -8,8 +8,9 @@ import Foundation
 /// `_Static_assert`s pin every field offset and size; what is here is read
 /// off those structs. Every integer is little-endian; every offset is from
 /// the first byte of the log file. The superblock's identity is written
-/// once; the attach and reclaim records are each kept in two checksummed
-/// slots written alternately, so a torn update leaves the previous value.
+/// once; the attach, reclaim and pool path records are each kept in two
+/// checksummed slots written alternately, so a torn update leaves the
+/// previous value.
 enum LogFormat {
     /// `PMKRLOG1` read as a little-endian UInt64.
     static let magic: UInt64 = 0x3147_4f4c_524b_4d50
@@ -34,6 +35,10 @@ enum LogFormat {
     static let attachSlotsOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.attach)!
     /// Where the reclaim slots (`pmr_reclaim_slot`, the agent's) start.
     static let reclaimSlotsOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.reclaim)!
+    /// Where the pool path slots (`pmr_pool_path_slot`, the application's) start.
+    static let poolPathSlotsOffset = MemoryLayout<pmr_log_superblock>.offset(of: \.pool_path)!
+    /// The longest pool path a log records, in bytes.
+    static var maxPoolPath: Int { Int(PMR_POOL_PATH_MAX) }
 
     /// Bytes of a record's header (`pmr_log_record_header`); the payload follows it.
     static var headerSize: Int { MemoryLayout<pmr_log_record_header>.size }
@@ -43,6 +48,7 @@ enum LogFormat {
         case identity = 0x4c4f_4749_4445_4e54
         case attach = 0x4c4f_4741_5454_4143
         case reclaim = 0x4c4f_4752_4543_4c4d
+        case poolPath = 0x4c4f_4750_4f4f_4c50
         case record = 0x4c4f_4752_4543_4f52
     }
 

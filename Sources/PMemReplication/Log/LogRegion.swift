@@ -17,6 +17,7 @@ public final class LogRegion: @unchecked Sendable {
     let salt: UInt64
     private let attachSlots: SlotPair<pmr_attach_slot>
     private let reclaimSlots: SlotPair<pmr_reclaim_slot>
+    private let poolPathSlots: SlotPair<pmr_pool_path_slot>
 
     /// The oldest record the agent still needs, and its sequence number.
     public struct ReclaimPoint: Sendable, Equatable, Codable {
@@ -36,6 +37,12 @@ public final class LogRegion: @unchecked Sendable {
         public var lastTransaction: UInt64
         /// The application detached cleanly: every commit up to `lastTransaction` is in the log.
         public var cleanlyDetached: Bool
+        /// The attached application's process (0: not recorded, a log attached by an earlier version).
+        public var processID: Int32 = 0
+        /// The pool's state generation while the application has it open
+        /// (`PersistentHeap.openGeneration`; 0: not recorded): the pool
+        /// shows another once it was closed or opened again.
+        public var poolGeneration: UInt64 = 0
     }
 
     private init(mapping: PMemMapping, uuid: UUID, capacity: Int) {
@@ -49,6 +56,9 @@ public final class LogRegion: @unchecked Sendable {
         reclaimSlots = SlotPair(
             mapping: mapping, offset: LogFormat.reclaimSlotsOffset,
             seed: salt ^ LogFormat.Seed.reclaim.rawValue)
+        poolPathSlots = SlotPair(
+            mapping: mapping, offset: LogFormat.poolPathSlotsOffset,
+            seed: salt ^ LogFormat.Seed.poolPath.rawValue)
     }
 
     /// Bytes of the identity block its checksum covers: those before the checksum field.
@@ -159,11 +169,20 @@ public final class LogRegion: @unchecked Sendable {
     // MARK: Attachment (the application's)
 
     /// The last attachment recorded, or `nil` for a log no heap was ever attached to.
-    public func attachment() -> Attachment? {
+    public func attachment() -> Attachment? { attachmentRecord()?.attachment }
+
+    /// The last attachment and its slot's generation, which grows with every
+    /// attach and detach (so two reads with the same generation saw no
+    /// attach or detach in between).
+    func attachmentRecord() -> (attachment: Attachment, generation: UInt64)? {
         guard let slot = attachSlots.current()?.value else { return nil }
-        return Attachment(
-            poolUUID: UUID(uuid: slot.pool_uuid), poolBase: slot.pool_base,
-            lastTransaction: slot.last_transaction, cleanlyDetached: slot.flags & 1 != 0)
+        return (
+            Attachment(
+                poolUUID: UUID(uuid: slot.pool_uuid), poolBase: slot.pool_base,
+                lastTransaction: slot.last_transaction, cleanlyDetached: slot.flags & 1 != 0,
+                processID: Int32(bitPattern: slot.process_id), poolGeneration: slot.pool_generation),
+            slot.generation
+        )
     }
 
     /// Records an attachment (persisted).
@@ -173,6 +192,38 @@ public final class LogRegion: @unchecked Sendable {
             slot.pool_base = attachment.poolBase
             slot.last_transaction = attachment.lastTransaction
             slot.flags = attachment.cleanlyDetached ? 1 : 0
+            slot.process_id = UInt32(bitPattern: attachment.processID)
+            slot.pool_generation = attachment.poolGeneration
+        }
+    }
+
+    // MARK: Pool path (the application's)
+
+    /// Where the pool the log carries is (absolute), as the application
+    /// recorded it when it attached; `nil` when none was recorded.
+    public func poolPath() -> String? {
+        guard let slot = poolPathSlots.current()?.value,
+            slot.length > 0, Int(slot.length) <= LogFormat.maxPoolPath
+        else { return nil }
+        return withUnsafeBytes(of: slot.path) {
+            String(decoding: $0.prefix(Int(slot.length)), as: UTF8.self)
+        }
+    }
+
+    /// Records the pool's path (persisted), unless it is the one recorded;
+    /// throws `invalidArgument` for a path longer than the log holds.
+    func storePoolPath(_ path: String) throws {
+        guard poolPath() != path else { return }
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count <= LogFormat.maxPoolPath else {
+            throw PMemError(
+                .invalidArgument, operation: "replication",
+                detail: "the pool's path has \(bytes.count) bytes; the log records at most "
+                    + "\(LogFormat.maxPoolPath) (the HA agent reads the pool there)")
+        }
+        poolPathSlots.update { slot in
+            slot.length = UInt32(bytes.count)
+            withUnsafeMutableBytes(of: &slot.path) { $0.copyBytes(from: bytes) }
         }
     }
 

@@ -74,6 +74,16 @@ enum PoolWritesPayload {
         return UnsafeRawBufferPointer(start: base + cursor, count: payload.count - cursor)
     }
 
+    /// The redo record a payload carries (after its writes), found from its
+    /// header without parsing the writes; `nil` when it names none or the
+    /// offset lies outside the payload.
+    static func redoRecord(in payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard payload.count >= headerSize, let base = payload.baseAddress else { return nil }
+        let offset = Int(base.loadUnaligned(as: pmr_pool_writes_header.self).record_offset)
+        guard offset >= headerSize, offset < payload.count else { return nil }
+        return UnsafeRawBufferPointer(start: base + offset, count: payload.count - offset)
+    }
+
     /// Builds payloads in a reusable DRAM buffer.
     final class Builder {
         private(set) var buffer: UnsafeMutableRawPointer

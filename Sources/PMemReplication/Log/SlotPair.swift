@@ -15,6 +15,7 @@ protocol SlotRecord {
 extension pmr_attach_slot: SlotRecord {}
 extension pmr_reclaim_slot: SlotRecord {}
 extension pmr_replica_state_slot: SlotRecord {}
+extension pmr_pool_path_slot: SlotRecord {}
 
 /// A small record kept in two checksummed slots written alternately: an
 /// update writes the slot not holding the current value and persists it, so

@@ -27,21 +27,24 @@ public final class ReplicaServer: @unchecked Sendable {
         let psk = self.psk
         let logger = self.logger
         let maxFrame = store.maxBatchBytes + 4096
+        // Every connection is on the group's one loop: the count needs no lock.
+        let pending = NIOLoopBoundBox.makeBoxSendingValue(
+            PendingHandshakes(limit: WireFormat.maxPendingHandshakes), eventLoop: group.next())
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // Batches are up to 1 MiB: read in large pieces, not NIO's default 64 KiB at most.
+            // Until the peer proves the key it may send a handshake frame at most: read in small pieces.
             .childChannelOption(
                 .recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(
-                    minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
+                    minimum: 64, initial: 1024, maximum: WireFormat.maxHandshakeFrame)
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(
                         channel.pipeline.syncOperations, store: store, psk: psk, logger: logger,
-                        maxFrame: maxFrame)
+                        maxFrame: maxFrame, pending: pending.value)
                 }
             }
         do {
@@ -54,15 +57,23 @@ public final class ReplicaServer: @unchecked Sendable {
         }
     }
 
-    /// The replica's pipeline: framing, authentication, messages, the session.
+    /// Batches are up to 1 MiB: an authenticated session reads in large
+    /// pieces, not NIO's default 64 KiB at most.
+    static let sessionReads = AdaptiveRecvByteBufferAllocator(
+        minimum: 64 << 10, initial: 256 << 10, maximum: 1 << 20)
+
+    /// The replica's pipeline: framing (a handshake frame's limit until the
+    /// peer is authenticated), authentication, the bound on connections
+    /// awaiting it, messages, the session.
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, store: ReplicaStore, psk: PreSharedKey,
-        logger: Logger,
-        maxFrame: Int
+        logger: Logger, maxFrame: Int, pending: PendingHandshakes
     ) throws {
-        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrame: maxFrame)))
+        let limit = FrameLimit(authenticated: maxFrame)
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
         try pipeline.addHandler(FrameEncoder())
-        try pipeline.addHandler(FrameAuthenticator(role: .server, psk: psk, logger: logger))
+        try pipeline.addHandler(FrameAuthenticator(role: .server, psk: psk, logger: logger, limit: limit))
+        try pipeline.addHandler(HandshakeGate(pending: pending, sessionReads: sessionReads, logger: logger))
         try pipeline.addHandler(MessageCodec())
         try pipeline.addHandler(ReplicaSessionHandler(store: store, logger: logger))
     }

@@ -35,24 +35,68 @@ public final class ReplicaStore: @unchecked Sendable {
     /// Largest batch (bytes of records) the journal takes.
     public var maxBatchBytes: Int { journal.capacity }
 
-    /// Opens (creating when needed) the store in `directory`, takes its lock,
-    /// and finishes applying a journaled batch left by a crash.
+    /// How `init(directory:mode:maxBatchBytes:)` treats a directory that holds no store yet.
+    public enum OpenMode: Sendable {
+        /// Start a new store in an empty or missing directory (`replica serve`).
+        case createIfNew
+        /// Open a store that exists, creating nothing (`replica promote`).
+        case existingOnly
+    }
+
+    /// Opens the store in `directory`, takes its lock, and finishes applying
+    /// a journaled batch left by a crash. Only an empty directory, or a
+    /// missing one, is a new store (and only with `createIfNew`); a store that
+    /// is damaged (a state with no valid slot, pool copies or a journal
+    /// without a state, a missing pool copy) throws `corrupt`, leaving every
+    /// file as it was.
     ///
     /// - Parameter maxBatchBytes: journal capacity of a new store.
-    public init(directory: String, maxBatchBytes: Int = 64 << 20) throws {
+    public init(directory: String, mode: OpenMode = .createIfNew, maxBatchBytes: Int = 64 << 20) throws {
         self.directory = directory
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw PMemError.system("mkdir", errno: errno, detail: directory)
+        let create: Bool
+        switch (try ReplicaStoreDirectory.inspect(directory), mode) {
+        case (.existing, _):
+            create = false
+        case (.missing, .existingOnly), (.new, .existingOnly):
+            throw PMemError(.notFound, operation: "replica store", detail: "no replica store at \(directory)")
+        case (.missing, .createIfNew):
+            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+                throw PMemError.system("mkdir", errno: errno, detail: directory)
+            }
+            create = true
+        case (.new, .createIfNew):
+            create = true
         }
-        let kind = InputFile.Kind(
-            mode: try InputFile.status(of: directory, operation: "replica store").st_mode)
-        guard kind == .directory else {
-            throw PMemError(
-                .invalidArgument, operation: "replica store",
-                detail: "\(directory) is \(kind.rawValue), not a directory")
+        lockDescriptor = try Self.lock(directory, create: mode == .createIfNew)
+        do {
+            let stateMapping = try PMemMapping(
+                path: "\(directory)/state",
+                options: create ? .init(size: ReplicaState.fileSize, create: true) : .init())
+            stateSlots = ReplicaState.slots(in: stateMapping)
+            journal = ReplicaJournal(
+                mapping: try PMemMapping(
+                    path: "\(directory)/journal",
+                    options: create
+                        ? .init(size: ReplicaJournal.dataOffset + maxBatchBytes, create: true) : .init()))
+            state = try ReplicaState.read(stateSlots, path: "\(directory)/state")
+            try openPools()
+            try replayJournal()
+        } catch {
+            if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
+            throw error
         }
-        let lock = Foundation.open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lock >= 0 else { throw PMemError.system("open", errno: errno, detail: "\(directory)/lock") }
+    }
+
+    /// Takes the store's lock (`lock`, flock'ed while a process uses the
+    /// store); -1 when an existing store has no lock file (no process ever
+    /// served it, so none serves it now).
+    private static func lock(_ directory: String, create: Bool) throws -> Int32 {
+        let path = "\(directory)/lock"
+        let lock = Foundation.open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
+        guard lock >= 0 else {
+            if errno == ENOENT && !create { return -1 }
+            throw PMemError.system("open", errno: errno, detail: path)
+        }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno
             Foundation.close(lock)
@@ -60,25 +104,10 @@ public final class ReplicaStore: @unchecked Sendable {
                 .busy, operation: "replica store", errno: error,
                 detail: "\(directory) is in use by another process (a running replica?)")
         }
-        lockDescriptor = lock
-        do {
-            let stateMapping = try PMemMapping(
-                path: "\(directory)/state", options: .init(size: ReplicaState.fileSize, create: true))
-            stateSlots = ReplicaState.slots(in: stateMapping)
-            journal = ReplicaJournal(
-                mapping: try PMemMapping(
-                    path: "\(directory)/journal",
-                    options: .init(size: ReplicaJournal.dataOffset + maxBatchBytes, create: true)))
-            state = try ReplicaState.read(stateSlots, path: "\(directory)/state")
-            try openPools()
-            try replayJournal()
-        } catch {
-            Foundation.close(lock)
-            throw error
-        }
+        return lock
     }
 
-    deinit { Foundation.close(lockDescriptor) }
+    deinit { if lockDescriptor >= 0 { Foundation.close(lockDescriptor) } }
 
     /// Path of the pool copy of generation `generation`.
     func poolPath(_ generation: UInt64) -> String { "\(directory)/pool.\(generation)" }
@@ -174,7 +203,11 @@ public final class ReplicaStore: @unchecked Sendable {
             throw reject("first sequence \(firstSequence) is out of range")
         }
         let fresh = state.appliedSequence == 0
-        if !fresh && firstSequence > state.appliedSequence + 1 {
+        // A gap is allowed only up to a baseline, which rebuilds the whole copy
+        // (the agent skips records the primary's pool was not shown to hold).
+        if !fresh && firstSequence > state.appliedSequence + 1
+            && !Self.startsWithBaseline(batch, salt: salt)
+        {
             throw reject("sequence gap: expected \(state.appliedSequence + 1), got \(firstSequence)")
         }
         var records: [CheckedRecord] = []
@@ -251,6 +284,14 @@ public final class ReplicaStore: @unchecked Sendable {
             expected += 1
         }
         return records
+    }
+
+    /// Whether a batch's first record is a valid baseline start.
+    private static func startsWithBaseline(_ batch: UnsafeRawBufferPointer, salt: UInt64) -> Bool {
+        guard let base = batch.baseAddress,
+            let header = LogRecordHeader.validated(at: base, available: batch.count, salt: salt)
+        else { return false }
+        return header.kind == .baselineBegin
     }
 
     /// Applies checked records to the pool copy, then moves the state past them.
@@ -395,14 +436,19 @@ public final class ReplicaStore: @unchecked Sendable {
 extension ReplicaStore {
     /// The state of the store in `directory`, read without taking its lock
     /// (a serving replica may be applying meanwhile; the slots make the read
-    /// consistent).
+    /// consistent) and without creating or writing anything. An empty
+    /// directory is a new store (nothing applied); a missing one throws
+    /// `notFound`, a damaged store `corrupt`.
     public static func readState(directory: String) throws -> ReplicaState {
-        let path = "\(directory)/state"
-        guard access(path, R_OK) == 0 else {
+        switch try ReplicaStoreDirectory.inspect(directory) {
+        case .missing:
             throw PMemError(
-                .notFound, operation: "replica status", detail: "\(directory) is not a replica store")
+                .notFound, operation: "replica status", detail: "no replica store at \(directory)")
+        case .new:
+            return ReplicaState()
+        case .existing:
+            let mapping = try PMemMapping(path: "\(directory)/state", options: .init(readOnly: true))
+            return try ReplicaState.read(ReplicaState.slots(in: mapping), path: "\(directory)/state")
         }
-        let mapping = try PMemMapping(path: path, options: .init(readOnly: true))
-        return try ReplicaState.read(ReplicaState.slots(in: mapping), path: path)
     }
 }

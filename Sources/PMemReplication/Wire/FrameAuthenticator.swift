@@ -39,13 +39,19 @@ final class FrameAuthenticator: ChannelDuplexHandler {
     private let psk: PreSharedKey
     private let logger: Logger
     private let handshakeTimeout: TimeAmount
+    /// The connection's frame limit, raised to the session's once the peer is authenticated.
+    private let limit: FrameLimit
     private var phase: Phase
     private var timeout: Scheduled<Void>?
 
-    init(role: Role, psk: PreSharedKey, logger: Logger, handshakeTimeout: TimeAmount = .seconds(5)) {
+    init(
+        role: Role, psk: PreSharedKey, logger: Logger, limit: FrameLimit,
+        handshakeTimeout: TimeAmount = WireFormat.handshakeTimeout
+    ) {
         self.role = role
         self.psk = psk
         self.logger = logger
+        self.limit = limit
         self.handshakeTimeout = handshakeTimeout
         phase = role == .server ? .awaitingResponse(serverNonce: []) : .awaitingChallenge
     }
@@ -151,6 +157,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             role == .server
             ? (keys.serverToClient, keys.clientToServer) : (keys.clientToServer, keys.serverToClient)
         phase = .established(send: FrameTagger(key: send), receive: FrameTagger(key: receive))
+        limit.peerAuthenticated()
         timeout?.cancel()
         context.fireUserInboundEventTriggered(AuthenticationEvent.established)
     }

@@ -1,21 +1,24 @@
 import NIOCore
 
 /// Splits the byte stream into frames (`length u32 | frame`), refusing any
-/// frame longer than the limit before reading it (a peer cannot make the
-/// receiver buffer more). Inbound frames are slices of the received bytes.
+/// frame longer than the limit as soon as its length arrives, before reading
+/// it (a peer cannot make the receiver buffer more): before authentication
+/// the limit is a handshake frame's (`FrameLimit`). Inbound frames are
+/// slices of the received bytes.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
 
-    /// The largest frame accepted.
-    let maxFrame: Int
+    /// The largest frame accepted, now.
+    let limit: FrameLimit
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self)
         else {
             return .needMoreData
         }
-        guard length >= 1, Int(length) <= maxFrame else {
-            throw ProtocolError("frame of \(length) bytes refused (limit \(maxFrame))")
+        guard length >= 1, Int(length) <= limit.bytes else {
+            let when = limit.bytes < limit.authenticated ? " before authentication" : ""
+            throw ProtocolError("frame of \(length) bytes refused\(when) (limit \(limit.bytes))")
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Frame types and limits of the replication protocol (docs/REPLICATION.md).
 ///
 /// On the wire every frame is `length u32 | type u8 | body`; after the
@@ -7,6 +9,14 @@ enum WireFormat {
     static let version: UInt16 = 1
     /// The largest frame accepted: a batch of 64 MiB of records plus headers.
     static let defaultMaxFrame = (64 << 20) + 4096
+    /// The largest frame accepted before the peer is authenticated: the
+    /// handshake's frames are tens of bytes, so a peer without the key can
+    /// make a replica (or an agent) buffer no more than this per connection.
+    static let maxHandshakeFrame = 4096
+    /// The longest a connection may take to authenticate.
+    static let handshakeTimeout = TimeAmount.seconds(5)
+    /// Connections awaiting authentication a replica holds at once; more are closed at once.
+    static let maxPendingHandshakes = 16
     /// Bytes of the authentication tag.
     static let tagSize = 16
     /// Bytes of a handshake nonce and of a proof.

@@ -11,7 +11,9 @@ import PMemReplication
 //   repl-workload verify POOL                     open the pool (placement from PMEMKIT_HEAP_RELOCATE /
 //                                                 PMEMKIT_HEAP_BASE) and check the list: prints "count=N relocated=B"
 //
-// Environment: REPL_LOG_CAPACITY (bytes of a new log), REPL_BACKPRESSURE (block:SECONDS or fail).
+// Environment: REPL_LOG_CAPACITY (bytes of a new log), REPL_BACKPRESSURE (block:SECONDS or fail),
+// REPL_START_FILE (after "ready", wait until this file exists before the first push),
+// REPL_KILL_AT_COMMIT (SIGKILL itself inside heap commit N, between the log's record and the pool's).
 // Exit status: 0 done, 1 failure or inconsistent pool (reason on stderr), 2 bad usage.
 
 func fail(_ message: String, status: Int32 = 1) -> Never {
@@ -45,6 +47,9 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
         options.backPressure = policy
     }
     let replicator = try Replicator.attach(to: heap, logPath: log, options: options)
+    if let text = environment["REPL_KILL_AT_COMMIT"], let sequence = UInt64(text) {
+        heap.addFenceObserver(KillInCommit(sequence: sequence))
+    }
     var root = try heap.root(roots)
     if root.isNull {
         root = try replicator.transaction { tx in
@@ -56,6 +61,9 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
     let word = try progress.map(progressWord)
     word?.pointee = 0
     FileHandle.standardOutput.write(Data("ready\n".utf8))
+    if let start = environment["REPL_START_FILE"] {
+        while access(start, F_OK) != 0 { usleep(1000) }
+    }
     let rootAddress = root.address!
     var done = 0
     while count == 0 || done < count {
