@@ -32,6 +32,27 @@ final class LogRegionTests: XCTestCase {
         XCTAssertGreaterThan(scanner.position, UInt64(region.capacity), "the ring wrapped")
     }
 
+    func testAReclaimPointNoLogCanReachIsReportedDamagedWhenTheLogOpens() throws {
+        // Found by fuzz-log-records: a whole reclaim slot naming sequence 0
+        // made RecordIndex.lastSequence (firstSequence - 1) trap in the agent.
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        for point in [
+            LogRegion.ReclaimPoint(position: 0, sequence: 0),
+            LogRegion.ReclaimPoint(position: 0, sequence: .max),
+            LogRegion.ReclaimPoint(position: .max - 10, sequence: 1),
+        ] {
+            region.storeReclaimPoint(point)
+            XCTAssertThrowsError(try LogRegion.open(path: dir.file("log")), "\(point)") {
+                XCTAssertEqual(($0 as? PMemError)?.kind, .corrupt)
+                XCTAssertTrue("\($0)".contains("reclaim point"), "\($0)")
+            }
+        }
+        region.storeReclaimPoint(.init(position: 3 << 16, sequence: 7))
+        XCTAssertEqual(
+            try LogRegion.open(path: dir.file("log")).reclaimPoint(), .init(position: 3 << 16, sequence: 7))
+    }
+
     func testAReopenedWriterContinuesAfterTheLastWholeRecord() throws {
         let dir = TemporaryDirectory()
         let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)

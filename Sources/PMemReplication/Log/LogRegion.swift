@@ -24,6 +24,14 @@ public final class LogRegion: @unchecked Sendable {
         public var position: UInt64
         /// Its sequence number (the next one to be written, when the ring is empty).
         public var sequence: UInt64
+
+        /// Positions and sequence numbers below this are possible (2^62: a
+        /// log that wrote an exbibyte a second would reach it in 136 years).
+        static let limit: UInt64 = 1 << 62
+
+        /// Whether a log can reach this point: sequence numbers start at 1,
+        /// and both stay below `limit`.
+        var isPossible: Bool { sequence >= 1 && sequence < Self.limit && position < Self.limit }
     }
 
     /// What the application recorded when it attached a heap, and when it detached.
@@ -123,7 +131,17 @@ public final class LogRegion: @unchecked Sendable {
         guard capacity >= LogFormat.minimumCapacity, capacity % LogFormat.alignment == 0,
             LogFormat.superblockSize + capacity <= mapping.size
         else { throw corrupt("ring of \(capacity) bytes does not fit the file's \(mapping.size)") }
-        return LogRegion(mapping: mapping, uuid: UUID(uuid: identity.uuid), capacity: capacity)
+        let region = LogRegion(mapping: mapping, uuid: UUID(uuid: identity.uuid), capacity: capacity)
+        // A slot's checksum says it is whole, not that its values can be: a
+        // reclaim point no log reaches would send the readers' arithmetic past its ends.
+        if let slot = region.reclaimSlots.current()?.value,
+            !ReclaimPoint(position: slot.head_position, sequence: slot.head_sequence).isPossible
+        {
+            throw corrupt(
+                "the reclaim point (position \(slot.head_position), sequence \(slot.head_sequence)) is damaged"
+            )
+        }
+        return region
     }
 
     /// Opens the log at `path`, creating it with `capacity` ring bytes when absent.
