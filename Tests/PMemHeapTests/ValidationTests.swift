@@ -65,6 +65,29 @@ final class ValidationTests: XCTestCase {
         try assertOpenFailsWritingNothing(path, mentioning: "header checksum mismatch")
     }
 
+    func testAWholeStateSlotWithAnImpossibleGenerationIsDamage() throws {
+        // Found by fuzz-heap-pool: a state slot whose checksum matches but whose
+        // generation is 2^64 - 1 made open's `state.generation += 1` trap.
+        let path = try makePool()
+        let mapping = try PMemMapping(path: path)
+        let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: path)
+        let pool = PoolMemory(mapping: mapping, salt: identity.salt)
+        let (state, slot) = try PoolState.read(from: mapping.base, salt: identity.salt, path: path)
+        var forged = state
+        forged.generation = .max
+        forged.write(into: pool, replacing: slot)
+        let heap = try PersistentHeap.open(path: path)
+        XCTAssertEqual(try listValues(heap), [1, 2, 3], "the other slot, still whole, is the state")
+        try heap.close()
+        // With both slots holding it, the pool is damaged.
+        let (current, currentSlot) = try PoolState.read(from: mapping.base, salt: identity.salt, path: path)
+        var both = current
+        both.generation = .max
+        both.write(into: pool, replacing: currentSlot)
+        both.write(into: pool, replacing: 1 - currentSlot)
+        try assertOpenFailsWritingNothing(path, mentioning: "state slots")
+    }
+
     func testBadMagicIsReported() throws {
         let path = try makePool()
         try damage(path, at: 0)

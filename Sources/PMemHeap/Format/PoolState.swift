@@ -45,6 +45,11 @@ struct PoolState: Equatable {
         pool.persist(p, HeapFormat.stateSlotSize)
     }
 
+    /// Generations below this are possible (one per open, close or relocation
+    /// step); a whole slot holding a larger one is damaged all the same, and
+    /// the next update's `generation + 1` would overflow.
+    static let generationLimit: UInt64 = 1 << 62
+
     /// The current state and the slot it is in; `corrupt` when neither slot is valid.
     static func read(from base: UnsafeRawPointer, salt: UInt64, path: String) throws -> (PoolState, slot: Int)
     {
@@ -56,7 +61,7 @@ struct PoolState: Equatable {
                 continue
             }
             let count = Int(record.nbases)
-            guard (1...maxBases).contains(count) else { continue }
+            guard (1...maxBases).contains(count), record.generation < generationLimit else { continue }
             let state = PoolState(
                 generation: record.generation, cleanShutdown: record.flags & 1 != 0,
                 bases: elements(of: record.bases, as: UInt64.self, count: count))
@@ -65,7 +70,9 @@ struct PoolState: Equatable {
         guard let best else {
             throw PMemError(
                 .corrupt, operation: "heap open",
-                detail: "\(path): both header state slots fail their checksum (the header is damaged)")
+                detail:
+                    "\(path): both header state slots fail their checksum or hold impossible values (the header is damaged)"
+            )
         }
         return best
     }
