@@ -1,3 +1,4 @@
+import CPMemHeap
 import Foundation
 import PMemKit
 import XCTest
@@ -86,6 +87,24 @@ final class ValidationTests: XCTestCase {
         both.write(into: pool, replacing: currentSlot)
         both.write(into: pool, replacing: 1 - currentSlot)
         try assertOpenFailsWritingNothing(path, mentioning: "state slots")
+    }
+
+    func testAWholeTypeEntryWithAnImpossibleSizeIsReported() throws {
+        // Found by fuzz-heap-pool: a type entry whose checksum matches but whose
+        // size is above Int.max made `Int(entry.size)` trap.
+        let path = try makePool()
+        let mapping = try PMemMapping(path: path)
+        let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: path)
+        let p = mapping.base + identity.geometry.typeTableOffset
+        var entry = p.load(as: pmh_type_entry.self)
+        entry.size = 1 << 63
+        entry.checksum = checksum(
+            of: entry, upTo: MemoryLayout<pmh_type_entry>.offset(of: \.checksum)!,
+            seed: TypeTable.seed(salt: identity.salt, index: 0))
+        p.storeBytes(of: entry, as: pmh_type_entry.self)
+        try assertOpenFailsWritingNothing(
+            path, mentioning: "type table entry 0 has a size of 9223372036854775808")
+        XCTAssertThrowsError(try HeapChecker.check(path: path))
     }
 
     func testBadMagicIsReported() throws {

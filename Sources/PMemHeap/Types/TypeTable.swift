@@ -17,7 +17,7 @@ enum TypeTable {
     /// Bytes of an entry its checksum covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmh_type_entry>.offset(of: \.checksum)!
 
-    private static func seed(salt: UInt64, index: Int) -> UInt64 {
+    static func seed(salt: UInt64, index: Int) -> UInt64 {
         salt ^ HeapFormat.Seed.typeEntry.rawValue ^ UInt64(index)
     }
 
@@ -54,10 +54,12 @@ enum TypeTable {
         let count = Int(entry.npointers)
         guard count <= HeapFormat.maxPointerFields else { throw corrupt("has \(count) pointer fields") }
         let offsets = elements(of: entry.pointer_offsets, as: UInt32.self, count: count).map { Int($0) }
+        // Checked as an unsigned value first: a huge one must not trap converting to Int.
+        guard let size = Int(exactly: entry.size) else { throw corrupt("has a size of \(entry.size) bytes") }
         let description: TypeDescription
         do {
             description = try TypeDescription(
-                name: name, size: Int(entry.size), alignment: Int(entry.alignment), pointerOffsets: offsets)
+                name: name, size: size, alignment: Int(entry.alignment), pointerOffsets: offsets)
         } catch let error as PMemError {
             throw corrupt("is invalid: \(error.detail)")
         }
