@@ -25,7 +25,7 @@ struct PoolState: Equatable {
     /// Bytes of a slot its checksum covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmh_state_slot>.offset(of: \.checksum)!
 
-    private static func seed(salt: UInt64, slot: Int) -> UInt64 {
+    static func seed(salt: UInt64, slot: Int) -> UInt64 {
         salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)
     }
 
