@@ -107,6 +107,18 @@ final class ValidationTests: XCTestCase {
         XCTAssertThrowsError(try HeapChecker.check(path: path))
     }
 
+    func testAGeometryWhoseSlabsOverflowIsRefusedNotATrap() throws {
+        // Found reviewing PoolGeometry.validate for fuzz-heap-pool: each value
+        // below 2^46 passed, then slabsOffset + slabCount * slabSize overflowed.
+        let geometry = PoolGeometry(
+            poolSize: 1 << 40, slabSize: 1 << 44, typeTableOffset: HeapFormat.headerSize, typeCapacity: 128,
+            slabDirectoryOffset: HeapFormat.headerSize + 128 * HeapFormat.typeEntrySize, slabCount: 1 << 20,
+            logOffset: 1 << 24, laneCount: 16, laneSize: 4096, slabsOffset: (1 << 24) + (16 << 12))
+        XCTAssertThrowsError(try geometry.validate()) {
+            XCTAssertTrue("\($0)".contains("do not fit"), "\($0)")
+        }
+    }
+
     func testBadMagicIsReported() throws {
         let path = try makePool()
         try damage(path, at: 0)

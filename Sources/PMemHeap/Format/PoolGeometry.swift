@@ -92,7 +92,8 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         guard slabsOffset >= logOffset + laneCount * laneSize, slabsOffset % 4096 == 0 else {
             throw bad("slabs overlap the redo log")
         }
-        guard slabsOffset + slabCount * slabSize <= poolSize else {
+        // Divided, not multiplied: slabCount * slabSize may overflow (2^43 * 2^46).
+        guard slabsOffset <= poolSize, slabCount <= (poolSize - slabsOffset) / slabSize else {
             throw bad("\(slabCount) slabs of \(slabSize) bytes do not fit in \(poolSize) bytes")
         }
     }
