@@ -115,6 +115,22 @@
             }
         }
 
+        /// Rewrites every item of the list of `heap` in one transaction: a
+        /// redo record larger than a template pool's 4 KiB lane, written
+        /// across lanes (`RecordParts`) once the list holds over 130 items.
+        public static func touchAll(_ heap: PersistentHeap) throws {
+            let root = try heap.root(FuzzHead.self).address!
+            try heap.transaction { tx in
+                var item = tx.read(root).first
+                while let address = item.address {
+                    var value = tx.read(address)
+                    value.value += 1_000_000
+                    try tx.write(value, to: address)
+                    item = value.next
+                }
+            }
+        }
+
         /// The salt of the pool whose identity block is at `base`, as its checksums use it.
         public static func salt(ofPoolAt base: UnsafeRawPointer) -> UInt64 {
             salt(uuid: UUID(uuid: base.loadUnaligned(as: pmh_pool_identity.self).uuid))
@@ -244,6 +260,28 @@
         /// arithmetic overflow (`state.appliedSequence + 1`, `expected += 1`,
         /// `appliedRecords += 1`): Tests/Fuzz/crashes/replica-store-sequence-overflow.
         public static let sequenceLimit: UInt64 = 1 << 62
+
+        /// Whether a heap pool's image (its first bytes) has a lane starting
+        /// with a record part header whose record length does not fit in an
+        /// Int: `RecordParts.readHeader` traps converting it (in recovery,
+        /// being rewritten): Tests/Fuzz/crashes/heap-pool/record-part-length-2-63.
+        public static func recordPartLengthOverflows(_ image: UnsafeRawBufferPointer) -> Bool {
+            guard skipped, image.count >= MemoryLayout<pmh_pool_identity>.size else { return false }
+            let g = image.loadUnaligned(as: pmh_pool_identity.self).geometry
+            guard g.lane_size > 0, g.lane_size <= 1 << 40, g.log_offset <= UInt64(image.count) else {
+                return false
+            }
+            for lane in 0..<min(g.lane_count, 64) {
+                let at = g.log_offset + lane * g.lane_size
+                guard at <= UInt64(image.count), UInt64(image.count) - at >= UInt64(RecordParts.headerSize)
+                else {
+                    break
+                }
+                let part = image.loadUnaligned(fromByteOffset: Int(at), as: pmh_record_part.self)
+                if part.magic == RecordParts.magic, part.record_length > UInt64(Int.max) { return true }
+            }
+            return false
+        }
 
         /// Whether a log record laid back to back in `bytes` carries a sequence number at the limit.
         public static func recordsReachSequenceLimit(_ bytes: UnsafeRawBufferPointer) -> Bool {
