@@ -138,6 +138,57 @@ let package = Package(
             name: "repl-workload", dependencies: ["PMemReplication", "PMemHeap", "PMemKit"],
             path: "Tests/Executables/repl-workload", swiftSettings: strictSwift),
 
+        // Fuzz targets (tools/fuzz, docs/RELIABILITY.md): one executable per parser of untrusted
+        // bytes, whose LLVMFuzzerTestOneInput libFuzzer drives when tools/fuzz builds them with
+        // -sanitize=fuzzer,address -DFUZZING (flags from its command line, none here); a plain
+        // build makes each a replayer of inputs and the writer of its seed corpus.
+        .target(
+            name: "FuzzSupport",
+            dependencies: ["PMemHeap", "PMemReplication", "PMemKit", "CPMemHeap", "CPMemReplication"],
+            path: "Tests/Fuzz/Support", swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-heap-pool", dependencies: ["FuzzSupport", "PMemHeap", "CPMemHeap", "PMemKit"],
+            path: "Tests/Fuzz/heap-pool",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-redo-record",
+            dependencies: ["FuzzSupport", "PMemHeap", "CPMemHeap", "PMemReplication", "PMemKit"],
+            path: "Tests/Fuzz/redo-record",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-log-records",
+            dependencies: ["FuzzSupport", "PMemReplication", "CPMemReplication", "PMemKit"],
+            path: "Tests/Fuzz/log-records",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-replica-store", dependencies: ["FuzzSupport", "PMemReplication", "PMemKit"],
+            path: "Tests/Fuzz/replica-store",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-wire",
+            dependencies: [
+                "FuzzSupport", "PMemReplication", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Tests/Fuzz/wire",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-control",
+            dependencies: [
+                "FuzzSupport", "PMemReplication", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Tests/Fuzz/control",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-sysfs-text",
+            dependencies: ["FuzzSupport", "PMemKit", "CPMemShim", "PMemReplication"],
+            path: "Tests/Fuzz/sysfs-text",
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "fuzz-compile-db", dependencies: ["FuzzSupport", "PMemScan"], path: "Tests/Fuzz/compile-db",
+            swiftSettings: strictSwift),
+
         // Helpers shared by the test targets: temporary files, running the built CLI.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(

@@ -35,39 +35,43 @@ static int read_word(const char *path, char *out, size_t len)
 	return 0;
 }
 
-/* pmk_sysfs_read_u64 -- parse a decimal or 0x-hex attribute */
-int pmk_sysfs_read_u64(const char *path, unsigned long long *out)
+/* pmk_sysfs_parse_u64 -- parse an attribute's first line as decimal or 0x-hex */
+int pmk_sysfs_parse_u64(const char *word, unsigned long long *out)
 {
-	char buf[64], *end;
-	int rc = read_word(path, buf, sizeof(buf));
+	char *end;
 
-	if (rc)
-		return rc;
 	errno = 0;
-	*out = strtoull(buf, &end, 0);
-	if (errno || end == buf)
+	*out = strtoull(word, &end, 0);
+	if (errno || end == word)
 		return -EINVAL;
 	return 0;
 }
 
-/*
- * pmk_sysfs_locate -- walk the resolved /sys/dev path component by
- * component: ndbusN, regionN, then namespaceN.M directly, or a pfn, btt or
- * dax device whose "namespace" attribute names it.
- */
-int pmk_sysfs_locate(const char *sysfs, bool is_char, unsigned int major,
-		     unsigned int minor, struct pmk_dev_location *out)
+/* pmk_sysfs_read_u64 -- parse a decimal or 0x-hex attribute */
+int pmk_sysfs_read_u64(const char *path, unsigned long long *out)
 {
-	char link[PATH_MAX], real[PATH_MAX], prefix[PATH_MAX], attr[PATH_MAX];
+	char buf[64];
+	int rc = read_word(path, buf, sizeof(buf));
+
+	if (rc)
+		return rc;
+	return pmk_sysfs_parse_u64(buf, out);
+}
+
+/*
+ * pmk_sysfs_walk -- walk a resolved /sys/dev path (@real, split in place)
+ * component by component: ndbusN, regionN, then namespaceN.M directly, or a
+ * pfn, btt or dax device whose "namespace" attribute (read with @read_attr)
+ * names it.
+ */
+int pmk_sysfs_walk(char *real, struct pmk_dev_location *out,
+		   int (*read_attr)(const char *path, char *out, size_t len))
+{
+	char prefix[PATH_MAX], attr[PATH_MAX];
 	char *comp, *save = NULL;
 	size_t used = 0;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(link, sizeof(link), "%s/dev/%s/%u:%u", sysfs,
-		 is_char ? "char" : "block", major, minor);
-	if (!realpath(link, real))
-		return -errno;
-
 	prefix[0] = '\0';
 	for (comp = strtok_r(real, "/", &save); comp;
 	     comp = strtok_r(NULL, "/", &save)) {
@@ -88,9 +92,23 @@ int pmk_sysfs_locate(const char *sysfs, bool is_char, unsigned int major,
 			   has_prefix_number(comp, "btt") ||
 			   has_prefix_number(comp, "dax")) {
 			snprintf(attr, sizeof(attr), "%s/namespace", prefix);
-			if (read_word(attr, out->ns, sizeof(out->ns)))
+			if (read_attr(attr, out->ns, sizeof(out->ns)))
 				out->ns[0] = '\0';
 		}
 	}
 	return out->region[0] ? 0 : -ENOENT;
+}
+
+/* pmk_sysfs_locate -- resolve the /sys/dev link of a device and walk it */
+int pmk_sysfs_locate(const char *sysfs, bool is_char, unsigned int major,
+		     unsigned int minor, struct pmk_dev_location *out)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+
+	memset(out, 0, sizeof(*out));
+	snprintf(link, sizeof(link), "%s/dev/%s/%u:%u", sysfs,
+		 is_char ? "char" : "block", major, minor);
+	if (!realpath(link, real))
+		return -errno;
+	return pmk_sysfs_walk(real, out, read_word);
 }

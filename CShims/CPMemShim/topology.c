@@ -183,8 +183,14 @@ enum pmk_deep_flush pmk_deep_flush_state_at(const char *attr_path)
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
 	fclose(f);
+	return pmk_deep_flush_classify(buf, st.st_mode & S_IWUSR);
+}
+
+/* pmk_deep_flush_classify -- the answer a deep_flush attribute's text and mode give */
+enum pmk_deep_flush pmk_deep_flush_classify(const char *text, bool writable)
+{
 	/* The kernel makes it 0444 when there are no hints, 0644 with hints. */
-	if (buf[0] == '1' && (st.st_mode & S_IWUSR))
+	if (text[0] == '1' && writable)
 		return PMK_DEEP_FLUSH_SUPPORTED;
 	return PMK_DEEP_FLUSH_NOT_NEEDED;
 }

@@ -17,6 +17,11 @@ enum DeviceUsers {
         guard let mounts = try? String(contentsOfFile: "\(proc)/self/mounts", encoding: .utf8) else {
             return nil
         }
+        return mountPoint(of: devices, mounts: mounts)
+    }
+
+    /// The mount point of a device or one of its partitions in the text of `/proc/self/mounts`.
+    static func mountPoint(of devices: [String], mounts: String) -> String? {
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 1 else { continue }
@@ -24,6 +29,20 @@ enum DeviceUsers {
             if devices.contains(where: { source == $0 || source.hasPrefix($0 + "p") }) {
                 return String(fields[1])
             }
+        }
+        return nil
+    }
+
+    /// The first of `devices` a process maps, from the text of its
+    /// `/proc/PID/maps`: the path field of a line, compared whole
+    /// (`/dev/dax0.1` is not mapped where only `/dev/dax0.10` is).
+    static func mapped(_ devices: [String], maps: String) -> String? {
+        for line in maps.split(separator: "\n") {
+            // address perms offset dev inode path: the path is what follows the fifth field.
+            let fields = line.split(separator: " ", maxSplits: 5)
+            guard fields.count == 6 else { continue }
+            let path = fields[5].trimmingCharacters(in: .whitespaces)
+            if let device = devices.first(where: { $0 == path }) { return device }
         }
         return nil
     }
@@ -47,7 +66,7 @@ enum DeviceUsers {
                 }
             }
             if let maps = try? String(contentsOfFile: "\(proc)/\(pid)/maps", encoding: .utf8),
-                let device = devices.first(where: { maps.contains($0) })
+                let device = mapped(devices, maps: maps)
             {
                 return "pid \(pid) (\(name)) has \(device) mapped"
             }

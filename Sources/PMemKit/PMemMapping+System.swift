@@ -43,11 +43,19 @@ extension PMemMapping {
     /// Size of a DAX character device from `/sys/dev/char/M:m/size`.
     static func characterDeviceSize(_ rdev: dev_t, path: String) throws -> Int {
         let attr = "/sys/dev/char/\(DeviceNumber.major(rdev)):\(DeviceNumber.minor(rdev))/size"
-        guard let text = try? String(contentsOfFile: attr, encoding: .utf8),
-            let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let text = try? String(contentsOfFile: attr, encoding: .utf8), let bytes = sizeAttribute(text)
         else {
             throw PMemError(
                 .unsupported, operation: "map", detail: "\(path) is a character device but not a DAX device")
+        }
+        return bytes
+    }
+
+    /// The bytes a sysfs `size` attribute's text gives: a decimal number
+    /// above zero (and a newline); `nil` for anything else.
+    static func sizeAttribute(_ text: String) -> Int? {
+        guard let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes > 0 else {
+            return nil
         }
         return bytes
     }

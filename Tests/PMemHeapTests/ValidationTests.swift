@@ -1,3 +1,4 @@
+import CPMemHeap
 import Foundation
 import PMemKit
 import XCTest
@@ -63,6 +64,59 @@ final class ValidationTests: XCTestCase {
         let path = try makePool()
         try damage(path, at: 40)
         try assertOpenFailsWritingNothing(path, mentioning: "header checksum mismatch")
+    }
+
+    func testAWholeStateSlotWithAnImpossibleGenerationIsDamage() throws {
+        // Found by fuzz-heap-pool: a state slot whose checksum matches but whose
+        // generation is 2^64 - 1 made open's `state.generation += 1` trap.
+        let path = try makePool()
+        let mapping = try PMemMapping(path: path)
+        let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: path)
+        let pool = PoolMemory(mapping: mapping, salt: identity.salt)
+        let (state, slot) = try PoolState.read(from: mapping.base, salt: identity.salt, path: path)
+        var forged = state
+        forged.generation = .max
+        forged.write(into: pool, replacing: slot)
+        let heap = try PersistentHeap.open(path: path)
+        XCTAssertEqual(try listValues(heap), [1, 2, 3], "the other slot, still whole, is the state")
+        try heap.close()
+        // With both slots holding it, the pool is damaged.
+        let (current, currentSlot) = try PoolState.read(from: mapping.base, salt: identity.salt, path: path)
+        var both = current
+        both.generation = .max
+        both.write(into: pool, replacing: currentSlot)
+        both.write(into: pool, replacing: 1 - currentSlot)
+        try assertOpenFailsWritingNothing(path, mentioning: "state slots")
+    }
+
+    func testAWholeTypeEntryWithAnImpossibleSizeIsReported() throws {
+        // Found by fuzz-heap-pool: a type entry whose checksum matches but whose
+        // size is above Int.max made `Int(entry.size)` trap.
+        let path = try makePool()
+        let mapping = try PMemMapping(path: path)
+        let identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: path)
+        let p = mapping.base + identity.geometry.typeTableOffset
+        var entry = p.load(as: pmh_type_entry.self)
+        entry.size = 1 << 63
+        entry.checksum = checksum(
+            of: entry, upTo: MemoryLayout<pmh_type_entry>.offset(of: \.checksum)!,
+            seed: TypeTable.seed(salt: identity.salt, index: 0))
+        p.storeBytes(of: entry, as: pmh_type_entry.self)
+        try assertOpenFailsWritingNothing(
+            path, mentioning: "type table entry 0 has size 9223372036854775808, out of range")
+        XCTAssertThrowsError(try HeapChecker.check(path: path))
+    }
+
+    func testAGeometryWhoseSlabsOverflowIsRefusedNotATrap() throws {
+        // Found reviewing PoolGeometry.validate for fuzz-heap-pool: each value
+        // below 2^46 passed, then slabsOffset + slabCount * slabSize overflowed.
+        let geometry = PoolGeometry(
+            poolSize: 1 << 40, slabSize: 1 << 44, typeTableOffset: HeapFormat.headerSize, typeCapacity: 128,
+            slabDirectoryOffset: HeapFormat.headerSize + 128 * HeapFormat.typeEntrySize, slabCount: 1 << 20,
+            logOffset: 1 << 24, laneCount: 16, laneSize: 4096, slabsOffset: (1 << 24) + (16 << 12))
+        XCTAssertThrowsError(try geometry.validate()) {
+            XCTAssertTrue("\($0)".contains("do not fit"), "\($0)")
+        }
     }
 
     func testBadMagicIsReported() throws {

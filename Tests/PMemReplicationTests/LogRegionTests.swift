@@ -1,5 +1,6 @@
+import CPMemReplication
 import Foundation
-import PMemKit
+@_spi(Primitives) import PMemKit
 import TestSupport
 import XCTest
 
@@ -30,6 +31,48 @@ final class LogRegionTests: XCTestCase {
         }
         XCTAssertNil(scanner.next())
         XCTAssertGreaterThan(scanner.position, UInt64(region.capacity), "the ring wrapped")
+    }
+
+    func testAReclaimPointNoLogCanReachIsReportedDamagedWhenTheLogOpens() throws {
+        // Found by fuzz-log-records: a whole reclaim slot naming sequence 0
+        // made RecordIndex.lastSequence (firstSequence - 1) trap in the agent.
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        for point in [
+            LogRegion.ReclaimPoint(position: 0, sequence: 0),
+            LogRegion.ReclaimPoint(position: 0, sequence: .max),
+            LogRegion.ReclaimPoint(position: .max - 10, sequence: 1),
+        ] {
+            region.storeReclaimPoint(point)
+            XCTAssertThrowsError(try LogRegion.open(path: dir.file("log")), "\(point)") {
+                XCTAssertEqual(($0 as? PMemError)?.kind, .corrupt)
+                XCTAssertTrue("\($0)".contains("reclaim point"), "\($0)")
+            }
+        }
+        region.storeReclaimPoint(.init(position: 3 << 16, sequence: 7))
+        XCTAssertEqual(
+            try LogRegion.open(path: dir.file("log")).reclaimPoint(), .init(position: 3 << 16, sequence: 7))
+    }
+
+    func testAWholeSlotWithAGenerationNoUpdateReachesIsNotCurrent() throws {
+        // Found by fuzz-replica-store: a state slot whose checksum matches but whose
+        // generation is 2^64 - 1 made SlotPair.update's `generation + 1` trap.
+        let dir = TemporaryDirectory()
+        let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)
+        region.storeReclaimPoint(.init(position: 64, sequence: 2))
+        region.storeReclaimPoint(.init(position: 128, sequence: 3))
+        // The second update went to slot 1: make its generation impossible, keeping it whole.
+        let p = region.mapping.base + LogFormat.reclaimSlotsOffset + MemoryLayout<pmr_reclaim_slot>.stride
+        var slot = p.load(as: pmr_reclaim_slot.self)
+        slot.generation = .max
+        slot.checksum = withUnsafeBytes(of: slot) {
+            Checksum.of($0.baseAddress!, 56, seed: region.salt ^ LogFormat.Seed.reclaim.rawValue ^ 1)
+        }
+        p.storeBytes(of: slot, as: pmr_reclaim_slot.self)
+        XCTAssertEqual(region.reclaimPoint(), .init(position: 64, sequence: 2), "the other slot is current")
+        region.storeReclaimPoint(.init(position: 192, sequence: 4))
+        XCTAssertEqual(
+            try LogRegion.open(path: dir.file("log")).reclaimPoint(), .init(position: 192, sequence: 4))
     }
 
     func testAReopenedWriterContinuesAfterTheLastWholeRecord() throws {

@@ -10,6 +10,7 @@
 #define PMK_SYSFS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "pmk_topology.h"
 
@@ -31,5 +32,16 @@ int pmk_sysfs_locate(const char *sysfs, bool is_char, unsigned int major,
 
 /* pmk_sysfs_read_u64 -- parse a decimal or 0x-hex attribute; 0 or -errno */
 int pmk_sysfs_read_u64(const char *path, unsigned long long *out);
+
+/*
+ * The parsing behind them, free of I/O (tests and tools/fuzz call these):
+ * pmk_sysfs_parse_u64 -- an attribute's first line, newline removed;
+ * pmk_sysfs_walk -- a resolved path, split in place; @read_attr reads the
+ * "namespace" attribute of a pfn, btt or dax device as read_word does
+ * (its first line, newline removed, into @out of @len bytes; 0 or -errno).
+ */
+int pmk_sysfs_parse_u64(const char *word, unsigned long long *out);
+int pmk_sysfs_walk(char *real, struct pmk_dev_location *out,
+		   int (*read_attr)(const char *path, char *out, size_t len));
 
 #endif /* PMK_SYSFS_H */

@@ -171,6 +171,9 @@ struct ndctl_namespace *pmk_namespace_find(struct pmk_ctx *ctx,
  */
 enum pmk_deep_flush pmk_deep_flush_state_at(const char *attr_path);
 
+/* pmk_deep_flush_classify -- the answer an attribute's text and mode (writable or not) give */
+enum pmk_deep_flush pmk_deep_flush_classify(const char *text, bool writable);
+
 /* pmk_region_deep_flush -- WPQ flush of every DIMM behind @region; 0 or -errno */
 int pmk_region_deep_flush(struct ndctl_region *region);
 

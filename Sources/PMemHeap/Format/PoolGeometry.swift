@@ -103,9 +103,8 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         guard slabsOffset >= logOffset + laneCount * laneSize, slabsOffset % 4096 == 0 else {
             throw bad("slabs overlap the redo log")
         }
-        // Each is at most 2^46, but their product need not fit 64 bits.
-        let (slabBytes, slabBytesOverflow) = slabCount.multipliedReportingOverflow(by: slabSize)
-        guard !slabBytesOverflow, slabsOffset + slabBytes <= poolSize else {
+        // Divided, not multiplied: slabCount * slabSize may overflow (2^43 * 2^46).
+        guard slabsOffset <= poolSize, slabCount <= (poolSize - slabsOffset) / slabSize else {
             throw bad("\(slabCount) slabs of \(slabSize) bytes do not fit in \(poolSize) bytes")
         }
     }

@@ -20,17 +20,12 @@ struct PoolState: Equatable {
     /// Whether a relocation was interrupted and must be finished.
     var relocationPending: Bool { bases.count > 1 }
 
-    /// Generations stay below this (2^63): one is added per open, close and
-    /// relocation step, so a pool never gets near it, and a slot past it is
-    /// damaged even when its checksum matches.
-    static let generationLimit: UInt64 = 1 << 63
-
     /// The most bases a slot holds (`PMH_MAX_BASES` bounds the relocation loop too).
     static var maxBases: Int { Int(PMH_STATE_MAX_BASES) }
     /// Bytes of a slot its checksum covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmh_state_slot>.offset(of: \.checksum)!
 
-    private static func seed(salt: UInt64, slot: Int) -> UInt64 {
+    static func seed(salt: UInt64, slot: Int) -> UInt64 {
         salt ^ HeapFormat.Seed.state.rawValue ^ UInt64(slot)
     }
 
@@ -50,6 +45,11 @@ struct PoolState: Equatable {
         pool.persist(p, HeapFormat.stateSlotSize)
     }
 
+    /// Generations below this are possible (one per open, close or relocation
+    /// step); a whole slot holding a larger one is damaged all the same, and
+    /// the next update's `generation + 1` would overflow.
+    static let generationLimit: UInt64 = 1 << 62
+
     /// The current state and the slot it is in; `corrupt` when neither slot is valid.
     static func read(from base: UnsafeRawPointer, salt: UInt64, path: String) throws -> (PoolState, slot: Int)
     {
@@ -61,15 +61,7 @@ struct PoolState: Equatable {
                 continue
             }
             let count = Int(record.nbases)
-            guard (1...maxBases).contains(count) else { continue }
-            // Opening adds to the generation: one no pool reaches is damage, not a number to add to.
-            guard record.generation < generationLimit else {
-                throw PMemError(
-                    .corrupt, operation: "heap open",
-                    detail:
-                        "\(path): header state slot \(slot) has generation \(record.generation), out of range"
-                )
-            }
+            guard (1...maxBases).contains(count), record.generation < generationLimit else { continue }
             let state = PoolState(
                 generation: record.generation, cleanShutdown: record.flags & 1 != 0,
                 bases: elements(of: record.bases, as: UInt64.self, count: count))
@@ -78,7 +70,9 @@ struct PoolState: Equatable {
         guard let best else {
             throw PMemError(
                 .corrupt, operation: "heap open",
-                detail: "\(path): both header state slots fail their checksum (the header is damaged)")
+                detail:
+                    "\(path): both header state slots fail their checksum or hold impossible values (the header is damaged)"
+            )
         }
         return best
     }

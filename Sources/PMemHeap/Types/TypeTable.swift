@@ -57,10 +57,11 @@ enum TypeTable {
             throw corrupt("has size \(entry.size), out of range")
         }
         let offsets = elements(of: entry.pointer_offsets, as: UInt32.self, count: count).map { Int($0) }
+        let size = Int(entry.size)
         let description: TypeDescription
         do {
             description = try TypeDescription(
-                name: name, size: Int(entry.size), alignment: Int(entry.alignment), pointerOffsets: offsets)
+                name: name, size: size, alignment: Int(entry.alignment), pointerOffsets: offsets)
         } catch let error as PMemError {
             throw corrupt("is invalid: \(error.detail)")
         }

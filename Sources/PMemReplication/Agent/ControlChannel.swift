@@ -5,21 +5,30 @@ import PMemKit
 /// The agent's control socket (a Unix socket beside the log): a client
 /// sends one command line (`status`, `metrics`, `power-fail`) and reads the
 /// answer until the agent closes the connection.
+///
+/// Requests are bounded in bytes (a line of 256, a request of 8 KiB), not in
+/// characters: one character can hold any number of combining scalars.
 final class ControlHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var line = ""
+    /// The longest command line, in bytes.
+    static let maxLine = 256
+    private var line: [UInt8] = []
+    private var answered = false
     private let answer: (String) -> String
 
     init(answer: @escaping (String) -> String) { self.answer = answer }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // One command per connection: what follows its line is not read.
+        guard !answered else { return }
         var bytes = unwrapInboundIn(data)
-        line += bytes.readString(length: bytes.readableBytes) ?? ""
-        guard line.count <= 256 else { return context.close(promise: nil) }
-        guard let end = line.firstIndex(of: "\n") else { return }
-        let reply = answer(String(line[..<end]).trimmingCharacters(in: .whitespaces))
+        line += bytes.readBytes(length: bytes.readableBytes) ?? []
+        guard line.count <= Self.maxLine else { return context.close(promise: nil) }
+        guard let end = line.firstIndex(of: UInt8(ascii: "\n")) else { return }
+        answered = true
+        let reply = answer(String(decoding: line[..<end], as: UTF8.self).trimmingCharacters(in: .whitespaces))
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: reply))).whenComplete { _ in
             channel.close(promise: nil)
@@ -32,17 +41,23 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var request = ""
+    /// The longest request head, in bytes.
+    static let maxRequest = 8192
+    private var request: [UInt8] = []
+    private var answered = false
     private let metrics: () -> String
 
     init(metrics: @escaping () -> String) { self.metrics = metrics }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
         var bytes = unwrapInboundIn(data)
-        request += bytes.readString(length: bytes.readableBytes) ?? ""
-        guard request.count <= 8192 else { return context.close(promise: nil) }
-        guard request.contains("\r\n\r\n") else { return }
-        let found = request.hasPrefix("GET /metrics ")
+        request += bytes.readBytes(length: bytes.readableBytes) ?? []
+        guard request.count <= Self.maxRequest else { return context.close(promise: nil) }
+        let text = String(decoding: request, as: UTF8.self)
+        guard text.contains("\r\n\r\n") else { return }
+        answered = true
+        let found = text.hasPrefix("GET /metrics ")
         let body = found ? metrics() : "not found\n"
         let head =
             "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -47,29 +48,65 @@ extension HAAgent {
         link.backoff = min(link.backoff * 2, .seconds(2))
     }
 
+    /// Where a replica that reported `position` resumes in a log whose held
+    /// records run from `firstSequence` to `lastSequence`, or why it cannot
+    /// (the phase its link takes, and the reason it is told).
+    static func resumePoint(
+        for position: ReplicaPosition, log: UUID, firstSequence: UInt64, lastSequence: UInt64,
+        firstBaseline: UInt64?
+    ) -> Result<UInt64, RefusedResume> {
+        guard let follows = position.logUUID, position.appliedSequence != 0 else {
+            guard let baseline = firstBaseline else {
+                return .failure(
+                    RefusedResume(
+                        phase: .stale,
+                        reason: "this new replica needs a baseline and none is left in the log; "
+                            + "seed its store from another replica's"))
+            }
+            return .success(baseline)
+        }
+        guard follows == log else {
+            return .failure(
+                RefusedResume(phase: .refused, reason: "the replica follows another log (\(follows))"))
+        }
+        // Checked before `+ 1`: a replica's report is input (2^64 - 1 made the agent trap).
+        guard position.appliedSequence <= lastSequence else {
+            return .failure(
+                RefusedResume(
+                    phase: .refused,
+                    reason:
+                        "the replica applied up to \(position.appliedSequence), past this log's last record "
+                        + "\(lastSequence): it holds another history"))
+        }
+        let next = position.appliedSequence + 1
+        guard next >= firstSequence else {
+            return .failure(
+                RefusedResume(
+                    phase: .stale,
+                    reason:
+                        "the replica applied up to \(position.appliedSequence) but the log was reclaimed up to "
+                        + "\(firstSequence - 1)"))
+        }
+        return .success(next)
+    }
+
+    /// Why a replica's session cannot start: the phase its link takes and what it is told.
+    struct RefusedResume: Error, Equatable {
+        let phase: ReplicaLink.Phase
+        let reason: String
+    }
+
     /// Decides where a replica's session starts, and starts it.
     func resume(_ link: ReplicaLink, at position: ReplicaPosition, channel: Channel, now: NIODeadline) {
         refreshRecords()
         let next: UInt64
-        if position.logUUID == nil || position.appliedSequence == 0 {
-            guard let baseline = index.firstBaseline() else {
-                return refuse(
-                    link, .stale, channel: channel,
-                    "this new replica needs a baseline and none is left in the log; seed its store from another replica's"
-                )
-            }
-            next = baseline
-        } else if position.logUUID != region.uuid {
-            return refuse(
-                link, .refused, channel: channel, "the replica follows another log (\(position.logUUID!))")
-        } else {
-            next = position.appliedSequence + 1
-            guard next >= index.firstSequence else {
-                return refuse(
-                    link, .stale, channel: channel,
-                    "the replica applied up to \(position.appliedSequence) but the log was reclaimed up to "
-                        + "\(index.firstSequence - 1)")
-            }
+        switch Self.resumePoint(
+            for: position, log: region.uuid, firstSequence: index.firstSequence,
+            lastSequence: index.lastSequence,
+            firstBaseline: index.firstBaseline())
+        {
+        case .success(let point): next = point
+        case .failure(let refused): return refuse(link, refused.phase, channel: channel, refused.reason)
         }
         link.acked = next - 1
         link.ackKnown = true

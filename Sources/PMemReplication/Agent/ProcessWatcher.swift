@@ -49,9 +49,16 @@ enum ProcessWatcher {
 
     /// Whether `pid` exists and is not a zombie.
     static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+            return false
+        }
+        return isRunning(stat: stat)
+    }
+
+    /// Whether the text of a `/proc/PID/stat` describes a live process: the
+    /// state after the command name (which may hold `)`) is not Z or X.
+    static func isRunning(stat: String) -> Bool {
+        guard let close = stat.lastIndex(of: ")") else { return false }
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
         return state != "Z" && state != "X"
     }

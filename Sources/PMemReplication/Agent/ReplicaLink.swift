@@ -44,10 +44,13 @@ final class ReplicaLink: @unchecked Sendable {
 
     init(endpoint: Endpoint) { self.endpoint = endpoint }
 
-    /// Records an acknowledgement; returns whether it moved forward.
+    /// Records an acknowledgement; returns whether it moved forward. One
+    /// past what was sent is ignored: it is not the replica's to give, and
+    /// taken it would let the log be reclaimed past unsent records (and
+    /// `acked + 1` overflow at 2^64 - 1).
     func acknowledge(_ sequence: UInt64, now: NIODeadline) -> Bool {
         lastHeard = now
-        guard !ackKnown || sequence > acked else { return false }
+        guard !ackKnown || sequence > acked, sequence <= sent else { return false }
         acked = sequence
         ackKnown = true
         while let first = inFlight.first, first.last <= sequence {

@@ -37,6 +37,11 @@ struct SlotPair<Slot: SlotRecord> {
         mapping.base + offset + slot * MemoryLayout<Slot>.stride
     }
 
+    /// Generations below this are possible (one per update); a whole slot
+    /// holding a larger one is damaged all the same, and the next update's
+    /// `generation + 1` would overflow.
+    static var generationLimit: UInt64 { 1 << 62 }
+
     /// The current slot's number and contents, or `nil` when neither slot is valid.
     func current() -> (slot: Int, value: Slot)? {
         var best: (slot: Int, value: Slot)?
@@ -44,7 +49,7 @@ struct SlotPair<Slot: SlotRecord> {
             let p = UnsafeRawPointer(address(index))
             let value = p.load(as: Slot.self)
             guard Checksum.of(p, checkedBytes, seed: seed ^ UInt64(index)) == value.checksum,
-                value.generation > 0
+                value.generation > 0, value.generation < Self.generationLimit
             else { continue }
             if best == nil || value.generation > best!.value.generation { best = (index, value) }
         }

@@ -13,7 +13,7 @@ internal import CPMemReplication
 struct ReplicaJournal {
     let mapping: PMemMapping
     static var dataOffset: Int { Int(PMR_JOURNAL_DATA_OFFSET) }
-    private static let seed: UInt64 = 0x4a4f_5552_4e41_4c00
+    static let seed: UInt64 = 0x4a4f_5552_4e41_4c00
     /// Bytes of the header its checksum covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmr_journal_header>.offset(of: \.checksum)!
 

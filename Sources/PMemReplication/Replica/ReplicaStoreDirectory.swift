@@ -115,6 +115,7 @@ enum ReplicaStoreDirectory {
             let mapping = try? PMemMapping(path: path, options: .init(readOnly: true)),
             mapping.size >= ReplicaJournal.dataOffset
         else { return false }
-        return ReplicaJournal(mapping: mapping).entry() != nil
+        // An entry that is whole but out of range is still something the store holds (damaged).
+        do { return try ReplicaJournal(mapping: mapping).entry() != nil } catch { return true }
     }
 }

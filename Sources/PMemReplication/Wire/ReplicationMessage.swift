@@ -165,7 +165,12 @@ final class MessageCodec: ChannelDuplexHandler {
             frame.writeInteger(records, endianness: .little)
         case .reject(let reason):
             frame.writeInteger(WireFormat.FrameType.reject.rawValue)
-            frame.writeString(String(reason.utf8.prefix(4096))!)
+            // At most 4096 bytes, cut where a scalar starts (a cut inside one
+            // made `String(reason.utf8.prefix(4096))!` trap: that is nil).
+            let utf8 = reason.utf8
+            var end = utf8.index(utf8.startIndex, offsetBy: min(4096, utf8.count))
+            while end != utf8.endIndex, UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
+            frame.writeString(String(decoding: utf8[..<end], as: UTF8.self))
         case .ping:
             frame.writeInteger(WireFormat.FrameType.ping.rawValue)
         }
