@@ -32,6 +32,34 @@ static int prot_of(uint32_t access)
 }
 
 /*
+ * copy_fields -- copy entry fields one by one with relaxed atomic accesses:
+ * the fault path reads an entry while the table lock's holder may write it
+ * (a sequence lock), and plain accesses on both sides would be a data race
+ * in C's memory model (ThreadSanitizer reports it), even though the
+ * sequence check throws a torn copy away. @seq and @users are not copied.
+ */
+static void copy_fields(struct range *to, const struct range *from)
+{
+	size_t i;
+
+#define COPY(field) __atomic_store_n(&to->field, __atomic_load_n(&from->field, __ATOMIC_RELAXED), __ATOMIC_RELAXED)
+	COPY(live);
+	COPY(start);
+	COPY(end);
+	COPY(mechanism);
+	COPY(pkey);
+	COPY(access);
+	COPY(action);
+	COPY(has_none);
+	COPY(faults);
+	COPY(object_size);
+	COPY(first_object);
+	for (i = 0; i < sizeof(to->label); i++)
+		COPY(label[i]);
+#undef COPY
+}
+
+/*
  * range_lookup -- a consistent copy of the live range holding @addr; its id or -1.
  * The bounds are compared before anything is copied: the fault path scans
  * only up to the highest id ever used.
@@ -55,7 +83,8 @@ int range_lookup(uintptr_t addr, struct range *out)
 		    addr < __atomic_load_n(&r->start, __ATOMIC_RELAXED) ||
 		    addr >= __atomic_load_n(&r->end, __ATOMIC_RELAXED))
 			continue;
-		memcpy(out, r, sizeof(*out));
+		copy_fields(out, r);
+		out->seq = seq;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&r->seq, __ATOMIC_RELAXED) != seq) {
 			i--;	/* it changed while copied: read it again */
@@ -193,18 +222,7 @@ static void publish_fields(int id, const struct range *value, uint32_t seq)
 	struct range *r = &fault_ranges[id];
 
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	r->live = value->live;
-	r->start = value->start;
-	r->end = value->end;
-	r->mechanism = value->mechanism;
-	r->pkey = value->pkey;
-	r->object_size = value->object_size;
-	r->first_object = value->first_object;
-	r->has_none = value->has_none;
-	memcpy(r->label, value->label, sizeof(r->label));
-	__atomic_store_n(&r->access, value->access, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->action, value->action, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->faults, value->faults, __ATOMIC_RELAXED);
+	copy_fields(r, value);
 	__atomic_store_n(&r->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -412,7 +430,7 @@ int pmk_fault_range_remove(int id)
 		seq = publish_begin(id);
 		wait_unheld(id);
 		/* Copied once no fault path changes it (access, counts). */
-		memcpy(&r, &fault_ranges[id], sizeof(r));
+		copy_fields(&r, &fault_ranges[id]);
 		release(&r);
 		r.live = 0;
 		publish_fields(id, &r, seq);

@@ -66,6 +66,9 @@ public final class PMemMapping: @unchecked Sendable {
         public var address: UInt?
         /// Fail unless the backing is `pmem`.
         public var requirePMem: Bool
+        /// The CPU path of a `pmem` or `emulated` mapping instead of the one
+        /// its persistence domain selects (tests: `PersistPath.traced`).
+        package var persistPath: PersistPath?
 
         /// Options; the defaults map an existing object read-write.
         public init(
@@ -211,7 +214,7 @@ public final class PMemMapping: @unchecked Sendable {
         self.deepFlushTargets = targets
         switch backing {
         case .file: cpuPath = nil
-        case .pmem, .emulated: cpuPath = domain == .cpuCache ? .eADR : .standard
+        case .pmem, .emulated: cpuPath = options.persistPath ?? (domain == .cpuCache ? .eADR : .standard)
         }
         if options.requirePMem && backing != .pmem {
             munmap(base, length)

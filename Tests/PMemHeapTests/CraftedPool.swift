@@ -15,14 +15,12 @@ struct CraftedPool {
     let path: String
     let mapping: PMemMapping
     let identity: PoolIdentity
-    let pool: PoolMemory
 
     /// Maps the pool at `path` (created and closed by the test) for rewriting.
     init(path: String) throws {
         self.path = path
         mapping = try PMemMapping(path: path, options: .init(plainFile: .emulated))
         identity = try PoolIdentity.read(from: mapping.base, fileSize: mapping.size, path: path)
-        pool = PoolMemory(mapping: mapping, salt: identity.salt)
     }
 
     /// Rewrites the identity block with a changed geometry (the checksum is recomputed).
@@ -43,14 +41,6 @@ struct CraftedPool {
             seed: TypeTable.seed(salt: identity.salt, index: index))
         p.storeBytes(of: entry, as: pmh_type_entry.self)
         mapping.persist(p, HeapFormat.typeEntrySize)
-    }
-
-    /// Makes a state with `generation` the current one.
-    func writeState(generation: UInt64) throws {
-        let (state, slot) = try PoolState.read(from: mapping.base, salt: identity.salt, path: path)
-        var crafted = state
-        crafted.generation = generation
-        crafted.write(into: pool, replacing: slot)
     }
 
     /// Writes a sealed one-entry redo record with sequence number `seq` at the

@@ -59,12 +59,6 @@ final class CraftedPoolTests: XCTestCase {
         try assertCorrupt(path, mentioning: "type table entry 0 has size 9223372036854775808")
     }
 
-    func testStateGenerationAtTheEndOfItsRangeIsReportedNotTrapped() throws {
-        let path = try makePool()
-        try CraftedPool(path: path).writeState(generation: .max)
-        try assertCorrupt(path, mentioning: "generation 18446744073709551615")
-    }
-
     func testRedoRecordWithASequenceNoCheckpointHoldsIsIgnored() throws {
         let path = try makePool()
         try CraftedPool(path: path).writeRedoRecord(lane: 0, seq: .max)

@@ -74,8 +74,11 @@ public final class LogRegion: @unchecked Sendable {
         try create(path: path, capacity: capacity, uuid: UUID())
     }
 
-    /// Creates a log as `create(path:capacity:)` does, with a given UUID (tests compare its bytes).
-    static func create(path: String, capacity: Int, uuid: UUID) throws -> LogRegion {
+    /// Creates a log as `create(path:capacity:)` does, with a given UUID (tests
+    /// compare its bytes) and, for store-reordering checks, a given persist path.
+    static func create(
+        path: String, capacity: Int, uuid: UUID, persistPath: PersistPath? = nil
+    ) throws -> LogRegion {
         let ring =
             (capacity + LogFormat.minimumCapacity - 1) / LogFormat.minimumCapacity * LogFormat.minimumCapacity
         guard capacity >= LogFormat.minimumCapacity, ring <= 1 << 40 else {
@@ -86,8 +89,9 @@ public final class LogRegion: @unchecked Sendable {
         if access(path, F_OK) == 0 {
             throw PMemError(.busy, operation: "log create", errno: EEXIST, detail: "\(path) already exists")
         }
-        let mapping = try PMemMapping(
-            path: path, options: .init(size: LogFormat.superblockSize + ring, create: true))
+        var options = PMemMapping.Options(size: LogFormat.superblockSize + ring, create: true)
+        options.persistPath = persistPath
+        let mapping = try PMemMapping(path: path, options: options)
         let block = mapping.base
         block.initializeMemory(as: UInt8.self, repeating: 0, count: LogFormat.superblockSize)
         var identity = pmr_log_identity()
@@ -106,7 +110,14 @@ public final class LogRegion: @unchecked Sendable {
 
     /// Opens the log at `path`, validating its identity; `corrupt` names the problem.
     public static func open(path: String) throws -> LogRegion {
-        let mapping = try PMemMapping(path: path)
+        try open(path: path, persistPath: nil)
+    }
+
+    /// Opens the log as `open(path:)` does, on a given persist path (store-reordering checks).
+    static func open(path: String, persistPath: PersistPath?) throws -> LogRegion {
+        var options = PMemMapping.Options()
+        options.persistPath = persistPath
+        let mapping = try PMemMapping(path: path, options: options)
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "log open", detail: "\(path): \(what)")
         }

@@ -177,17 +177,22 @@ public final class LogWriter: @unchecked Sendable {
             }
         }
         let body = destination + LogFormat.headerSize
-        if region.mapping.persistPath != nil {
+        let path = region.mapping.persistPath
+        if let path, !path.isTraced {
             StreamingStore.copy(to: destination, from: header, LogFormat.headerSize)
             if whole > 0 { StreamingStore.copy(to: body, from: payload.baseAddress!, whole) }
             if whole < padded { StreamingStore.store(tail, to: body + whole) }
         } else {
             destination.copyMemory(from: header, byteCount: LogFormat.headerSize)
-            if padded > 0 {
-                if whole > 0 { body.copyMemory(from: payload.baseAddress!, byteCount: whole) }
-                if whole < padded { (body + whole).storeBytes(of: tail, as: UInt64.self) }
+            if whole > 0 { body.copyMemory(from: payload.baseAddress!, byteCount: whole) }
+            if whole < padded { (body + whole).storeBytes(of: tail, as: UInt64.self) }
+            if path == nil {
+                region.mapping.persist(destination, LogFormat.headerSize + padded)
+            } else {
+                // Recorded for a store-reordering check: streamed lines are durable
+                // at the next fence, in any order before it, as flushed lines are.
+                region.mapping.flush(destination, LogFormat.headerSize + padded)
             }
-            region.mapping.persist(destination, LogFormat.headerSize + padded)
         }
     }
 }

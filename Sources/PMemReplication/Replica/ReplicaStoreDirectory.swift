@@ -31,9 +31,11 @@ enum ReplicaStoreDirectory {
             guard errno == ENOENT else { throw PMemError.system("stat", errno: errno, detail: directory) }
             return .missing
         }
-        guard st.st_mode & S_IFMT == S_IFDIR else {
+        let kind = InputFile.Kind(mode: st.st_mode)
+        guard kind == .directory else {
             throw PMemError(
-                .invalidArgument, operation: "replica store", detail: "\(directory) is not a directory")
+                .invalidArgument, operation: "replica store",
+                detail: "\(directory) is \(kind.rawValue), not a directory")
         }
         let entries = try FileManager.default.contentsOfDirectory(atPath: directory)
         let pools = entries.filter { poolGeneration(of: $0) != nil }.sorted()
