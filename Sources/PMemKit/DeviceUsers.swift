@@ -14,7 +14,7 @@ enum DeviceUsers {
 
     /// The mount point of a device or one of its partitions (`/dev/pmem0`, `/dev/pmem0p1`).
     static func mountPoint(of devices: [String], proc: String) -> String? {
-        guard let mounts = try? String(contentsOfFile: "\(proc)/self/mounts", encoding: .utf8) else {
+        guard let mounts = KernelText.read("\(proc)/self/mounts") else {
             return nil
         }
         return mountPoint(of: devices, mounts: mounts)
@@ -54,7 +54,7 @@ enum DeviceUsers {
         // This process counts too: a mapping it holds would be torn away.
         for pid in entries.compactMap(Int32.init) {
             let name =
-                (try? String(contentsOfFile: "\(proc)/\(pid)/comm", encoding: .utf8))?
+                KernelText.read("\(proc)/\(pid)/comm")?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             if let fds = try? fm.contentsOfDirectory(atPath: "\(proc)/\(pid)/fd") {
                 for fd in fds {
@@ -65,7 +65,7 @@ enum DeviceUsers {
                     }
                 }
             }
-            if let maps = try? String(contentsOfFile: "\(proc)/\(pid)/maps", encoding: .utf8),
+            if let maps = KernelText.read("\(proc)/\(pid)/maps"),
                 let device = mapped(devices, maps: maps)
             {
                 return "pid \(pid) (\(name)) has \(device) mapped"

@@ -43,7 +43,7 @@ extension PMemMapping {
     /// Size of a DAX character device from `/sys/dev/char/M:m/size`.
     static func characterDeviceSize(_ rdev: dev_t, path: String) throws -> Int {
         let attr = "/sys/dev/char/\(DeviceNumber.major(rdev)):\(DeviceNumber.minor(rdev))/size"
-        guard let text = try? String(contentsOfFile: attr, encoding: .utf8), let bytes = sizeAttribute(text)
+        guard let text = KernelText.read(attr), let bytes = sizeAttribute(text)
         else {
             throw PMemError(
                 .unsupported, operation: "map", detail: "\(path) is a character device but not a DAX device")

@@ -12,10 +12,10 @@ extension MachineInfo {
 
     /// The hypervisor's name from DMI or the CPU flag, or `none`.
     static func hypervisor() -> String {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let cpuinfo = KernelText.read("/proc/cpuinfo") ?? ""
         guard cpuinfo.contains(" hypervisor") else { return "none" }
         let vendor =
-            (try? String(contentsOfFile: "/sys/class/dmi/id/sys_vendor", encoding: .utf8))?
+            KernelText.read("/sys/class/dmi/id/sys_vendor")?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return vendor.isEmpty ? "yes" : vendor
     }

@@ -163,7 +163,7 @@ final class PMemMappingLifetimeTests: XCTestCase {
         let fds = ((try? fm.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {
             (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path
         }
-        let maps = ((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? "")
+        let maps = (KernelText.read("/proc/self/maps") ?? "")
             .split(separator: "\n").filter { $0.hasSuffix(path) }
         return (fds.count, maps.count)
     }

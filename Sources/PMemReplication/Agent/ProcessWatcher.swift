@@ -49,7 +49,7 @@ enum ProcessWatcher {
 
     /// Whether `pid` exists and is not a zombie.
     static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+        guard let stat = KernelText.read("/proc/\(pid)/stat") else {
             return false
         }
         return isRunning(stat: stat)
