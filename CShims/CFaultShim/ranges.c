@@ -138,16 +138,17 @@ static int apply_access(int id, size_t offset, size_t length, uint32_t access)
 			if (mprotect((void *)start, length, PROT_NONE) < 0)
 				rc = -errno;
 			else
-				r->has_none = 1;
+				__atomic_store_n(&r->has_none, 1, __ATOMIC_RELAXED);
 			break;
 		}
-		if (r->has_none &&
+		/* Atomic: the fault path clears it when it lifts PROT_NONE itself. */
+		if (__atomic_load_n(&r->has_none, __ATOMIC_RELAXED) &&
 		    mprotect((void *)start, length, PROT_READ | PROT_WRITE) < 0) {
 			rc = -errno;
 			break;
 		}
 		if (whole)
-			r->has_none = 0;
+			__atomic_store_n(&r->has_none, 0, __ATOMIC_RELAXED);
 		rc = uffd_protect(start, length, access == PMK_ACCESS_READ);
 		break;
 	default:
