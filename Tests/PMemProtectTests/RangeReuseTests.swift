@@ -63,10 +63,12 @@ struct UncheckedPointer: @unchecked Sendable {
 }
 
 /// What the lookup hook of `StaleFaultTests` works with: a C function
-/// pointer captures nothing.
+/// pointer captures nothing. The descriptions live on the heap: in a Swift
+/// global of this imported struct, AddressSanitizer's bounds are 108 bytes,
+/// C's `sizeof` is 112, and it reported assigning one as an overflow.
 private enum Replacement {
-    nonisolated(unsafe) static var first = pmk_fault_range_desc()
-    nonisolated(unsafe) static var second = pmk_fault_range_desc()
+    nonisolated(unsafe) static let first = UnsafeMutablePointer<pmk_fault_range_desc>.allocate(capacity: 1)
+    nonisolated(unsafe) static let second = UnsafeMutablePointer<pmk_fault_range_desc>.allocate(capacity: 1)
     nonisolated(unsafe) static var ids: [Int32] = []
 }
 
@@ -98,13 +100,13 @@ final class StaleFaultTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(removedID, 0)
         // Page 0 alone, allowing on a fault (it takes the removed range's id); page 1
         // alone, counting each fault.
-        Replacement.first = description(pages.page(0), pages: 1, PMK_ACTION_ALLOW)
-        Replacement.second = description(pages.page(1), pages: 1, PMK_ACTION_COUNT)
+        Replacement.first.initialize(to: description(pages.page(0), pages: 1, PMK_ACTION_ALLOW))
+        Replacement.second.initialize(to: description(pages.page(1), pages: 1, PMK_ACTION_COUNT))
         pmk_fault_set_lookup_hook { id in
             pmk_fault_set_lookup_hook(nil)
             pmk_fault_range_remove(id)
             Replacement.ids = [
-                pmk_fault_range_add(&Replacement.first), pmk_fault_range_add(&Replacement.second),
+                pmk_fault_range_add(Replacement.first), pmk_fault_range_add(Replacement.second),
             ]
         }
         defer { pmk_fault_set_lookup_hook(nil) }
