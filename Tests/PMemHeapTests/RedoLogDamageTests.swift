@@ -143,6 +143,20 @@ final class RedoLogDamageTests: XCTestCase {
         XCTAssertEqual(RedoLogScan.explain(missing: [3], lanes: [damaged]).unexplained, [3])
     }
 
+    func testMissingSequenceNumbersAreFoundBetweenRecordsAndBoundedHoweverFarTheNewestIs() {
+        XCTAssertEqual(
+            RedoLogScan.missingSequences(
+                after: 10, through: 20, present: [11, 12, 15, 20], excluding: [13], limit: 100),
+            [14, 16, 17, 18, 19])
+        XCTAssertEqual(
+            RedoLogScan.missingSequences(after: 10, through: 10, present: [], excluding: [], limit: 100), [])
+        // Found by fuzz-heap-pool: a resealed record 2^47 past the checkpoint made
+        // every number between them a candidate, and heap info ran for minutes.
+        let far = RedoLogScan.missingSequences(
+            after: 5, through: 1 << 47, present: [6, 1 << 47], excluding: [], limit: 80)
+        XCTAssertEqual(far, Array(7..<87))
+    }
+
     func testTheCommandsReportTheDamageAndCheckRecoverChangesNothingUnlessTold() throws {
         let (path, records) = try poolWithPendingRecords(30)
         try flipBit(path, record: records[0])

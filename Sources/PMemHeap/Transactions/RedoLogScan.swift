@@ -94,9 +94,9 @@ struct RedoLogScan {
 
         // Every other missing sequence number needs a commit cut short to explain it.
         let lostByOrphans = Set(damage.map(\.firstLostSequence))
-        let missing =
-            newest > checkpoint
-            ? ((checkpoint + 1)...newest).filter { !present.contains($0) && !lostByOrphans.contains($0) } : []
+        let missing = missingSequences(
+            after: checkpoint, through: newest, present: records.map(\.seq), excluding: lostByOrphans,
+            limit: lanes.count + maxReportedLosses)
         let (cutShort, unexplained) = explain(missing: missing, lanes: lanes.map(\.summary))
         for seq in unexplained {
             damage.append(
@@ -120,6 +120,34 @@ struct RedoLogScan {
         var couldHoldCutShortCommit: Bool
         /// Whether intact records follow a break in its chain (damage, already reported).
         var hasOrphans: Bool
+    }
+
+    /// Missing sequence numbers reported as lost beyond those a lane can explain.
+    static let maxReportedLosses = 64
+
+    /// The sequence numbers in `(checkpoint, newest]` that no record in
+    /// `present` (ascending) holds and `excluded` does not name, ascending,
+    /// and at most `limit` of them. The limit is what keeps this short: a
+    /// damaged (or forged) record whose checksum holds may carry a sequence
+    /// number 2^47 past the checkpoint, and only the first few missing
+    /// numbers matter (at most one per lane can be a commit cut short; from
+    /// the first that is not, nothing is replayed).
+    static func missingSequences(
+        after checkpoint: UInt64, through newest: UInt64, present: [UInt64], excluding excluded: Set<UInt64>,
+        limit: Int
+    ) -> [UInt64] {
+        var missing: [UInt64] = []
+        let held = present.filter { $0 > checkpoint && $0 <= newest }
+        var index = 0
+        var next = checkpoint
+        // Each turn appends (at most `limit`), passes a held number or an excluded one.
+        while missing.count < limit, next < newest {
+            next += 1
+            while index < held.count && held[index] < next { index += 1 }
+            if index < held.count && held[index] == next { continue }
+            if !excluded.contains(next) { missing.append(next) }
+        }
+        return missing
     }
 
     /// Splits `missing` (ascending) into the commits cut short by the crash,
