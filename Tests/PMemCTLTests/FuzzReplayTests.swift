@@ -10,7 +10,8 @@ import XCTest
 final class FuzzReplayTests: XCTestCase {
     /// The Swift fuzz targets (`fuzz-sysfs` is C, built by tools/fuzz only).
     private static let targets = [
-        "heap-pool", "redo-record", "log-records", "replica-store", "wire", "control", "sysfs-text", "compile-db",
+        "heap-pool", "redo-record", "log-records", "replica-store", "wire", "control", "sysfs-text",
+        "compile-db",
     ]
 
     private static let fuzzDirectory = URL(fileURLWithPath: #filePath)

@@ -1,5 +1,5 @@
 import Foundation
-import PMemKit
+@_spi(CrashPoints) import PMemKit
 
 extension PersistentHeap {
     /// Creates a pool of `size` bytes at `path` (a new file, or a DAX device)
@@ -164,7 +164,7 @@ extension PersistentHeap {
             state.bases = [target] + from
             state.write(into: pool, replacing: slot)
             slot = 1 - slot
-            CrashPoints.reach("relocation planned, no pointer moved")
+            CrashPoints.reach("heap.relocate.planned")
             let runtimes = snapshot.types.map {
                 TypeRuntime(
                     id: $0.id, description: $0.description,
@@ -174,7 +174,7 @@ extension PersistentHeap {
             let stats = Relocator.run(
                 pool: pool, geometry: geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: from,
                 threads: options.relocationThreads, progress: options.progress)
-            CrashPoints.reach("relocation done, state not yet settled")
+            CrashPoints.reach("heap.relocate.done")
             state.generation += 1
             state.bases = [target]
             state.write(into: pool, replacing: slot)
