@@ -48,10 +48,12 @@ final class CommitVerifier {
     /// Problems already logged (each once).
     private var reported: Set<String> = []
 
-    /// A verifier for `region`'s records after `verifiedThrough` (those before were shipped).
-    init(region: LogRegion, verifiedThrough: UInt64, logger: Logger) {
+    /// A verifier for `region`'s records after `verifiedThrough` (those
+    /// before were shipped; `verifiedTransaction` is its transaction, 0 unknown).
+    init(region: LogRegion, verifiedThrough: UInt64, verifiedTransaction: UInt64 = 0, logger: Logger) {
         self.region = region
         self.verifiedThrough = verifiedThrough
+        self.verifiedTransaction = verifiedTransaction
         self.logger = logger
     }
 

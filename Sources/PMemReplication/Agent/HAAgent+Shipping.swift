@@ -120,7 +120,10 @@ extension HAAgent {
         let acks = links.map { $0.ackKnown ? $0.acked : index.firstSequence - 1 }.sorted(by: >)
         let safe = acks[quorum - 1]
         guard safe >= index.firstSequence else { return }
-        region.storeReclaimPoint(.init(position: index.position(after: safe), sequence: safe + 1))
+        region.storeReclaimPoint(
+            .init(
+                position: index.position(after: safe), sequence: safe + 1,
+                transaction: index.entry(safe)?.transaction ?? 0))
         CrashPoints.reach("agent.reclaim.stored")
         index.drop(through: safe)
         verifier.forget(before: index.firstSequence)

@@ -80,8 +80,12 @@ public final class HAAgent: @unchecked Sendable {
         loop = group.next()
         finished = loop.makePromise()
         let index = RecordIndex(region: region)
+        // Records before the reclaim point were acknowledged by every replica
+        // needed: shipped. The point names the last one's transaction, so an
+        // agent started over an all-reclaimed log still reports it.
         let verifier = CommitVerifier(
-            region: region, verifiedThrough: index.firstSequence - 1, logger: logger)
+            region: region, verifiedThrough: index.firstSequence - 1,
+            verifiedTransaction: index.reclaimedTransaction, logger: logger)
         state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
     }
 
