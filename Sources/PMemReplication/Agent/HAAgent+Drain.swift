@@ -29,7 +29,7 @@ extension HAAgent {
         guard case .draining(let reason, let started, let deadline) = lifecycle else { return }
         refreshRecords()
         // What the primary's pool holds, not what the log may hold beyond it.
-        let target = shippableSequence
+        let target = heldSequence
         let complete = links.allSatisfy { $0.ackKnown && $0.acked >= target }
         let now = NIODeadline.now()
         guard complete || now >= deadline else { return }

@@ -115,6 +115,10 @@ public final class HAAgent: @unchecked Sendable {
     /// in the primary's committed history (or skipped for a later baseline).
     var shippableSequence: UInt64 { verifier.verifiedThrough }
 
+    /// The last record every replica must acknowledge to hold all it may:
+    /// `shippableSequence`, less a skipped run that ends it (never shipped).
+    var heldSequence: UInt64 { verifier.heldThrough }
+
     /// Whether a drain is running.
     var isDraining: Bool {
         if case .draining = lifecycle { return true }
