@@ -404,23 +404,27 @@ public final class ReplicaStore: @unchecked Sendable {
 
     /// Writes the current pool copy to `path` (a new file) for an
     /// application to open there: at a new base its pointers are relocated.
+    ///
+    /// The pool appears at `path` whole or not at all: it is written to an
+    /// unnamed file in the same directory (`O_TMPFILE`; where the file
+    /// system lacks it, a hidden `.NAME.promoting.PID` removed on failure),
+    /// synced, and only then linked at `path`, which fails if `path` exists.
+    /// A promotion killed part way leaves nothing an application could open
+    /// as the promoted pool, and running it again finishes it.
     public func promote(to path: String) throws -> Promotion {
         guard let pool, let image else {
             throw PMemError(
                 .notFound, operation: "replica promote",
                 detail: "\(directory) holds no complete pool copy yet (no baseline received)")
         }
+        // Refused up front, and again by the link at the end (another process may create it meanwhile).
+        if access(path, F_OK) == 0 { throw PMemError.system("open", errno: EEXIST, detail: path) }
         pool.drain()
-        let out = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        let file = try PartialFile(creatingBeside: path)
+        defer { file.discard() }
         CrashPoints.reach("replica.promote.created")
-        var ok = false
-        defer {
-            Foundation.close(out)
-            if !ok { unlink(path) }
-        }
         // Holes where the copy is all zero (most of a young pool): the file reads the same.
-        guard ftruncate(out, off_t(pool.size)) == 0 else {
+        guard ftruncate(file.descriptor, off_t(pool.size)) == 0 else {
             throw PMemError.system("truncate", errno: errno, detail: path)
         }
         CrashPoints.reach("replica.promote.sized")
@@ -433,7 +437,8 @@ public final class ReplicaStore: @unchecked Sendable {
                 var written = 0
                 while written < length {
                     let n = pwrite(
-                        out, pool.base + offset + written, length - written, off_t(offset + written))
+                        file.descriptor, pool.base + offset + written, length - written,
+                        off_t(offset + written))
                     guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
                     written += n
                 }
@@ -441,9 +446,10 @@ public final class ReplicaStore: @unchecked Sendable {
             }
             offset += length
         }
-        guard fsync(out) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
+        guard fsync(file.descriptor) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
         CrashPoints.reach("replica.promote.synced")
-        ok = true
+        try file.link(at: path)
+        CrashPoints.reach("replica.promote.linked")
         return Promotion(
             pool: path, poolUUID: image.uuid.uuidString, sequence: state.appliedSequence,
             transaction: state.lastTransaction, baselineIncomplete: state.inBaseline)
