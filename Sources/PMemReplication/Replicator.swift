@@ -185,6 +185,7 @@ public final class Replicator: @unchecked Sendable {
         }
         if !builder.isEmpty {
             try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
+            CrashPoints.reach("log.baseline.writes")
         }
         try writer.append(
             kind: .baselineEnd, transaction: transaction,

@@ -152,6 +152,7 @@ extension OverrideVariable {
             ("PMEMKIT_DAX_MOUNT", "tests", "a DAX file system for MAP_SYNC tests"),
             ("PMEMKIT_EXPECT_PERSISTENCE", "tests", "the persistence domain the lab expects"),
             ("PMEMKIT_CRASH_LONG", "tests", "run the long crash campaigns"),
+            ("PMEMKIT_CRASH_SEED", "tests", "the crash campaign's seed (replay a failing phase's draws)"),
             ("PMEMKIT_GUARD_CHILD", "tests", "run as a guard test's child process"),
             ("PMEMKIT_GUARDED_HEAP_CHILD", "tests", "run as a guarded heap test's child process"),
             ("PMEMKIT_SIGNAL_HANDLER_CHILD", "tests", "run as a signal handler test's child process"),
