@@ -46,14 +46,19 @@ extension CrashCampaign {
 
     /// A promoted pool opened at a new base (every pointer relocated): its
     /// list is exactly the workload's first k pushes, every field of every
-    /// node as pushed, and k agrees with `transaction`, the store's last
-    /// applied transaction (k + 1). Returns k, `nil` after a violation.
+    /// node as pushed, the heap checker finds it consistent, and k agrees
+    /// with `transaction`, the store's last applied transaction (k + 1).
+    /// Returns k, `nil` after a violation.
     func checkPromotedPool(_ path: String, transaction: UInt64, what: String) throws -> UInt64? {
         let verify = try CLI.run(
             executable: "repl-workload", ["verify", path], environment: ["PMEMKIT_HEAP_RELOCATE": "1"],
             timeout: 120)
         guard expect(verify.status == 0, "\(what)'s promoted pool: \(verify.stderr)") else { return nil }
         expect(verify.stdout.contains("relocated=true"), "\(what)'s promoted pool was not relocated")
+        let check = try CLI.run(["heap", "check", path], timeout: 120)
+        expect(
+            check.status == 0, "pmemctl heap check of \(what)'s promoted pool: \(check.stdout)\(check.stderr)"
+        )
         guard let count = Self.count(verify.stdout) else {
             violation("\(what)'s promoted pool: no count in \(verify.stdout)")
             return nil

@@ -140,7 +140,7 @@ final class CrashCampaignTests: XCTestCase {
         let replicas = [CrashCampaign.Replica("r1"), CrashCampaign.Replica("r2")]
         for replica in replicas { try campaign.start(replica) }
         try populate(campaign)
-        let app = try campaign.startApplication(count: 0, environment: ["REPL_PAUSE_US": "300"])
+        let app = try campaign.startApplication(count: 0, environment: ["REPL_PAUSE_US": "1000"])
         try campaign.cluster.waitUntil("the application attached", timeout: 20) {
             campaign.cluster.output("app").contains("ready")
         }
@@ -323,7 +323,7 @@ final class CrashCampaignTests: XCTestCase {
 
     /// The application pushing until killed, at a steady pace.
     private func startPacedApplication(_ campaign: CrashCampaign) throws -> Process {
-        let app = try campaign.startApplication(count: 0, environment: ["REPL_PAUSE_US": "300"])
+        let app = try campaign.startApplication(count: 0, environment: ["REPL_PAUSE_US": "1000"])
         try campaign.cluster.waitUntil("the application attached", timeout: 20) {
             campaign.cluster.output("app").contains("ready")
         }
