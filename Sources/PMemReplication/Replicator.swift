@@ -1,6 +1,6 @@
 import Foundation
 import PMemHeap
-import PMemKit
+@_spi(CrashPoints) import PMemKit
 
 /// Replicates a heap: every committed transaction becomes a record in the
 /// log on PMem, appended and persisted on the committing thread before the
@@ -83,12 +83,14 @@ public final class Replicator: @unchecked Sendable {
             heap: heap, writer: writer, options: options, recorder: recorder, baseline: !continues)
         // Where the agent finds the pool, to check what it holds before shipping a transaction.
         try region.storePoolPath(Self.absolutePath(heap.path))
+        CrashPoints.reach("log.attach.pool-path")
         if continues {
             heap.forEachBaselineWrite(layout: &recorder.layout) { _, _ in }
         } else {
             try replicator.writeBaseline()
         }
         region.storeAttachment(replicator.attachment(lastTransaction: 0, cleanlyDetached: false))
+        CrashPoints.reach("log.attach.slot")
         // Before the heap's commit fence: the record's streaming stores share it.
         heap.addFenceObserver(recorder)
         return replicator
@@ -129,6 +131,7 @@ public final class Replicator: @unchecked Sendable {
             guard !recorder.hasFailed else { return }
             writer.region.storeAttachment(
                 attachment(lastTransaction: heap.lastCommittedSequence, cleanlyDetached: true))
+            CrashPoints.reach("log.detach.slot")
         }
     }
 
@@ -159,6 +162,7 @@ public final class Replicator: @unchecked Sendable {
         _ = try begin.withUnsafeBytes {
             try writer.append(kind: .baselineBegin, transaction: transaction, payload: $0)
         }
+        CrashPoints.reach("log.baseline.begin")
         let chunk = max(4096, min(options.baselineChunk, writer.maxPayload - 4096))
         let builder = recorder.builder
         builder.reset()
@@ -168,6 +172,7 @@ public final class Replicator: @unchecked Sendable {
                 let room = chunk - builder.size - PoolWritesPayload.writeHeaderSize
                 if room < 64 {
                     try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
+                    CrashPoints.reach("log.baseline.writes")
                     builder.reset()
                     continue
                 }
@@ -180,9 +185,11 @@ public final class Replicator: @unchecked Sendable {
         }
         if !builder.isEmpty {
             try writer.append(kind: .baselineWrites, transaction: transaction, payload: builder.bytes)
+            CrashPoints.reach("log.baseline.writes")
         }
         try writer.append(
             kind: .baselineEnd, transaction: transaction,
             payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        CrashPoints.reach("log.baseline.end")
     }
 }

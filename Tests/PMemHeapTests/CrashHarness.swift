@@ -48,7 +48,7 @@ struct CrashHarness {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        for key in ["PMEMKIT_HEAP_CRASH_AT", "PMEMKIT_HEAP_RELOCATE", "PMEMKIT_HEAP_BASE"] { env[key] = nil }
+        for key in ["PMEMKIT_CRASH_AT", "PMEMKIT_HEAP_RELOCATE", "PMEMKIT_HEAP_BASE"] { env[key] = nil }
         env.merge(environment) { $1 }
         process.environment = env
         let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))

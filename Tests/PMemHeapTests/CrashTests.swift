@@ -31,7 +31,7 @@ final class CrashTests: XCTestCase {
             }
             let seed = random.next() % 1_000_000
             let byTimer = iteration % 4 == 3
-            let environment = byTimer ? [:] : ["PMEMKIT_HEAP_CRASH_AT": "\(1 + random.next() % 3000)"]
+            let environment = byTimer ? [:] : ["PMEMKIT_CRASH_AT": "\(1 + random.next() % 3000)"]
             let work = try harness.run(
                 harness.child, ["work", pool, "\(seed)", "2", "100000"], environment: environment,
                 killWhenReady: byTimer ? Double(random.next() % 20) / 1000 : nil)
@@ -77,7 +77,9 @@ final class CrashTests: XCTestCase {
                 let point = 1 + random.next() % UInt64(slabs + 2)
                 let reopen = try harness.run(
                     harness.child, ["reopen", pool],
-                    environment: ["PMEMKIT_HEAP_RELOCATE": "1", "PMEMKIT_HEAP_CRASH_AT": "\(point)"])
+                    environment: [
+                        "PMEMKIT_HEAP_RELOCATE": "1", "PMEMKIT_CRASH_AT": "heap.relocate.:\(point)",
+                    ])
                 XCTAssertTrue(reopen.killed, "relocation was not killed at point \(point): \(reopen.stderr)")
                 kills += reopen.killed ? 1 : 0
             }

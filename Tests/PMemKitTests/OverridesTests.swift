@@ -9,7 +9,7 @@ final class OverridesTests: XCTestCase {
     func testValidValuesOfEveryKindParse() throws {
         let overrides = try Overrides(environment: [
             "PMEMKIT_NO_CLWB": "1", "PMEMKIT_MOVNT_THRESHOLD": "4K", "PMEMKIT_FILE_BACKING": "file",
-            "PMEMKIT_HEAP_BASE": "0x300000000000", "PMEMKIT_HEAP_CRASH_AT": "17",
+            "PMEMKIT_HEAP_BASE": "0x300000000000", "PMEMKIT_CRASH_AT": "17",
             "PMEMKIT_PROTECT_MECHANISM": "mprotect", "PMEMKIT_LAB_PHASE": "write", "HOME": "/root",
         ])
         XCTAssertTrue(overrides.isSet(.noCLWB))
@@ -17,7 +17,7 @@ final class OverridesTests: XCTestCase {
         XCTAssertEqual(overrides.byteSize(.movntThreshold), 4096)
         XCTAssertEqual(overrides.choice(.fileBacking), "file")
         XCTAssertEqual(overrides.address(.heapBase), 0x3000_0000_0000)
-        XCTAssertEqual(overrides.count(.heapCrashAt), 17)
+        XCTAssertEqual(overrides.count(.crashAt), 17)
         XCTAssertNil(overrides.values["HOME"], "other variables are not PMemKit's business")
     }
 
@@ -38,7 +38,7 @@ final class OverridesTests: XCTestCase {
         }
         XCTAssertThrowsError(try Overrides(environment: ["PMEMKIT_MOVNT_THRESHOLD": "lots"]))
         XCTAssertThrowsError(try Overrides(environment: ["PMEMKIT_HEAP_BASE": "0xzz"]))
-        XCTAssertThrowsError(try Overrides(environment: ["PMEMKIT_HEAP_CRASH_AT": "0"]))
+        XCTAssertThrowsError(try Overrides(environment: ["PMEMKIT_CRASH_AT": "0"]))
         XCTAssertThrowsError(try Overrides(environment: ["PMEMKIT_FHA_POLICY": "always"]))
     }
 

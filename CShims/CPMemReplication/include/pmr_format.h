@@ -121,14 +121,16 @@ struct pmr_reclaim_slot {
 	uint64_t generation;		/* the valid slot with the higher one is current */
 	uint64_t head_position;		/* byte position of that record */
 	uint64_t head_sequence;		/* its sequence number */
-	uint64_t reserved[4];		/* 0 */
+	uint64_t last_transaction;	/* heap transaction of the record before it (0: unknown) */
+	uint64_t reserved[3];		/* 0 */
 	uint64_t checksum;		/* of the 56 bytes before it */
 };
 
 PMR_ASSERT_FIELD(pmr_reclaim_slot, generation, 0);
 PMR_ASSERT_FIELD(pmr_reclaim_slot, head_position, 8);
 PMR_ASSERT_FIELD(pmr_reclaim_slot, head_sequence, 16);
-PMR_ASSERT_FIELD(pmr_reclaim_slot, reserved, 24);
+PMR_ASSERT_FIELD(pmr_reclaim_slot, last_transaction, 24);
+PMR_ASSERT_FIELD(pmr_reclaim_slot, reserved, 32);
 PMR_ASSERT_FIELD(pmr_reclaim_slot, checksum, 56);
 PMR_ASSERT_SIZE(pmr_reclaim_slot, 64);
 

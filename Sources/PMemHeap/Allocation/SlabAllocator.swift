@@ -1,5 +1,5 @@
 import Foundation
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// Volatile allocation state over the persistent slabs.
 ///
@@ -264,7 +264,7 @@ final class SlabAllocator: @unchecked Sendable {
         let persistent = persistentBitmap(slab)
         persistent.initialize(repeating: 0, count: type.layout.bitmapWords)
         pool.persist(persistent, type.layout.bitmapWords * 8)
-        CrashPoints.reach("slab bitmap cleared, directory not yet written")
+        CrashPoints.reach("heap.alloc.bitmap-cleared")
         let entry = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self) + slab
         entry.pointee = SlabDirectory.encode(typeID: type.id, index: slab, salt: pool.salt)
         pool.persist(entry, 8)

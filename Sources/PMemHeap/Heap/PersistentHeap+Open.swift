@@ -1,5 +1,5 @@
 import Foundation
-import PMemKit
+@_spi(CrashPoints) import PMemKit
 
 extension PersistentHeap {
     /// Creates a pool of `size` bytes at `path` (a new file, or a DAX device)
@@ -164,7 +164,7 @@ extension PersistentHeap {
             state.bases = [target] + from
             state.write(into: pool, replacing: slot)
             slot = 1 - slot
-            CrashPoints.reach("relocation planned, no pointer moved")
+            CrashPoints.reach("heap.relocate.planned")
             let runtimes = snapshot.types.map {
                 TypeRuntime(
                     id: $0.id, description: $0.description,
@@ -174,7 +174,7 @@ extension PersistentHeap {
             let stats = Relocator.run(
                 pool: pool, geometry: geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: from,
                 threads: options.relocationThreads, progress: options.progress)
-            CrashPoints.reach("relocation done, state not yet settled")
+            CrashPoints.reach("heap.relocate.done")
             state.generation += 1
             state.bases = [target]
             state.write(into: pool, replacing: slot)
@@ -217,14 +217,27 @@ extension PersistentHeap {
         return (identity.geometry, state.bases)
     }
 
+    /// How long opening waits for a lock held elsewhere before reporting the pool busy.
+    static let lockWait: Duration = .milliseconds(200)
+
     /// Takes an exclusive lock on the pool so two processes never open it at once.
     ///
     /// The first thing open does: a path that is no pool file or DAX device
     /// (a FIFO, whose open would block) is refused here, before it is opened.
+    ///
+    /// A lock held elsewhere is tried again for up to `lockWait`: a process
+    /// that has the pool open holds it for good, but the HA agent reading a
+    /// dead application's pool holds a shared lock for microseconds, and an
+    /// application restarting just then must not fail for it.
     static func lockPool(_ path: String) throws -> Int32 {
         let fd = try InputFile.openForReading(path, operation: "heap open")
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        let deadline = ContinuousClock.now + lockWait
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = errno
+            if error == EWOULDBLOCK && ContinuousClock.now < deadline {
+                usleep(500)
+                continue
+            }
             Foundation.close(fd)
             if error == EWOULDBLOCK {
                 throw PMemError(

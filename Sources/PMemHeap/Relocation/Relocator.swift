@@ -1,7 +1,7 @@
 internal import CPMemHeap
 import Dispatch
 import Foundation
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// Pointer swizzling: moves every pointer field of every allocated object,
 /// and the root, from the bases the pool was at to the base it is at now.
@@ -74,7 +74,7 @@ enum Relocator {
                     noffsets: UInt32(type.description.pointerOffsets.count))
                 pmh_relocate_slab(&shared.relocation, &scan, &stats)
                 let finished = Atomic64.fetchAdd(shared.done, 1) + 1
-                CrashPoints.reach("relocated one slab")
+                CrashPoints.reach("heap.relocate.slab")
                 if worker == 0, let progress, Date().timeIntervalSince(lastReport) >= 0.1 {
                     lastReport = Date()
                     progress(

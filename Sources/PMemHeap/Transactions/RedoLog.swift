@@ -1,5 +1,5 @@
 import Foundation
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// The redo log: lanes of records, the global commit sequence, and the
 /// checkpoint that says which records are no longer needed.
@@ -170,7 +170,7 @@ final class RedoLog: @unchecked Sendable {
             }
             pool.drain()
             if target > checkpoint {
-                CrashPoints.reach("checkpoint: applies flushed, checkpoint not yet stored")
+                CrashPoints.reach("heap.checkpoint.flushed")
                 storeCheckpoint(target)
             }
             if checkpoint < needed {
@@ -214,7 +214,7 @@ final class RedoLog: @unchecked Sendable {
         RedoRecord.forEachEntry(record, bounds: bounds) { entry in
             let changed = entry.apply(to: base)
             pool.flush(changed.target, changed.length)
-            CrashPoints.reach("between redo entries")
+            CrashPoints.reach("heap.redo.entry-applied")
         }
     }
 

@@ -1,6 +1,6 @@
 internal import CPMemHeap
 import Foundation
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// A failure-atomic transaction: every write, allocation and free inside it
 /// reaches the pool together at commit, or none does.
@@ -325,9 +325,9 @@ public final class Transaction {
             destination.copyMemory(from: record, byteCount: length)
             pool.flush(destination, length)
         }
-        CrashPoints.reach("record written, not fenced")
+        CrashPoints.reach("heap.tx.record-written")
         pool.drain()
-        CrashPoints.reach("committed, not applied")
+        CrashPoints.reach("heap.tx.committed")
         notifyObservers(seq: seq, record: record, length: length)
         applyOwnRecord(record, pool: pool)
         Atomic64.storeRelease(lane.word(.inFlight), 0)
@@ -384,9 +384,9 @@ public final class Transaction {
             part.position = part.size
             part.lastSeq = seq
         }
-        CrashPoints.reach("multi-lane record flushed, not fenced")
+        CrashPoints.reach("heap.tx.multilane-flushed")
         pool.drain()
-        CrashPoints.reach("multi-lane record committed, not applied")
+        CrashPoints.reach("heap.tx.multilane-committed")
         notifyObservers(seq: seq, record: record, length: length)
         RedoLog.apply(record, pool: pool, bounds: log.bounds)
         pool.drain()
@@ -406,7 +406,7 @@ public final class Transaction {
         RedoEntryCodec.forEach(from: RedoRecord.entries(of: record), count: count) { entry in
             let changed = entry.apply(to: base)
             lane.noteDirty(changed.target, changed.length)
-            CrashPoints.reach("between redo entries")
+            CrashPoints.reach("heap.tx.entry-applied")
         }
     }
 

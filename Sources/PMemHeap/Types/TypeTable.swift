@@ -1,5 +1,5 @@
 internal import CPMemHeap
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// A registered type as read from the pool's type table.
 struct StoredType: Equatable {
@@ -89,7 +89,7 @@ enum TypeTable {
         entry.checksum = checksum(of: entry, upTo: checkedBytes, seed: seed(salt: pool.salt, index: index))
         p.storeBytes(of: entry, as: pmh_type_entry.self)
         pool.persist(p, HeapFormat.typeEntrySize)
-        CrashPoints.reach("type entry written, count not yet bumped")
+        CrashPoints.reach("heap.types.entry-written")
         writeCount(index + 1, pool: pool)
     }
 

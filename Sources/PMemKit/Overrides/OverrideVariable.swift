@@ -14,6 +14,8 @@ public struct OverrideVariable: Sendable, Hashable, CustomStringConvertible {
         case address
         /// A positive decimal integer.
         case count
+        /// A crash point: a positive integer `N`, or `PREFIX:N` (`CrashPlan`).
+        case crashPoint
         /// Anything: set by PMemKit itself for a child (fault commands) or
         /// by the test harness; known, so never an unknown-name error.
         case informational
@@ -36,6 +38,8 @@ public struct OverrideVariable: Sendable, Hashable, CustomStringConvertible {
         case .byteSize: return "a size in bytes, with an optional K, M or G suffix (4K)"
         case .address: return "a hexadecimal address (0x7f0000000000)"
         case .count: return "a positive integer"
+        case .crashPoint:
+            return "a positive integer N, or PREFIX:N (the N-th point whose label starts with PREFIX)"
         case .informational: return "any value"
         }
     }
@@ -88,13 +92,15 @@ extension OverrideVariable {
     /// Guarded mode by default.
     public static let heapGuarded = flag(
         "PMEMKIT_HEAP_GUARDED", "PMemHeap", "keep slabs read-only outside transactions")
-    /// Crash injection: die at the N-th crash point.
-    public static let heapCrashAt = OverrideVariable(
-        name: "PMEMKIT_HEAP_CRASH_AT", kind: .count, module: "PMemHeap",
-        meaning: "crash tests: SIGKILL at the N-th crash point")
-    /// Crash injection: name each crash point on stderr.
-    public static let heapCrashLog = flag(
-        "PMEMKIT_HEAP_CRASH_LOG", "PMemHeap", "crash tests: print each crash point passed")
+
+    // Crash injection (the crash campaign; any module with crash points).
+    /// Die at the N-th crash point (`N`), or at the N-th whose label starts with a prefix (`PREFIX:N`).
+    public static let crashAt = OverrideVariable(
+        name: "PMEMKIT_CRASH_AT", kind: .crashPoint, module: "PMemKit",
+        meaning: "crash tests: SIGKILL at the N-th crash point, or the N-th labelled PREFIX... (PREFIX:N)")
+    /// Name each crash point counted on stderr, and how many at exit.
+    public static let crashLog = flag(
+        "PMEMKIT_CRASH_LOG", "PMemKit", "crash tests: print each crash point counted, and the total at exit")
 
     // Page access policy.
     /// The protection mechanism.
@@ -119,7 +125,7 @@ extension OverrideVariable {
     /// The variables that change behaviour (`pmemctl info` lists those set).
     public static let overrides: [OverrideVariable] = [
         noCLWB, noCLFlushOpt, forceEADR, noMovnt, noAVX, noAVX512F, movntThreshold, fileBacking, logLevel,
-        heapBase, heapRelocate, heapGuarded, heapCrashAt, heapCrashLog, protectMechanism, uffdDelivery,
+        heapBase, heapRelocate, heapGuarded, crashAt, crashLog, protectMechanism, uffdDelivery,
         fhaPolicy, guestFlush,
     ]
 
@@ -146,6 +152,7 @@ extension OverrideVariable {
             ("PMEMKIT_DAX_MOUNT", "tests", "a DAX file system for MAP_SYNC tests"),
             ("PMEMKIT_EXPECT_PERSISTENCE", "tests", "the persistence domain the lab expects"),
             ("PMEMKIT_CRASH_LONG", "tests", "run the long crash campaigns"),
+            ("PMEMKIT_CRASH_SEED", "tests", "the crash campaign's seed (replay a failing phase's draws)"),
             ("PMEMKIT_GUARD_CHILD", "tests", "run as a guard test's child process"),
             ("PMEMKIT_GUARDED_HEAP_CHILD", "tests", "run as a guarded heap test's child process"),
             ("PMEMKIT_SIGNAL_HANDLER_CHILD", "tests", "run as a signal handler test's child process"),

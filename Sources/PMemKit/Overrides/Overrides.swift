@@ -124,6 +124,7 @@ public struct Overrides: Sendable, Equatable {
         case .byteSize: return (try? ByteSize.parse(value)) != nil
         case .address: return parseAddress(value) != nil
         case .count: return UInt64(value).map { $0 > 0 } ?? false
+        case .crashPoint: return CrashPlan(crashAt: value) != nil
         case .informational: return true
         }
     }

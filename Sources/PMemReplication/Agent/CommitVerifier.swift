@@ -35,7 +35,8 @@ final class CommitVerifier {
     private let logger: Logger
     /// Every record up to this sequence may be shipped.
     private(set) var verifiedThrough: UInt64
-    /// The heap transaction number of the record `verifiedThrough` (0: none seen).
+    /// The heap transaction number of the record `heldThrough`, the last
+    /// one replicas hold (0: none seen; a skipped record never sets it).
     private(set) var verifiedTransaction: UInt64 = 0
     /// Runs of records replicas skip, each up to the baseline that supersedes it.
     private(set) var skips: [(first: UInt64, baseline: UInt64)] = []
@@ -48,10 +49,12 @@ final class CommitVerifier {
     /// Problems already logged (each once).
     private var reported: Set<String> = []
 
-    /// A verifier for `region`'s records after `verifiedThrough` (those before were shipped).
-    init(region: LogRegion, verifiedThrough: UInt64, logger: Logger) {
+    /// A verifier for `region`'s records after `verifiedThrough` (those
+    /// before were shipped; `verifiedTransaction` is its transaction, 0 unknown).
+    init(region: LogRegion, verifiedThrough: UInt64, verifiedTransaction: UInt64 = 0, logger: Logger) {
         self.region = region
         self.verifiedThrough = verifiedThrough
+        self.verifiedTransaction = verifiedTransaction
         self.logger = logger
     }
 
@@ -95,6 +98,16 @@ final class CommitVerifier {
         skips.first { $0.first <= sequence && sequence < $0.baseline }?.baseline
     }
 
+    /// The last record a replica is to hold: `verifiedThrough`, or, when
+    /// that ends a skipped run whose baseline is not shippable yet, the
+    /// record before the run (a replica that holds it holds everything it
+    /// may: the run is never sent, and the drain must not wait for it).
+    var heldThrough: UInt64 {
+        var held = verifiedThrough
+        while let run = skips.last(where: { $0.first <= held && held < $0.baseline }) { held = run.first - 1 }
+        return held
+    }
+
     /// Forgets skipped runs wholly before `sequence` (reclaimed).
     func forget(before sequence: UInt64) {
         skips.removeAll { $0.baseline <= sequence }
@@ -107,7 +120,9 @@ final class CommitVerifier {
         let first = verifiedThrough + 1
         guard let baseline = index.latestBaseline, baseline > first else { return }
         skips.append((first, baseline))
-        move(to: baseline - 1, index)
+        // Skipped, not shipped: the last transaction replicas hold stays
+        // that of the record before the run (a skipped one never committed).
+        verifiedThrough = baseline - 1
         let what =
             "records \(first)...\(baseline - 1) were not shown committed before the application attached again"
         logger.notice("\(what); replicas continue at the baseline at \(baseline)")

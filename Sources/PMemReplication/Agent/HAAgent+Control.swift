@@ -98,7 +98,7 @@ extension HAAgent {
     /// The agent's state now (on the loop).
     func makeStatus() -> AgentStatus {
         refreshRecords()
-        let last = shippableSequence
+        let last = heldSequence
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let wall = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)

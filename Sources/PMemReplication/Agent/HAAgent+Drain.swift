@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+@_spi(CrashPoints) import PMemKit
 
 /// The drain: when the application dies or power fails, every record a
 /// replica lacks is shipped without a window until all acknowledged or the
@@ -12,6 +13,7 @@ extension HAAgent {
         lifecycle = .draining(reason: reason, started: now, deadline: now + battery)
         logger.warning(
             "\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
+        CrashPoints.reach("agent.drain.started")
         refreshRecords()
         for link in links {
             if link.phase == .disconnected { link.retryAt = .distantPast }
@@ -27,7 +29,7 @@ extension HAAgent {
         guard case .draining(let reason, let started, let deadline) = lifecycle else { return }
         refreshRecords()
         // What the primary's pool holds, not what the log may hold beyond it.
-        let target = shippableSequence
+        let target = heldSequence
         let complete = links.allSatisfy { $0.ackKnown && $0.acked >= target }
         let now = NIODeadline.now()
         guard complete || now >= deadline else { return }
@@ -41,6 +43,7 @@ extension HAAgent {
         if let data = try? JSONEncoder().encode(report) {
             _ = FileManager.default.createFile(atPath: configuration.logPath + ".drain.json", contents: data)
         }
+        CrashPoints.reach("agent.drain.reported")
         lifecycle = .stopped(report: report)
         finished.succeed(report)
     }

@@ -1,4 +1,5 @@
 import NIOCore
+@_spi(CrashPoints) import PMemKit
 
 /// Records out and acknowledgements in: what each replica lacks is shipped
 /// up to its window, the poll loop finds new records and keeps idle links
@@ -13,6 +14,7 @@ extension HAAgent {
             resume(link, at: position, channel: channel, now: now)
         case .ack(let applied, _):
             if link.acknowledge(applied, now: now) {
+                CrashPoints.reach("agent.ship.acked")
                 reclaim()
                 if isDraining { checkDrain() }
             }
@@ -67,6 +69,7 @@ extension HAAgent {
             channel.writeAndFlush(
                 ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil
             )
+            CrashPoints.reach("agent.ship.sent")
         }
     }
 
@@ -117,7 +120,11 @@ extension HAAgent {
         let acks = links.map { $0.ackKnown ? $0.acked : index.firstSequence - 1 }.sorted(by: >)
         let safe = acks[quorum - 1]
         guard safe >= index.firstSequence else { return }
-        region.storeReclaimPoint(.init(position: index.position(after: safe), sequence: safe + 1))
+        region.storeReclaimPoint(
+            .init(
+                position: index.position(after: safe), sequence: safe + 1,
+                transaction: index.entry(safe)?.transaction ?? 0))
+        CrashPoints.reach("agent.reclaim.stored")
         index.drop(through: safe)
         verifier.forget(before: index.firstSequence)
     }

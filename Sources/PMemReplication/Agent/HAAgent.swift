@@ -80,8 +80,12 @@ public final class HAAgent: @unchecked Sendable {
         loop = group.next()
         finished = loop.makePromise()
         let index = RecordIndex(region: region)
+        // Records before the reclaim point were acknowledged by every replica
+        // needed: shipped. The point names the last one's transaction, so an
+        // agent started over an all-reclaimed log still reports it.
         let verifier = CommitVerifier(
-            region: region, verifiedThrough: index.firstSequence - 1, logger: logger)
+            region: region, verifiedThrough: index.firstSequence - 1,
+            verifiedTransaction: index.reclaimedTransaction, logger: logger)
         state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
     }
 
@@ -110,6 +114,10 @@ public final class HAAgent: @unchecked Sendable {
     /// The last record replicas are to hold now: every record up to it is
     /// in the primary's committed history (or skipped for a later baseline).
     var shippableSequence: UInt64 { verifier.verifiedThrough }
+
+    /// The last record every replica must acknowledge to hold all it may:
+    /// `shippableSequence`, less a skipped run that ends it (never shipped).
+    var heldSequence: UInt64 { verifier.heldThrough }
 
     /// Whether a drain is running.
     var isDraining: Bool {

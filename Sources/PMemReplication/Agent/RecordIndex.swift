@@ -25,11 +25,15 @@ struct RecordIndex {
     /// Sequence number of the last baseline start found (kept when records are dropped).
     private(set) var latestBaseline: UInt64?
 
+    /// The transaction of the last record reclaimed before this index's first (0: unknown).
+    let reclaimedTransaction: UInt64
+
     init(region: LogRegion) {
         let point = region.reclaimPoint()
         scanner = LogScanner(region: region, from: point)
         capacity = UInt64(region.capacity)
         firstSequence = point.sequence
+        reclaimedTransaction = point.transaction
     }
 
     /// The sequence number of the last record found (firstSequence - 1 when none).

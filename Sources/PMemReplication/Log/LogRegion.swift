@@ -25,6 +25,19 @@ public final class LogRegion: @unchecked Sendable {
         public var position: UInt64
         /// Its sequence number (the next one to be written, when the ring is empty).
         public var sequence: UInt64
+        /// The heap transaction number of the record before it, the last
+        /// one reclaimed (0: unknown: nothing reclaimed yet, or a point
+        /// stored by an agent that did not record it). An agent starting
+        /// where every record was reclaimed reports it as the last
+        /// transaction the replicas hold.
+        public var transaction: UInt64
+
+        /// A reclaim point.
+        public init(position: UInt64, sequence: UInt64, transaction: UInt64 = 0) {
+            self.position = position
+            self.sequence = sequence
+            self.transaction = transaction
+        }
     }
 
     /// What the application recorded when it attached a heap, and when it detached.
@@ -166,7 +179,8 @@ public final class LogRegion: @unchecked Sendable {
     /// The oldest record still needed; position 0, sequence 1 for a new log.
     public func reclaimPoint() -> ReclaimPoint {
         guard let slot = reclaimSlots.current()?.value else { return ReclaimPoint(position: 0, sequence: 1) }
-        return ReclaimPoint(position: slot.head_position, sequence: slot.head_sequence)
+        return ReclaimPoint(
+            position: slot.head_position, sequence: slot.head_sequence, transaction: slot.last_transaction)
     }
 
     /// Records that every record before `point` may be overwritten (the agent, after acknowledgements).
@@ -174,6 +188,7 @@ public final class LogRegion: @unchecked Sendable {
         reclaimSlots.update { slot in
             slot.head_position = point.position
             slot.head_sequence = point.sequence
+            slot.last_transaction = point.transaction
         }
     }
 

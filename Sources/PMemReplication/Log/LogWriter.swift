@@ -1,5 +1,5 @@
 import Foundation
-@_spi(Primitives) import PMemKit
+@_spi(CrashPoints) @_spi(Primitives) import PMemKit
 
 /// Appends records to the log: one writer per log (the application), any
 /// number of threads. A record is durable when `append` returns: it is
@@ -95,11 +95,19 @@ public final class LogWriter: @unchecked Sendable {
         try waitForRoom(needed)
         if wraps {
             write(kind: .wrap, transaction: 0, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            CrashPoints.reach("log.append.wrap-written")
             tail = region.nextLap(after: tail)
         }
         let assigned = sequence
         write(kind: kind, transaction: transaction, payload: payload)
-        if fenced { region.mapping.drain() }
+        // The log has no tail word: a record is published by its checksum,
+        // so the steps that matter are its stores and its fence (on the
+        // commit path that fence is the heap's, after its own record).
+        CrashPoints.reach("log.append.written")
+        if fenced {
+            region.mapping.drain()
+            CrashPoints.reach("log.append.fenced")
+        }
         tail += UInt64(footprint)
         sequence += 1
         return assigned

@@ -1,7 +1,7 @@
 internal import CPMemReplication
 import Foundation
 import PMemHeap
-import PMemKit
+@_spi(CrashPoints) import PMemKit
 
 /// A replica's durable copy of a replicated pool, in a directory:
 ///
@@ -129,6 +129,7 @@ public final class ReplicaStore: @unchecked Sendable {
             entry.firstSequence <= state.appliedSequence + 1 || state.appliedSequence == 0,
             let logUUID = state.logUUID
         else { return }
+        CrashPoints.reach("replica.replay.started")
         let batch = UnsafeRawBufferPointer(start: journal.data, count: entry.bytes)
         let records = try check(batch, from: entry.firstSequence, salt: LogFormat.salt(of: logUUID))
         try applyChecked(records[...])
@@ -146,6 +147,7 @@ public final class ReplicaStore: @unchecked Sendable {
         }
         state.logUUID = log
         state.write(stateSlots)
+        CrashPoints.reach("replica.follow.state")
     }
 
     // MARK: Applying
@@ -179,6 +181,7 @@ public final class ReplicaStore: @unchecked Sendable {
         // there the records are 64-byte aligned, as the checks require. Then
         // checked once and applied from the checked form.
         journal.stage(batch)
+        CrashPoints.reach("replica.apply.staged")
         let staged = UnsafeRawBufferPointer(start: journal.data, count: batch.count)
         let records = try check(staged, from: firstSequence, salt: LogFormat.salt(of: logUUID))
         let fresh = records.drop { $0.header.sequence <= state.appliedSequence }
@@ -187,6 +190,7 @@ public final class ReplicaStore: @unchecked Sendable {
             .init(
                 firstSequence: first.header.sequence, lastSequence: last.header.sequence, bytes: batch.count,
                 records: fresh.count))
+        CrashPoints.reach("replica.apply.journaled")
         try applyChecked(fresh)
         return fresh.count
     }
@@ -322,6 +326,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 // Checked with the batch: the payload is whole and the size is in range.
                 let size = Int(BaselineBeginPayload(record.payload)!.poolSize)
                 next = try PMemMapping(path: path, options: .init(size: size, create: true))
+                CrashPoints.reach("replica.baseline.created")
                 updated.inBaseline = true
             case .baselineWrites:
                 guard let next else { continue }
@@ -334,6 +339,7 @@ public final class ReplicaStore: @unchecked Sendable {
                 for line in nextLines.lines { finished.flush(finished.base + line << 6, 64) }
                 nextLines.removeAll()
                 finished.drain()
+                CrashPoints.reach("replica.baseline.flushed")
                 let newImage = try ReplicaPoolImage(mapping: finished)
                 let old = updated.poolGeneration
                 updated.poolGeneration += 1
@@ -356,15 +362,22 @@ public final class ReplicaStore: @unchecked Sendable {
             updated.appliedSequence = record.header.sequence
             updated.appliedRecords += 1
             updated.lastTime = record.header.time
+            // Stores of this record are made, not flushed: a process crash keeps them.
+            CrashPoints.reach("replica.apply.record")
         }
         if let pool { for line in poolLines.lines { pool.flush(pool.base + line << 6, 64) } }
         if let next { for line in nextLines.lines { next.flush(next.base + line << 6, 64) } }
         pool?.drain()
         next?.drain()
+        CrashPoints.reach("replica.apply.flushed")
         updated.write(stateSlots)
+        CrashPoints.reach("replica.apply.state")
         state = updated
         // Only once the state names the new copy may the old one go.
-        for path in obsolete { unlink(path) }
+        for path in obsolete {
+            unlink(path)
+            CrashPoints.reach("replica.baseline.obsolete-removed")
+        }
     }
 
     /// Stores a pool write (the caller flushes its lines).
@@ -391,24 +404,30 @@ public final class ReplicaStore: @unchecked Sendable {
 
     /// Writes the current pool copy to `path` (a new file) for an
     /// application to open there: at a new base its pointers are relocated.
+    ///
+    /// The pool appears at `path` whole or not at all: it is written to an
+    /// unnamed file in the same directory (`O_TMPFILE`; where the file
+    /// system lacks it, a hidden `.NAME.promoting.PID` removed on failure),
+    /// synced, and only then linked at `path`, which fails if `path` exists.
+    /// A promotion killed part way leaves nothing an application could open
+    /// as the promoted pool, and running it again finishes it.
     public func promote(to path: String) throws -> Promotion {
         guard let pool, let image else {
             throw PMemError(
                 .notFound, operation: "replica promote",
                 detail: "\(directory) holds no complete pool copy yet (no baseline received)")
         }
+        // Refused up front, and again by the link at the end (another process may create it meanwhile).
+        if access(path, F_OK) == 0 { throw PMemError.system("open", errno: EEXIST, detail: path) }
         pool.drain()
-        let out = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
-        var ok = false
-        defer {
-            Foundation.close(out)
-            if !ok { unlink(path) }
-        }
+        let file = try PartialFile(creatingBeside: path)
+        defer { file.discard() }
+        CrashPoints.reach("replica.promote.created")
         // Holes where the copy is all zero (most of a young pool): the file reads the same.
-        guard ftruncate(out, off_t(pool.size)) == 0 else {
+        guard ftruncate(file.descriptor, off_t(pool.size)) == 0 else {
             throw PMemError.system("truncate", errno: errno, detail: path)
         }
+        CrashPoints.reach("replica.promote.sized")
         let chunk = 1 << 20
         let zeros = [UInt8](repeating: 0, count: chunk)
         var offset = 0
@@ -418,15 +437,19 @@ public final class ReplicaStore: @unchecked Sendable {
                 var written = 0
                 while written < length {
                     let n = pwrite(
-                        out, pool.base + offset + written, length - written, off_t(offset + written))
+                        file.descriptor, pool.base + offset + written, length - written,
+                        off_t(offset + written))
                     guard n > 0 else { throw PMemError.system("write", errno: errno, detail: path) }
                     written += n
                 }
+                CrashPoints.reach("replica.promote.chunk")
             }
             offset += length
         }
-        guard fsync(out) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
-        ok = true
+        guard fsync(file.descriptor) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
+        CrashPoints.reach("replica.promote.synced")
+        try file.link(at: path)
+        CrashPoints.reach("replica.promote.linked")
         return Promotion(
             pool: path, poolUUID: image.uuid.uuidString, sequence: state.appliedSequence,
             transaction: state.lastTransaction, baselineIncomplete: state.inBaseline)

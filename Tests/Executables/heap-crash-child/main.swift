@@ -8,7 +8,7 @@ import PMemHeap
 //   heap-crash-child populate POOL ITEMS                 fill a new pool for relocation tests
 //   heap-crash-child reopen POOL                         open (relocating as the environment says) and close
 //
-// Crash points come from PMEMKIT_HEAP_CRASH_AT; placement from PMEMKIT_HEAP_RELOCATE / PMEMKIT_HEAP_BASE.
+// Crash points come from PMEMKIT_CRASH_AT; placement from PMEMKIT_HEAP_RELOCATE / PMEMKIT_HEAP_BASE.
 // Exit status: 0 done, 1 invariant broken (reasons on stderr), 2 bad usage.
 
 func fail(_ message: String, status: Int32 = 1) -> Never {

@@ -20,7 +20,9 @@ struct ListRoot: PersistentType {
 }
 
 /// Walks the list from the root: a pool holding a prefix of the workload's
-/// history has nodes count, count-1, ..., 1, each pointing to the next.
+/// history has nodes count, count-1, ..., 1, each pointing to the next, and
+/// each node's every field is what its push wrote (`Node.expected`), so a
+/// torn or foreign object shows, not only a wrong count.
 func checkList(_ heap: PersistentHeap) throws -> (count: UInt64, problem: String?) {
     let root = try heap.root(ListRoot.self)
     guard let rootAddress = root.address else { return (0, nil) }
@@ -28,17 +30,28 @@ func checkList(_ heap: PersistentHeap) throws -> (count: UInt64, problem: String
     var node = rootAddress.pointee.head
     var expected = count
     while let address = node.address {
-        guard address.pointee.value == expected else {
-            return (
-                count, "node \(count - expected + 1) holds \(address.pointee.value), expected \(expected)"
-            )
+        guard expected > 0 else { return (count, "the list holds more than its \(count) nodes") }
+        let found = address.pointee
+        guard found.value == expected else {
+            return (count, "node \(count - expected + 1) holds \(found.value), expected \(expected)")
         }
-        guard address.pointee.filler.0 == expected &* 31 else {
+        let want = Node.expected(expected).filler
+        guard
+            found.filler.0 == want.0 && found.filler.1 == want.1 && found.filler.2 == want.2
+                && found.filler.3 == want.3 && found.filler.4 == want.4 && found.filler.5 == want.5
+        else {
             return (count, "node \(expected) has damaged contents")
         }
         expected -= 1
-        node = address.pointee.next
+        node = found.next
     }
     guard expected == 0 else { return (count, "the list ends after \(count - expected) of \(count) nodes") }
     return (count, nil)
+}
+
+extension Node {
+    /// The node the workload's push number `value` writes (its `next` aside).
+    static func expected(_ value: UInt64, next: PersistentPointer<Node> = .null) -> Node {
+        Node(value: value, next: next, filler: (value &* 31, 0, 0, 0, 0, value))
+    }
 }

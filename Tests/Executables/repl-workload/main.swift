@@ -13,7 +13,10 @@ import PMemReplication
 //
 // Environment: REPL_LOG_CAPACITY (bytes of a new log), REPL_BACKPRESSURE (block:SECONDS or fail),
 // REPL_START_FILE (after "ready", wait until this file exists before the first push),
-// REPL_KILL_AT_COMMIT (SIGKILL itself inside heap commit N, between the log's record and the pool's).
+// REPL_KILL_AT_COMMIT (SIGKILL itself inside heap commit N, between the log's record and the pool's),
+// REPL_PAUSE_US (sleep this long after each commit: a steady pace for long crash phases),
+// REPL_NO_DETACH=1 (end without the clean detach, as a crash after the last commit would: the next
+// attach writes a baseline). PMEMKIT_CRASH_AT / PMEMKIT_CRASH_LOG place crash points (CrashPoints).
 // Exit status: 0 done, 1 failure or inconsistent pool (reason on stderr), 2 bad usage.
 
 func fail(_ message: String, status: Int32 = 1) -> Never {
@@ -65,19 +68,21 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
         while access(start, F_OK) != 0 { usleep(1000) }
     }
     let rootAddress = root.address!
+    let pause = environment["REPL_PAUSE_US"].flatMap { UInt32($0) } ?? 0
     var done = 0
     while count == 0 || done < count {
         let number = try replicator.transaction { tx -> UInt64 in
             let current = tx.read(rootAddress)
             let next = current.count + 1
-            let node = try tx.allocate(
-                nodes, Node(value: next, next: current.head, filler: (next &* 31, 0, 0, 0, 0, next)))
+            let node = try tx.allocate(nodes, Node.expected(next, next: current.head))
             try tx.write(ListRoot(count: next, head: node), to: rootAddress)
             return next
         }
         word?.pointee = number
         done += 1
+        if pause > 0 { usleep(pause) }
     }
+    if environment["REPL_NO_DETACH"] == "1" { return try heap.close() }
     replicator.detach()
     try heap.close()
     print("done \(done)")
