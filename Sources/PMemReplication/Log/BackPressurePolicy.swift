@@ -8,19 +8,27 @@ public enum BackPressurePolicy: Sendable, Equatable {
     /// Fail at once.
     case fail
 
-    /// The longest wait, in nanoseconds.
+    /// The longest wait a policy may ask for: a day, in seconds.
+    public static let maximumTimeout: Double = 86_400
+
+    /// The longest wait, in nanoseconds; a timeout beyond a day (or not a
+    /// number) waits a day: converted as given, 1e300 seconds trapped.
     var timeoutNanoseconds: UInt64 {
         switch self {
-        case .block(let timeout): UInt64(max(0, timeout) * 1e9)
+        case .block(let timeout):
+            let seconds = timeout.isNaN ? Self.maximumTimeout : min(max(0, timeout), Self.maximumTimeout)
+            UInt64(seconds * 1e9)
         case .fail: 0
         }
     }
 
-    /// Parses `block:SECONDS` or `fail` (for the CLI and environment).
+    /// Parses `block:SECONDS` (0 to a day) or `fail` (for the CLI and environment).
     public init?(_ text: String) {
         if text == "fail" {
             self = .fail
-        } else if text.hasPrefix("block:"), let seconds = Double(text.dropFirst(6)), seconds >= 0 {
+        } else if text.hasPrefix("block:"), let seconds = Double(text.dropFirst(6)),
+            (0...Self.maximumTimeout).contains(seconds)
+        {
             self = .block(timeout: seconds)
         } else {
             return nil
