@@ -17,8 +17,8 @@ public enum BackPressurePolicy: Sendable, Equatable {
         switch self {
         case .block(let timeout):
             let seconds = timeout.isNaN ? Self.maximumTimeout : min(max(0, timeout), Self.maximumTimeout)
-            UInt64(seconds * 1e9)
-        case .fail: 0
+            return UInt64(seconds * 1e9)
+        case .fail: return 0
         }
     }
 
