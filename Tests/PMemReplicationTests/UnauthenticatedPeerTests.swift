@@ -90,13 +90,18 @@ final class UnauthenticatedPeerTests: XCTestCase {
         }
     }
 
-    func testPeersAnnouncingHugeFramesCannotGrowTheReplicaAndAPrimaryStillConnects() throws {
-        let dir = TemporaryDirectory()
+    /// A replica on a new store in `dir`, listening on a free loopback port.
+    private func startReplica(in dir: TemporaryDirectory) throws -> (ReplicaServer, port: Int) {
         let store = try ReplicaStore(directory: dir.file("replica"))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let server = ReplicaServer(store: store, psk: psk, logger: logger)
-        let port = try server.start(listening: Endpoint(host: "127.0.0.1", port: 0))
+        return (server, try server.start(listening: Endpoint(host: "127.0.0.1", port: 0)))
+    }
+
+    func testPeersAnnouncingHugeFramesCannotGrowTheReplicaAndAPrimaryStillConnects() throws {
+        let dir = TemporaryDirectory()
+        let (server, port) = try startReplica(in: dir)
         defer { try? server.close() }
         let before = try residentBytes()
         // 32 peers announce a 64 MiB frame, then send 8 MiB of it each, 64 KiB at a time.
@@ -135,11 +140,7 @@ final class UnauthenticatedPeerTests: XCTestCase {
 
     func testConnectionsAwaitingAuthenticationAreBoundedAndAPrimaryConnectsOnceTheyGo() throws {
         let dir = TemporaryDirectory()
-        let store = try ReplicaStore(directory: dir.file("replica"))
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let server = ReplicaServer(store: store, psk: psk, logger: logger)
-        let port = try server.start(listening: Endpoint(host: "127.0.0.1", port: 0))
+        let (server, port) = try startReplica(in: dir)
         defer { try? server.close() }
         // Peers that connect and say nothing: only a bounded number is held.
         let idle = try (0..<40).map { _ in try rawConnection(port: port) }
