@@ -37,6 +37,22 @@ struct Cursor {
     /// The lexical or semantic parent (for fields: their record).
     var semanticParent: Cursor? { Cursor(checking: clang_getCursorSemanticParent(raw)) }
 
+    /// Whether the declaration lies inside a function body (a local struct),
+    /// where code outside that function cannot name it.
+    var isInsideFunction: Bool {
+        var scope = semanticParent
+        while let current = scope, current.kind != CXCursor_TranslationUnit {
+            switch current.kind {
+            case CXCursor_FunctionDecl, CXCursor_CXXMethod, CXCursor_Constructor, CXCursor_Destructor,
+                CXCursor_LambdaExpr, CXCursor_FunctionTemplate:
+                return true
+            default:
+                scope = current.semanticParent
+            }
+        }
+        return false
+    }
+
     /// Whether this declaration is also the definition.
     var isDefinition: Bool { clang_isCursorDefinition(raw) != 0 }
 
