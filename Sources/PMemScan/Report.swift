@@ -115,6 +115,17 @@ public struct AnalyzedType: Hashable, Codable, Sendable {
     public var names: [String] { [name] + typedefs }
 }
 
+/// A C++ template whose body calls block I/O: templates are not instantiated by
+/// the analysis, so the types it writes or reads are not followed from there.
+public struct TemplateIO: Hashable, Codable, Sendable {
+    /// The template's name (`save`, `Journal`).
+    public var name: String
+    /// Where it is declared.
+    public var location: SourceLocation
+    /// The block I/O functions its text calls (`fwrite`, `write`).
+    public var calls: [String]
+}
+
 /// The analysis result (`pmemctl analyze --json`).
 public struct ScanReport: Codable, Sendable {
     /// Persistent types, sorted by name.
@@ -125,11 +136,14 @@ public struct ScanReport: Codable, Sendable {
     public var translationUnits: Int
     /// Lines of the analyzed files outside system headers.
     public var lines: Int
+    /// C++ templates that call block I/O, which the analysis did not follow.
+    public var templatesNotAnalyzed: [TemplateIO] = []
 
     enum CodingKeys: String, CodingKey {
         case types, diagnostics
         case translationUnits = "translation_units"
         case lines
+        case templatesNotAnalyzed = "templates_not_analyzed"
     }
 }
 

@@ -20,6 +20,8 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
     case nothingToEmit(reason: String)
     /// The `--emit-c-prefix` is not a C identifier.
     case badEmitPrefix(String)
+    /// The analysis ran but its empty result cannot be trusted (`ScanReport.checkConclusive`).
+    case inconclusive(String)
     /// The `--emit-c` header could not be written.
     case cannotWrite(path: String, reason: String)
 
@@ -44,6 +46,8 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
         case .badEmitPrefix(let prefix):
             return
                 "analyze: the C prefix '\(prefix)' is not a C identifier (letters, digits, _; not starting with a digit)"
+        case .inconclusive(let reason):
+            return "analyze: \(reason)"
         case .cannotWrite(let path, let reason):
             return "analyze: cannot write \(path): \(reason)"
         case .noInput:

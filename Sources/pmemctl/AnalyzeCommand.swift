@@ -102,6 +102,13 @@ struct AnalyzeCommand: ParsableCommand {
                 let place = diagnostic.location.map { "\($0.file):\($0.line): " } ?? ""
                 Output.error("warning: \(place)\(diagnostic.message) (analysis continues with what parsed)")
             }
+            for template in report.templatesNotAnalyzed {
+                Output.error(
+                    "warning: \(template.location.file):\(template.location.line): template \(template.name) calls "
+                        + "\(template.calls.joined(separator: ", ")); templates are not instantiated by the analysis"
+                )
+            }
+            try report.checkConclusive()
             if let emitC { try writeHeader(report, to: emitC) }
             if json {
                 try Output.json(report)

@@ -13,7 +13,7 @@ final class EmitCHeaderTests: XCTestCase {
         .appendingPathComponent("../../tools/demo-app/kvstore.c").standardized.path
 
     /// Where pmemkit.h lives in this repository.
-    private static let apiInclude = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let apiInclude = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../CShims/CPMemKitAPI/include").standardized.path
 
     /// Runs `pmemctl analyze --emit-c` into the temporary directory; returns the header path and the run.

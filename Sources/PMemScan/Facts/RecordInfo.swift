@@ -73,11 +73,17 @@ extension RecordInfo {
         guard canonical.isRecord, let declaration = canonical.declaration?.canonical else { return nil }
         let id = declaration.usr
         if catalog[id] != nil { return id }
-        let kind = declaration.kind == CXCursor_UnionDecl ? "union" : "struct"
+        let kind =
+            switch declaration.kind {
+            case CXCursor_UnionDecl: "union"
+            case CXCursor_ClassDecl: "class"
+            default: "struct"
+            }
         let tag = declaration.spelling
         let named = !declaration.isAnonymous && !tag.isEmpty && !tag.contains("(")
+        let qualified = declaration.isCPlusPlus ? declaration.enclosingScopes.map { "\($0)::" }.joined() : ""
         var info = RecordInfo(
-            id: id, kind: kind, taggedName: named ? "\(kind) \(tag)" : nil, size: canonical.size,
+            id: id, kind: kind, taggedName: named ? "\(kind) \(qualified)\(tag)" : nil, size: canonical.size,
             alignment: canonical.alignment, fields: [], isSystem: declaration.isInSystemHeader,
             location: declaration.location, isLocal: declaration.isInsideFunction)
         // Reserve the slot first: a record can point to itself.
