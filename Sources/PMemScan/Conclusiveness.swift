@@ -2,7 +2,7 @@ extension ScanReport {
     /// Throws when an empty result says more about the analysis than about the program:
     /// no persistent types, while some unit did not parse cleanly (a C++ file parsed as C,
     /// a missing header that declares everything) or the block I/O sits in C++ templates
-    /// the analysis does not instantiate. An empty report is only a finding when
+    /// that no analyzed file instantiates. An empty report is only a finding when
     /// everything parsed and was followed.
     public func checkConclusive() throws(ScanError) {
         guard types.isEmpty else { return }
@@ -15,8 +15,8 @@ extension ScanReport {
         }
         if let first = templatesNotAnalyzed.first {
             throw .inconclusive(
-                "no persistent types found; the block I/O is in C++ templates, which the analysis does not "
-                    + "instantiate (\(first.name) at \(first.location.file):\(first.location.line) calls "
+                "no persistent types found; the block I/O is in C++ templates never instantiated in the "
+                    + "analyzed files (\(first.name) at \(first.location.file):\(first.location.line) calls "
                     + "\(first.calls.joined(separator: ", ")))")
         }
     }

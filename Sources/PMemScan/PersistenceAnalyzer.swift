@@ -53,21 +53,26 @@ public struct PersistenceAnalyzer {
     private func runHere() throws(ScanError) -> ScanReport {
         let jobs = try input.jobs()
         for job in jobs { try Self.checkNesting(job.file) }
-        let index = ClangIndex()
-        let collector = FactCollector()
-        var diagnostics: [Diagnostic] = []
-        var lines = 0
-        for job in jobs {
-            let unit = try TranslationUnit(index: index, path: job.file, arguments: job.arguments)
-            diagnostics += unit.errors
-            collector.collect(unit)
-            lines += Self.lineCount(job.file)
+        let units = try UnitCollection.run(
+            jobs: jobs, threads: input.threads ?? Self.defaultThreads,
+            // A PCH's declarations are not visited, and with them go the typedef
+            // names of system records, which only reported system types need.
+            precompileSystemHeaders: input.precompileSystemHeaders && !input.includeSystemTypes,
+            collectFacts: true, stackBytes: Self.stackBytes)
+        var facts = FactBase()
+        for unit in units { facts.absorb(unit.facts) }
+        var report = Self.analyze(facts, includeSystemTypes: input.includeSystemTypes).with(
+            diagnostics: units.flatMap(\.diagnostics), translationUnits: jobs.count,
+            lines: units.reduce(0) { $0 + $1.lines })
+        report.templatesNotAnalyzed = facts.templatesWithIO.filter {
+            !facts.instantiatedTemplates.contains($0.usr)
         }
-        var report = Self.analyze(collector.facts, includeSystemTypes: input.includeSystemTypes).with(
-            diagnostics: diagnostics, translationUnits: jobs.count, lines: lines)
-        report.templatesNotAnalyzed = collector.facts.templatesWithIO.sorted { $0.location < $1.location }
+        .map(\.io).sorted { $0.location < $1.location }
         return report
     }
+
+    /// Threads when the input does not say: one per core this process may use.
+    static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Solves collected facts into the reported types.
     static func analyze(_ facts: FactBase, includeSystemTypes: Bool) -> ScanReport {

@@ -115,8 +115,9 @@ public struct AnalyzedType: Hashable, Codable, Sendable {
     public var names: [String] { [name] + typedefs }
 }
 
-/// A C++ template whose body calls block I/O: templates are not instantiated by
-/// the analysis, so the types it writes or reads are not followed from there.
+/// A C++ template whose body calls block I/O and that no analyzed file
+/// instantiates: the analysis walks instantiations, not templates, so the types it
+/// would write or read are not followed from there.
 public struct TemplateIO: Hashable, Codable, Sendable {
     /// The template's name (`save`, `Journal`).
     public var name: String
@@ -136,7 +137,7 @@ public struct ScanReport: Codable, Sendable {
     public var translationUnits: Int
     /// Lines of the analyzed files outside system headers.
     public var lines: Int
-    /// C++ templates that call block I/O, which the analysis did not follow.
+    /// C++ templates that call block I/O and are never instantiated (not followed).
     public var templatesNotAnalyzed: [TemplateIO] = []
 
     enum CodingKeys: String, CodingKey {

@@ -12,11 +12,11 @@ extension PersistenceAnalyzer {
 
     private func parseSystemHeadersHere() throws(ScanError) -> Int {
         let jobs = try input.jobs()
-        let index = ClangIndex()
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("pmemscan-headers-\(getpid())")
+            .appendingPathComponent("pmemscan-headers-\(getpid())-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
+        var headerJobs: [CompileJob] = []
         for (number, job) in jobs.enumerated() {
             let source = (try? String(contentsOfFile: job.file, encoding: .utf8)) ?? ""
             let includes = source.split(separator: "\n", omittingEmptySubsequences: false).filter {
@@ -25,8 +25,13 @@ extension PersistenceAnalyzer {
             let path = directory.appendingPathComponent("headers-\(number).c").path
             // A file that cannot be written fails the parse below, which names it.
             try? Data(includes.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
-            _ = try TranslationUnit(index: index, path: path, arguments: job.arguments)
+            headerJobs.append(CompileJob(file: path, arguments: job.arguments, language: job.language))
         }
+        // Parsed as the analysis parses them: same threads, same shared precompiled headers.
+        _ = try UnitCollection.run(
+            jobs: headerJobs, threads: input.threads ?? Self.defaultThreads,
+            precompileSystemHeaders: input.precompileSystemHeaders && !input.includeSystemTypes,
+            collectFacts: false, stackBytes: Self.stackBytes)
         return jobs.count
     }
 }

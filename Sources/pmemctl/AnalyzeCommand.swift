@@ -52,6 +52,12 @@ struct AnalyzeCommand: ParsableCommand {
             valueName: "name"))
     var emitCPrefix: String?
 
+    @Option(
+        name: [.customShort("j"), .customLong("jobs")],
+        help: ArgumentHelp(
+            "Threads that parse and walk files at once (default: one per core).", valueName: "n"))
+    var jobs: Int?
+
     @Flag(
         name: .customLong("include-system-types"),
         help: "Also report system-header records that reach I/O directly.")
@@ -81,6 +87,9 @@ struct AnalyzeCommand: ParsableCommand {
         guard !(json && heapDescriptors) else {
             throw ValidationError("--json and --heap-descriptors are two different outputs; pick one")
         }
+        if let jobs, jobs < 1 {
+            throw ValidationError("--jobs must be at least 1, not \(jobs)")
+        }
         if let emitCPrefix, !CTypeHeader.isValidPrefix(emitCPrefix) {
             throw ValidationError(ScanError.badEmitPrefix(emitCPrefix).description)
         }
@@ -96,7 +105,7 @@ struct AnalyzeCommand: ParsableCommand {
         try reportingFailures {
             let input = ScanInput(
                 files: files, compileCommands: compileCommands, includeDirectories: includeDirectories,
-                defines: allDefines, includeSystemTypes: includeSystemTypes)
+                defines: allDefines, includeSystemTypes: includeSystemTypes, threads: jobs)
             let report = try PersistenceAnalyzer(input: input).run()
             for diagnostic in report.diagnostics {
                 let place = diagnostic.location.map { "\($0.file):\($0.line): " } ?? ""
@@ -105,8 +114,8 @@ struct AnalyzeCommand: ParsableCommand {
             for template in report.templatesNotAnalyzed {
                 Output.error(
                     "warning: \(template.location.file):\(template.location.line): template \(template.name) calls "
-                        + "\(template.calls.joined(separator: ", ")); templates are not instantiated by the analysis"
-                )
+                        + "\(template.calls.joined(separator: ", ")) and is never instantiated in the analyzed files; "
+                        + "its I/O is not followed")
             }
             try report.checkConclusive()
             if let emitC { try writeHeader(report, to: emitC) }

@@ -63,19 +63,38 @@ final class CPlusPlusTests: XCTestCase {
             last.hasSuffix("check the flags (-I, -D, --compile-commands) and the language"), String(last))
     }
 
-    func testBlockIOOnlyInsideATemplateFailsNamingTheTemplate() throws {
+    func testTemplateInstantiationsAreWalkedAndTemplatesNeverInstantiatedAreNamed() throws {
         let path = Fixtures.path("cpp_template_io.cpp")
         let report = try Fixtures.analyze(["cpp_template_io.cpp"])
-        XCTAssertEqual(report.types, [])
-        XCTAssertEqual(report.templatesNotAnalyzed.map(\.name), ["save"])
-        XCTAssertEqual(report.templatesNotAnalyzed.map(\.calls), [["write"]])
+        let sample = try XCTUnwrap(report.type(named: "struct Sample"), "save<Sample> writes it")
+        XCTAssertEqual(sample.evidence.map(\.site), ["basic_ostream::write"])
+        XCTAssertEqual(sample.evidence.map(\.line), [16])
+        XCTAssertEqual(report.templatesNotAnalyzed.map(\.name), ["load"])
+        XCTAssertEqual(report.templatesNotAnalyzed.map(\.calls), [["read"]])
         let result = try CLI.run(["analyze", path])
-        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(
             result.stderr,
-            "pmemctl: warning: \(path):12: template save calls write; templates are not instantiated by the analysis\n"
-                + "pmemctl: analyze: no persistent types found; the block I/O is in C++ templates, which the "
-                + "analysis does not instantiate (save at \(path):12 calls write)\n")
+            "pmemctl: warning: \(path):20: template load calls read and is never instantiated in the analyzed "
+                + "files; its I/O is not followed\n")
+    }
+
+    func testBlockIOOnlyInTemplatesNeverInstantiatedFailsNamingTheTemplate() throws {
+        let path = directory.file("only_template.cpp")
+        let text = """
+            #include <ostream>
+            template <typename R>
+            void put(std::ostream &out, const R &r) { out.write(reinterpret_cast<const char *>(&r), sizeof r); }
+
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let result = try CLI.run(["analyze", path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "")
+        XCTAssertTrue(
+            result.stderr.hasSuffix(
+                "pmemctl: analyze: no persistent types found; the block I/O is in C++ templates never instantiated "
+                    + "in the analyzed files (put at \(path):3 calls write)\n"), result.stderr)
     }
 
     func testTheEmittedHeaderCompilesAsCPlusPlusWithTheClasses() throws {

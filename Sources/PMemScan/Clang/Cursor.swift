@@ -73,6 +73,9 @@ struct Cursor {
         return names.reversed()
     }
 
+    /// The template a C++ instantiation or specialization was made from, or nil.
+    var specializedTemplate: Cursor? { Cursor(checking: clang_getSpecializedCursorTemplate(raw)) }
+
     /// Whether the node is C++ (a class, a method, a namespace member).
     var isCPlusPlus: Bool { clang_getCursorLanguage(raw) == CXLanguage_CPlusPlus }
 

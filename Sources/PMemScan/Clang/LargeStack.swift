@@ -34,6 +34,37 @@ enum LargeStack {
         return job.result
     }
 
+    /// Calls `body(0)` ... `body(count - 1)` on `count` new threads at once, each
+    /// with `bytes` of stack, and waits for all; false when a thread could not be
+    /// made (those that were made still ran).
+    static func runConcurrently(count: Int, bytes: Int, _ body: @escaping (Int) -> Void) -> Bool {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        guard pthread_attr_setstacksize(&attributes, bytes) == 0 else { return false }
+        var threads: [pthread_t] = []
+        var allStarted = true
+        for number in 0..<count {
+            let context = Unmanaged.passRetained(Job { body(number) } as AnyObject).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(
+                &thread, &attributes,
+                { raw in
+                    let job = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Runnable
+                    job.runOnce()
+                    return nil
+                }, context)
+            if rc == 0 {
+                threads.append(thread)
+            } else {
+                Unmanaged<AnyObject>.fromOpaque(context).release()
+                allStarted = false
+            }
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        return allStarted
+    }
+
     /// What the new thread runs, type-erased for its C entry point.
     private protocol Runnable: AnyObject {
         func runOnce()

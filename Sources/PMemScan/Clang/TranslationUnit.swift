@@ -1,24 +1,40 @@
 internal import CClang
 import Foundation
 
-/// A shared libclang index: one per analysis, disposed with it.
+/// A libclang index: one per analysis thread, disposed with it (libclang parses
+/// units of different indexes on different threads at once; one index is not
+/// shared between threads).
 final class ClangIndex {
     let raw: CXIndex
 
+    /// Creates an index. Visiting a unit's top level then yields the declarations
+    /// its parse produced, in order, and not those of a precompiled header (the
+    /// system headers, see `SharedSystemHeaders`): libclang walks the unit's own
+    /// list of top-level declarations instead of its declaration context, a list
+    /// that also holds the C++ template instantiations the unit needed
+    /// (`save<Sample>`), with their bodies, which the analysis walks like any function.
     init() {
+        _ = Self.environment
+        raw = clang_createIndex(1, 0)
+    }
+
+    deinit { clang_disposeIndex(raw) }
+
+    /// Set once, before the first index and before any analysis thread reads the
+    /// environment (`setenv` races `getenv` on other threads).
+    private static let environment: Void = {
         // No crash recovery: libclang would install process-wide SIGSEGV/SIGBUS
         // handlers that re-raise faults they do not own, hijacking those of the
         // program it runs in (PMemProtect's, Swift's crash reporter).
         setenv("LIBCLANG_DISABLE_CRASH_RECOVERY", "1", 0)
         // Parse on the calling thread, not on a thread of libclang's with an
-        // 8 MiB stack: the analysis calls it from a thread with a far larger
-        // one (`PersistenceAnalyzer.onLargeStack`), which deep inputs need.
+        // 8 MiB stack: the analysis calls it from threads with far larger ones
+        // (`PersistenceAnalyzer.onLargeStack`), which deep inputs need.
         setenv("LIBCLANG_NOTHREADS", "1", 0)
-        // Exclude declarations from PCH; do not print diagnostics to stderr ourselves.
-        raw = clang_createIndex(0, 0)
-    }
+    }()
 
-    deinit { clang_disposeIndex(raw) }
+    /// Sets the environment libclang reads; call before starting analysis threads.
+    static func prepareEnvironment() { _ = environment }
 }
 
 /// One parsed C source file with its headers.
@@ -49,6 +65,28 @@ final class TranslationUnit {
     }
 
     deinit { clang_disposeTranslationUnit(raw) }
+
+    /// Parses `header` (a list of `#include <...>` lines) as a header with
+    /// `arguments` and saves it as a precompiled header at `output`. Returns false,
+    /// leaving nothing to use, when it has errors or cannot be saved.
+    static func precompile(index: ClangIndex, header: String, arguments: [String], output: String) -> Bool {
+        var unit: CXTranslationUnit?
+        let options =
+            CXTranslationUnit_Incomplete.rawValue | CXTranslationUnit_ForSerialization.rawValue
+        let status = withCStrings(arguments) { argv in
+            clang_parseTranslationUnit2(
+                index.raw, header, argv, Int32(arguments.count), nil, 0, options, &unit)
+        }
+        guard status == CXError_Success, let unit else { return false }
+        defer { clang_disposeTranslationUnit(unit) }
+        for i in 0..<clang_getNumDiagnostics(unit) {
+            let diagnostic = clang_getDiagnostic(unit, i)
+            defer { clang_disposeDiagnostic(diagnostic) }
+            let severity = clang_getDiagnosticSeverity(diagnostic)
+            if severity == CXDiagnostic_Error || severity == CXDiagnostic_Fatal { return false }
+        }
+        return clang_saveTranslationUnit(unit, output, clang_defaultSaveOptions(unit)) == 0
+    }
 
     /// The unit's top-level node.
     var root: Cursor { Cursor(raw: clang_getTranslationUnitCursor(raw)) }

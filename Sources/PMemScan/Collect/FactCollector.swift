@@ -83,8 +83,9 @@ final class FactCollector {
         }
     }
 
-    /// Templates are not instantiated by the analysis: one whose text calls a block I/O
-    /// function is noted, so that the report can say what it did not follow.
+    /// A template's own body has dependent types and is not walked; its instantiations
+    /// are (`collectFunction`). One whose text calls a block I/O function is noted, so
+    /// that the report can name those never instantiated, whose I/O was not followed.
     private func noteTemplateIO(_ declaration: Cursor) {
         let tokens = declaration.tokens(in: unit)
         let calls = Set(
@@ -93,7 +94,20 @@ final class FactCollector {
             })
         guard !calls.isEmpty, let location = declaration.location else { return }
         facts.templatesWithIO.append(
-            TemplateIO(name: declaration.spelling, location: location, calls: calls.sorted()))
+            (
+                declaration.usr,
+                TemplateIO(name: declaration.spelling, location: location, calls: calls.sorted())
+            ))
+    }
+
+    /// Marks the template an instantiated function came from as followed, and the
+    /// class templates around it (a method of `Journal<Entry>` instantiates `Journal`).
+    private func noteInstantiation(of function: Cursor) {
+        var template = function.specializedTemplate
+        while let current = template, current.kind != CXCursor_TranslationUnit {
+            facts.instantiatedTemplates.insert(current.usr)
+            template = current.semanticParent
+        }
     }
 
     private func noteTypedef(_ declaration: Cursor) {
@@ -105,6 +119,7 @@ final class FactCollector {
     private func collectFunction(_ declaration: Cursor) {
         let usr = declaration.usr
         guard facts.functions[usr] == nil else { return }
+        noteInstantiation(of: declaration)
         function = usr
         atomCache = [:]
         allocatedLocals = []

@@ -138,6 +138,8 @@ struct FactBase {
     var placeKinds: [PlaceID: PlaceKind] = [:]
     /// Typedef names of records, by record USR.
     var typedefs: [RecordID: Set<String>] = [:]
-    /// C++ templates whose text calls block I/O (the analysis does not instantiate them).
-    var templatesWithIO: [TemplateIO] = []
+    /// C++ templates whose text calls block I/O, with their USRs.
+    var templatesWithIO: [(usr: String, io: TemplateIO)] = []
+    /// The USRs of templates whose instantiations were walked (their I/O was followed).
+    var instantiatedTemplates: Set<String> = []
 }

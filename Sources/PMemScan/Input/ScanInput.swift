@@ -10,12 +10,18 @@ public struct ScanInput: Sendable {
     public var defines: [String]
     /// Report records from system headers that reach I/O directly (`struct stat`).
     public var includeSystemTypes: Bool
+    /// Threads that parse and walk units at once; nil: one per core.
+    public var threads: Int?
+    /// Share one precompiled header among units that open with the same system
+    /// includes (`SharedSystemHeaders`); off, every unit parses its headers itself.
+    public var precompileSystemHeaders = true
 
     /// Creates an input.
     public init(
         files: [String] = [], compileCommands: String? = nil, includeDirectories: [String] = [],
-        defines: [String] = [], includeSystemTypes: Bool = false
+        defines: [String] = [], includeSystemTypes: Bool = false, threads: Int? = nil
     ) {
+        self.threads = threads
         self.files = files
         self.compileCommands = compileCommands
         self.includeDirectories = includeDirectories

@@ -14,6 +14,14 @@ enum SourceLanguage: Equatable {
         }
     }
 
+    /// The same language for a header to precompile (`-x c-header`).
+    var headerArguments: [String] {
+        switch self {
+        case .c: return ["-x", "c-header"]
+        case .cPlusPlus: return ["-x", "c++-header", "-std=c++17"]
+        }
+    }
+
     private static let cExtensions: Set<String> = ["c", "h", "i"]
     private static let cPlusPlusExtensions: Set<String> = [
         "cc", "cpp", "cxx", "c++", "cp", "C", "hpp", "hh", "hxx", "h++", "H", "ii", "ipp", "tcc",

@@ -1,0 +1,61 @@
+import Foundation
+
+/// The `#include <...>` lines a source file opens with, before anything else:
+/// the part of a unit a shared precompiled header can stand for exactly.
+///
+/// Only comments and blank lines may come between them. The first other line
+/// (a `#define`, an `#include "config.h"`, an `#if`, a declaration) ends the
+/// block: what it does could change how the headers after it read, so those
+/// headers are parsed with the file as usual.
+enum LeadingSystemIncludes {
+    /// The opening `#include <...>` lines of `text`, trimmed, in order.
+    static func of(text: String) -> [String] {
+        var includes: [String] = []
+        var inComment = false
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = Substring(rawLine)
+            var code = ""
+            // Strip comments, keeping the code around them.
+            while !line.isEmpty {
+                if inComment {
+                    guard let end = line.range(of: "*/") else {
+                        line = ""
+                        break
+                    }
+                    line = line[end.upperBound...]
+                    inComment = false
+                } else if let open = line.range(of: "/*"),
+                    line.range(of: "//").map({ open.lowerBound < $0.lowerBound }) ?? true
+                {
+                    code += line[..<open.lowerBound]
+                    code += " "
+                    line = line[open.upperBound...]
+                    inComment = true
+                } else if let slash = line.range(of: "//") {
+                    code += line[..<slash.lowerBound]
+                    line = ""
+                } else {
+                    code += line
+                    line = ""
+                }
+            }
+            let trimmed = code.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let include = systemInclude(trimmed) else { break }
+            includes.append(include)
+        }
+        return includes
+    }
+
+    /// `#include <name>` (spaces allowed after `#`), rewritten plainly; nil for any other line.
+    private static func systemInclude(_ line: String) -> String? {
+        guard line.hasPrefix("#") else { return nil }
+        let directive = line.dropFirst().trimmingCharacters(in: .whitespaces)
+        guard directive.hasPrefix("include") else { return nil }
+        let operand = directive.dropFirst("include".count).trimmingCharacters(in: .whitespaces)
+        guard operand.hasPrefix("<"), let close = operand.firstIndex(of: ">"),
+            operand[operand.index(after: close)...].trimmingCharacters(in: .whitespaces).isEmpty
+        else { return nil }
+        return "#include \(operand[...close])"
+    }
+}
