@@ -52,7 +52,6 @@ public struct PersistenceAnalyzer {
 
     private func runHere() throws(ScanError) -> ScanReport {
         let jobs = try input.jobs()
-        for job in jobs { try Self.checkNesting(job.file) }
         let units = try UnitCollection.run(
             jobs: jobs, threads: input.threads ?? Self.defaultThreads,
             // A PCH's declarations are not visited, and with them go the typedef
@@ -72,7 +71,7 @@ public struct PersistenceAnalyzer {
     }
 
     /// Threads when the input does not say: one per core this process may use.
-    static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Solves collected facts into the reported types.
     static func analyze(_ facts: FactBase, includeSystemTypes: Bool) -> ScanReport {

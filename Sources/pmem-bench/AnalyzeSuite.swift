@@ -4,39 +4,51 @@ import PMemScan
 /// `analyze`: how fast PMemScan reads C, in lines per second, with the parse of
 /// system headers timed on its own (a large, fixed cost per translation unit).
 ///
-/// Runs on a generated corpus (see `AnalyzeCorpus`), or with `--path DIR` on the
-/// `.c` files of a real source tree. No baseline: nothing else does this analysis.
+/// Runs on a generated corpus (see `AnalyzeCorpus`), with `--path DIR` on the
+/// `.c` files of a real source tree, or with `--path compile_commands.json` on a
+/// compilation database (`tools/analyze-large`). No baseline: nothing else does
+/// this analysis.
 struct AnalyzeSuite: BenchSuite {
     static let name = "analyze"
     static let summary = "PMemScan lines analyzed per second; system-header parse time reported separately"
 
-    let files: [String]
+    let input: ScanInput
     let lines: Int
     let backing: String
     /// Removes the generated corpus when the suite goes away.
     private let corpus: TemporaryDirectory?
 
     init(options: BenchOptions) throws {
-        if let path = options.path {
+        if let path = options.path, path.hasSuffix(".json") {
+            // A compilation database: its files with their flags (tools/analyze-large).
+            input = ScanInput(compileCommands: path)
+            corpus = nil
+            backing = "compilation database \(path), libclang \(ClangVersion.current)"
+        } else if let path = options.path {
             let root = URL(fileURLWithPath: path)
             let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
-            files = (enumerator?.compactMap { ($0 as? URL)?.path }.filter { $0.hasSuffix(".c") } ?? [])
+            let files = (enumerator?.compactMap { ($0 as? URL)?.path }.filter { $0.hasSuffix(".c") } ?? [])
                 .sorted()
+            guard !files.isEmpty else { throw ScanError.noInput }
+            input = ScanInput(files: files)
             corpus = nil
             backing = "C sources under \(path)"
         } else {
             let directory = TemporaryDirectory(name: "pmem-bench-analyze-\(getpid())")
-            files = try AnalyzeCorpus.write(modules: options.quick ? 8 : 40, into: directory.url)
+            let files = try AnalyzeCorpus.write(modules: options.quick ? 8 : 40, into: directory.url)
+            input = ScanInput(files: files)
             corpus = directory
-            backing = "generated C corpus (\(files.count) files), libclang \(ClangVersion.current)"
+            backing =
+                "generated C corpus (\(files.count) files), libclang \(ClangVersion.current), "
+                + "\(PersistenceAnalyzer.defaultThreads) threads"
         }
-        guard !files.isEmpty else { throw ScanError.noInput }
-        lines = try PersistenceAnalyzer(input: ScanInput(files: files)).run().lines
+        lines = try PersistenceAnalyzer(input: input).run().lines
     }
 
     func cases() throws -> [BenchCase] {
-        let analyzer = PersistenceAnalyzer(input: ScanInput(files: files))
+        let analyzer = PersistenceAnalyzer(input: input)
         let lineCount = lines
+        let units = try analyzer.parseSystemHeadersOnly()
         // Each round also parses the system headers alone, right after the full
         // analysis and in the same state, so the two medians are comparable.
         let headerSamples = Samples()
@@ -62,7 +74,7 @@ struct AnalyzeSuite: BenchSuite {
                     return extra
                 }),
             BenchCase(
-                name: "parse-system-headers", unitCount: files.count,
+                name: "parse-system-headers", unitCount: units,
                 ours: { try timed { _ = try analyzer.parseSystemHeadersOnly() } },
                 baselineName: nil, baseline: nil,
                 extra: { oursNs, _ in ["ms_per_translation_unit": oursNs / 1e6] }),

@@ -270,6 +270,12 @@ extension FactCollector {
 
     /// Whether two types are the same once typedefs and qualifiers are looked through.
     func sameType(_ a: ClangType, _ b: ClangType) -> Bool {
+        let x = a.canonical
+        let y = b.canonical
+        // Identical types, or types of different kinds, need no spelling: most calls
+        // end here, and comparing spellings was a tenth of the walk.
+        if clang_equalTypes(x.raw, y.raw) != 0 { return true }
+        if x.kind != y.kind { return false }
         func bare(_ t: ClangType) -> String {
             t.canonical.spelling.replacingOccurrences(of: "const ", with: "")
                 .replacingOccurrences(of: "volatile ", with: "")

@@ -34,6 +34,8 @@ enum UnitCollection {
                 let job = jobs[number]
                 let arguments = job.arguments + (shared?.extraArguments[number] ?? [])
                 do throws(ScanError) {
+                    // Before libclang recurses into it; on the workers, as it reads every byte.
+                    if collectFacts { try PersistenceAnalyzer.checkNesting(job.file) }
                     let unit = try TranslationUnit(index: index, path: job.file, arguments: arguments)
                     let collector = FactCollector()
                     if collectFacts { collector.collect(unit) }
@@ -80,8 +82,13 @@ enum UnitCollection {
             outcomes[job] = outcome
         }
 
-        /// Every unit in job order; the first failure in job order is thrown.
+        /// Every unit in job order. A file nested too deep is reported before any
+        /// other failure (every file is checked before it is parsed); otherwise the
+        /// first failure in job order is thrown.
         func results(stackBytes: Int) throws(ScanError) -> [CollectedUnit] {
+            for case .failure(let error)? in outcomes {
+                if case .nestedTooDeep = error { throw error }
+            }
             var units: [CollectedUnit] = []
             for outcome in outcomes {
                 // Every job is taken before the workers return; a gap would mean none ran.

@@ -19,7 +19,7 @@ extension CompileJob {
     private static let separateValueFlags: Set<String> = ["-D", "-U"]
     /// Flags kept as they are.
     private static let plainFlags: Set<String> = [
-        "-ansi", "-m32", "-m64", "-funsigned-char", "-fsigned-char", "-pthread", "-nostdinc",
+        "-ansi", "-m32", "-m64", "-nostdlibinc", "-funsigned-char", "-fsigned-char", "-pthread", "-nostdinc",
     ]
 
     /// The parse-relevant subset of a compiler command line, relative paths resolved against `directory`.
