@@ -118,4 +118,21 @@ final class AnalyzeCommandTests: XCTestCase {
             try CLI.run(["analyze", "--compile-commands", fifo], timeout: 30),
             mentions: "\(fifo) is a FIFO, not a regular file")
     }
+
+    func testJobsMustBeAtLeastOneAndAnyCountGivesTheSameOutput() throws {
+        let bad = try run(["analyze", "--jobs", "0", Fixtures.path("wrappers.c")])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--jobs must be at least 1, not 0"), bad.stderr)
+        let files = ["wrappers.c", "direct_writes.c", "io_table.c"].map(Fixtures.path)
+        let one = try run(["analyze", "--json", "--jobs", "1"] + files)
+        let three = try run(["analyze", "--json", "-j", "3"] + files)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(three.stdout, one.stdout)
+    }
+
+    func testAnEmitCPrefixWithoutEmitCIsAUsageError() throws {
+        let result = try run(["analyze", "--emit-c-prefix", "kv", Fixtures.path("wrappers.c")])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("--emit-c-prefix names what --emit-c writes"), result.stderr)
+    }
 }
