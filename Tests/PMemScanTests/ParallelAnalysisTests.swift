@@ -101,9 +101,12 @@ final class ParallelAnalysisTests: XCTestCase {
     func testTheModulesShareOnePrecompiledHeader() throws {
         let files = try modules(3)
         let jobs = try ScanInput(files: files).jobs()
-        let shared = SharedSystemHeaders(jobs: jobs, index: ClangIndex())
-        XCTAssertEqual(shared.coveredJobs, 3)
-        XCTAssertEqual(Set(shared.extraArguments.map { $0.last ?? "" }).count, 1, "one PCH for the group")
+        let shared = SharedSystemHeaders(jobs: jobs)
+        XCTAssertEqual(shared.groupedJobs, 3)
+        let index = ClangIndex()
+        let arguments = (0..<3).map { shared.arguments(forJob: $0, index: index) }
+        XCTAssertEqual(arguments.map(\.first), Array(repeating: "-include-pch", count: 3))
+        XCTAssertEqual(Set(arguments.map(\.last)).count, 1, "one PCH for the group")
     }
 
     func testTheFixtureCorpusGivesTheSameReportOnAnyThreadCount() throws {
@@ -134,8 +137,8 @@ final class ParallelAnalysisTests: XCTestCase {
         try Data("#define _GNU_SOURCE\n#include <stdint.h>\n#include <stdio.h>\n".utf8).write(
             to: URL(fileURLWithPath: gnu))
         let jobs = try ScanInput(files: files + [gnu]).jobs()
-        let shared = SharedSystemHeaders(jobs: jobs, index: ClangIndex())
-        XCTAssertEqual(shared.coveredJobs, 2)
-        XCTAssertEqual(shared.extraArguments[2], [])
+        let shared = SharedSystemHeaders(jobs: jobs)
+        XCTAssertEqual(shared.groupedJobs, 2)
+        XCTAssertEqual(shared.arguments(forJob: 2, index: ClangIndex()), [])
     }
 }

@@ -26,13 +26,13 @@ enum UnitCollection {
         jobs: [CompileJob], threads: Int, precompileSystemHeaders: Bool, collectFacts: Bool, stackBytes: Int
     ) throws(ScanError) -> [CollectedUnit] {
         ClangIndex.prepareEnvironment()
-        let shared = precompileSystemHeaders ? SharedSystemHeaders(jobs: jobs, index: ClangIndex()) : nil
+        let shared = precompileSystemHeaders ? SharedSystemHeaders(jobs: jobs) : nil
         let queue = WorkQueue(count: jobs.count)
         let worker = { (_: Int) in
             let index = ClangIndex()
             while let number = queue.next() {
                 let job = jobs[number]
-                let arguments = job.arguments + (shared?.extraArguments[number] ?? [])
+                let arguments = job.arguments + (shared?.arguments(forJob: number, index: index) ?? [])
                 do throws(ScanError) {
                     // Before libclang recurses into it; on the workers, as it reads every byte.
                     if collectFacts { try PersistenceAnalyzer.checkNesting(job.file) }
