@@ -128,6 +128,9 @@ final class ParallelAnalysisTests: XCTestCase {
         XCTAssertEqual(LeadingSystemIncludes.of(text: text), ["#include <stdio.h>", "#include <string.h>"])
         XCTAssertEqual(LeadingSystemIncludes.of(text: "#include \"config.h\"\n#include <stdio.h>\n"), [])
         XCTAssertEqual(
+            LeadingSystemIncludes.of(text: "#include <stdio.h>\r\n#include<string.h>\r\nint x;\r\n"),
+            ["#include <stdio.h>", "#include <string.h>"])
+        XCTAssertEqual(
             LeadingSystemIncludes.of(text: "/* x\n#include <a.h>\n*/\n#include <b.h>\n"), ["#include <b.h>"])
     }
 

@@ -12,7 +12,7 @@ enum LeadingSystemIncludes {
     static func of(text: String) -> [String] {
         var includes: [String] = []
         var inComment = false
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             var line = Substring(rawLine)
             var code = ""
             // Strip comments, keeping the code around them.
@@ -39,7 +39,8 @@ enum LeadingSystemIncludes {
                     line = ""
                 }
             }
-            let trimmed = code.trimmingCharacters(in: .whitespaces)
+            // `.whitespacesAndNewlines`: a CRLF file's lines end in a carriage return.
+            let trimmed = code.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             guard let include = systemInclude(trimmed) else { break }
             includes.append(include)
@@ -54,7 +55,7 @@ enum LeadingSystemIncludes {
         guard directive.hasPrefix("include") else { return nil }
         let operand = directive.dropFirst("include".count).trimmingCharacters(in: .whitespaces)
         guard operand.hasPrefix("<"), let close = operand.firstIndex(of: ">"),
-            operand[operand.index(after: close)...].trimmingCharacters(in: .whitespaces).isEmpty
+            operand[operand.index(after: close)...].trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
         else { return nil }
         return "#include \(operand[...close])"
     }
