@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "PMemProtect", targets: ["PMemProtect"]),
         .library(name: "PMemVirt", targets: ["PMemVirt"]),
         .library(name: "PMemScan", targets: ["PMemScan"]),
+        // The C API (pmemkit.h, pmemkit.pc): libpmemkit.so for C and C++ programs.
+        .library(name: "pmemkit", type: .dynamic, targets: ["PMemKitC"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-bench", targets: ["pmem-bench"]),
     ],
@@ -110,6 +112,12 @@ let package = Package(
         .target(name: "PMemProtect", dependencies: ["PMemKit", "CFaultShim"], swiftSettings: strictSwift),
         // libsigsegv: the baseline of pmem-bench protect (no pkg-config file).
         .systemLibrary(name: "CSigsegv", path: "CShims/CSigsegv", providers: [.apt(["libsigsegv-dev"])]),
+
+        // The C API: pmemkit.h and the per-thread state in C, every function in Swift (@_cdecl).
+        .target(name: "CPMemKitAPI", path: "CShims/CPMemKitAPI", cSettings: strictC),
+        .target(
+            name: "PMemKitC", dependencies: ["CPMemKitAPI", "PMemReplication", "PMemHeap", "PMemKit"],
+            swiftSettings: strictSwift),
 
         .executableTarget(
             name: "pmemctl",

@@ -102,18 +102,26 @@ public final class Replicator: @unchecked Sendable {
     /// Throws the latched failure if an earlier commit could not be logged.
     @discardableResult
     public func transaction<R>(_ body: (Transaction) throws -> R) throws -> R {
-        try check()
-        let reserved = try writer.promise(options.transactionReserve)
-        recorder.admission.value = reserved
-        defer {
-            // The commit's record used the room (and zeroed this); else return it.
-            let unused = recorder.admission.value
-            if unused > 0 {
-                recorder.admission.value = 0
-                writer.release(unused)
-            }
-        }
+        try admit()
+        defer { endAdmission() }
         return try heap.transaction(body)
+    }
+
+    /// Reserves room for this thread's next transaction (the first half of
+    /// `transaction`, for the C API's begin and commit calls).
+    package func admit() throws {
+        try check()
+        recorder.admission.value = try writer.promise(options.transactionReserve)
+    }
+
+    /// Returns the room `admit` reserved unless the commit's record used it
+    /// (and zeroed the reservation); call it after the transaction ends.
+    package func endAdmission() {
+        let unused = recorder.admission.value
+        if unused > 0 {
+            recorder.admission.value = 0
+            writer.release(unused)
+        }
     }
 
     /// Throws if a committed transaction could not be logged (the ring stayed

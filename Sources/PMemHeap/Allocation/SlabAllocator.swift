@@ -256,7 +256,7 @@ final class SlabAllocator: @unchecked Sendable {
         while freeCursor < geometry.slabCount && slabTypes[freeCursor] != 0 { freeCursor += 1 }
         guard freeCursor < geometry.slabCount else {
             throw PMemError(
-                .system, operation: "allocate",
+                .system, operation: "allocate", errno: ENOSPC,
                 detail: "the heap is full: no free slab for type '\(type.description.name)' "
                     + "(\(geometry.slabCount) slabs of \(geometry.slabSize) bytes)")
         }

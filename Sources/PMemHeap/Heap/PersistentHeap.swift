@@ -225,32 +225,59 @@ public final class PersistentHeap: @unchecked Sendable {
     /// not hold them (`PMemMapping.checkDurability()`).
     @discardableResult
     public func transaction<R>(_ body: (Transaction) throws -> R) throws -> R {
+        let tx = try beginTransaction()
+        let result: R
+        do {
+            result = try body(tx)
+        } catch {
+            abortTransaction(tx)
+            throw error
+        }
+        try commitTransaction(tx)
+        return result
+    }
+
+    /// Begins a transaction on this thread, for callers that cannot pass a
+    /// closure (the C API): it holds a lane until `commitTransaction` or
+    /// `abortTransaction`, which the same thread must call.
+    package func beginTransaction() throws -> Transaction {
         let context = try self.context()
         guard !context.inTransaction else {
             throw PMemError(.invalidArgument, operation: "transaction", detail: "transactions do not nest")
         }
         // Guarded mode: the slabs are writable for this transaction's duration only.
-        let guarded = pageGuard
-        try guarded?.beginWrites()
-        defer { try? guarded?.endWrites() }
+        try pageGuard?.beginWrites()
         context.inTransaction = true
         let lane = log.acquireLane(hint: context.laneHint)
-        defer {
-            lane.release()
-            context.inTransaction = false
-        }
         let tx = transactions[lane.index]
         tx.begin(lane: lane, context: context)
-        let result: R
+        return tx
+    }
+
+    /// Commits a transaction from `beginTransaction` and ends it; if the
+    /// commit fails, nothing it did reaches the pool. See `transaction` for
+    /// a `file` backing's msync failures.
+    package func commitTransaction(_ tx: Transaction) throws {
         do {
-            result = try body(tx)
             try tx.commit()
         } catch {
-            tx.abort()
+            abortTransaction(tx)
             throw error
         }
+        endTransaction(tx)
         try pool.checkDurability()
-        return result
+    }
+
+    /// Drops everything a transaction from `beginTransaction` did and ends it.
+    package func abortTransaction(_ tx: Transaction) {
+        tx.abort()
+        endTransaction(tx)
+    }
+
+    private func endTransaction(_ tx: Transaction) {
+        tx.lane.release()
+        tx.context.inTransaction = false
+        try? pageGuard?.endWrites()
     }
 
     /// Allocates a zero-filled object on its own (one small transaction).

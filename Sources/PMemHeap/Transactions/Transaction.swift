@@ -74,6 +74,19 @@ public final class Transaction {
         return value
     }
 
+    /// Logs a store of `count` bytes from `bytes` to `address` in the heap
+    /// (the C API's `pmk_tx_write`).
+    package func write(bytes: UnsafeRawPointer, count: Int, to address: UnsafeRawPointer) throws {
+        try appendStore(address, bytes, count)
+    }
+
+    /// Copies `count` bytes at `address` as this transaction sees them into
+    /// `buffer` (the C API's `pmk_tx_read`).
+    package func read(into buffer: UnsafeMutableRawPointer, from address: UnsafeRawPointer, count: Int) {
+        buffer.copyMemory(from: address, byteCount: count)
+        overlayPending(UnsafeMutableRawBufferPointer(start: buffer, count: count), from: address)
+    }
+
     /// Reads the whole object, applies `body`, and writes the result back
     /// (logged as one store of the object's bytes).
     @inlinable public func update<Object>(
@@ -128,7 +141,7 @@ public final class Transaction {
         let limit = heap.geometry.laneCount * RecordParts.capacity(laneSize: heap.geometry.laneSize)
         guard end <= limit else {
             throw PMemError(
-                .invalidArgument, operation: "transaction",
+                .invalidArgument, operation: "transaction", errno: ENOSPC,
                 detail:
                     "the transaction's redo records need more than the pool's whole log (\(limit) bytes); "
                     + "create the pool with a larger --log-size or split the transaction")
@@ -181,13 +194,23 @@ public final class Transaction {
 
     /// Allocates a zero-filled object of the type with id `typeID` (C-described types).
     public func allocateZeroed(typeID: UInt32) throws -> UnsafeMutableRawPointer {
+        try allocate(typeID: typeID, initial: nil)
+    }
+
+    /// Allocates an object of the type with id `typeID` holding the type's
+    /// size in bytes from `initial`, or zeroes when it is `nil` (the C API's
+    /// `pmk_tx_alloc`).
+    package func allocate(typeID: UInt32, initial: UnsafeRawPointer?) throws -> UnsafeMutableRawPointer {
         guard typeID > 0, Int(typeID) < context.cacheCount, let type = heap.allocator.types[Int(typeID)]
-        else {
-            throw PMemError(
-                .invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
+        else { throw Transaction.unregistered(typeID) }
+        let size = type.description.size
+        let raw = try allocateSlot(typeID: typeID, size: size)
+        guard let initial else {
+            try zeroFresh(raw, size)
+            return raw
         }
-        let raw = try allocateSlot(typeID: typeID, size: type.description.size)
-        try zeroFresh(raw, type.description.size)
+        raw.copyMemory(from: initial, byteCount: size)
+        try logInitialBytes(raw, size)
         return raw
     }
 

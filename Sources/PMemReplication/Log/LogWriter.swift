@@ -148,7 +148,7 @@ public final class LogWriter: @unchecked Sendable {
             let waited = DispatchTime.now().uptimeNanoseconds - start
             if waited >= limit {
                 throw PMemError(
-                    .busy, operation: "replication log",
+                    .busy, operation: "replication log", errno: ENOSPC,
                     detail:
                         "the log is full: \(tail - head) of \(capacity) bytes await acknowledgement by the "
                         + "replicas" + (limit > 0 ? " after waiting \(Double(waited) / 1e9) s" : "")
