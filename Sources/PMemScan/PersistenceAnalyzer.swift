@@ -63,8 +63,10 @@ public struct PersistenceAnalyzer {
             collector.collect(unit)
             lines += Self.lineCount(job.file)
         }
-        return Self.analyze(collector.facts, includeSystemTypes: input.includeSystemTypes).with(
+        var report = Self.analyze(collector.facts, includeSystemTypes: input.includeSystemTypes).with(
             diagnostics: diagnostics, translationUnits: jobs.count, lines: lines)
+        report.templatesNotAnalyzed = collector.facts.templatesWithIO.sorted { $0.location < $1.location }
+        return report
     }
 
     /// Solves collected facts into the reported types.

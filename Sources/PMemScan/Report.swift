@@ -66,6 +66,21 @@ public struct Evidence: Hashable, Codable, Sendable, Comparable {
     }
 }
 
+/// A data pointer inside a persistent type: where it is and how C names it.
+public struct PointerField: Hashable, Codable, Sendable {
+    /// The member designator `offsetof` takes: `next`, `hdr.owner`, `slots[3]`,
+    /// `entries[1].left` (anonymous struct and union members are not named, as in C).
+    public var path: String
+    /// Byte offset from the start of the type.
+    public var offset: Int
+
+    /// Creates a pointer field.
+    public init(path: String, offset: Int) {
+        self.path = path
+        self.offset = offset
+    }
+}
+
 /// A type found to be part of the application's persistent state (named
 /// apart from PMemHeap's `PersistentType` protocol, so a program may import
 /// both modules).
@@ -80,18 +95,35 @@ public struct AnalyzedType: Hashable, Codable, Sendable {
     public var alignment: Int
     /// Byte offsets of data pointer fields, nested records and arrays included.
     public var pointerOffsets: [Int]
+    /// The same pointers with their member designators, in the same order.
+    public var pointerFields: [PointerField]
     /// Typedef names that name the same record (`hdr_t` for `struct hdr`).
     public var typedefs: [String]
     /// Where its bytes meet block I/O.
     public var evidence: [Evidence]
+    /// Whether it is declared inside a function body, where no header can name it
+    /// (not in the JSON: it only decides what `--emit-c` can write).
+    public var isDeclaredInFunction = false
 
     enum CodingKeys: String, CodingKey {
         case name, kind, size, alignment, typedefs, evidence
         case pointerOffsets = "pointer_offsets"
+        case pointerFields = "pointer_fields"
     }
 
     /// Every spelling: the record name and its typedefs.
     public var names: [String] { [name] + typedefs }
+}
+
+/// A C++ template whose body calls block I/O: templates are not instantiated by
+/// the analysis, so the types it writes or reads are not followed from there.
+public struct TemplateIO: Hashable, Codable, Sendable {
+    /// The template's name (`save`, `Journal`).
+    public var name: String
+    /// Where it is declared.
+    public var location: SourceLocation
+    /// The block I/O functions its text calls (`fwrite`, `write`).
+    public var calls: [String]
 }
 
 /// The analysis result (`pmemctl analyze --json`).
@@ -104,11 +136,14 @@ public struct ScanReport: Codable, Sendable {
     public var translationUnits: Int
     /// Lines of the analyzed files outside system headers.
     public var lines: Int
+    /// C++ templates that call block I/O, which the analysis did not follow.
+    public var templatesNotAnalyzed: [TemplateIO] = []
 
     enum CodingKeys: String, CodingKey {
         case types, diagnostics
         case translationUnits = "translation_units"
         case lines
+        case templatesNotAnalyzed = "templates_not_analyzed"
     }
 }
 

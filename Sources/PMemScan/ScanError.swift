@@ -16,6 +16,14 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
     case nestedTooDeep(path: String, line: Int, depth: Int, limit: Int)
     /// The thread the analysis runs on (with its large stack) could not be made.
     case noAnalysisThread(stackBytes: Int)
+    /// `--emit-c` has no type a header can describe.
+    case nothingToEmit(reason: String)
+    /// The `--emit-c-prefix` is not a C identifier.
+    case badEmitPrefix(String)
+    /// The analysis ran but its empty result cannot be trusted (`ScanReport.checkConclusive`).
+    case inconclusive(String)
+    /// The `--emit-c` header could not be written.
+    case cannotWrite(path: String, reason: String)
 
     /// `analyze: what went wrong`, one line.
     public var description: String {
@@ -33,6 +41,15 @@ public enum ScanError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "\(limit) the analysis follows"
         case .noAnalysisThread(let bytes):
             return "analyze: could not start the analysis thread with its \(bytes >> 20) MiB stack"
+        case .nothingToEmit(let reason):
+            return "analyze: nothing to emit as C: \(reason)"
+        case .badEmitPrefix(let prefix):
+            return
+                "analyze: the C prefix '\(prefix)' is not a C identifier (letters, digits, _; not starting with a digit)"
+        case .inconclusive(let reason):
+            return "analyze: \(reason)"
+        case .cannotWrite(let path, let reason):
+            return "analyze: cannot write \(path): \(reason)"
         case .noInput:
             return "analyze: no source files to analyze (name files or pass --compile-commands)"
         }

@@ -38,6 +38,20 @@ struct AnalyzeCommand: ParsableCommand {
         help: "Print PMemHeap type descriptors as JSON: {\"types\":[{name,size,alignment,pointer_offsets}]}.")
     var heapDescriptors = false
 
+    @Option(
+        name: .customLong("emit-c"),
+        help: ArgumentHelp(
+            "Also write the types as a C header: descriptors, layout checks, one registration call.",
+            valueName: "file.h"))
+    var emitC: String?
+
+    @Option(
+        name: .customLong("emit-c-prefix"),
+        help: ArgumentHelp(
+            "Prefix of the names --emit-c defines (default: from the first source file's name).",
+            valueName: "name"))
+    var emitCPrefix: String?
+
     @Flag(
         name: .customLong("include-system-types"),
         help: "Also report system-header records that reach I/O directly.")
@@ -67,6 +81,12 @@ struct AnalyzeCommand: ParsableCommand {
         guard !(json && heapDescriptors) else {
             throw ValidationError("--json and --heap-descriptors are two different outputs; pick one")
         }
+        if let emitCPrefix, !CTypeHeader.isValidPrefix(emitCPrefix) {
+            throw ValidationError(ScanError.badEmitPrefix(emitCPrefix).description)
+        }
+        if emitCPrefix != nil, emitC == nil {
+            throw ValidationError("--emit-c-prefix names what --emit-c writes; pass --emit-c FILE too")
+        }
         if let bad = allDefines.first(where: { $0.isEmpty || $0.hasPrefix("=") }) {
             throw ValidationError("bad -D '\(bad)': expected NAME or NAME=VALUE")
         }
@@ -82,6 +102,14 @@ struct AnalyzeCommand: ParsableCommand {
                 let place = diagnostic.location.map { "\($0.file):\($0.line): " } ?? ""
                 Output.error("warning: \(place)\(diagnostic.message) (analysis continues with what parsed)")
             }
+            for template in report.templatesNotAnalyzed {
+                Output.error(
+                    "warning: \(template.location.file):\(template.location.line): template \(template.name) calls "
+                        + "\(template.calls.joined(separator: ", ")); templates are not instantiated by the analysis"
+                )
+            }
+            try report.checkConclusive()
+            if let emitC { try writeHeader(report, to: emitC) }
             if json {
                 try Output.json(report)
             } else if heapDescriptors {
@@ -90,6 +118,30 @@ struct AnalyzeCommand: ParsableCommand {
                 printTable(report)
             }
         }
+    }
+
+    /// Writes the `--emit-c` header (whole or not at all), warning about each type it leaves out.
+    private func writeHeader(_ report: ScanReport, to path: String) throws {
+        let sources = files.isEmpty ? [compileCommands ?? path] : files
+        let prefix = emitCPrefix ?? CTypeHeader.prefix(derivedFrom: sources.first ?? path)
+        let header = try CTypeHeader(types: report.types, prefix: prefix, sources: sources)
+        for skipped in header.skipped {
+            Output.error("warning: --emit-c leaves out \(skipped.name): \(skipped.reason)")
+        }
+        do {
+            try Data(header.text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ScanError.cannotWrite(path: path, reason: Self.reason(error))
+        }
+    }
+
+    /// The system's words for a failed write (`Permission denied`), else Foundation's.
+    private static func reason(_ error: Error) -> String {
+        let error = error as NSError
+        if let posix = error.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return error.localizedDescription
     }
 
     private func printTable(_ report: ScanReport) {

@@ -40,6 +40,24 @@ struct ClangType {
         return n >= 0 ? Int(n) : nil
     }
 
+    /// A record's fields in declaration order, anonymous members included
+    /// (`clang_Type_visitFields`; the declaration's children lack those).
+    var fields: [Cursor] {
+        final class Collector { var items: [Cursor] = [] }
+        let collector = Collector()
+        withExtendedLifetime(collector) {
+            let context = Unmanaged.passUnretained(collector).toOpaque()
+            _ = clang_Type_visitFields(
+                raw,
+                { field, data in
+                    let collector = Unmanaged<Collector>.fromOpaque(data!).takeUnretainedValue()
+                    collector.items.append(Cursor(raw: field))
+                    return CXVisit_Continue
+                }, context)
+        }
+        return collector.items
+    }
+
     /// Whether the canonical type is a struct or union.
     var isRecord: Bool { canonical.kind == CXType_Record }
 

@@ -37,6 +37,57 @@ struct Cursor {
     /// The lexical or semantic parent (for fields: their record).
     var semanticParent: Cursor? { Cursor(checking: clang_getCursorSemanticParent(raw)) }
 
+    /// Whether the declaration lies inside a function body (a local struct),
+    /// where code outside that function cannot name it.
+    var isInsideFunction: Bool {
+        var scope = semanticParent
+        while let current = scope, current.kind != CXCursor_TranslationUnit {
+            switch current.kind {
+            case CXCursor_FunctionDecl, CXCursor_CXXMethod, CXCursor_Constructor, CXCursor_Destructor,
+                CXCursor_LambdaExpr, CXCursor_FunctionTemplate:
+                return true
+            default:
+                scope = current.semanticParent
+            }
+        }
+        return false
+    }
+
+    /// The names of the C++ namespaces and classes around a declaration, outermost
+    /// first (`["journal", "Log"]` for `journal::Log::Entry`); anonymous namespaces and
+    /// `extern "C"` blocks add nothing to a name.
+    var enclosingScopes: [String] {
+        var names: [String] = []
+        var scope = semanticParent
+        while let current = scope, current.kind != CXCursor_TranslationUnit {
+            switch current.kind {
+            case CXCursor_Namespace, CXCursor_ClassDecl, CXCursor_StructDecl, CXCursor_UnionDecl,
+                CXCursor_ClassTemplate:
+                let name = current.spelling
+                if !name.isEmpty, !current.isAnonymous, !name.contains("(") { names.append(name) }
+            default:
+                break
+            }
+            scope = current.semanticParent
+        }
+        return names.reversed()
+    }
+
+    /// Whether the node is C++ (a class, a method, a namespace member).
+    var isCPlusPlus: Bool { clang_getCursorLanguage(raw) == CXLanguage_CPlusPlus }
+
+    /// Whether the node is a cast that keeps its operand's value (C and C++ spellings,
+    /// and the implicit conversions libclang shows as unexposed expressions).
+    var isValueCast: Bool {
+        switch kind {
+        case CXCursor_CStyleCastExpr, CXCursor_CXXStaticCastExpr, CXCursor_CXXReinterpretCastExpr,
+            CXCursor_CXXConstCastExpr, CXCursor_CXXFunctionalCastExpr:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Whether this declaration is also the definition.
     var isDefinition: Bool { clang_isCursorDefinition(raw) != 0 }
 

@@ -29,7 +29,8 @@ extension FactCollector {
         let type = c.type
         addTypedRoot(of: c, type: type, into: &out)
         switch c.kind {
-        case CXCursor_UnexposedExpr, CXCursor_ParenExpr, CXCursor_CStyleCastExpr:
+        case CXCursor_UnexposedExpr, CXCursor_ParenExpr, CXCursor_CStyleCastExpr, CXCursor_CXXStaticCastExpr,
+            CXCursor_CXXReinterpretCastExpr, CXCursor_CXXConstCastExpr, CXCursor_CXXFunctionalCastExpr:
             if let inner = lastExpression(of: c) { addAtoms(of: inner, into: &out) }
         case CXCursor_DeclRefExpr:
             addDeclarationAtoms(c, into: &out)
@@ -164,7 +165,9 @@ extension FactCollector {
         while true {
             if let record = current.type.referredRecord { return catalog.knownRecord(record) }
             switch current.kind {
-            case CXCursor_UnexposedExpr, CXCursor_ParenExpr, CXCursor_CStyleCastExpr:
+            case _
+            where current.kind == CXCursor_UnexposedExpr || current.kind == CXCursor_ParenExpr
+                || current.isValueCast:
                 guard let inner = lastExpression(of: current) else { return nil }
                 current = inner
             case CXCursor_BinaryOperator where current.type.isPointer:
@@ -249,8 +252,10 @@ extension FactCollector {
         {
             callee = inner
         }
-        guard callee.kind == CXCursor_DeclRefExpr, let target = callee.referenced,
-            target.kind == CXCursor_FunctionDecl
+        // C++: `out.write(...)` names a method through a member reference.
+        guard callee.kind == CXCursor_DeclRefExpr || callee.kind == CXCursor_MemberRefExpr,
+            let target = callee.referenced,
+            target.kind == CXCursor_FunctionDecl || target.kind == CXCursor_CXXMethod
         else { return nil }
         return target
     }
@@ -286,7 +291,7 @@ extension FactCollector {
     func stripped(_ c: Cursor) -> Cursor {
         var current = c
         while current.kind == CXCursor_UnexposedExpr || current.kind == CXCursor_ParenExpr
-            || current.kind == CXCursor_CStyleCastExpr,
+            || current.isValueCast,
             let inner = lastExpression(of: current)
         {
             current = inner

@@ -46,25 +46,54 @@ final class FactCollector {
             unit = nil
             atomCache = [:]
         }
-        for declaration in translationUnit.root.children {
+        collectDeclarations(in: translationUnit.root)
+        facts.records = catalog.records
+    }
+
+    /// Visits the declarations of a scope: the unit, and in C++ namespaces,
+    /// `extern "C"` blocks and classes (methods defined in the class body).
+    private func collectDeclarations(in scope: Cursor) {
+        for declaration in scope.children {
             switch declaration.kind {
             case CXCursor_StructDecl where declaration.isDefinition,
-                CXCursor_UnionDecl where declaration.isDefinition:
+                CXCursor_UnionDecl where declaration.isDefinition,
+                CXCursor_ClassDecl where declaration.isDefinition:
                 // Laid out in source order, where C puts a record after every record it
                 // embeds: each layout then finds the inner ones done, and libclang never
                 // recurses down a chain of records (a chain 100,000 long overflowed it).
                 _ = declaration.type.size
-            case CXCursor_TypedefDecl:
+                if declaration.isCPlusPlus, !declaration.isInSystemHeader {
+                    descending { collectDeclarations(in: declaration) }
+                }
+            case CXCursor_TypedefDecl, CXCursor_TypeAliasDecl:
                 noteTypedef(declaration)
-            case CXCursor_FunctionDecl where declaration.isDefinition && !declaration.isInSystemHeader:
-                collectFunction(declaration)
+            case CXCursor_FunctionDecl, CXCursor_CXXMethod, CXCursor_Constructor, CXCursor_Destructor,
+                CXCursor_ConversionFunction:
+                if declaration.isDefinition && !declaration.isInSystemHeader { collectFunction(declaration) }
             case CXCursor_VarDecl where !declaration.isInSystemHeader:
                 walk(declaration)
+            case CXCursor_Namespace, CXCursor_LinkageSpec:
+                if !declaration.isInSystemHeader { descending { collectDeclarations(in: declaration) } }
+            case CXCursor_FunctionTemplate, CXCursor_ClassTemplate,
+                CXCursor_ClassTemplatePartialSpecialization:
+                if !declaration.isInSystemHeader { noteTemplateIO(declaration) }
             default:
                 break
             }
         }
-        facts.records = catalog.records
+    }
+
+    /// Templates are not instantiated by the analysis: one whose text calls a block I/O
+    /// function is noted, so that the report can say what it did not follow.
+    private func noteTemplateIO(_ declaration: Cursor) {
+        let tokens = declaration.tokens(in: unit)
+        let calls = Set(
+            zip(tokens, tokens.dropFirst()).compactMap { name, next in
+                next == "(" && (LibcCatalog.sites[name] != nil) ? name : nil
+            })
+        guard !calls.isEmpty, let location = declaration.location else { return }
+        facts.templatesWithIO.append(
+            TemplateIO(name: declaration.spelling, location: location, calls: calls.sorted()))
     }
 
     private func noteTypedef(_ declaration: Cursor) {
@@ -112,7 +141,8 @@ final class FactCollector {
             }
         case CXCursor_InitListExpr:
             recordRecordInitializer(c)
-        case CXCursor_CStyleCastExpr, CXCursor_UnexposedExpr:
+        case CXCursor_CStyleCastExpr, CXCursor_UnexposedExpr, CXCursor_CXXStaticCastExpr,
+            CXCursor_CXXReinterpretCastExpr:
             recordOverlayIfAny(c)
         default:
             break
@@ -141,7 +171,9 @@ final class FactCollector {
             return
         }
         let name = callee.spelling
-        if let site = LibcCatalog.sites[name] {
+        if callee.kind == CXCursor_CXXMethod {
+            recordMethodCall(callee, arguments, location)
+        } else if let site = LibcCatalog.sites[name] {
             recordSite(name, site, arguments, location)
         } else if let copy = LibcCatalog.copies[name], max(copy.destination, copy.source) < arguments.count {
             facts.copies.append(
@@ -169,6 +201,23 @@ final class FactCollector {
             facts.calls.append(
                 CallFact(
                     callee: callee.usr, calleeAtoms: [], arguments: arguments.map { argumentAtoms($0) },
+                    location: location))
+        }
+    }
+
+    /// A C++ method call: a stream's `write`/`read` is a site (its buffer is the first
+    /// argument; the stream is the object), the program's own methods are calls.
+    private func recordMethodCall(_ method: Cursor, _ arguments: [Cursor], _ location: SourceLocation) {
+        let name = method.spelling
+        if method.isInSystemHeader {
+            guard let owner = method.semanticParent?.spelling,
+                let site = LibcCatalog.streamSites["\(owner)::\(name)"]
+            else { return }
+            recordSite("\(owner)::\(name)", site, arguments, location)
+        } else {
+            facts.calls.append(
+                CallFact(
+                    callee: method.usr, calleeAtoms: [], arguments: arguments.map { argumentAtoms($0) },
                     location: location))
         }
     }

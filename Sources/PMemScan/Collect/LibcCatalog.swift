@@ -42,6 +42,17 @@ enum LibcCatalog {
         "aio_read64": Site(access: .read, buffer: .aiocb),
     ]
 
+    /// C++ stream methods that move a buffer (their first argument) to or from a
+    /// stream, by `class::method` as libstdc++ and libc++ declare them: `ostream::write`
+    /// and `ofstream::write` are `basic_ostream::write`.
+    static let streamSites: [String: Site] = [
+        "basic_ostream::write": Site(access: .write, buffer: .argument(0)),
+        "basic_streambuf::sputn": Site(access: .write, buffer: .argument(0)),
+        "basic_istream::read": Site(access: .read, buffer: .argument(0)),
+        "basic_istream::readsome": Site(access: .read, buffer: .argument(0)),
+        "basic_streambuf::sgetn": Site(access: .read, buffer: .argument(0)),
+    ]
+
     /// The USR of `struct iovec`'s data field, where writev/readv find their buffers.
     static let iovecBase = "c:@S@iovec@FI@iov_base"
     /// The USR of `struct aiocb`'s data field, where aio_write/aio_read find theirs.

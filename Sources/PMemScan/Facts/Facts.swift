@@ -138,4 +138,6 @@ struct FactBase {
     var placeKinds: [PlaceID: PlaceKind] = [:]
     /// Typedef names of records, by record USR.
     var typedefs: [RecordID: Set<String>] = [:]
+    /// C++ templates whose text calls block I/O (the analysis does not instantiate them).
+    var templatesWithIO: [TemplateIO] = []
 }

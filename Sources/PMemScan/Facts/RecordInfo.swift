@@ -18,6 +18,8 @@ struct RecordInfo: Hashable {
 
     /// A field of the record.
     struct Field: Hashable {
+        /// The field's name; empty for an anonymous struct or union member,
+        /// whose own fields are named as if they were the holder's.
         var name: String
         var offset: Int
         var shape: FieldShape
@@ -25,6 +27,8 @@ struct RecordInfo: Hashable {
         var usr: String
         /// Whether it is an array of bytes (`char name[100]`).
         var isByteArray: Bool
+        /// Whether it is an array (`struct inner slots[1]` is named `slots[0]`, not `slots`).
+        var isArray: Bool
     }
 
     /// The record's USR.
@@ -43,6 +47,8 @@ struct RecordInfo: Hashable {
     var isSystem: Bool
     /// Where it is declared.
     var location: SourceLocation?
+    /// Whether it is declared inside a function: code outside that function cannot name it.
+    var isLocal: Bool
 }
 
 extension RecordInfo {
@@ -67,24 +73,32 @@ extension RecordInfo {
         guard canonical.isRecord, let declaration = canonical.declaration?.canonical else { return nil }
         let id = declaration.usr
         if catalog[id] != nil { return id }
-        let kind = declaration.kind == CXCursor_UnionDecl ? "union" : "struct"
+        let kind =
+            switch declaration.kind {
+            case CXCursor_UnionDecl: "union"
+            case CXCursor_ClassDecl: "class"
+            default: "struct"
+            }
         let tag = declaration.spelling
         let named = !declaration.isAnonymous && !tag.isEmpty && !tag.contains("(")
+        let qualified = declaration.isCPlusPlus ? declaration.enclosingScopes.map { "\($0)::" }.joined() : ""
         var info = RecordInfo(
-            id: id, kind: kind, taggedName: named ? "\(kind) \(tag)" : nil, size: canonical.size,
+            id: id, kind: kind, taggedName: named ? "\(kind) \(qualified)\(tag)" : nil, size: canonical.size,
             alignment: canonical.alignment, fields: [], isSystem: declaration.isInSystemHeader,
-            location: declaration.location)
+            location: declaration.location, isLocal: declaration.isInsideFunction)
         // Reserve the slot first: a record can point to itself.
         catalog[id] = info
-        let definition = declaration.definition ?? declaration
-        for child in definition.children where child.kind == CXCursor_FieldDecl {
+        // The type's fields, not the declaration's children: an anonymous
+        // member (`union { void *p; long n; };`) is an implicit field that
+        // libclang's child visitor skips, and its pointers count too.
+        for child in canonical.fields {
             let offset = (child.fieldOffsetBits ?? 0) / 8
             let type = child.type
             info.fields.append(
                 Field(
                     name: child.spelling, offset: offset, shape: shape(of: type, &catalog, depth: depth),
                     usr: child.usr,
-                    isByteArray: type.isArray && type.pointsToBytes))
+                    isByteArray: type.isArray && type.pointsToBytes, isArray: type.isArray))
         }
         catalog[id] = info
         return id

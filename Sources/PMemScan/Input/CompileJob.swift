@@ -6,6 +6,8 @@ struct CompileJob: Equatable {
     var file: String
     /// `-I`, `-D`, `-U`, `-include`, `-isystem`, `-std` and the like, with paths made absolute.
     var arguments: [String]
+    /// C or C++ (extension, compiler, `-x`).
+    var language: SourceLanguage
 }
 
 extension CompileJob {
@@ -115,11 +117,15 @@ extension CompileJob {
             let absoluteFile =
                 file.hasPrefix("/")
                 ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).standardized.path
-            guard absoluteFile.hasSuffix(".c") || absoluteFile.hasSuffix(".h") else { continue }
+            // Assembler and other languages' entries are not ours to parse.
+            guard SourceLanguage.of(path: absoluteFile) != nil,
+                let language = SourceLanguage.of(commandLine: argv, file: absoluteFile)
+            else { continue }
             jobs.append(
                 CompileJob(
                     file: absoluteFile,
-                    arguments: parseArguments(Array(argv.dropFirst()), directory: directory)))
+                    arguments: parseArguments(Array(argv.dropFirst()), directory: directory),
+                    language: language))
         }
         return jobs
     }

@@ -11,11 +11,9 @@ extension ScanInput {
             jobs = database.filter { wanted.isEmpty || wanted.contains($0.file) }
             let covered = Set(jobs.map(\.file))
             // Files named on the command line but absent from the database: the user's flags only.
-            jobs += files.map(absolute).filter { !covered.contains($0) }.map {
-                CompileJob(file: $0, arguments: [])
-            }
+            jobs += files.map(absolute).filter { !covered.contains($0) }.map(Self.plainJob)
         } else {
-            jobs = files.map { CompileJob(file: absolute($0), arguments: []) }
+            jobs = files.map(absolute).map(Self.plainJob)
         }
         guard !jobs.isEmpty else { throw .noInput }
         var seen = Set<String>()
@@ -26,7 +24,16 @@ extension ScanInput {
                 throw .notRegularFile(path: job.file, kind: kind)
             }
         }
-        return jobs.map { CompileJob(file: $0.file, arguments: ["-xc"] + $0.arguments + extra) }
+        return jobs.map {
+            CompileJob(
+                file: $0.file, arguments: $0.language.parseArguments + $0.arguments + extra,
+                language: $0.language)
+        }
+    }
+
+    /// A file named on the command line: C++ by its extension, else C (as before C++ was known).
+    private static func plainJob(_ path: String) -> CompileJob {
+        CompileJob(file: path, arguments: [], language: SourceLanguage.of(path: path) ?? .c)
     }
 
     private func absolute(_ path: String) -> String {

@@ -74,34 +74,47 @@ struct TypeSelection {
         let typedefs = (facts.typedefs[record] ?? []).sorted()
         // Records with neither tag nor typedef are parts of their holder's layout, not types of their own.
         guard let name = info.taggedName ?? typedefs.first else { return nil }
+        let pointers = pointerFields(of: record, base: 0, path: "", records: facts.records, depth: 0)
         return AnalyzedType(
             name: name, kind: info.kind, size: size, alignment: info.alignment ?? 1,
-            pointerOffsets: pointerOffsets(of: record, base: 0, records: facts.records, depth: 0),
-            typedefs: typedefs.filter { $0 != name }, evidence: evidence.sorted())
+            pointerOffsets: pointers.map(\.offset), pointerFields: pointers,
+            typedefs: typedefs.filter { $0 != name }, evidence: evidence.sorted(),
+            isDeclaredInFunction: info.isLocal)
     }
 
-    /// Byte offsets of data pointers in a record, through embedded records and arrays.
-    func pointerOffsets(of record: RecordID, base: Int, records: [RecordID: RecordInfo], depth: Int) -> [Int]
-    {
+    /// Data pointers in a record, through embedded records and arrays, with
+    /// their member designators (`path` names the record being walked), sorted
+    /// by offset.
+    func pointerFields(
+        of record: RecordID, base: Int, path: String, records: [RecordID: RecordInfo], depth: Int
+    ) -> [PointerField] {
         guard depth < 16, let info = records[record] else { return [] }
-        var out: [Int] = []
+        var out: [PointerField] = []
         for field in info.fields {
             let offset = base + field.offset
+            // An anonymous member's fields are named as the holder's own (C's rule).
+            let fieldPath = field.name.isEmpty ? path : (path.isEmpty ? field.name : "\(path).\(field.name)")
             switch field.shape {
             case .pointer:
-                out.append(offset)
+                out.append(PointerField(path: fieldPath, offset: offset))
             case .pointerArray(let count):
-                out += (0..<count).map { offset + $0 * MemoryLayout<UnsafeRawPointer>.size }
+                out += (0..<count).map {
+                    PointerField(
+                        path: "\(fieldPath)[\($0)]", offset: offset + $0 * MemoryLayout<UnsafeRawPointer>.size
+                    )
+                }
             case .record(let inner, let count):
                 let stride = records[inner]?.size ?? 0
                 for element in 0..<count {
-                    out += pointerOffsets(
-                        of: inner, base: offset + element * stride, records: records, depth: depth + 1)
+                    out += pointerFields(
+                        of: inner, base: offset + element * stride,
+                        path: field.isArray ? "\(fieldPath)[\(element)]" : fieldPath, records: records,
+                        depth: depth + 1)
                 }
             case .functionPointer, .data:
                 break
             }
         }
-        return out.sorted()
+        return out.sorted { ($0.offset, $0.path) < ($1.offset, $1.path) }
     }
 }
