@@ -272,9 +272,10 @@ static int read_all(KISSDB *db, uint64_t n, const char *when)
 }
 
 /* A file that is not a database (4 KiB of junk) must be refused, not crash. */
-static int open_junk(const char *path)
+static int open_junk(const char *db_path)
 {
 	uint8_t junk[4096];
+	char path[4096];
 	KISSDB db;
 	FILE *f;
 	size_t i;
@@ -282,12 +283,14 @@ static int open_junk(const char *path)
 
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)splitmix(i);
+	snprintf(path, sizeof(path), "%s.junk", db_path);
 	f = fopen(path, "wb");
 	if (!f || fwrite(junk, sizeof(junk), 1, f) != 1 || fclose(f)) {
 		perror("kvdriver: writing the junk file");
 		return -1;
 	}
 	r = KISSDB_open(&db, path, KISSDB_OPEN_MODE_RDWR, 0, 0, 0);
+	unlink(path);
 	if (r == 0) {
 		KISSDB_close(&db);
 		fprintf(stderr, "kvdriver: a file of junk opened as a database\n");
@@ -320,6 +323,16 @@ static int check(const char *path, uint64_t n)
 	KISSDB_close(&db);
 	if (open_db(&db, path, KISSDB_OPEN_MODE_RDWR, 0))
 		return 1;
+#ifndef KV_ORIGINAL
+	{
+		struct pmk_open_report report;
+
+		if (pmk_heap_open_report(db.heap, &report))
+			return 1;
+		printf("reopen: relocated=%d pointers_moved=%" PRIu64 "\n", report.relocated,
+		       report.pointers_moved);
+	}
+#endif
 	if (read_all(&db, n, "after reopen"))
 		return 1;
 	seen = calloc(n ? n : 1, 1);
