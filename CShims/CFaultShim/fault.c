@@ -217,24 +217,28 @@ void fault_lift_range(const struct range *r, int id, ucontext_t *uc)
 {
 	size_t length = r->end - r->start;
 
-	switch (r->mechanism) {
-	case PMK_MECHANISM_PKEYS:
+	if (r->mechanism == PMK_MECHANISM_PKEYS) {
 		/* PKRU is per thread: only the faulting thread is granted. */
 		if (uc)
 			pkeys_grant_in_frame(uc, r->pkey);
 		return;
-	case PMK_MECHANISM_USERFAULTFD:
+	}
+	/*
+	 * The new access is stored before the pages open: lifting a userfaultfd
+	 * write-protection wakes the faulting thread, which may read the range's
+	 * access at once (found under ASan with message delivery, where the
+	 * handler thread lifts and the faulting thread ran on first).
+	 */
+	__atomic_store_n(&fault_ranges[id].access, PMK_ACCESS_READ_WRITE,
+			 __ATOMIC_RELEASE);
+	if (r->mechanism == PMK_MECHANISM_USERFAULTFD) {
 		if (r->has_none)
 			mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
 		uffd_protect(r->start, length, false);
 		__atomic_store_n(&fault_ranges[id].has_none, 0, __ATOMIC_RELEASE);
-		break;
-	default:
+	} else {
 		mprotect((void *)r->start, length, PROT_READ | PROT_WRITE);
-		break;
 	}
-	__atomic_store_n(&fault_ranges[id].access, PMK_ACCESS_READ_WRITE,
-			 __ATOMIC_RELEASE);
 }
 
 /* saved_for -- where the handler we replaced for @sig is kept */
