@@ -42,6 +42,7 @@ var allSuites: [any BenchSuite.Type] {
         AnalyzeSuite.self,
         HeapSuite.self,
         ReplicationSuite.self,
+        ConvertSuite.self,
     ]
 }
 

@@ -110,13 +110,15 @@ typedef struct pmk_heap pmk_heap;
 typedef struct pmk_tx pmk_tx;
 
 struct pmk_heap_create_options {
-	size_t slab_size;	/* 0: the default (1 MiB) */
+	size_t slab_size;	/* 0: the default (64 KiB); a type must fit in one slab */
 	size_t log_size;	/* redo log bytes; 0: the default */
 	int require_pmem;
 };
 
-/* A C type as the heap stores it: its layout and where its pointers are.
- * `pmemctl analyze --emit-c` writes these for a program's persistent types. */
+/* A C type as the heap stores it: its layout and where its pointers are
+ * (at most 86 pointer fields; a larger table of references can hold pool
+ * offsets instead, which need no rewriting). `pmemctl analyze --emit-c`
+ * writes these for a program's persistent types. */
 struct pmk_type_desc {
 	const char *name;		/* unique in the pool */
 	size_t size;
