@@ -44,7 +44,7 @@ public struct PersistenceAnalyzer {
     /// estimate; see `NestingEstimate`) before libclang recurses into it.
     static func checkNesting(_ path: String) throws(ScanError) {
         guard let data = FileManager.default.contents(atPath: path) else { return }
-        let estimate = NestingEstimate(text: String(decoding: data, as: UTF8.self))
+        let estimate = NestingEstimate(bytes: [UInt8](data))
         guard estimate.depth <= nestingLimit else {
             throw .nestedTooDeep(path: path, line: estimate.line, depth: estimate.depth, limit: nestingLimit)
         }

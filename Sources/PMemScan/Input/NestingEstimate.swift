@@ -16,17 +16,8 @@ struct NestingEstimate {
     var depth = 0
     var line = 1
 
-    /// Punctuators that build a level of nesting in an expression.
-    private static let operators: Set<String> = [
-        "+", "-", "*", "/", "%", "&", "|", "^", "!", "~", "<", ">", "<=", ">=", "==", "!=", "&&", "||",
-        "<<", ">>", "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "?", ":", "->", ".",
-        "++", "--",
-    ]
-    /// Keywords that nest what follows them.
-    private static let nestingKeywords: Set<String> = ["if", "while", "for", "do", "switch", "sizeof"]
-
-    /// The estimate for `text`.
-    init(text: String) {
+    /// The estimate for source text as UTF-8 bytes (a file's contents, not decoded first).
+    init(bytes: [UInt8]) {
         /// An open bracket (or the file itself): what was counted since its last boundary.
         struct Frame {
             var operators = 0
@@ -46,10 +37,9 @@ struct NestingEstimate {
                 line = lineNumber
             }
         }
-        for token in CTokens(text) {
+        for token in CTokens(bytes: bytes) {
             lineNumber = token.line
-            let spelling = token.spelling
-            if spelling == "else" {
+            if token.kind == .elseKeyword {
                 frames[frames.count - 1].elseChain += 1
                 statementJustEnded = false
                 note()
@@ -57,25 +47,25 @@ struct NestingEstimate {
             }
             if statementJustEnded { frames[frames.count - 1].elseChain = 0 }
             statementJustEnded = false
-            switch spelling {
-            case "(", "[", "{":
+            switch token.kind {
+            case .open:
                 enclosing += frames[frames.count - 1].operators + frames[frames.count - 1].elseChain
                 frames.append(Frame())
-            case ")", "]", "}":
+            case .close, .closeBrace:
                 if frames.count > 1 {
                     frames.removeLast()
                     enclosing -= frames[frames.count - 1].operators + frames[frames.count - 1].elseChain
                 }
-                if spelling == "}" { statementJustEnded = true }
-            case ";":
+                if token.kind == .closeBrace { statementJustEnded = true }
+            case .semicolon:
                 frames[frames.count - 1].operators = 0
                 statementJustEnded = true
-            case ",":
+            case .comma:
                 if frames.count > 1 { frames[frames.count - 1].operators = 0 }
-            default:
-                if Self.operators.contains(spelling) || Self.nestingKeywords.contains(spelling) {
-                    frames[frames.count - 1].operators += 1
-                }
+            case .nesting:
+                frames[frames.count - 1].operators += 1
+            case .elseKeyword, .other:
+                break
             }
             note()
         }
@@ -84,11 +74,31 @@ struct NestingEstimate {
 
 /// The tokens of C source text, roughly: comments, string and character
 /// literals and preprocessor lines are skipped; identifiers, numbers and
-/// punctuators (longest match) come out with their line.
+/// punctuators (longest match) come out with their line and what they mean
+/// to the estimate, classified from the bytes (no string per token: this
+/// scan runs over every file before it is parsed).
 struct CTokens: Sequence, IteratorProtocol {
     struct Token {
-        var spelling: String
+        var kind: Kind
         var line: Int
+    }
+
+    /// What a token does to the nesting estimate.
+    enum Kind {
+        /// `(`, `[`, `{`.
+        case open
+        /// `)`, `]`.
+        case close
+        /// `}`: also ends a statement.
+        case closeBrace
+        case semicolon
+        case comma
+        case elseKeyword
+        /// An operator that builds a level of nesting in an expression, or a
+        /// keyword that nests what follows it (`if`, `while`, `for`, `do`, `switch`, `sizeof`).
+        case nesting
+        /// Identifiers, numbers, literals, `...`.
+        case other
     }
 
     private let bytes: [UInt8]
@@ -96,12 +106,18 @@ struct CTokens: Sequence, IteratorProtocol {
     private var line = 1
     private var atLineStart = true
 
-    init(_ text: String) { bytes = Array(text.utf8) }
+    init(bytes: [UInt8]) { self.bytes = bytes }
 
-    private static let punctuators: [String] = [
+    /// Punctuators longer than one byte, longest first; all but `...` are nesting operators.
+    private static let punctuators: [[UInt8]] = [
         "<<=", ">>=", "...", "->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "+=", "-=",
         "*=", "/=", "%=", "&=", "|=", "^=",
-    ]
+    ].map { Array($0.utf8) }
+    /// Keywords that nest what follows them.
+    private static let nestingKeywords: [[UInt8]] = ["if", "while", "for", "do", "switch", "sizeof"].map {
+        Array($0.utf8)
+    }
+    private static let elseKeyword = Array("else".utf8)
 
     private func byte(at offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
 
@@ -150,25 +166,51 @@ struct CTokens: Sequence, IteratorProtocol {
                     index += bytes[index] == 0x5c ? 2 : 1
                 }
                 index += 1
-                return Token(spelling: "literal", line: tokenLine)
+                return Token(kind: .other, line: tokenLine)
             default:
                 atLineStart = false
                 let start = index
                 if Self.isWordByte(b) {
                     while index < bytes.count && Self.isWordByte(bytes[index]) { index += 1 }
-                } else if let match = Self.punctuators.first(where: { matches($0) }) {
-                    index += match.utf8.count
-                } else {
-                    index += 1
+                    return Token(kind: wordKind(start..<index), line: line)
                 }
-                return Token(spelling: String(decoding: bytes[start..<index], as: UTF8.self), line: line)
+                if let match = Self.punctuators.first(where: { matches($0) }) {
+                    index += match.count
+                    return Token(kind: match == [0x2e, 0x2e, 0x2e] ? .other : .nesting, line: line)
+                }
+                index += 1
+                return Token(kind: Self.singleByteKind(b), line: line)
             }
         }
         return nil
     }
 
-    private func matches(_ punctuator: String) -> Bool {
-        for (offset, b) in punctuator.utf8.enumerated() where byte(at: offset) != b { return false }
+    private func matches(_ punctuator: [UInt8]) -> Bool {
+        guard index + punctuator.count <= bytes.count else { return false }
+        for offset in 0..<punctuator.count where bytes[index + offset] != punctuator[offset] { return false }
         return true
+    }
+
+    /// `else`, a nesting keyword, or any other word.
+    private func wordKind(_ range: Range<Int>) -> Kind {
+        let word = bytes[range]
+        if word.elementsEqual(Self.elseKeyword) { return .elseKeyword }
+        return Self.nestingKeywords.contains { word.elementsEqual($0) } ? .nesting : .other
+    }
+
+    private static func singleByteKind(_ b: UInt8) -> Kind {
+        switch b {
+        case UInt8(ascii: "("), UInt8(ascii: "["), UInt8(ascii: "{"): return .open
+        case UInt8(ascii: ")"), UInt8(ascii: "]"): return .close
+        case UInt8(ascii: "}"): return .closeBrace
+        case UInt8(ascii: ";"): return .semicolon
+        case UInt8(ascii: ","): return .comma
+        case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "*"), UInt8(ascii: "/"), UInt8(ascii: "%"),
+            UInt8(ascii: "&"), UInt8(ascii: "|"), UInt8(ascii: "^"), UInt8(ascii: "!"), UInt8(ascii: "~"),
+            UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: ":"),
+            UInt8(ascii: "."):
+            return .nesting
+        default: return .other
+        }
     }
 }
