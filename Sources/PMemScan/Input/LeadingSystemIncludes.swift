@@ -12,8 +12,13 @@ enum LeadingSystemIncludes {
     static func of(text: String) -> [String] {
         var includes: [String] = []
         var inComment = false
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-            var line = Substring(rawLine)
+        // Line by line from the top, stopping at the block's end: splitting the whole
+        // file first cost more than the rest of this scan (it runs on every unit).
+        var rest: Substring? = Substring(text)
+        while let remaining = rest {
+            let end = remaining.firstIndex(where: \.isNewline) ?? remaining.endIndex
+            rest = end == remaining.endIndex ? nil : remaining[remaining.index(after: end)...]
+            var line = remaining[..<end]
             var code = ""
             // Strip comments, keeping the code around them.
             while !line.isEmpty {
