@@ -76,3 +76,16 @@ func range(_ address: UnsafeRawPointer, _ length: Int, isInside base: UnsafeRawP
     let offset = start - low
     return offset <= UInt(limit) && UInt(length) <= UInt(limit) - offset
 }
+
+/// PMK_E_INVALID naming argument `name` unless `[address, address+length)`
+/// lies inside `[base, base+limit)`; `outside` says where it should have been
+/// ("not in the pool P", "outside the mapping of P").
+func checkRange(
+    _ address: UnsafeRawPointer, _ length: Int, _ name: String, isInside base: UnsafeRawPointer, _ limit: Int,
+    outside: @autoclosure () -> String
+) throws {
+    guard range(address, length, isInside: base, limit) else {
+        throw CAPIError.invalid(
+            "\(name) \(address) + \(length) bytes is \(outside()) (\(base), \(limit) bytes)")
+    }
+}

@@ -21,11 +21,9 @@ final class CHeap {
 
     /// PMK_E_INVALID unless `[address, address+length)` is inside the pool.
     func checkRange(_ address: UnsafeRawPointer, _ length: Int, _ name: String) throws {
-        guard range(address, length, isInside: heap.base, heap.geometry.poolSize) else {
-            throw CAPIError.invalid(
-                "\(name) \(address) + \(length) bytes is not in the pool \(heap.path) "
-                    + "(\(heap.base), \(heap.geometry.poolSize) bytes)")
-        }
+        try PMemKitC.checkRange(
+            address, length, name, isInside: heap.base, heap.geometry.poolSize,
+            outside: "not in the pool \(heap.path)")
     }
 }
 
@@ -151,7 +149,9 @@ public func pmkHeapContains(_ handle: OpaquePointer?, _ pointer: UnsafeRawPointe
     var inside: Int32 = 0
     _ = cCall {
         let held = try heaps.lookup(handle)
-        if let pointer, (try? held.checkRange(pointer, 1, "ptr")) != nil { inside = 1 }
+        if let pointer, range(pointer, 1, isInside: held.heap.base, held.heap.geometry.poolSize) {
+            inside = 1
+        }
     }
     return inside
 }

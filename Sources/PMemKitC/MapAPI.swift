@@ -31,11 +31,9 @@ final class CMapping {
 
     /// PMK_E_INVALID unless `[address, address+length)` is inside the mapping.
     func checkRange(_ address: UnsafeRawPointer, _ length: Int, _ name: String) throws {
-        guard range(address, length, isInside: mapping.base, mapping.size) else {
-            throw CAPIError.invalid(
-                "\(name) \(address) + \(length) bytes is outside the mapping of \(mapping.path) "
-                    + "(\(mapping.base), \(mapping.size) bytes)")
-        }
+        try PMemKitC.checkRange(
+            address, length, name, isInside: mapping.base, mapping.size,
+            outside: "outside the mapping of \(mapping.path)")
     }
 }
 
