@@ -51,16 +51,18 @@ public struct PersistenceAnalyzer {
     }
 
     private func runHere() throws(ScanError) -> ScanReport {
-        let jobs = try input.jobs()
+        let timing = AnalysisTiming()
+        defer { timing.report() }
+        let jobs = try timing.measure("jobs") { () throws(ScanError) in try input.jobs() }
         let units = try UnitCollection.run(
             jobs: jobs, threads: input.threads ?? Self.defaultThreads,
             // A PCH's declarations are not visited, and with them go the typedef
             // names of system records, which only reported system types need.
             precompileSystemHeaders: input.precompileSystemHeaders && !input.includeSystemTypes,
-            collectFacts: true, stackBytes: Self.stackBytes)
+            collectFacts: true, stackBytes: Self.stackBytes, timing: timing)
         var facts = FactBase()
-        for unit in units { facts.absorb(unit.facts) }
-        var report = Self.analyze(facts, includeSystemTypes: input.includeSystemTypes).with(
+        timing.measure("merge") { for unit in units { facts.absorb(unit.facts) } }
+        var report = Self.analyze(facts, includeSystemTypes: input.includeSystemTypes, timing: timing).with(
             diagnostics: units.flatMap(\.diagnostics), translationUnits: jobs.count,
             lines: units.reduce(0) { $0 + $1.lines })
         report.templatesNotAnalyzed = facts.templatesWithIO.filter {
@@ -74,11 +76,17 @@ public struct PersistenceAnalyzer {
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Solves collected facts into the reported types.
-    static func analyze(_ facts: FactBase, includeSystemTypes: Bool) -> ScanReport {
-        let pointsTo = PointsTo(facts: facts)
-        let reachability = Reachability(facts: facts, pointsTo: pointsTo)
-        let hits = reachability.hits(of: facts.sites + pointsTo.indirectSites)
-        let types = TypeSelection(includeSystemTypes: includeSystemTypes).select(hits: hits, facts: facts)
+    static func analyze(
+        _ facts: FactBase, includeSystemTypes: Bool, timing: AnalysisTiming = AnalysisTiming()
+    )
+        -> ScanReport
+    {
+        let pointsTo = timing.measure("points-to") { PointsTo(facts: facts) }
+        let reachability = timing.measure("reachability") { Reachability(facts: facts, pointsTo: pointsTo) }
+        let hits = timing.measure("hits") { reachability.hits(of: facts.sites + pointsTo.indirectSites) }
+        let types = timing.measure("selection") {
+            TypeSelection(includeSystemTypes: includeSystemTypes).select(hits: hits, facts: facts)
+        }
         return ScanReport(types: types, diagnostics: [], translationUnits: 0, lines: 0)
     }
 

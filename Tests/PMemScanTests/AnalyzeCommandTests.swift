@@ -31,6 +31,26 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(evidence["file"] as? String, Fixtures.path("direct_writes.c"))
     }
 
+    func testTimingLinesNameEveryPhaseOnlyWhenAsked() throws {
+        let file = Fixtures.path("direct_writes.c")
+        let quiet = try run(["analyze", "--json", file])
+        XCTAssertFalse(quiet.stderr.contains("pmemscan timing"), quiet.stderr)
+        let timed = try CLI.run(["analyze", "--json", file], environment: ["PMEMSCAN_TIMING": "1"])
+        XCTAssertEqual(timed.status, 0, timed.stderr)
+        XCTAssertEqual(timed.stdout, quiet.stdout, "timing changes nothing on stdout")
+        let phases = timed.stderr.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            guard words.count >= 5, line.hasPrefix("pmemscan timing: "), words[4] == "ms" else { return nil }
+            XCTAssertNotNil(Double(words[3]), String(line))
+            return String(words[2])
+        }
+        for phase in [
+            "jobs", "parse", "walk", "merge", "points-to", "reachability", "hits", "selection", "wall",
+        ] {
+            XCTAssertTrue(phases.contains(phase), "\(phase) missing from \(timed.stderr)")
+        }
+    }
+
     func testTextOutputListsEachTypeWithItsTypedef() throws {
         let result = try run(["analyze", Fixtures.path("direct_writes.c")])
         XCTAssertEqual(result.status, 0, result.stderr)

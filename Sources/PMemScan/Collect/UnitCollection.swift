@@ -23,22 +23,33 @@ enum UnitCollection {
     /// threads with `stackBytes` of stack each; returns the units in job order,
     /// or throws the first job's error in job order.
     static func run(
-        jobs: [CompileJob], threads: Int, precompileSystemHeaders: Bool, collectFacts: Bool, stackBytes: Int
+        jobs: [CompileJob], threads: Int, precompileSystemHeaders: Bool, collectFacts: Bool, stackBytes: Int,
+        timing: AnalysisTiming = AnalysisTiming()
     ) throws(ScanError) -> [CollectedUnit] {
         ClangIndex.prepareEnvironment()
-        let shared = precompileSystemHeaders ? SharedSystemHeaders(jobs: jobs) : nil
+        let shared = timing.measure("plan-pch") {
+            precompileSystemHeaders ? SharedSystemHeaders(jobs: jobs) : nil
+        }
         let queue = WorkQueue(count: jobs.count)
         let worker = { (_: Int) in
             let index = ClangIndex()
             while let number = queue.next() {
                 let job = jobs[number]
-                let arguments = job.arguments + (shared?.arguments(forJob: number, index: index) ?? [])
+                let arguments =
+                    job.arguments
+                    + (timing.measure("pch") { shared?.arguments(forJob: number, index: index) } ?? [])
                 do throws(ScanError) {
                     // Before libclang recurses into it; on the workers, as it reads every byte.
-                    if collectFacts { try PersistenceAnalyzer.checkNesting(job.file) }
-                    let unit = try TranslationUnit(index: index, path: job.file, arguments: arguments)
+                    if collectFacts {
+                        try timing.measure("nesting") { () throws(ScanError) in
+                            try PersistenceAnalyzer.checkNesting(job.file)
+                        }
+                    }
+                    let unit = try timing.measure("parse") { () throws(ScanError) in
+                        try TranslationUnit(index: index, path: job.file, arguments: arguments)
+                    }
                     let collector = FactCollector()
-                    if collectFacts { collector.collect(unit) }
+                    if collectFacts { timing.measure("walk") { collector.collect(unit) } }
                     queue.finish(
                         number,
                         .success(
