@@ -44,6 +44,8 @@ boot_write_job() {
         for value in "${LAB_ENV[@]}"; do
             echo "export ${value%%=*}=$(shell_quote "${value#*=}")"
         done
+        # Tests that need nfit_test's buses know they are there (and fail, not skip, without them).
+        [ "$LAB_NFIT_TEST" -eq 0 ] || echo "export PMEM_LAB_NFIT_TEST=1"
         if [ "$LAB_CXL" -gt 0 ]; then
             # Regions are not re-created at boot (Linux 6.1): make them before the job.
             echo "$(shell_quote "$LAB_REPO/tools/lab/cxl-regions.sh") || exit 1"

@@ -12,6 +12,7 @@ initramfs_key() {
         echo "$LAB_KERNEL_VERSION ${LAB_GUEST_MODULES[*]}"
         # The unpacked module set: a re-unpacked kernel builds a new initramfs.
         cat "$LAB_KERNEL_DIR/modules/lib/modules/$LAB_KERNEL_VERSION/modules.dep"
+        nfit_test_key
     } | sha256sum | cut -c 1-16
 }
 
@@ -24,23 +25,37 @@ initramfs_build() {
     ln -s busybox "$stage/bin/sh"
     cp "$LAB_TOOLS/guest-init" "$stage/init"
     chmod 0755 "$stage/init"
-    printf '%s\n' "${LAB_GUEST_MODULES[@]}" >"$stage/etc/pmem-lab/modules"
+    initramfs_module_list >"$stage/etc/pmem-lab/modules"
     mkdir -p "$stage/lib/modules"
     cp -r "$LAB_KERNEL_DIR/modules/lib/modules/$LAB_KERNEL_VERSION" "$stage/lib/modules/"
+    [ "${LAB_NFIT_TEST:-0}" -eq 0 ] || nfit_test_stage "$stage" "$LAB_KERNEL_VERSION"
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$output.tmp"
     mv "$output.tmp" "$output"
     rm -rf "$stage"
 }
 
+# initramfs_module_list -- the modules /init loads, one a line: LAB_GUEST_MODULES, and
+# with --nfit-test nfit_test right after nfit (its buses then find every driver loaded).
+initramfs_module_list() {
+    local module
+    for module in "${LAB_GUEST_MODULES[@]}"; do
+        echo "$module"
+        if [ "$module" = nfit ] && [ "${LAB_NFIT_TEST:-0}" -eq 1 ]; then echo nfit_test; fi
+    done
+}
+
 # ensure_initramfs -- build the initramfs when its inputs changed; sets LAB_INITRAMFS.
+# One archive per mode (stock modules, nfit_test's), so that alternating runs rebuild nothing.
 ensure_initramfs() {
     [ -x /bin/busybox ] || lab_die "/bin/busybox is missing (the busybox-static package)"
-    local key
+    local key mode=stock
+    [ "${LAB_NFIT_TEST:-0}" -eq 0 ] || mode=nfit-test
     key=$(initramfs_key)
-    LAB_INITRAMFS="$LAB_DIR/initramfs/$key.cpio"
+    LAB_INITRAMFS="$LAB_DIR/initramfs/$mode-$key.cpio"
     if [ ! -f "$LAB_INITRAMFS" ]; then
         mkdir -p "$LAB_DIR/initramfs"
-        rm -f "$LAB_DIR"/initramfs/*.cpio
+        # This mode's older archives, and those from before archives were named by mode.
+        rm -f "$LAB_DIR/initramfs/$mode"-*.cpio "$LAB_DIR"/initramfs/[0-9a-f]*.cpio
         initramfs_build "$LAB_INITRAMFS"
     fi
 }
