@@ -212,7 +212,7 @@ let package = Package(
             dependencies: ["PMemHeap", "CPMemHeap", "PMemKit", "PMemProtect", "TestSupport"],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "CPMemShim"],
+            name: "HardwareTests", dependencies: ["PMemKit", "PMemHeap", "PMemVirt", "CPMemShim"],
             swiftSettings: strictSwift),
         .testTarget(
             name: "PMemReplicationTests",

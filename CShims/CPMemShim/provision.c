@@ -283,15 +283,74 @@ static int region_dimms_support_labels(struct ndctl_region *region)
 	return count && count == ndctl_region_get_mappings(region);
 }
 
-/* pmk_region_init_labels -- label index blocks on every DIMM of a region */
+/* regions_share_dimm -- whether @a and @b map some DIMM in common */
+static bool regions_share_dimm(struct ndctl_region *a, struct ndctl_region *b)
+{
+	struct ndctl_dimm *da, *db;
+
+	ndctl_dimm_foreach_in_region(a, da)
+		ndctl_dimm_foreach_in_region(b, db)
+			if (da == db)
+				return true;
+	return false;
+}
+
+/* The most regions that can share DIMMs with the one being labelled. */
+#define PMK_MAX_SHARING_REGIONS 64
+
+/*
+ * write_label_indexes -- label index blocks on every DIMM of @region, whose
+ * regions are all disabled
+ */
+static int write_label_indexes(struct ndctl_region *region, char *msg,
+			       size_t msg_len)
+{
+	enum ndctl_namespace_version v = NDCTL_NS_VERSION_1_2;
+	struct ndctl_dimm *dimm;
+	struct ndctl_cmd *cmd;
+	int num, avail;
+
+retry:
+	ndctl_dimm_foreach_in_region(region, dimm) {
+		/* init_labels works on the label area this read brings in. */
+		cmd = ndctl_dimm_read_label_index(dimm);
+		if (!cmd)
+			return pmk_fail(-EIO, msg, msg_len,
+					"%s: cannot read its label area",
+					ndctl_dimm_get_devname(dimm));
+		num = ndctl_dimm_init_labels(dimm, v);
+		ndctl_cmd_unref(cmd);
+		if (num < 0)
+			return pmk_fail(num, msg, msg_len,
+					"%s: writing label index: %s",
+					ndctl_dimm_get_devname(dimm), strerror(-num));
+		ndctl_dimm_disable(dimm);
+		ndctl_dimm_enable(dimm);
+		/* A kernel that does not take v1.2 labels sees fewer slots. */
+		avail = (int)ndctl_dimm_get_available_labels(dimm) + 1;
+		if (num != avail && v == NDCTL_NS_VERSION_1_2) {
+			v = NDCTL_NS_VERSION_1_1;
+			goto retry;
+		}
+	}
+	return 0;
+}
+
+/*
+ * pmk_region_init_labels -- label index blocks on every DIMM of a region
+ *
+ * A DIMM's label area is written only while no region uses the DIMM (the
+ * kernel answers ENXIO otherwise), and one DIMM may back several regions
+ * (nfit_test's do, as do platforms with several interleave sets): every region
+ * sharing a DIMM with this one is disabled too, and enabled again after, when
+ * it has become labelled as well, since the labels are the DIMM's.
+ */
 int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 			   char *msg, size_t msg_len)
 {
 	struct ndctl_region *region = pmk_region_find(ctx, region_name);
-	enum ndctl_namespace_version v = NDCTL_NS_VERSION_1_2;
-	struct ndctl_dimm *dimm;
-	struct ndctl_cmd *cmd;
-	int rc = 0, num, avail;
+	struct ndctl_region *sharing[PMK_MAX_SHARING_REGIONS], *other;
+	int rc = 0, count = 0, i;
 
 	if (!region)
 		return pmk_fail(-ENODEV, msg, msg_len, "no region named %s",
@@ -302,38 +361,37 @@ int pmk_region_init_labels(struct pmk_ctx *ctx, const char *region_name,
 		return pmk_fail(-EOPNOTSUPP, msg, msg_len,
 			    "%s: its DIMMs have no label area", region_name);
 
-	rc = ndctl_region_disable_invalidate(region);
-	if (rc)
-		return pmk_fail(rc, msg, msg_len, "%s: cannot disable: %s",
-			    region_name, strerror(-rc));
-retry:
-	ndctl_dimm_foreach_in_region(region, dimm) {
-		/* init_labels works on the label area this read brings in. */
-		cmd = ndctl_dimm_read_label_index(dimm);
-		if (!cmd) {
-			rc = pmk_fail(-EIO, msg, msg_len,
-				  "%s: cannot read its label area",
-				  ndctl_dimm_get_devname(dimm));
-			break;
+	ndctl_region_foreach(ndctl_region_get_bus(region), other) {
+		if (other == region || !ndctl_region_is_enabled(other) ||
+		    !regions_share_dimm(region, other))
+			continue;
+		if (count == PMK_MAX_SHARING_REGIONS) {
+			rc = pmk_fail(-E2BIG, msg, msg_len,
+				      "%s: more than %d regions share its DIMMs",
+				      region_name, PMK_MAX_SHARING_REGIONS);
+			goto enable;
 		}
-		num = ndctl_dimm_init_labels(dimm, v);
-		ndctl_cmd_unref(cmd);
-		if (num < 0) {
-			rc = pmk_fail(num, msg, msg_len,
-				  "%s: writing label index: %s",
-				  ndctl_dimm_get_devname(dimm), strerror(-num));
-			break;
+		rc = ndctl_region_disable_invalidate(other);
+		if (rc) {
+			pmk_fail(rc, msg, msg_len,
+				 "%s: cannot disable %s, which shares its DIMMs: %s",
+				 region_name, ndctl_region_get_devname(other),
+				 strerror(-rc));
+			goto enable;
 		}
-		ndctl_dimm_disable(dimm);
-		ndctl_dimm_enable(dimm);
-		/* A kernel that does not take v1.2 labels sees fewer slots. */
-		avail = (int)ndctl_dimm_get_available_labels(dimm) + 1;
-		if (num != avail && v == NDCTL_NS_VERSION_1_2) {
-			v = NDCTL_NS_VERSION_1_1;
-			goto retry;
-		}
+		sharing[count++] = other;
 	}
+	rc = ndctl_region_disable_invalidate(region);
+	if (rc) {
+		pmk_fail(rc, msg, msg_len, "%s: cannot disable: %s",
+			 region_name, strerror(-rc));
+		goto enable;
+	}
+	rc = write_label_indexes(region, msg, msg_len);
 	ndctl_region_enable(region);
+enable:
+	for (i = 0; i < count; i++)
+		ndctl_region_enable(sharing[i]);
 	if (rc)
 		return rc;
 	if (ndctl_region_get_nstype(region) != ND_DEVICE_NAMESPACE_PMEM)

@@ -100,14 +100,23 @@ public enum Provisioner {
     /// Writes empty label index blocks on every DIMM of a label-less region.
     ///
     /// The region's label-less namespace disappears; unless `force`, that is
-    /// refused while it is mounted, open or mapped.
+    /// refused while it is mounted, open or mapped. Other regions on the same
+    /// DIMMs are disabled while the labels are written and become labelled too
+    /// (the label area is the DIMMs'), so their namespaces must not be in use either.
     public static func initializeLabels(region: String, force: Bool = false) throws {
         let topology = try Topology.scan()
         guard let model = topology.region(named: region) else {
             throw noRegion(region, in: topology, operation: "init-labels")
         }
         if !force {
-            for namespace in model.namespaces { try refuseIfInUse(namespace, operation: "init-labels") }
+            // The label area is the DIMMs': regions sharing one are disabled while it is written.
+            let dimms = Set(model.mappings.map(\.dimm))
+            let sharing = topology.regions.filter { other in
+                other.name != region && !dimms.isDisjoint(with: other.mappings.map(\.dimm))
+            }
+            for namespace in model.namespaces + sharing.flatMap(\.namespaces) {
+                try refuseIfInUse(namespace, operation: "init-labels")
+            }
         }
         let ctx = try NDContext()
         var message = [CChar](repeating: 0, count: 256)

@@ -3,6 +3,7 @@
 # root inside the lab guest, in the work tree.
 #
 # Usage: tools/lab/guest-test.sh write|verify EXPECTED_PERSISTENCE_DOMAIN
+#        tools/lab/guest-test.sh nfit-test -
 #
 # write:  blank DIMMs (pmem-lab test boots with --fresh): writes labels, carves the
 #         lab's own namespaces in region0 (an fsdax one for `mount -o dax`, a devdax
@@ -12,6 +13,9 @@
 #         -o dax on /mnt/pmem, and runs the HardwareTests with PMEMKIT_REQUIRE_HW=1.
 #         Region1 stays free for the tests that create and destroy namespaces
 #         (PMEMKIT_TEST_REGION).
+# nfit-test: a boot with the kernel's nfit_test (pmem-lab --nfit-test --nvdimms 0): its
+#         buses only; runs the HardwareTests the host chose for it (NfitTest*), which
+#         find their regions themselves.
 set -euo pipefail
 
 LAB_REGION=region0
@@ -165,18 +169,25 @@ guest_run_hardware_tests() {
 }
 
 main() {
-    [ $# -eq 2 ] || guest_fail "usage: guest-test.sh write|verify EXPECTED_PERSISTENCE_DOMAIN"
+    [ $# -eq 2 ] || guest_fail "usage: guest-test.sh write|verify|nfit-test EXPECTED_PERSISTENCE_DOMAIN"
     LAB_PHASE=$1
     LAB_EXPECTED_DOMAIN=$2
     [ -x "$LAB_BUNDLE" ] || guest_fail "$LAB_BUNDLE is missing: swift build --build-tests first"
     [ -x "$LAB_PMEMCTL" ] || guest_fail "$LAB_PMEMCTL is missing: swift build --build-tests first"
+    if [ "$LAB_PHASE" = nfit-test ]; then
+        guest_step "nfit_test's buses"
+        "$LAB_PMEMCTL" list
+        LAB_DEVDAX_DEV="" LAB_CXL_DEVDAX_DEV=""
+        guest_run_hardware_tests
+        return
+    fi
     guest_step "regions"
     guest_check_persistence_domain
     "$LAB_PMEMCTL" list --regions
     case "$LAB_PHASE" in
         write) guest_provision ;;
         verify) ;;
-        *) guest_fail "the phase must be write or verify, not $LAB_PHASE" ;;
+        *) guest_fail "the phase must be write, verify or nfit-test, not $LAB_PHASE" ;;
     esac
     guest_step "the lab's namespaces and the dax mount"
     guest_find_lab_namespaces
