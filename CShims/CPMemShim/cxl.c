@@ -4,6 +4,7 @@
  * pmem regions.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -42,6 +43,55 @@ void pmk_cxl_memdev_get_info(struct cxl_memdev *memdev,
 	out->label_size = cxl_memdev_get_label_size(memdev);
 	out->numa_node = cxl_memdev_get_numa_node(memdev);
 	out->enabled = cxl_memdev_is_enabled(memdev) > 0;
+}
+
+void pmk_cxl_memdev_get_health(struct cxl_memdev *memdev,
+			       struct pmk_cxl_memdev_health *out)
+{
+	struct cxl_cmd *cmd = cxl_cmd_new_get_health_info(memdev);
+	int field;
+
+	memset(out, 0, sizeof(*out));
+	out->life_used_percent = -1;
+	out->temperature = INT_MIN;
+	if (!cmd)
+		return;
+	if (cxl_cmd_submit(cmd) < 0 || cxl_cmd_get_mbox_status(cmd) != 0)
+		goto out;
+	out->answered = true;
+	out->maintenance_needed = cxl_cmd_health_info_get_maintenance_needed(cmd);
+	out->performance_degraded =
+		cxl_cmd_health_info_get_performance_degraded(cmd);
+	out->hw_replacement_needed =
+		cxl_cmd_health_info_get_hw_replacement_needed(cmd);
+	out->media_normal = cxl_cmd_health_info_get_media_normal(cmd);
+	out->media_not_ready = cxl_cmd_health_info_get_media_not_ready(cmd);
+	out->media_persistence_lost =
+		cxl_cmd_health_info_get_media_persistence_lost(cmd);
+	out->media_data_lost = cxl_cmd_health_info_get_media_data_lost(cmd);
+	out->media_powerloss_persistence_loss =
+		cxl_cmd_health_info_get_media_powerloss_persistence_loss(cmd);
+	out->media_shutdown_persistence_loss =
+		cxl_cmd_health_info_get_media_shutdown_persistence_loss(cmd);
+	out->media_persistence_loss_imminent =
+		cxl_cmd_health_info_get_media_persistence_loss_imminent(cmd);
+	out->media_powerloss_data_loss =
+		cxl_cmd_health_info_get_media_powerloss_data_loss(cmd);
+	out->media_shutdown_data_loss =
+		cxl_cmd_health_info_get_media_shutdown_data_loss(cmd);
+	out->media_data_loss_imminent =
+		cxl_cmd_health_info_get_media_data_loss_imminent(cmd);
+	field = cxl_cmd_health_info_get_life_used(cmd);
+	if (field != 0xff)
+		out->life_used_percent = field;
+	field = cxl_cmd_health_info_get_temperature(cmd);
+	if (field != 0xffff)
+		out->temperature = (short)field;
+	out->dirty_shutdowns = cxl_cmd_health_info_get_dirty_shutdowns(cmd);
+	out->volatile_errors = cxl_cmd_health_info_get_volatile_errors(cmd);
+	out->pmem_errors = cxl_cmd_health_info_get_pmem_errors(cmd);
+out:
+	cxl_cmd_unref(cmd);
 }
 
 /* root_of_bus -- the root port of @bus, skipping buses without one */

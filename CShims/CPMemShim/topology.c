@@ -392,9 +392,19 @@ void pmk_namespace_get_info(struct ndctl_namespace *ndns,
 		pmk_copy_name(out->blockdev, sizeof(out->blockdev),
 			      ndctl_namespace_get_block_device(ndns));
 	}
-	/* The namespace's own uuid names it; the mode's uuid is internal. */
-	ndctl_namespace_get_uuid(ndns, uu);
-	uuid_string(uu, out->uuid);
+	/*
+	 * ndctl's words: "uuid" is the info block's where a mode device binds
+	 * the namespace (what fsdax, devdax and sector identify it by), and the
+	 * label's uuid is then "raw_uuid".
+	 */
+	if (pfn || dax || btt) {
+		uuid_string(uu, out->uuid);
+		ndctl_namespace_get_uuid(ndns, uu);
+		uuid_string(uu, out->raw_uuid);
+	} else {
+		ndctl_namespace_get_uuid(ndns, uu);
+		uuid_string(uu, out->uuid);
+	}
 }
 
 struct daxctl_region *pmk_dax_region_first(struct pmk_ctx *ctx)

@@ -3,13 +3,20 @@ internal import CPMemShim
 extension CXLTopology {
     /// Walks libcxl: memdevs, then each root port's children and endpoints,
     /// their decoders, and the regions under root decoders.
-    static func scan(_ ctx: NDContext) -> CXLTopology {
+    /// With `health`, each memdev is asked for its health (a mailbox command).
+    static func scan(_ ctx: NDContext, health: Bool = false) -> CXLTopology {
         var t = CXLTopology()
         var memdev = pmk_cxl_memdev_first(ctx.raw)
         while let m = memdev {
             var info = pmk_cxl_memdev_info()
             pmk_cxl_memdev_get_info(m, &info)
-            t.memdevs.append(CXLMemdev(shim: info))
+            var model = CXLMemdev(shim: info)
+            if health {
+                var h = pmk_cxl_memdev_health()
+                pmk_cxl_memdev_get_health(m, &h)
+                model.health = CXLMemdevHealth(shim: h)
+            }
+            t.memdevs.append(model)
             memdev = pmk_cxl_memdev_next(m)
         }
         var root = pmk_cxl_root_first(ctx.raw)

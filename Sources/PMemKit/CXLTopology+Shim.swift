@@ -16,6 +16,32 @@ extension CXLMemdev {
     }
 }
 
+extension CXLMemdevHealth {
+    /// The answer, or nil when the device did not answer Get Health Info.
+    init?(shim h: pmk_cxl_memdev_health) {
+        guard h.answered else { return nil }
+        self.init()
+        maintenanceNeeded = h.maintenance_needed
+        performanceDegraded = h.performance_degraded
+        hwReplacementNeeded = h.hw_replacement_needed
+        mediaNormal = h.media_normal
+        mediaNotReady = h.media_not_ready
+        mediaPersistenceLost = h.media_persistence_lost
+        mediaDataLost = h.media_data_lost
+        mediaPowerlossPersistenceLoss = h.media_powerloss_persistence_loss
+        mediaShutdownPersistenceLoss = h.media_shutdown_persistence_loss
+        mediaPersistenceLossImminent = h.media_persistence_loss_imminent
+        mediaPowerlossDataLoss = h.media_powerloss_data_loss
+        mediaShutdownDataLoss = h.media_shutdown_data_loss
+        mediaDataLossImminent = h.media_data_loss_imminent
+        lifeUsedPercent = h.life_used_percent < 0 ? nil : Int(h.life_used_percent)
+        temperature = h.temperature == Int32.min ? nil : Int(h.temperature)
+        dirtyShutdowns = Int(h.dirty_shutdowns)
+        volatileErrors = Int(h.volatile_errors)
+        pmemErrors = Int(h.pmem_errors)
+    }
+}
+
 extension CXLPort {
     /// A port from the shim's struct.
     init(shim info: pmk_cxl_port_info) {

@@ -78,6 +78,8 @@ public struct CXLMemdev: Codable, Sendable, Equatable {
     public var numaNode: Int?
     /// Whether a driver is bound.
     public var enabled: Bool
+    /// Its Get Health Info answer; only with `Topology.scan(health: true)`.
+    public var health: CXLMemdevHealth?
 
     /// Creates a memdev description.
     public init(
@@ -96,7 +98,7 @@ public struct CXLMemdev: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case memdev, serial, host, endpoint, enabled
+        case memdev, serial, host, endpoint, enabled, health
         case pmemSize = "pmem_size"
         case ramSize = "ram_size"
         case labelSize = "label_storage_size"
@@ -291,5 +293,57 @@ public struct CXLRegion: Codable, Sendable, Equatable {
         case interleaveGranularity = "interleave_granularity"
         case decodeState = "decode_state"
         case ndRegion = "nd_region"
+    }
+}
+
+/// A CXL memdev's health (its Get Health Info mailbox answer), in cxl-cli's
+/// words (`cxl list --health` uses the same keys for the same values).
+public struct CXLMemdevHealth: Codable, Sendable, Equatable {
+    public var maintenanceNeeded = false
+    public var performanceDegraded = false
+    public var hwReplacementNeeded = false
+    public var mediaNormal = false
+    public var mediaNotReady = false
+    /// The device lost persistence (its contents may not be what was written).
+    public var mediaPersistenceLost = false
+    public var mediaDataLost = false
+    public var mediaPowerlossPersistenceLoss = false
+    /// Persistence was lost at the last shutdown.
+    public var mediaShutdownPersistenceLoss = false
+    public var mediaPersistenceLossImminent = false
+    public var mediaPowerlossDataLoss = false
+    public var mediaShutdownDataLoss = false
+    public var mediaDataLossImminent = false
+    /// Life used, percent, when the device says.
+    public var lifeUsedPercent: Int?
+    /// Device temperature, °C, when the device says.
+    public var temperature: Int?
+    /// Shutdowns the device counted as dirty (it could not save its state).
+    public var dirtyShutdowns = 0
+    public var volatileErrors = 0
+    public var pmemErrors = 0
+
+    /// A health report with every status false and every count 0.
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case temperature
+        case maintenanceNeeded = "maintenance_needed"
+        case performanceDegraded = "performance_degraded"
+        case hwReplacementNeeded = "hw_replacement_needed"
+        case mediaNormal = "media_normal"
+        case mediaNotReady = "media_not_ready"
+        case mediaPersistenceLost = "media_persistence_lost"
+        case mediaDataLost = "media_data_lost"
+        case mediaPowerlossPersistenceLoss = "media_powerloss_persistence_loss"
+        case mediaShutdownPersistenceLoss = "media_shutdown_persistence_loss"
+        case mediaPersistenceLossImminent = "media_persistence_loss_imminent"
+        case mediaPowerlossDataLoss = "media_powerloss_data_loss"
+        case mediaShutdownDataLoss = "media_shutdown_data_loss"
+        case mediaDataLossImminent = "media_data_loss_imminent"
+        case lifeUsedPercent = "life_used_percent"
+        case dirtyShutdowns = "dirty_shutdowns"
+        case volatileErrors = "volatile_errors"
+        case pmemErrors = "pmem_errors"
     }
 }

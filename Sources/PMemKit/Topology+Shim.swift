@@ -108,6 +108,7 @@ extension Namespace {
         self.init(
             name: shimString(info.devname), mode: NamespaceMode(shim: info.mode), size: info.size,
             rawSize: info.raw_size, uuid: nonEmpty(shimString(info.uuid)),
+            rawUUID: nonEmpty(shimString(info.raw_uuid)),
             blockdev: nonEmpty(shimString(info.blockdev)),
             chardev: nonEmpty(shimString(info.chardev)), align: info.align == 0 ? nil : UInt64(info.align),
             altName: nonEmpty(shimString(info.name)), enabled: info.enabled)
@@ -120,5 +121,62 @@ extension DaxDevice {
         self.init(
             name: shimString(info.devname), region: shimString(info.region), size: info.size,
             align: UInt64(info.align), enabled: info.enabled)
+    }
+}
+
+extension DIMM {
+    /// Adds what the shim's health struct says: id, dirty-shutdown count, flags, and
+    /// the SMART values when the command answered (`smart`).
+    mutating func apply(health h: pmk_dimm_health, smart: Bool) {
+        id = nonEmpty(shimString(h.id))
+        dirtyShutdown = h.dirty_shutdown < 0 ? nil : Int(h.dirty_shutdown)
+        let set: [(Bool, DIMMFlag)] = [
+            (h.failed_save, .failedSave), (h.failed_arm, .failedArm), (h.failed_restore, .failedRestore),
+            (h.failed_flush, .failedFlush), (h.failed_map, .failedMap), (h.smart_event, .smartEvent),
+        ]
+        flags = Set(set.filter(\.0).map(\.1))
+        // ndctl's rule: no health object for a DIMM that has no SMART command.
+        guard smart, h.smart_supported else { return }
+        health = DIMMHealth(shim: h)
+    }
+}
+
+extension DIMMHealth {
+    /// The SMART values the shim says are valid; `unknown` state when the command failed.
+    init(shim h: pmk_dimm_health) {
+        guard h.smart_answered else {
+            self.init(healthState: "unknown")
+            return
+        }
+        self.init()
+        if h.has_health {
+            switch h.health {
+            case PMK_HEALTH_FATAL: healthState = "fatal"
+            case PMK_HEALTH_CRITICAL: healthState = "critical"
+            case PMK_HEALTH_NON_CRITICAL: healthState = "non-critical"
+            default: healthState = "ok"
+            }
+        }
+        if h.has_temperature { temperatureCelsius = h.temperature }
+        if h.has_ctrl_temperature { controllerTemperatureCelsius = h.ctrl_temperature }
+        if h.has_spares { sparesPercentage = Int(h.spares) }
+        if h.has_alarms {
+            alarmTemperature = h.alarm_temperature
+            alarmControllerTemperature = h.alarm_ctrl_temperature
+            alarmSpares = h.alarm_spares
+        }
+        if h.thresholds_answered {
+            alarmEnabledMediaTemperature = h.temperature_alarm_enabled
+            if h.temperature_alarm_enabled { temperatureThreshold = h.temperature_threshold }
+            alarmEnabledCtrlTemperature = h.ctrl_temperature_alarm_enabled
+            if h.ctrl_temperature_alarm_enabled {
+                controllerTemperatureThreshold = h.ctrl_temperature_threshold
+            }
+            alarmEnabledSpares = h.spares_alarm_enabled
+            if h.spares_alarm_enabled { sparesThreshold = Int(h.spares_threshold) }
+        }
+        if h.has_life_used { lifeUsedPercentage = Int(h.life_used) }
+        if h.has_shutdown_state { shutdownState = h.shutdown_dirty ? "dirty" : "clean" }
+        if h.has_shutdown_count { shutdownCount = Int(h.shutdown_count) }
     }
 }

@@ -62,6 +62,30 @@ public struct Bus: Codable, Sendable, Equatable {
         self.dimms = dimms
         self.regions = regions
     }
+
+    enum CodingKeys: String, CodingKey {
+        case name, dev, provider, dimms, regions
+    }
+
+    /// Decodes the contract's keys.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            provider: try c.decode(String.self, forKey: .provider),
+            dimms: try c.decode([DIMM].self, forKey: .dimms),
+            regions: try c.decode([Region].self, forKey: .regions))
+    }
+
+    /// Encodes the contract's keys; `dev` (ndctl's word) repeats `name`.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(name, forKey: .dev)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(dimms, forKey: .dimms)
+        try c.encode(regions, forKey: .regions)
+    }
 }
 
 /// One NVDIMM (an `nmem` device).
@@ -84,6 +108,14 @@ public struct DIMM: Codable, Sendable, Equatable {
     public var labelsSupported: Bool
     /// Free label slots, when known.
     public var availableLabels: Int?
+    /// The DIMM's unique id (vendor, manufacturing location and date, serial), when it has one.
+    public var id: String?
+    /// The kernel's count of unsafe shutdowns (its `dirty_shutdown` attribute), when it has one.
+    public var dirtyShutdown: Int?
+    /// The flags the platform set on it (a failed save, arm, restore, flush or map; a SMART event).
+    public var flags: Set<DIMMFlag> = []
+    /// Its SMART health; only with `Topology.scan(health: true)`.
+    public var health: DIMMHealth?
 
     /// Creates a DIMM description.
     public init(
@@ -102,10 +134,60 @@ public struct DIMM: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, handle, vendor, serial, enabled, active
+        case name, dev, handle, vendor, serial, enabled, active, id, health
         case physId = "phys_id"
         case labelsSupported = "labels_supported"
         case availableLabels = "available_labels"
+        case dirtyShutdown = "dirty_shutdown"
+    }
+
+    /// ndctl's keys for the flags: `flag_failed_save: true`, present only when set.
+    struct FlagKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+        init(_ flag: DIMMFlag) { stringValue = "flag_" + flag.rawValue }
+    }
+
+    /// Decodes the contract's keys (flags from their `flag_*` keys).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name),
+            handle: try c.decode(UInt32.self, forKey: .handle),
+            physId: try c.decode(UInt16.self, forKey: .physId),
+            vendor: try c.decode(UInt16.self, forKey: .vendor),
+            serial: try c.decode(UInt32.self, forKey: .serial),
+            enabled: try c.decode(Bool.self, forKey: .enabled),
+            active: try c.decode(Bool.self, forKey: .active),
+            labelsSupported: try c.decode(Bool.self, forKey: .labelsSupported),
+            availableLabels: try c.decodeIfPresent(Int.self, forKey: .availableLabels))
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        dirtyShutdown = try c.decodeIfPresent(Int.self, forKey: .dirtyShutdown)
+        health = try c.decodeIfPresent(DIMMHealth.self, forKey: .health)
+        let f = try decoder.container(keyedBy: FlagKey.self)
+        flags = Set(DIMMFlag.allCases.filter { (try? f.decode(Bool.self, forKey: FlagKey($0))) == true })
+    }
+
+    /// Encodes the contract's keys; `id`, `dirty_shutdown`, `health` and the flags only when present.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(name, forKey: .dev)
+        try c.encode(handle, forKey: .handle)
+        try c.encode(physId, forKey: .physId)
+        try c.encode(vendor, forKey: .vendor)
+        try c.encode(serial, forKey: .serial)
+        try c.encode(enabled, forKey: .enabled)
+        try c.encode(active, forKey: .active)
+        try c.encode(labelsSupported, forKey: .labelsSupported)
+        try c.encodeIfPresent(availableLabels, forKey: .availableLabels)
+        try c.encodeIfPresent(id, forKey: .id)
+        try c.encodeIfPresent(dirtyShutdown, forKey: .dirtyShutdown)
+        var f = encoder.container(keyedBy: FlagKey.self)
+        for flag in flags.sorted() { try f.encode(true, forKey: FlagKey(flag)) }
+        try c.encodeIfPresent(health, forKey: .health)
     }
 }
 
@@ -205,6 +287,10 @@ public struct Region: Codable, Sendable, Equatable {
     public var mappings: [RegionMapping]
     /// Its namespaces (idle seeds excluded).
     public var namespaces: [Namespace]
+    /// Bad sectors the kernel knows here (512 bytes each); only with `Topology.scan(health: true)`.
+    public var badblockCount: Int?
+    /// Their ranges, from the region's start; only with `Topology.scan(health: true)`.
+    public var badblocks: [BadBlock]?
 
     /// Creates a region.
     public init(
@@ -237,7 +323,7 @@ public struct Region: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, type, size, align, resource, enabled, readonly, labeled, mappings, namespaces
+        case name, dev, type, size, align, resource, enabled, readonly, labeled, mappings, namespaces
         case availableSize = "available_size"
         case maxAvailableExtent = "max_available_extent"
         case persistenceDomain = "persistence_domain"
@@ -246,12 +332,41 @@ public struct Region: Codable, Sendable, Equatable {
         case interleaveWays = "interleave_ways"
         case fsdaxAlignments = "fsdax_alignments"
         case devdaxAlignments = "devdax_alignments"
+        case badblockCount = "badblock_count"
+        case badblocks
     }
 
-    /// Encodes every contract key, with `null` where a value is unknown.
+    /// Decodes the contract's keys.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), type: try c.decode(String.self, forKey: .type),
+            size: try c.decode(UInt64.self, forKey: .size),
+            availableSize: try c.decode(UInt64.self, forKey: .availableSize),
+            maxAvailableExtent: try c.decode(UInt64.self, forKey: .maxAvailableExtent),
+            persistenceDomain: try c.decode(PersistenceDomain.self, forKey: .persistenceDomain),
+            deepFlush: try c.decode(DeepFlushCapability.self, forKey: .deepFlush),
+            numaNode: try c.decodeIfPresent(Int.self, forKey: .numaNode),
+            interleaveWays: try c.decode(Int.self, forKey: .interleaveWays),
+            align: try c.decodeIfPresent(UInt64.self, forKey: .align),
+            resource: try c.decodeIfPresent(UInt64.self, forKey: .resource),
+            enabled: try c.decode(Bool.self, forKey: .enabled),
+            readonly: try c.decode(Bool.self, forKey: .readonly),
+            labeled: try c.decode(Bool.self, forKey: .labeled),
+            fsdaxAlignments: try c.decode([UInt64].self, forKey: .fsdaxAlignments),
+            devdaxAlignments: try c.decode([UInt64].self, forKey: .devdaxAlignments),
+            mappings: try c.decode([RegionMapping].self, forKey: .mappings),
+            namespaces: try c.decode([Namespace].self, forKey: .namespaces))
+        badblockCount = try c.decodeIfPresent(Int.self, forKey: .badblockCount)
+        badblocks = try c.decodeIfPresent([BadBlock].self, forKey: .badblocks)
+    }
+
+    /// Encodes every contract key, with `null` where a value is unknown; `dev`
+    /// (ndctl's word) repeats `name`.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        try c.encode(name, forKey: .dev)
         try c.encode(type, forKey: .type)
         try c.encode(size, forKey: .size)
         try c.encode(availableSize, forKey: .availableSize)
@@ -269,6 +384,8 @@ public struct Region: Codable, Sendable, Equatable {
         try c.encode(devdaxAlignments, forKey: .devdaxAlignments)
         try c.encode(mappings, forKey: .mappings)
         try c.encode(namespaces, forKey: .namespaces)
+        try c.encodeIfPresent(badblockCount, forKey: .badblockCount)
+        try c.encodeIfPresent(badblocks, forKey: .badblocks)
     }
 }
 
@@ -282,8 +399,18 @@ public struct Namespace: Codable, Sendable, Equatable {
     public var size: UInt64
     /// The namespace's own capacity, metadata included, bytes.
     public var rawSize: UInt64
-    /// The namespace UUID; `nil` for label-less namespaces.
+    /// ndctl's `uuid`: for fsdax, devdax and sector namespaces the info block's
+    /// (what those modes identify the namespace by), for a labelled raw one its
+    /// label's; `nil` for label-less namespaces.
     public var uuid: String?
+    /// The label's uuid where `uuid` is the info block's (ndctl's `raw_uuid`).
+    public var rawUUID: String?
+    /// Bad sectors the kernel knows here (512 bytes each), counted as ndctl counts
+    /// them; only with `Topology.scan(health: true)`.
+    public var badblockCount: Int?
+    /// Their ranges, from the start of the namespace's data (fsdax, devdax) or of
+    /// its region (raw), as ndctl places them; only with `Topology.scan(health: true)`.
+    public var badblocks: [BadBlock]?
     /// Block device name (`pmem0`) for fsdax, raw and sector modes.
     public var blockdev: String?
     /// Character device name (`dax0.0`) for devdax mode.
@@ -298,7 +425,7 @@ public struct Namespace: Codable, Sendable, Equatable {
     /// Creates a namespace description.
     public init(
         name: String, mode: NamespaceMode, size: UInt64, rawSize: UInt64? = nil, uuid: String? = nil,
-        blockdev: String? = nil,
+        rawUUID: String? = nil, blockdev: String? = nil,
         chardev: String? = nil, align: UInt64? = nil, altName: String? = nil, enabled: Bool = true
     ) {
         self.name = name
@@ -306,6 +433,7 @@ public struct Namespace: Codable, Sendable, Equatable {
         self.size = size
         self.rawSize = rawSize ?? size
         self.uuid = uuid
+        self.rawUUID = rawUUID
         self.blockdev = blockdev
         self.chardev = chardev
         self.align = align
@@ -314,15 +442,39 @@ public struct Namespace: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, mode, size, uuid, blockdev, chardev, align, enabled
+        case dev, name, mode, size, uuid, blockdev, chardev, align, enabled, badblocks
         case rawSize = "raw_size"
         case altName = "alt_name"
+        case rawUUID = "raw_uuid"
+        case badblockCount = "badblock_count"
     }
 
-    /// Encodes every contract key, with `null` where a value is absent.
+    /// Decodes the contract's keys (`dev` is the device name, `name` ndctl's alternate name).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .dev),
+            mode: try c.decode(NamespaceMode.self, forKey: .mode),
+            size: try c.decode(UInt64.self, forKey: .size),
+            rawSize: try c.decode(UInt64.self, forKey: .rawSize),
+            uuid: try c.decodeIfPresent(String.self, forKey: .uuid),
+            rawUUID: try c.decodeIfPresent(String.self, forKey: .rawUUID),
+            blockdev: try c.decodeIfPresent(String.self, forKey: .blockdev),
+            chardev: try c.decodeIfPresent(String.self, forKey: .chardev),
+            align: try c.decodeIfPresent(UInt64.self, forKey: .align),
+            altName: try c.decodeIfPresent(String.self, forKey: .name),
+            enabled: try c.decode(Bool.self, forKey: .enabled))
+        badblockCount = try c.decodeIfPresent(Int.self, forKey: .badblockCount)
+        badblocks = try c.decodeIfPresent([BadBlock].self, forKey: .badblocks)
+    }
+
+    /// Encodes every contract key, with `null` where a value is absent. As in ndctl,
+    /// `dev` is the device (`namespace0.0`) and `name` the alternate name given at
+    /// creation; `alt_name` repeats it for scripts written before `dev` existed.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
+        try c.encode(name, forKey: .dev)
+        try c.encode(altName, forKey: .name)
         try c.encode(mode, forKey: .mode)
         try c.encode(size, forKey: .size)
         try c.encode(rawSize, forKey: .rawSize)
@@ -332,6 +484,9 @@ public struct Namespace: Codable, Sendable, Equatable {
         try c.encode(align, forKey: .align)
         try c.encode(altName, forKey: .altName)
         try c.encode(enabled, forKey: .enabled)
+        try c.encodeIfPresent(rawUUID, forKey: .rawUUID)
+        try c.encodeIfPresent(badblockCount, forKey: .badblockCount)
+        try c.encodeIfPresent(badblocks, forKey: .badblocks)
     }
 
     /// The device path: `/dev/dax0.0` or `/dev/pmem0`, when it has one.

@@ -4,13 +4,15 @@ import Foundation
 extension Topology {
     /// Reads the machine's buses, DIMMs, regions, namespaces, DAX devices and CXL topology.
     ///
-    /// With no NVDIMM the result is empty, not an error.
-    public static func scan() throws -> Topology {
+    /// With `health`, also each DIMM's SMART data (a command to every DIMM) and
+    /// the bad sectors of every region and namespace. With no NVDIMM the result
+    /// is empty, not an error.
+    public static func scan(health: Bool = false) throws -> Topology {
         let ctx = try NDContext()
         var topology = Topology()
         var bus = pmk_bus_first(ctx.raw)
         while let b = bus {
-            topology.buses.append(scanBus(b))
+            topology.buses.append(scanBus(b, health: health))
             bus = pmk_bus_next(b)
         }
         var daxRegion = pmk_dax_region_first(ctx.raw)
@@ -24,12 +26,12 @@ extension Topology {
             }
             daxRegion = pmk_dax_region_next(r)
         }
-        topology.cxl = CXLTopology.scan(ctx)
+        topology.cxl = CXLTopology.scan(ctx, health: health)
         topology.cxl.join(ndRegions: topology.regions)
         return topology
     }
 
-    private static func scanBus(_ handle: OpaquePointer) -> Bus {
+    private static func scanBus(_ handle: OpaquePointer, health: Bool) -> Bus {
         var info = pmk_bus_info()
         pmk_bus_get_info(handle, &info)
         var bus = Bus(shim: info)
@@ -37,18 +39,22 @@ extension Topology {
         while let d = dimm {
             var dinfo = pmk_dimm_info()
             pmk_dimm_get_info(d, &dinfo)
-            bus.dimms.append(DIMM(shim: dinfo))
+            var model = DIMM(shim: dinfo)
+            var hinfo = pmk_dimm_health()
+            pmk_dimm_get_health(d, health, &hinfo)
+            model.apply(health: hinfo, smart: health)
+            bus.dimms.append(model)
             dimm = pmk_dimm_next(d)
         }
         var region = pmk_region_first(handle)
         while let r = region {
-            bus.regions.append(scanRegion(r))
+            bus.regions.append(scanRegion(r, health: health))
             region = pmk_region_next(r)
         }
         return bus
     }
 
-    private static func scanRegion(_ handle: OpaquePointer) -> Region {
+    private static func scanRegion(_ handle: OpaquePointer, health: Bool) -> Region {
         var info = pmk_region_info()
         pmk_region_get_info(handle, &info)
         var region = Region(shim: info)
@@ -59,13 +65,60 @@ extension Topology {
             region.mappings.append(RegionMapping(shim: minfo))
             mapping = pmk_mapping_next(m)
         }
+        if health {
+            (region.badblockCount, region.badblocks) = badblocks {
+                pmk_region_badblocks(handle, $0, $1, $2, $3)
+            }
+        }
         var ns = pmk_namespace_first(handle)
         while let n = ns {
             var ninfo = pmk_namespace_info()
             pmk_namespace_get_info(n, &ninfo)
-            region.namespaces.append(Namespace(shim: ninfo))
+            var namespace = Namespace(shim: ninfo)
+            if health {
+                (namespace.badblockCount, namespace.badblocks) = badblocks {
+                    pmk_namespace_badblocks(n, $0, $1, $2, $3)
+                }
+            }
+            region.namespaces.append(namespace)
             ns = pmk_namespace_next(n)
         }
         return region
+    }
+
+    /// A bad-sector list from `read` (one of the shim's badblocks calls): its sector
+    /// count and ranges, asked again with room for all when the first buffer was short.
+    private static func badblocks(
+        _ read: (
+            UnsafeMutablePointer<pmk_badblock>, Int32, UnsafeMutablePointer<Int32>,
+            UnsafeMutablePointer<UInt64>
+        ) -> Int32
+    ) -> (Int?, [BadBlock]?) {
+        var capacity = 64
+        while true {
+            var ranges: Int32 = 0
+            var sectors: UInt64 = 0
+            var buffer = [pmk_badblock](repeating: pmk_badblock(), count: capacity)
+            let rc = buffer.withUnsafeMutableBufferPointer {
+                read($0.baseAddress!, Int32(capacity), &ranges, &sectors)
+            }
+            guard rc == 0 else { return (nil, nil) }
+            if Int(ranges) > capacity {
+                capacity = Int(ranges)
+                continue
+            }
+            let list = buffer.prefix(Int(ranges)).map { bb in
+                var copy = bb
+                let dimms = withUnsafeBytes(of: &copy.dimms) { raw in
+                    (0..<Int(bb.n_dimms)).map { i in
+                        String(
+                            cString: raw.baseAddress!.advanced(by: i * 16).assumingMemoryBound(to: CChar.self)
+                        )
+                    }
+                }
+                return BadBlock(offset: bb.offset, length: Int(bb.length), dimms: dimms.isEmpty ? nil : dimms)
+            }
+            return (Int(sectors), list)
+        }
     }
 }

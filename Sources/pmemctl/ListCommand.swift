@@ -15,12 +15,17 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Show namespaces.") var namespaces = false
     @Flag(help: "Show device-DAX devices.") var dax = false
     @Flag(help: "Show CXL memdevs, ports, decoders and regions.") var cxl = false
+    @Flag(
+        help:
+            "Add health: each DIMM's SMART data and flags, each CXL memdev's health, and the bad sectors of regions and namespaces (ndctl's and cxl-cli's keys in --json)."
+    )
+    var health = false
     @Flag(help: "Print JSON (the list contract).") var json = false
 
     func run() throws {
         try reportingFailures {
             let all = !(buses || dimms || regions || namespaces || dax || cxl)
-            var topology = try Topology.scan()
+            var topology = try Topology.scan(health: health)
             topology = filtered(topology, all: all)
             if json {
                 try Output.json(topology)
@@ -39,6 +44,12 @@ struct ListCommand: ParsableCommand {
             if (all && !topology.cxl.isEmpty) || cxl {
                 print("")
                 CXLTables.print(topology.cxl)
+            }
+            if health {
+                print("")
+                HealthTables.print(
+                    topology, dimms: all || dimms, regions: all || regions, namespaces: all || namespaces,
+                    cxl: all || cxl)
             }
         }
     }

@@ -104,12 +104,96 @@ final class TopologyModelTests: XCTestCase {
         let jmapping = try XCTUnwrap((jregion["mappings"] as? [[String: Any]])?.first)
         XCTAssertEqual(Set(["dimm", "offset", "length"]).subtracting(jmapping.keys), [])
         let jns = try XCTUnwrap((jregion["namespaces"] as? [[String: Any]])?.first)
-        for key in ["name", "mode", "size", "uuid", "blockdev", "chardev", "align"] {
+        for key in ["dev", "name", "mode", "size", "uuid", "blockdev", "chardev", "align"] {
             XCTAssertTrue(jns.keys.contains(key), "namespace key \(key)")
         }
+        XCTAssertEqual(jns["dev"] as? String, "namespace0.0")
+        XCTAssertTrue(jns["name"] is NSNull, "name is ndctl's alternate name, null when none")
+        XCTAssertEqual(jregion["dev"] as? String, "region0")
         XCTAssertEqual(jns["mode"] as? String, "devdax")
         XCTAssertEqual(jns["chardev"] as? String, "dax0.0")
         XCTAssertTrue(jns["blockdev"] is NSNull, "absent devices are null, not missing")
+    }
+
+    func healthyDIMM() -> (pmk_dimm_info, pmk_dimm_health) {
+        var info = pmk_dimm_info()
+        setShimString(&info.devname, "nmem0")
+        info.enabled = true
+        var health = pmk_dimm_health()
+        setShimString(&health.id, "cdab-0a-07e0-ffffffff")
+        health.dirty_shutdown = 42
+        health.failed_flush = true
+        health.smart_event = true
+        health.smart_supported = true
+        health.smart_answered = true
+        health.has_health = true
+        health.health = PMK_HEALTH_NON_CRITICAL
+        health.has_temperature = true
+        health.temperature = 23
+        health.has_shutdown_state = true
+        health.shutdown_dirty = true
+        health.has_shutdown_count = true
+        health.shutdown_count = 7
+        health.thresholds_answered = true
+        health.spares_alarm_enabled = true
+        health.spares_threshold = 5
+        return (info, health)
+    }
+
+    func testDIMMHealthUsesNdctlsKeysAndLeavesOutWhatTheDIMMDoesNotSay() throws {
+        let (info, h) = healthyDIMM()
+        var dimm = DIMM(shim: info)
+        dimm.apply(health: h, smart: true)
+        let json = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(dimm)) as? [String: Any])
+        XCTAssertEqual(json["dev"] as? String, "nmem0")
+        XCTAssertEqual(json["id"] as? String, "cdab-0a-07e0-ffffffff")
+        XCTAssertEqual(json["dirty_shutdown"] as? Int, 42)
+        XCTAssertEqual(json["flag_failed_flush"] as? Bool, true)
+        XCTAssertEqual(json["flag_smart_event"] as? Bool, true)
+        XCTAssertNil(json["flag_failed_save"], "a flag that is not set is absent, as in ndctl")
+        let health = try XCTUnwrap(json["health"] as? [String: Any])
+        XCTAssertEqual(health["health_state"] as? String, "non-critical")
+        XCTAssertEqual(health["temperature_celsius"] as? Double, 23)
+        XCTAssertEqual(health["shutdown_state"] as? String, "dirty")
+        XCTAssertEqual(health["shutdown_count"] as? Int, 7)
+        XCTAssertEqual(health["alarm_enabled_spares"] as? Bool, true)
+        XCTAssertEqual(health["spares_threshold"] as? Int, 5)
+        XCTAssertEqual(health["alarm_enabled_media_temperature"] as? Bool, false)
+        XCTAssertNil(health["temperature_threshold"], "no threshold where its alarm is off")
+        XCTAssertNil(health["spares_percentage"], "a value the DIMM does not report is absent")
+        let decoded = try JSONDecoder().decode(DIMM.self, from: JSONEncoder().encode(dimm))
+        XCTAssertEqual(decoded, dimm)
+    }
+
+    func testHealthIsAbsentWithoutSMARTAndUnknownWhenItFails() {
+        var (info, h) = healthyDIMM()
+        var plain = DIMM(shim: info)
+        plain.apply(health: h, smart: false)
+        XCTAssertNil(plain.health, "no SMART command without --health")
+        XCTAssertEqual(plain.flags, [.failedFlush, .smartEvent], "flags come from sysfs either way")
+        h.smart_answered = false
+        var failed = DIMM(shim: info)
+        failed.apply(health: h, smart: true)
+        XCTAssertEqual(failed.health, DIMMHealth(healthState: "unknown"))
+        h.smart_supported = false
+        info.enabled = true
+        var unsupported = DIMM(shim: info)
+        unsupported.apply(health: h, smart: true)
+        XCTAssertNil(unsupported.health, "a DIMM without a SMART command has no health object, as in ndctl")
+    }
+
+    func testBadBlocksRoundTripAndConvertToBytes() throws {
+        var region = Region(shim: regionInfo())
+        region.badblockCount = 3
+        region.badblocks = [BadBlock(offset: 8, length: 2), BadBlock(offset: 100, length: 1)]
+        var namespace = Namespace(shim: namespaceInfo())
+        namespace.badblockCount = 0
+        namespace.badblocks = []
+        region.namespaces = [namespace]
+        let decoded = try JSONDecoder().decode(Region.self, from: JSONEncoder().encode(region))
+        XCTAssertEqual(decoded, region)
+        XCTAssertEqual(BadBlock(offset: 8, length: 2).bytes, 4096..<5120)
     }
 
     func testJSONRoundTrips() throws {

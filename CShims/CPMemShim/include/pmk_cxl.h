@@ -50,6 +50,22 @@ struct pmk_cxl_memdev_info {
 	bool enabled;
 };
 
+/* A memdev's Get Health Info answer (CXL 2.0 8.2.9.5.3), cxl-cli's fields. */
+struct pmk_cxl_memdev_health {
+	bool answered;			/* the mailbox command succeeded */
+	bool maintenance_needed, performance_degraded, hw_replacement_needed;
+	bool media_normal, media_not_ready, media_persistence_lost;
+	bool media_data_lost, media_powerloss_persistence_loss;
+	bool media_shutdown_persistence_loss, media_persistence_loss_imminent;
+	bool media_powerloss_data_loss, media_shutdown_data_loss;
+	bool media_data_loss_imminent;
+	int life_used_percent;		/* -1 not reported */
+	int temperature;		/* celsius; INT_MIN not reported */
+	unsigned int dirty_shutdowns;
+	unsigned int volatile_errors;
+	unsigned int pmem_errors;
+};
+
 struct pmk_cxl_port_info {
 	char devname[PMK_NAME_MAX];	/* root0, port1, endpoint2 */
 	char host[PMK_NAME_MAX];
@@ -106,6 +122,9 @@ struct cxl_memdev *pmk_cxl_memdev_first(struct pmk_ctx *ctx);
 struct cxl_memdev *pmk_cxl_memdev_next(struct cxl_memdev *memdev);
 void pmk_cxl_memdev_get_info(struct cxl_memdev *memdev,
 			     struct pmk_cxl_memdev_info *out);
+/* pmk_cxl_memdev_get_health -- Get Health Info through the mailbox */
+void pmk_cxl_memdev_get_health(struct cxl_memdev *memdev,
+			       struct pmk_cxl_memdev_health *out);
 
 /* The root port of each CXL bus, then its children (host bridges, switches)
  * and each port's endpoints (one per memdev), as libcxl nests them. */

@@ -102,7 +102,11 @@ struct pmk_mapping_info {
 struct pmk_namespace_info {
 	char devname[PMK_NAME_MAX];	/* namespace0.0 */
 	char name[PMK_NAME_MAX];	/* alternate name, may be empty */
-	char uuid[PMK_UUID_STR];	/* empty for label-less namespaces */
+	char uuid[PMK_UUID_STR];	/* ndctl's uuid: the info block's where a
+					 * pfn, dax or btt device binds it, else
+					 * the label's; empty for label-less */
+	char raw_uuid[PMK_UUID_STR];	/* the label's, where uuid is the info
+					 * block's; else empty */
 	char blockdev[PMK_NAME_MAX];	/* pmem0, empty when none */
 	char chardev[PMK_NAME_MAX];	/* dax0.0, empty when none */
 	enum pmk_ns_mode mode;
