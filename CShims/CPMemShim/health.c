@@ -270,3 +270,41 @@ int pmk_namespace_badblocks(struct ndctl_namespace *ndns,
 	}
 	return device_badblocks(region, begin, size, out, max, ranges, sectors);
 }
+
+/* dimm_shutdown_count -- one DIMM's count and where it came from */
+static void dimm_shutdown_count(struct ndctl_dimm *dimm,
+				struct pmk_shutdown_count *out)
+{
+	struct pmk_dimm_health health;
+
+	memset(out, 0, sizeof(*out));
+	pmk_copy_name(out->devname, sizeof(out->devname),
+		      ndctl_dimm_get_devname(dimm));
+	pmk_dimm_get_health(dimm, true, &health);
+	pmk_copy_name(out->id, sizeof(out->id),
+		      health.id[0] ? health.id : out->devname);
+	if (health.has_shutdown_count) {
+		out->count = health.shutdown_count;
+		out->source = PMK_USC_SMART;
+	} else if (health.dirty_shutdown >= 0) {
+		out->count = (unsigned long long)health.dirty_shutdown;
+		out->source = PMK_USC_KERNEL;
+	}
+}
+
+int pmk_region_shutdown_counts(struct pmk_ctx *ctx, const char *region_name,
+			       struct pmk_shutdown_count *out, int max)
+{
+	struct ndctl_region *region = pmk_region_find(ctx, region_name);
+	struct ndctl_dimm *dimm;
+	int n = 0;
+
+	if (!region)
+		return -ENODEV;
+	ndctl_dimm_foreach_in_region(region, dimm) {
+		if (n < max)
+			dimm_shutdown_count(dimm, &out[n]);
+		n++;
+	}
+	return n;
+}

@@ -98,6 +98,19 @@ struct HeapCommand: ParsableCommand {
                     ["checkpoint", "\(info.checkpoint)"],
                     ["pending transactions", "\(info.pendingTransactions)"],
                     ["root", info.root.map { "\($0) (\(info.rootType ?? "?"))" } ?? "none"],
+                    [
+                        "shutdown counts",
+                        info.shutdownCounts.isEmpty
+                            ? "none recorded (no device under the pool counts unsafe shutdowns)"
+                            : info.shutdownCounts.map { "\($0.id) \($0.count)" }.joined(separator: ", "),
+                    ],
+                    [
+                        "unsafe shutdown",
+                        info.unsafeShutdown.map {
+                            "\($0.summary) while the pool was open: the next open checks it"
+                        }
+                            ?? "none detected",
+                    ],
                 ]
                 rows += info.logDamage.map { ["LOG DAMAGE", $0] }
                 Output.table(rows)

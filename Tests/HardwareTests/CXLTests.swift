@@ -37,6 +37,36 @@ final class CXLTests: XCTestCase {
         cxl.regions.first { $0.targets.contains { $0.memdev == memdev } }
     }
 
+    func testMemdevWordsMeanWhatCxlCliMeans() throws {
+        _ = try testMemdev()
+        guard let cxl = findTool(["/usr/bin/cxl", "/bin/cxl"]) else {
+            throw HardwareGate.unavailableError("cxl (ndctl's cxl-cli) is not installed")
+        }
+        let theirs = try XCTUnwrap(try ListComparison.json("\(cxl) list -M --health") as? [[String: Any]])
+        let ours = try XCTUnwrap(
+            try ListComparison.json("\(HardwareGate.pmemctl) list --cxl --health --json") as? [String: Any])
+        let mine = ListComparison.byDev(
+            (ours["cxl"] as? [String: Any])?["memdevs"] as? [[String: Any]], key: "memdev")
+        var compared = 0
+        for memdev in theirs {
+            let name = try XCTUnwrap(memdev["memdev"] as? String)
+            let my = try XCTUnwrap(mine[name], "pmemctl has no memdev \(name)")
+            compared += ListComparison.compare(
+                name, ndctl: memdev, ours: my,
+                keys: ["memdev", "pmem_size", "ram_size", "serial", "host", "numa_node"])
+            if let health = memdev["health"] as? [String: Any] {
+                let myHealth = try XCTUnwrap(my["health"] as? [String: Any], "\(name): pmemctl has no health")
+                compared += ListComparison.compare(
+                    "\(name) health", ndctl: health, ours: myHealth, keys: Array(health.keys))
+            } else {
+                // QEMU 7.2's memdevs do not answer Get Health Info; neither tool then prints health.
+                XCTAssertNil(my["health"], "\(name): cxl-cli reports no health, pmemctl does")
+            }
+        }
+        XCTAssertFalse(theirs.isEmpty, "cxl list found no memdev")
+        print("CXLTests: \(compared) memdev values compared with cxl list -M --health")
+    }
+
     func testTopologyJoinsTheCXLRegionToItsNDRegion() throws {
         let (topology, memdev) = try testMemdev()
         XCTAssertNotEqual(memdev.serial, 0, "QEMU's sn= must reach the memdev, or labels break on reboot")

@@ -60,6 +60,12 @@ enum HardwareGate {
         return labeled
     }
 
+    /// The built `pmemctl` beside the test bundle.
+    static var pmemctl: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("pmemctl").path
+    }
+
     /// The persistence domain the lab configured, if it says (`PMEMKIT_EXPECT_PERSISTENCE`).
     static var expectedPersistence: PersistenceDomain? {
         ProcessInfo.processInfo.environment["PMEMKIT_EXPECT_PERSISTENCE"].flatMap(

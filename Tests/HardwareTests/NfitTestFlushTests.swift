@@ -27,7 +27,7 @@ final class NfitTestFlushTests: XCTestCase {
     func testPmemctlFlushWritesTheRegionsFlushHints() throws {
         let region = try NfitTestGate.region(deepFlush: .supported)
         let probe = try flushProbe()
-        let output = try runTool(NfitTestGate.pmemctl, ["flush", "--region", region.name, "--json"])
+        let output = try runTool(HardwareGate.pmemctl, ["flush", "--region", region.name, "--json"])
         let result = try XCTUnwrap(
             try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertEqual(result["flushed"] as? Bool, true, output)
@@ -40,7 +40,7 @@ final class NfitTestFlushTests: XCTestCase {
     func testRegionWithoutHintsIsNotFlushed() throws {
         let region = try NfitTestGate.region(deepFlush: .notNeeded)
         let probe = try flushProbe()
-        let output = try runTool(NfitTestGate.pmemctl, ["flush", "--region", region.name])
+        let output = try runTool(HardwareGate.pmemctl, ["flush", "--region", region.name])
         XCTAssertTrue(output.contains("deep flush not needed"), output)
         XCTAssertEqual(try probe.hits().count, 0, "a region without flush hints is left alone")
     }

@@ -36,9 +36,4 @@ enum NfitTestGate {
         return region
     }
 
-    /// The built `pmemctl` beside the test bundle.
-    static var pmemctl: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("pmemctl").path
-    }
 }

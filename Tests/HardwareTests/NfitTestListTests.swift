@@ -13,51 +13,6 @@ final class NfitTestListTests: XCTestCase {
         janitor.cleanUp()
     }
 
-    private func json(_ shell: String) throws -> Any {
-        let output = try runTool("/bin/sh", ["-c", shell + " 2>/dev/null"])
-        return try JSONSerialization.jsonObject(with: Data(output.utf8))
-    }
-
-    /// The objects of `list` (ndctl's or ours) by their `dev`, one level down a key path.
-    private func byDev(_ objects: [[String: Any]]?) -> [String: [String: Any]] {
-        Dictionary(
-            (objects ?? []).compactMap { o in (o["dev"] as? String).map { ($0, o) } },
-            uniquingKeysWith: { a, _ in a })
-    }
-
-    /// Compares every key in `keys` that ndctl's object has; returns how many were compared.
-    @discardableResult
-    private func compare(
-        _ what: String, ndctl: [String: Any], ours: [String: Any], keys: [String],
-        file: StaticString = #filePath,
-        line: UInt = #line
-    ) -> Int {
-        var compared = 0
-        for key in keys {
-            guard let theirs = ndctl[key] else { continue }
-            compared += 1
-            let mine = ours[key]
-            XCTAssertTrue(
-                same(theirs, mine),
-                "\(what): \(key) is \(theirs) in ndctl but \(mine ?? "absent") in pmemctl",
-                file: file, line: line)
-        }
-        return compared
-    }
-
-    private func same(_ a: Any, _ b: Any?) -> Bool {
-        guard let b else { return false }
-        switch (a, b) {
-        case (let x as NSNumber, let y as NSNumber): return x.doubleValue == y.doubleValue
-        case (let x as String, let y as String): return x == y
-        case (let x as [Any], let y as [Any]):
-            return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
-        case (let x as [String: Any], let y as [String: Any]):
-            return x.allSatisfy { key, value in same(value, y[key]) }
-        default: return false
-        }
-    }
-
     func testListWordsMeanWhatNdctlsMean() throws {
         _ = try NfitTestGate.buses()
         guard let ndctl = findTool(["/usr/bin/ndctl", "/bin/ndctl"]) else {
@@ -74,23 +29,26 @@ final class NfitTestListTests: XCTestCase {
             _ = try? runTool(ndctl, ["inject-error", "--uninject", "--block=64", "--count=2", fsdax.name])
         }
 
-        let theirs = try XCTUnwrap(try json("\(ndctl) list -BDRNHMv") as? [[String: Any]], "ndctl list")
+        let theirs = try XCTUnwrap(
+            try ListComparison.json("\(ndctl) list -BDRNHMv") as? [[String: Any]], "ndctl list")
         let ours = try XCTUnwrap(
-            try json("\(NfitTestGate.pmemctl) list --json --health") as? [String: Any], "pmemctl list")
-        let ourBuses = byDev(ours["buses"] as? [[String: Any]])
+            try ListComparison.json("\(HardwareGate.pmemctl) list --json --health") as? [String: Any],
+            "pmemctl list")
+        let ourBuses = ListComparison.byDev(ours["buses"] as? [[String: Any]])
         var compared = 0
         var namespacesSeen: Set<String> = []
         for bus in theirs {
             let dev = try XCTUnwrap(bus["dev"] as? String)
             let mine = try XCTUnwrap(ourBuses[dev], "pmemctl has no bus \(dev)")
-            compared += compare(dev, ndctl: bus, ours: mine, keys: ["provider"])
-            let myDIMMs = byDev(mine["dimms"] as? [[String: Any]])
+            compared += ListComparison.compare(dev, ndctl: bus, ours: mine, keys: ["provider"])
+            let myDIMMs = ListComparison.byDev(mine["dimms"] as? [[String: Any]])
             for dimm in bus["dimms"] as? [[String: Any]] ?? [] {
                 let name = try XCTUnwrap(dimm["dev"] as? String)
                 let my = try XCTUnwrap(myDIMMs[name], "pmemctl has no DIMM \(name)")
                 let flags =
                     dimm.keys.filter { $0.hasPrefix("flag_") } + my.keys.filter { $0.hasPrefix("flag_") }
-                compared += compare(name, ndctl: dimm, ours: my, keys: ["id", "handle", "phys_id"] + flags)
+                compared += ListComparison.compare(
+                    name, ndctl: dimm, ours: my, keys: ["id", "handle", "phys_id"] + flags)
                 XCTAssertEqual(
                     Set(dimm.keys.filter { $0.hasPrefix("flag_") }),
                     Set(my.keys.filter { $0.hasPrefix("flag_") }),
@@ -98,17 +56,17 @@ final class NfitTestListTests: XCTestCase {
                 if let health = dimm["health"] as? [String: Any] {
                     let myHealth = try XCTUnwrap(
                         my["health"] as? [String: Any], "\(name): pmemctl has no health")
-                    compared += compare(
+                    compared += ListComparison.compare(
                         "\(name) health", ndctl: health, ours: myHealth, keys: Array(health.keys))
                 } else {
                     XCTAssertNil(my["health"], "\(name): ndctl reports no health, pmemctl does")
                 }
             }
-            let myRegions = byDev(mine["regions"] as? [[String: Any]])
+            let myRegions = ListComparison.byDev(mine["regions"] as? [[String: Any]])
             for r in bus["regions"] as? [[String: Any]] ?? [] {
                 let name = try XCTUnwrap(r["dev"] as? String)
                 let my = try XCTUnwrap(myRegions[name], "pmemctl has no region \(name)")
-                compared += compare(
+                compared += ListComparison.compare(
                     name, ndctl: r, ours: my,
                     keys: [
                         "size", "align", "available_size", "max_available_extent", "type", "numa_node",
@@ -125,17 +83,17 @@ final class NfitTestListTests: XCTestCase {
                     }
                     XCTAssertEqual(sorted.count, mine.count, "\(name): mappings")
                     for (a, b) in zip(sorted, mine) {
-                        compared += compare(
+                        compared += ListComparison.compare(
                             "\(name) mapping", ndctl: a, ours: b,
                             keys: ["dimm", "offset", "length", "position"])
                     }
                 }
-                let myNamespaces = byDev(my["namespaces"] as? [[String: Any]])
+                let myNamespaces = ListComparison.byDev(my["namespaces"] as? [[String: Any]])
                 for n in r["namespaces"] as? [[String: Any]] ?? [] {
                     let nsName = try XCTUnwrap(n["dev"] as? String)
                     let myNS = try XCTUnwrap(myNamespaces[nsName], "pmemctl has no namespace \(nsName)")
                     namespacesSeen.insert(nsName)
-                    compared += compare(
+                    compared += ListComparison.compare(
                         nsName, ndctl: n, ours: myNS,
                         keys: [
                             "mode", "size", "uuid", "raw_uuid", "blockdev", "chardev", "align", "name",
@@ -149,7 +107,7 @@ final class NfitTestListTests: XCTestCase {
         }
         XCTAssertTrue(namespacesSeen.isSuperset(of: [fsdax.name, devdax.name]), "\(namespacesSeen)")
         let fsdaxJSON = try XCTUnwrap(
-            byDev(
+            ListComparison.byDev(
                 ourBuses.values.flatMap { ($0["regions"] as? [[String: Any]]) ?? [] }.flatMap {
                     ($0["namespaces"] as? [[String: Any]]) ?? []
                 })[fsdax.name])

@@ -201,6 +201,35 @@ PMH_ASSERT_FIELD(pmh_root_line, type_id, 8);
 PMH_ASSERT_SIZE(pmh_root_line, 16);
 
 /*
+ * pmh_shutdown_record -- the devices under the pool and their unsafe-shutdown
+ * counts, as recorded at the last open or clean close. Two slots written
+ * alternately, like the state slots; generation 0 is no record (pools written
+ * before it existed, or on devices that count nothing).
+ */
+#define PMH_SHUTDOWN_ID_SIZE 56
+#define PMH_SHUTDOWN_MAX_DEVICES 7
+
+struct pmh_shutdown_device {
+	char id[PMH_SHUTDOWN_ID_SIZE];	/* "nvdimm:<unique id>", NUL-padded */
+	uint64_t count;			/* its unsafe-shutdown count then */
+};
+
+PMH_ASSERT_SIZE(pmh_shutdown_device, 64);
+
+struct pmh_shutdown_record {
+	uint64_t generation;
+	uint32_t ndevices;		/* 0 to PMH_SHUTDOWN_MAX_DEVICES */
+	uint32_t truncated;		/* 1: more devices than slots (the first kept) */
+	struct pmh_shutdown_device devices[PMH_SHUTDOWN_MAX_DEVICES];
+	uint8_t reserved[40];		/* 0 */
+	uint64_t checksum;		/* of the 504 bytes before it */
+};
+
+PMH_ASSERT_FIELD(pmh_shutdown_record, devices, 16);
+PMH_ASSERT_FIELD(pmh_shutdown_record, checksum, 504);
+PMH_ASSERT_SIZE(pmh_shutdown_record, 512);
+
+/*
  * pmh_pool_header -- the first 4 KiB of a pool. The counters are
  * self-checked words: value in the low 48 bits, a check of the value, the
  * pool and the word's own offset in the high 16.
@@ -219,7 +248,10 @@ struct pmh_pool_header {
 	uint64_t checkpoint_mirror;
 	uint8_t reserved0[32];
 	struct pmh_root_line root;
-	uint8_t reserved1[PMH_HEADER_SIZE - 464];
+	uint8_t reserved1[48];
+	/* Zero in pools written before it existed: no record. */
+	struct pmh_shutdown_record shutdown[2];
+	uint8_t reserved2[PMH_HEADER_SIZE - 1536];
 };
 
 PMH_ASSERT_FIELD(pmh_pool_header, identity, 0);
@@ -233,6 +265,8 @@ PMH_ASSERT_FIELD(pmh_pool_header, reserved0, 416);
 PMH_ASSERT_FIELD(pmh_pool_header, root, 448);
 PMH_ASSERT_FIELD(pmh_pool_header, root.type_id, 456);
 PMH_ASSERT_FIELD(pmh_pool_header, reserved1, 464);
+PMH_ASSERT_FIELD(pmh_pool_header, shutdown, 512);
+PMH_ASSERT_FIELD(pmh_pool_header, reserved2, 1536);
 PMH_ASSERT_SIZE(pmh_pool_header, PMH_HEADER_SIZE);
 
 /* pmh_type_entry -- one entry of the type table (type id: index + 1) */

@@ -86,4 +86,27 @@ int pmk_namespace_badblocks(struct ndctl_namespace *ndns,
 			    struct pmk_badblock *out, int max, int *ranges,
 			    unsigned long long *sectors);
 
+/* Where a device's unsafe-shutdown count came from. */
+enum pmk_usc_source {
+	PMK_USC_NONE = 0,	/* the device reports none */
+	PMK_USC_SMART = 1,	/* its SMART shutdown_count, read now */
+	PMK_USC_KERNEL = 2,	/* the kernel's dirty_shutdown, read at boot */
+};
+
+struct pmk_shutdown_count {
+	char devname[16];		/* nmem1 */
+	char id[PMK_NAME_MAX];		/* unique id; the devname when none */
+	unsigned long long count;
+	enum pmk_usc_source source;
+};
+
+/*
+ * pmk_region_shutdown_counts -- the unsafe-shutdown count of every DIMM
+ * behind @region_name, up to @max: the DIMM's own SMART count where it has
+ * one (live: what the device says now), else the kernel's dirty_shutdown
+ * (counted at boot). Returns how many DIMMs there are, or -errno.
+ */
+int pmk_region_shutdown_counts(struct pmk_ctx *ctx, const char *region_name,
+			       struct pmk_shutdown_count *out, int max);
+
 #endif /* PMK_HEALTH_H */

@@ -26,6 +26,11 @@ enum HeapFormat {
         MemoryLayout<pmh_pool_header>.offset(of: \.state)! + $0 * MemoryLayout<pmh_state_slot>.stride
     }
     static var stateSlotSize: Int { MemoryLayout<pmh_state_slot>.size }
+    /// The two unsafe-shutdown record slots (`pmh_shutdown_record`).
+    static let shutdownSlotOffsets = (0..<2).map {
+        MemoryLayout<pmh_pool_header>.offset(of: \.shutdown)! + $0 * MemoryLayout<pmh_shutdown_record>.stride
+    }
+    static var shutdownSlotSize: Int { MemoryLayout<pmh_shutdown_record>.size }
     /// Self-checked words: registered type count, checkpoint sequence. Each
     /// word's offset is also the tag its check bits are computed with.
     static let typeCountOffset = MemoryLayout<pmh_pool_header>.offset(of: \.type_count)!
@@ -71,6 +76,7 @@ enum HeapFormat {
         case counter = 0x434f_554e_5445_5200
         case record = 0x5245_434f_5244_0000
         case layout = 0x4c41_594f_5554_0000
+        case shutdown = 0x5348_5554_444f_574e
     }
 }
 

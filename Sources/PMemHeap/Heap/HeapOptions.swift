@@ -52,6 +52,11 @@ public struct HeapOpenOptions: Sendable {
     public var plainFile: PMemMapping.PlainFilePolicy?
     /// What to do when the redo log holds a damaged committed record; by default refuse.
     public var damagedLog: DamagedLogPolicy
+    /// What to do when a device under the pool had an unsafe shutdown while the
+    /// pool was open; by default check the pool first.
+    public var unsafeShutdown: UnsafeShutdownPolicy = .check
+    /// Reads the devices' counts instead of the machine (tests).
+    package var shutdownCounter: (@Sendable (String) -> [ShutdownCount])?
     /// A persist path other than the mapping's: the recording path of a
     /// store-reordering check (`PersistPath.traced`).
     package var persistPath: PersistPath?
@@ -123,6 +128,12 @@ public struct OpenReport: Sendable, Equatable {
     public var logDamage: [RedoLogDamage] = []
     /// Intact committed transactions dropped because they followed damage.
     public var discardedTransactions = 0
+    /// An unsafe shutdown of a device under the pool while it was open, when
+    /// one happened (see `UnsafeShutdown`).
+    public var unsafeShutdown: UnsafeShutdown?
+    /// The devices under the pool and their unsafe-shutdown counts now (empty off PMem,
+    /// or where the devices count nothing); recorded in the pool for the next open.
+    public var shutdownCounts: [ShutdownCount] = []
 }
 
 /// What `open` does when the redo log holds a damaged committed record.

@@ -99,9 +99,19 @@ extension PersistentHeap {
                 .busy, operation: "heap open", detail: "\(path) changed while it was being opened")
         }
         for type in types { try snapshot.checkCompatible(type) }
+        let counter = options.shutdownCounter ?? PersistentHeap.machineShutdownCounts
+        let counts = counter(path)
+        let recorded = ShutdownRecord.read(from: mapping.base, salt: snapshot.identity.salt)
+        let unsafeShutdown = try checkUnsafeShutdown(
+            recorded: recorded?.0.devices, now: counts, leftOpen: !snapshot.state.cleanShutdown,
+            policy: options.unsafeShutdown, path: path)
         let pool = PoolMemory(
             mapping: mapping, salt: snapshot.identity.salt, persistPath: options.persistPath)
         var (state, slot, report) = try recover(pool: pool, snapshot: snapshot, options: options, path: path)
+        report.open.unsafeShutdown = unsafeShutdown
+        report.open.shutdownCounts = counts
+        // What the devices count now, for the next open to compare with.
+        if !counts.isEmpty || recorded != nil { ShutdownRecord.write(counts, after: recorded, pool: pool) }
         // Both counters in both words: a pool written before the mirrors existed gets them here.
         MirroredCounter.writeTypeCount(UInt64(snapshot.types.count), pool: pool)
         MirroredCounter.writeCheckpoint(report.checkpoint, pool: pool)
@@ -115,10 +125,51 @@ extension PersistentHeap {
         let heap = PersistentHeap(
             path: path, pool: pool, snapshot: opened, state: state, stateSlot: 1 - slot, report: report.open,
             lockDescriptor: lock)
+        heap.shutdownCounter = counter
         locked = false
         for type in types { try heap.register(type) }
         if options.guarded { try heap.guardSlabs() }
         return heap
+    }
+
+    /// The devices under `path` and their counts, from the machine; none when
+    /// they cannot be read (the pool then opens as on a device that counts nothing).
+    @Sendable static func machineShutdownCounts(_ path: String) -> [ShutdownCount] {
+        (try? ShutdownCounts.of(path: path)) ?? []
+    }
+
+    /// The unsafe shutdown the counts show, acted on by `policy`: a check of the
+    /// whole pool before anything is written (by default), a refusal, or nothing.
+    static func checkUnsafeShutdown(
+        recorded: [ShutdownCount]?, now: [ShutdownCount], leftOpen: Bool, policy: UnsafeShutdownPolicy,
+        path: String
+    ) throws -> UnsafeShutdown? {
+        let changes = UnsafeShutdown.changes(recorded: recorded, now: now, leftOpen: leftOpen)
+        guard !changes.isEmpty else { return nil }
+        var found = UnsafeShutdown(changes: changes)
+        let what =
+            "\(path) was open during an unsafe shutdown (\(found.summary)): stores it took as durable may be lost"
+        switch policy {
+        case .ignore:
+            return found
+        case .refuse:
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail: "\(what); nothing was changed. Check it with `pmemctl heap check`")
+        case .check:
+            let check = try HeapChecker.check(path: path)
+            found.checkProblems = check.problemCount
+            found.checkedObjects = check.objects
+            guard check.healthy else {
+                throw PMemError(
+                    .corrupt, operation: "heap open",
+                    detail:
+                        "\(what), and its check found \(check.problemCount) problem\(check.problemCount == 1 ? "" : "s") "
+                        + "(first: \(check.problems[0])); "
+                        + "nothing was changed. Promote a replica or restore a backup")
+            }
+            return found
+        }
     }
 
     /// Replays the redo log and relocates pointers as needed (`open`).

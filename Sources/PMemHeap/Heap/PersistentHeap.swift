@@ -51,6 +51,8 @@ public final class PersistentHeap: @unchecked Sendable {
     private var contexts: [ThreadContext] = []
     private var closed = false
     private let lockDescriptor: Int32
+    /// Reads the unsafe-shutdown counts of the devices under the pool (recorded again at close).
+    var shutdownCounter: @Sendable (String) -> [ShutdownCount] = PersistentHeap.machineShutdownCounts
     /// Guarded mode: keeps the slabs read-only outside transactions
     /// (`PersistentHeap+Guard.swift`); `package`, so PMemProtect's types stay
     /// out of the heap's public API (`isGuarded` is the public question).
@@ -381,6 +383,11 @@ public final class PersistentHeap: @unchecked Sendable {
         log.advanceCheckpoint(through: log.lastSequence)
         for context in contexts { context.drain(into: allocator) }
         contexts.removeAll()
+        // The counts first: a crash between the two writes leaves the pool open with
+        // counts that are current, which is what the next open compares with.
+        let counts = shutdownCounter(path)
+        let recorded = ShutdownRecord.read(from: pool.base, salt: pool.salt)
+        if !counts.isEmpty || recorded != nil { ShutdownRecord.write(counts, after: recorded, pool: pool) }
         state.generation += 1
         state.cleanShutdown = true
         state.write(into: pool, replacing: stateSlot)

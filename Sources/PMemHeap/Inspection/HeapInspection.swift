@@ -62,9 +62,27 @@ public struct HeapInfo: Encodable, Sendable {
     public var rootType: String?
     /// Registered types.
     public var types: [TypeEntry]
+    /// The devices under the pool and their unsafe-shutdown counts as the pool
+    /// recorded them at its last open or clean close (empty: none recorded).
+    public var shutdownCounts: [RecordedCount]
+    /// What the devices count now (empty off PMem or where they count nothing).
+    public var currentShutdownCounts: [ShutdownCount]
+    /// An unsafe shutdown while the pool was open, which its next open will check for; nil when none.
+    public var unsafeShutdown: UnsafeShutdown?
+
+    /// A device's count as the pool recorded it.
+    public struct RecordedCount: Encodable, Sendable, Equatable {
+        /// `nvdimm:<unique id>`, `cxl:<serial>`.
+        public var id: String
+        /// Its unsafe-shutdown count then.
+        public var count: UInt64
+    }
 
     enum CodingKeys: String, CodingKey {
         case path, uuid, version, size, lanes, base, bases, checkpoint, root, types
+        case shutdownCounts = "shutdown_counts"
+        case currentShutdownCounts = "current_shutdown_counts"
+        case unsafeShutdown = "unsafe_shutdown"
         case slabSize = "slab_size"
         case slabCount = "slab_count"
         case laneSize = "lane_size"
@@ -77,6 +95,11 @@ public struct HeapInfo: Encodable, Sendable {
 
     /// Reads the pool at `path`; throws `corrupt` when it is damaged.
     public static func read(path: String) throws -> HeapInfo {
+        try read(path: path, counter: PersistentHeap.machineShutdownCounts)
+    }
+
+    /// `read(path:)` with the devices' counts from `counter` (tests).
+    package static func read(path: String, counter: (String) -> [ShutdownCount]) throws -> HeapInfo {
         let view = try PoolView(path: path)
         let s = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         let g = s.geometry
@@ -84,6 +107,9 @@ public struct HeapInfo: Encodable, Sendable {
             in: view.base, geometry: g, checkpoint: s.checkpoint, salt: s.identity.salt)
         let pending = scan.records.count
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+        let recorded = ShutdownRecord.read(from: view.base, salt: s.identity.salt)?.0.devices
+        let now = counter(path)
+        let changes = UnsafeShutdown.changes(recorded: recorded, now: now, leftOpen: !s.state.cleanShutdown)
         return HeapInfo(
             path: path, uuid: s.identity.uuid.uuidString.lowercased(), version: HeapFormat.version,
             size: g.poolSize,
@@ -98,7 +124,10 @@ public struct HeapInfo: Encodable, Sendable {
                     id: $0.id, name: $0.description.name, size: $0.description.size,
                     alignment: $0.description.alignment, pointerOffsets: $0.description.pointerOffsets,
                     layoutHash: String(format: "%016llx", $0.layoutHash))
-            })
+            },
+            shutdownCounts: (recorded ?? []).map { RecordedCount(id: $0.id, count: $0.count) },
+            currentShutdownCounts: now,
+            unsafeShutdown: changes.isEmpty ? nil : UnsafeShutdown(changes: changes))
     }
 }
 
