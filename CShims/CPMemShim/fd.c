@@ -28,3 +28,10 @@ int pmk_accept_cloexec(int listener)
 	while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : fd;
 }
+
+int pmk_open_direct(const char *path, int flags)
+{
+	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}

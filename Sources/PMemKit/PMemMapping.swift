@@ -313,6 +313,16 @@ public final class PMemMapping: @unchecked Sendable {
         return deepFlushRegions
     }
 
+    /// The mapping's bad bytes (media errors the kernel knows: `BadBlocks`), as
+    /// ranges from its start; empty when none, or off PMem. Touching one faults
+    /// (SIGBUS): read around them, or repair them first.
+    public func badBlocks() throws -> [Range<Int>] {
+        try BadBlocks.of(path: path).compactMap { range in
+            let clipped = range.clamped(to: 0..<UInt64(size))
+            return clipped.isEmpty ? nil : Int(clipped.lowerBound)..<Int(clipped.upperBound)
+        }
+    }
+
     /// Throws the first `msync` failure of this mapping (a `file` backing's
     /// `persist`, `flush`, `copyPersist`, `setPersist` or `deepFlush`), with
     /// its errno and the bytes it covered; returns when there was none. The

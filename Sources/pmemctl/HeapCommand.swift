@@ -180,6 +180,13 @@ struct HeapCommand: ParsableCommand {
         }
 
         private func recoverPool() throws {
+            // Bad media first: the open refuses a pool with any.
+            if let damage = try MediaDamage.find(path: pool) {
+                Output.error("\(pool): \(damage.summary)")
+                for line in try MediaDamage.repair(path: pool, damage: damage) {
+                    Output.error("\(pool): \(line)")
+                }
+            }
             let interactive = isatty(STDERR_FILENO) == 1
             var options = HeapOpenOptions { progress in
                 guard interactive || progress.slabsDone == progress.slabsTotal else { return }

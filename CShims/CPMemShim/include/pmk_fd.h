@@ -14,4 +14,11 @@ int pmk_pipe_cloexec(int fds[2]);
 /* pmk_accept_cloexec -- accept a connection as a close-on-exec descriptor (accept4); fd or -errno */
 int pmk_accept_cloexec(int listener);
 
+/*
+ * pmk_open_direct -- open @path with O_DIRECT added to @flags (a GNU
+ * extension Swift's Glibc does not export, whose value differs between
+ * architectures), close-on-exec; fd or -errno
+ */
+int pmk_open_direct(const char *path, int flags);
+
 #endif /* PMK_FD_H */

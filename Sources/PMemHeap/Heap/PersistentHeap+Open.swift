@@ -84,6 +84,14 @@ extension PersistentHeap {
     public static func open(
         path: String, types: [TypeDescription] = [], options: HeapOpenOptions = HeapOpenOptions()
     ) throws -> PersistentHeap {
+        // Reading a bad byte faults: the kernel's list is consulted before any is read.
+        if let damage = try MediaDamage.find(path: path) {
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail:
+                    "\(path) has bad media: \(damage.summary); opening it would read poison. "
+                    + "`pmemctl heap check` names what is damaged, `--recover` clears it")
+        }
         let lock = try lockPool(path)
         var locked = true
         defer { if locked { Foundation.close(lock) } }

@@ -19,11 +19,14 @@ public struct HeapCheckReport: Encodable, Sendable {
     public var reachable: Int?
     /// Committed transactions waiting in the redo log (replayed in the check's private view).
     public var pendingTransactions: Int
+    /// Bad media under the pool (media errors the kernel knows), and what it hit; nil when none.
+    public var media: MediaDamage?
 
     enum CodingKeys: String, CodingKey {
         case healthy, problems, notes, objects, pointers, reachable
         case problemCount = "problem_count"
         case pendingTransactions = "pending_transactions"
+        case media = "media_errors"
     }
 
     /// Encodes, with the computed `healthy`.
@@ -37,6 +40,7 @@ public struct HeapCheckReport: Encodable, Sendable {
         try c.encode(pointers, forKey: .pointers)
         try c.encode(reachable, forKey: .reachable)
         try c.encode(pendingTransactions, forKey: .pendingTransactions)
+        try c.encode(media, forKey: .media)
     }
 }
 
@@ -52,7 +56,30 @@ public enum HeapChecker {
 
     /// Checks the pool at `path`.
     public static func check(path: String) throws -> HeapCheckReport {
-        let view = try PoolView(path: path)
+        // Bad media first: their pages read as zeros below, never as poison.
+        let media = try MediaDamage.find(path: path)
+        let mediaProblems =
+            (media?.metadata.map { "bad media in the \($0): not repairable here" } ?? [])
+            + (media?.objects.map { object in
+                "bad media in '\(object.type)' object at offset \(object.offset): bytes "
+                    + object.bad.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")
+                    + " (`--recover` zeroes it)"
+            } ?? [])
+            + (media.map {
+                $0.logBytes > 0
+                    ? ["bad media in the redo log: \($0.logBytes) bytes (`--recover` clears them)"] : []
+            } ?? [])
+            + (media.map {
+                $0.freeBytes > 0
+                    ? ["bad media in free space: \($0.freeBytes) bytes (`--recover` clears them)"] : []
+            } ?? [])
+        if let media, !media.repairable {
+            return HeapCheckReport(
+                problems: Array(mediaProblems.prefix(problemLimit)), problemCount: mediaProblems.count,
+                notes: ["the pool was not walked: its metadata sits on bad media"], objects: 0, pointers: 0,
+                reachable: nil, pendingTransactions: 0, media: media)
+        }
+        let view = try PoolView(path: path, masking: media?.ranges ?? [])
         let snapshot = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         var notes: [String] = []
         let scan = RedoLogScan.scan(
@@ -90,12 +117,13 @@ public enum HeapChecker {
         let walked = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
         var walker = PoolWalker(base: UnsafeRawPointer(view.base), snapshot: walked)
         walker.walk()
-        let problems = scan.damage.map(\.description) + walker.problems
+        if let media { notes.append("\(media.summary); the walk read their pages as zeros") }
+        let problems = mediaProblems + scan.damage.map(\.description) + walker.problems
         return HeapCheckReport(
             problems: Array(problems.prefix(problemLimit)), problemCount: problems.count,
             notes: notes,
             objects: walker.objects, pointers: walker.pointers, reachable: walker.reachable,
-            pendingTransactions: scan.records.count)
+            pendingTransactions: scan.records.count, media: media)
     }
 }
 

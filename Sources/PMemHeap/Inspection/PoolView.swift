@@ -11,8 +11,9 @@ final class PoolView {
     let isPrivate: Bool
 
     /// Maps `path` for inspection; a path that is no pool file or DAX device
-    /// (a FIFO, whose open would block) is refused before it is opened.
-    init(path: String) throws {
+    /// (a FIFO, whose open would block) is refused before it is opened. The
+    /// pages of `masking` (bad byte ranges) read as zeros.
+    init(path: String, masking: [Range<UInt64>] = []) throws {
         let fd = try InputFile.openForReading(path, operation: "heap open")
         defer { close(fd) }
         var st = stat()
@@ -37,6 +38,20 @@ final class PoolView {
         base = p
         size = length
         isPrivate = regular
+        // Pages holding bad bytes are replaced by zero pages: touching poison
+        // faults (SIGBUS), and a check must read around it, never into it.
+        let page = UInt64(getpagesize())
+        for range in masking {
+            let first = range.lowerBound / page * page
+            let end = min(UInt64(length), (range.upperBound + page - 1) / page * page)
+            guard first < end else { continue }
+            let at = p + Int(first)
+            guard mmap(at, Int(end - first), prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == at
+            else {
+                munmap(p, length)
+                throw PMemError.system("mmap", errno: errno, detail: "\(path): masking its bad pages")
+            }
+        }
     }
 
     deinit { munmap(base, size) }
