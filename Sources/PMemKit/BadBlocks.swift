@@ -61,7 +61,7 @@ public enum BadBlocks {
     }
 
     /// `badblocks` text (`SECTOR COUNT` a line) as byte ranges.
-    static func parse(_ text: String) -> [Range<UInt64>] {
+    package static func parse(_ text: String) -> [Range<UInt64>] {
         text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count == 2, let sector = UInt64(fields[0]), let count = UInt64(fields[1]) else {
@@ -72,7 +72,7 @@ public enum BadBlocks {
     }
 
     /// The byte ranges of the file at `path` whose blocks lie in `bad` (device bytes).
-    static func fileRanges(_ path: String, overlapping bad: [Range<UInt64>]) throws -> [Range<UInt64>] {
+    package static func fileRanges(_ path: String, overlapping bad: [Range<UInt64>]) throws -> [Range<UInt64>] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
         defer { close(fd) }
