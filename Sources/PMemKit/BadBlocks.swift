@@ -72,7 +72,8 @@ public enum BadBlocks {
     }
 
     /// The byte ranges of the file at `path` whose blocks lie in `bad` (device bytes).
-    package static func fileRanges(_ path: String, overlapping bad: [Range<UInt64>]) throws -> [Range<UInt64>] {
+    package static func fileRanges(_ path: String, overlapping bad: [Range<UInt64>]) throws -> [Range<UInt64>]
+    {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
         defer { close(fd) }

@@ -299,20 +299,31 @@ public struct CXLRegion: Codable, Sendable, Equatable {
 /// A CXL memdev's health (its Get Health Info mailbox answer), in cxl-cli's
 /// words (`cxl list --health` uses the same keys for the same values).
 public struct CXLMemdevHealth: Codable, Sendable, Equatable {
+    /// The device asks for maintenance.
     public var maintenanceNeeded = false
+    /// It runs below its rated performance.
     public var performanceDegraded = false
+    /// It should be replaced.
     public var hwReplacementNeeded = false
+    /// Its media work normally.
     public var mediaNormal = false
+    /// Its media are not ready yet.
     public var mediaNotReady = false
     /// The device lost persistence (its contents may not be what was written).
     public var mediaPersistenceLost = false
+    /// It lost data.
     public var mediaDataLost = false
+    /// Persistence was lost at a power loss.
     public var mediaPowerlossPersistenceLoss = false
     /// Persistence was lost at the last shutdown.
     public var mediaShutdownPersistenceLoss = false
+    /// It expects to lose persistence.
     public var mediaPersistenceLossImminent = false
+    /// Data was lost at a power loss.
     public var mediaPowerlossDataLoss = false
+    /// Data was lost at the last shutdown.
     public var mediaShutdownDataLoss = false
+    /// It expects to lose data.
     public var mediaDataLossImminent = false
     /// Life used, percent, when the device says.
     public var lifeUsedPercent: Int?
@@ -320,7 +331,9 @@ public struct CXLMemdevHealth: Codable, Sendable, Equatable {
     public var temperature: Int?
     /// Shutdowns the device counted as dirty (it could not save its state).
     public var dirtyShutdowns = 0
+    /// Corrected errors in its volatile memory.
     public var volatileErrors = 0
+    /// Corrected errors in its persistent memory.
     public var pmemErrors = 0
 
     /// A health report with every status false and every count 0.

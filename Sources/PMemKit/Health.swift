@@ -75,6 +75,7 @@ public enum DIMMFlag: String, Codable, Sendable, CaseIterable, Comparable {
     /// A SMART event is pending: its health changed.
     case smartEvent = "smart_event"
 
+    /// ndctl's order (save, arm, restore, flush, map, SMART event).
     public static func < (a: DIMMFlag, b: DIMMFlag) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

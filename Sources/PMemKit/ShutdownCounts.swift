@@ -63,7 +63,8 @@ public enum ShutdownCounts {
             pmk_region_shutdown_counts(ctx.raw, region, $0.baseAddress, Int32($0.count))
         }
         guard n >= 0 else {
-            throw PMemError(.notFound, operation: "shutdown counts", errno: -n, detail: "no region named \(region)")
+            throw PMemError(
+                .notFound, operation: "shutdown counts", errno: -n, detail: "no region named \(region)")
         }
         for entry in buffer.prefix(Int(n)) {
             let source: ShutdownCount.Source
@@ -74,7 +75,8 @@ public enum ShutdownCounts {
             }
             counts.append(
                 ShutdownCount(
-                    id: "nvdimm:" + shimString(entry.id), device: shimString(entry.devname), count: entry.count,
+                    id: "nvdimm:" + shimString(entry.id), device: shimString(entry.devname),
+                    count: entry.count,
                     source: source))
         }
         // A CXL region's nd DIMMs are bridges that count nothing: the memdevs behind it do.

@@ -20,6 +20,7 @@ public struct MediaDamage: Encodable, Sendable, Equatable {
             case bad = "bad_bytes"
         }
 
+        /// Encodes ranges as `[start, end]` pairs.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(type, forKey: .type)
@@ -46,6 +47,7 @@ public struct MediaDamage: Encodable, Sendable, Equatable {
         case freeBytes = "free_bytes"
     }
 
+    /// Encodes ranges as `[start, end]` pairs.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(ranges.map { [$0.lowerBound, $0.upperBound] }, forKey: .ranges)
