@@ -22,8 +22,7 @@ public enum BadBlocks {
             guard let location = try DeviceLocation.of(device: st.st_rdev, isCharacterDevice: true),
                 let name = location.namespace
             else { return [] }
-            let namespace = try Topology.scan(health: true).namespace(named: name)
-            return (namespace?.badblocks ?? []).map(\.bytes)
+            return try namespace(name)
         case S_IFREG:
             guard let device = try DeviceLocation.of(device: st.st_dev, isCharacterDevice: false)?.device
             else { return [] }
@@ -32,6 +31,30 @@ public enum BadBlocks {
             return try fileRanges(path, overlapping: bad)
         default:
             return []
+        }
+    }
+
+    /// A namespace's bad ranges, placed as ndctl places them (a devdax one's
+    /// from the start of its data), in bytes; only that namespace is read.
+    static func namespace(_ name: String) throws -> [Range<UInt64>] {
+        let ctx = try NDContext()
+        guard let handle = pmk_namespace_find(ctx.raw, name) else { return [] }
+        var capacity = 64
+        while true {
+            var ranges: Int32 = 0
+            var sectors: UInt64 = 0
+            var buffer = [pmk_badblock](repeating: pmk_badblock(), count: capacity)
+            let rc = buffer.withUnsafeMutableBufferPointer {
+                pmk_namespace_badblocks(handle, $0.baseAddress, Int32(capacity), &ranges, &sectors)
+            }
+            guard rc == 0 else { throw PMemError.system("badblocks", errno: -rc, detail: name) }
+            if Int(ranges) > capacity {
+                capacity = Int(ranges)
+                continue
+            }
+            return buffer.prefix(Int(ranges)).map {
+                BadBlock(offset: $0.offset, length: Int($0.length)).bytes
+            }
         }
     }
 

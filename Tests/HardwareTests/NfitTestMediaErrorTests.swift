@@ -67,6 +67,11 @@ final class NfitTestMediaErrorTests: XCTestCase {
         XCTAssertEqual(bad.count, 1, "one bad sector in the pool file: \(bad)")
         let range = try XCTUnwrap(bad.first)
         XCTAssertTrue(range.contains(UInt64(last)), "\(bad) holds the node at \(last)")
+        do {
+            // A mapping of the pool reports the same bytes (made, never touched there).
+            let mapping = try PMemMapping(path: pool)
+            XCTAssertEqual(try mapping.badBlocks(), [Int(range.lowerBound)..<Int(range.upperBound)])
+        }
         let hit = offsets.filter { UInt64($0) < range.upperBound && UInt64($0 + 16) > range.lowerBound }
         XCTAssertThrowsError(try PersistentHeap.open(path: pool)) { error in
             XCTAssertTrue(
