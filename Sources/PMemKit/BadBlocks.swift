@@ -12,7 +12,11 @@ public enum BadBlocks {
     /// off PMem, or where nothing is bad.
     public static func of(path: String) throws -> [Range<UInt64>] {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        guard stat(path, &st) == 0 else {
+            // Nothing is known bad of a path that is not there; its caller's open says so.
+            if errno == ENOENT || errno == ENOTDIR { return [] }
+            throw PMemError.system("stat", errno: errno, detail: path)
+        }
         switch st.st_mode & S_IFMT {
         case S_IFBLK:
             guard let device = try DeviceLocation.of(device: st.st_rdev, isCharacterDevice: false)?.device

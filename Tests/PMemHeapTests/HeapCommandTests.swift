@@ -77,6 +77,35 @@ final class HeapCommandTests: XCTestCase {
         }
     }
 
+    func testAMissingPoolIsNamedByEveryCommand() throws {
+        let pool = try scratchDirectory(self) + "/absent"
+        for arguments in [["info"], ["check"], ["check", "--recover"], ["stats"]] {
+            let result = try CLI.run(["heap"] + arguments + [pool])
+            assertFailure(result, mentions: "\(pool): No such file or directory")
+            XCTAssertFalse(result.stderr.contains("stat:"), "the open names it, not a lookup before it")
+        }
+    }
+
+    func testInfoShowsNoShutdownCountsOffPMem() throws {
+        let pool = try scratchDirectory(self) + "/pool"
+        try PersistentHeap.create(path: pool, size: 8 << 20).close()
+        let info = try CLI.run(["heap", "info", pool])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(
+            info.stdout.contains("none recorded (no device under the pool counts unsafe shutdowns)"),
+            info.stdout)
+        XCTAssertTrue(info.stdout.contains("unsafe shutdown       none detected"), info.stdout)
+        let json = try CLI.run(["heap", "info", "--json", pool])
+        let document = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((document["shutdown_counts"] as? [Any])?.count, 0)
+        XCTAssertTrue(document["unsafe_shutdown"] == nil || document["unsafe_shutdown"] is NSNull)
+        let check = try CLI.run(["heap", "check", "--json", pool])
+        let report = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue(report["media_errors"] is NSNull, "no bad media off PMem")
+    }
+
     func testBadUsageExitsTwo() throws {
         let pool = try scratchDirectory(self) + "/pool"
         assertUsageError(try CLI.run(["heap", "create", pool, "--size", "lots"]), mentions: "not a size")
