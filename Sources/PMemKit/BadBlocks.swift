@@ -43,23 +43,9 @@ public enum BadBlocks {
     static func namespace(_ name: String) throws -> [Range<UInt64>] {
         let ctx = try NDContext()
         guard let handle = pmk_namespace_find(ctx.raw, name) else { return [] }
-        var capacity = 64
-        while true {
-            var ranges: Int32 = 0
-            var sectors: UInt64 = 0
-            var buffer = [pmk_badblock](repeating: pmk_badblock(), count: capacity)
-            let rc = buffer.withUnsafeMutableBufferPointer {
-                pmk_namespace_badblocks(handle, $0.baseAddress, Int32(capacity), &ranges, &sectors)
-            }
-            guard rc == 0 else { throw PMemError.system("badblocks", errno: -rc, detail: name) }
-            if Int(ranges) > capacity {
-                capacity = Int(ranges)
-                continue
-            }
-            return buffer.prefix(Int(ranges)).map {
-                BadBlock(offset: $0.offset, length: Int($0.length)).bytes
-            }
-        }
+        let read = BadBlock.shimList { pmk_namespace_badblocks(handle, $0, $1, $2, $3) }
+        guard read.rc == 0 else { throw PMemError.system("badblocks", errno: -read.rc, detail: name) }
+        return read.ranges.map(\.bytes)
     }
 
     /// A block device's bad ranges, in bytes from its start; a partition's from

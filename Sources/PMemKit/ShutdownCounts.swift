@@ -80,6 +80,8 @@ public enum ShutdownCounts {
                     source: source))
         }
         // A CXL region's nd DIMMs are bridges that count nothing: the memdevs behind it do.
+        // Where every DIMM counted, no CXL walk is needed (this runs at each open and close).
+        guard counts.count < Int(n) else { return counts }
         let cxl = CXLTopology.scan(ctx)
         if let cxlRegion = cxl.region(backingNDRegion: region) {
             for memdev in cxlRegion.targets.compactMap(\.memdev) {

@@ -180,3 +180,42 @@ extension DIMMHealth {
         if h.has_shutdown_count { shutdownCount = Int(h.shutdown_count) }
     }
 }
+
+extension BadBlock {
+    /// A bad-sector list from `read` (one of the shim's badblocks calls): the
+    /// call's status (0 or -errno), the bad sectors it counts and their ranges,
+    /// asked again with room for all when the first buffer was short.
+    static func shimList(
+        _ read: (
+            UnsafeMutablePointer<pmk_badblock>, Int32, UnsafeMutablePointer<Int32>,
+            UnsafeMutablePointer<UInt64>
+        ) -> Int32
+    ) -> (rc: Int32, sectors: Int, ranges: [BadBlock]) {
+        var capacity = 64
+        while true {
+            var ranges: Int32 = 0
+            var sectors: UInt64 = 0
+            var buffer = [pmk_badblock](repeating: pmk_badblock(), count: capacity)
+            let rc = buffer.withUnsafeMutableBufferPointer {
+                read($0.baseAddress!, Int32(capacity), &ranges, &sectors)
+            }
+            guard rc == 0 else { return (rc, 0, []) }
+            if Int(ranges) > capacity {
+                capacity = Int(ranges)
+                continue
+            }
+            let list = buffer.prefix(Int(ranges)).map { bb in
+                var copy = bb
+                let dimms = withUnsafeBytes(of: &copy.dimms) { raw in
+                    (0..<Int(bb.n_dimms)).map { i in
+                        String(
+                            cString: raw.baseAddress!.advanced(by: i * 16).assumingMemoryBound(to: CChar.self)
+                        )
+                    }
+                }
+                return BadBlock(offset: bb.offset, length: Int(bb.length), dimms: dimms.isEmpty ? nil : dimms)
+            }
+            return (0, Int(sectors), list)
+        }
+    }
+}

@@ -66,9 +66,8 @@ extension Topology {
             mapping = pmk_mapping_next(m)
         }
         if health {
-            (region.badblockCount, region.badblocks) = badblocks {
-                pmk_region_badblocks(handle, $0, $1, $2, $3)
-            }
+            let read = BadBlock.shimList { pmk_region_badblocks(handle, $0, $1, $2, $3) }
+            if read.rc == 0 { (region.badblockCount, region.badblocks) = (read.sectors, read.ranges) }
         }
         var ns = pmk_namespace_first(handle)
         while let n = ns {
@@ -76,49 +75,14 @@ extension Topology {
             pmk_namespace_get_info(n, &ninfo)
             var namespace = Namespace(shim: ninfo)
             if health {
-                (namespace.badblockCount, namespace.badblocks) = badblocks {
-                    pmk_namespace_badblocks(n, $0, $1, $2, $3)
+                let read = BadBlock.shimList { pmk_namespace_badblocks(n, $0, $1, $2, $3) }
+                if read.rc == 0 {
+                    (namespace.badblockCount, namespace.badblocks) = (read.sectors, read.ranges)
                 }
             }
             region.namespaces.append(namespace)
             ns = pmk_namespace_next(n)
         }
         return region
-    }
-
-    /// A bad-sector list from `read` (one of the shim's badblocks calls): its sector
-    /// count and ranges, asked again with room for all when the first buffer was short.
-    private static func badblocks(
-        _ read: (
-            UnsafeMutablePointer<pmk_badblock>, Int32, UnsafeMutablePointer<Int32>,
-            UnsafeMutablePointer<UInt64>
-        ) -> Int32
-    ) -> (Int?, [BadBlock]?) {
-        var capacity = 64
-        while true {
-            var ranges: Int32 = 0
-            var sectors: UInt64 = 0
-            var buffer = [pmk_badblock](repeating: pmk_badblock(), count: capacity)
-            let rc = buffer.withUnsafeMutableBufferPointer {
-                read($0.baseAddress!, Int32(capacity), &ranges, &sectors)
-            }
-            guard rc == 0 else { return (nil, nil) }
-            if Int(ranges) > capacity {
-                capacity = Int(ranges)
-                continue
-            }
-            let list = buffer.prefix(Int(ranges)).map { bb in
-                var copy = bb
-                let dimms = withUnsafeBytes(of: &copy.dimms) { raw in
-                    (0..<Int(bb.n_dimms)).map { i in
-                        String(
-                            cString: raw.baseAddress!.advanced(by: i * 16).assumingMemoryBound(to: CChar.self)
-                        )
-                    }
-                }
-                return BadBlock(offset: bb.offset, length: Int(bb.length), dimms: dimms.isEmpty ? nil : dimms)
-            }
-            return (Int(sectors), list)
-        }
     }
 }
