@@ -4,27 +4,11 @@
  */
 #include "pmh_relocate.h"
 
-/* classify -- the new value of pointer @v, or @v itself; sets *@outside */
-static inline uint64_t classify(const struct pmh_relocation *r, uint64_t v,
-				int *outside)
-{
-	uint32_t i;
-
-	*outside = 0;
-	if (v == 0 || v - r->to < r->span)
-		return v;
-	for (i = 0; i < r->nfrom; i++)
-		if (v - r->from[i] < r->span)
-			return v - r->from[i] + r->to;
-	*outside = 1;
-	return v;
-}
-
 /* pmh_relocate_word -- see pmh_relocate.h */
 int pmh_relocate_word(const struct pmh_relocation *r, uint64_t *p)
 {
 	int outside;
-	uint64_t v = *p, n = classify(r, v, &outside);
+	uint64_t v = *p, n = pmh_relocate_value(r, v, &outside);
 
 	if (outside)
 		return -1;
@@ -52,7 +36,7 @@ static inline int relocate_object(const struct pmh_relocation *r,
 		if (v == 0)
 			continue;
 		st->pointers++;
-		n = classify(r, v, &outside);
+		n = pmh_relocate_value(r, v, &outside);
 		st->outside += outside;
 		if (n != v) {
 			*field = n;

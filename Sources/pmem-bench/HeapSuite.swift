@@ -46,6 +46,9 @@ struct HeapSuite: BenchSuite {
         func wanted(_ prefix: String) -> Bool { only?.contains { prefix.hasPrefix($0) } ?? true }
         var out: [BenchCase] = []
         if wanted("alloc") { out += try allocationCases() }
+        if wanted("alloc-reach") || wanted("trace") {
+            out += try reachabilityCases(allocation: wanted("alloc-reach"), trace: wanted("trace"))
+        }
         if wanted("chase") { out += try chaseCases() }
         if wanted("lookup") { out.append(try lookupCase()) }
         if wanted("tx") { out += try transactionCases() }

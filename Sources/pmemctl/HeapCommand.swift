@@ -28,6 +28,13 @@ struct HeapCommand: ParsableCommand {
 
         @Option(
             help: ArgumentHelp(
+                "How allocation state survives a crash: logged (every allocation and free is a commit; "
+                    + "the default) or reachability (they persist nothing; an open after a crash traces from "
+                    + "the root and reclaims what nothing reaches).", valueName: "logged|reachability"))
+        var recovery: String = AllocationRecovery.logged.rawValue
+
+        @Option(
+            help: ArgumentHelp(
                 "Register these types: JSON {\"types\":[{name,size,alignment,pointer_offsets}]}, "
                     + "as `pmemctl analyze --heap-descriptors` writes it.", valueName: "file"))
         var types: String?
@@ -39,13 +46,17 @@ struct HeapCommand: ParsableCommand {
             _ = try parseSizeOption(size, "--size")
             _ = try parseSizeOption(slabSize, "--slab-size")
             _ = try parseSizeOption(logSize, "--log-size")
+            guard AllocationRecovery(rawValue: recovery) != nil else {
+                throw ValidationError("--recovery must be logged or reachability, not '\(recovery)'")
+            }
         }
 
         func run() throws {
             try reportingFailures {
                 let options = HeapCreateOptions(
                     slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
-                    logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) })
+                    logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) },
+                    recovery: AllocationRecovery(rawValue: recovery) ?? .logged)
                 let bytes = try parseSizeOption(size, "--size") ?? 0
                 // Read the types first: a bad file must not leave a new pool behind.
                 let described = try types.map(HeapCommand.readTypeDescriptions) ?? []
@@ -58,7 +69,8 @@ struct HeapCommand: ParsableCommand {
                 } else {
                     print(
                         "created \(pool): \(ByteSize.format(UInt64(info.size))), \(info.slabCount) slabs of "
-                            + "\(ByteSize.format(UInt64(info.slabSize))), uuid \(info.uuid)")
+                            + "\(ByteSize.format(UInt64(info.slabSize))), \(info.recovery) recovery, uuid \(info.uuid)"
+                    )
                 }
             }
         }
@@ -89,6 +101,7 @@ struct HeapCommand: ParsableCommand {
                 var rows = [
                     ["field", "value"],
                     ["uuid", info.uuid],
+                    ["format", "version \(info.version), \(info.recovery) recovery"],
                     ["size", ByteSize.format(UInt64(info.size))],
                     ["slabs", "\(info.slabCount) x \(ByteSize.format(UInt64(info.slabSize)))"],
                     ["redo log", "\(info.lanes) lanes x \(ByteSize.format(UInt64(info.laneSize)))"],

@@ -35,8 +35,26 @@
 	_Static_assert(sizeof(struct type) == (size),                          \
 		       #type " must stay " #size " bytes")
 
-/* PMH_FORMAT_VERSION -- the format version this layout is */
+/* PMH_FORMAT_VERSION -- the format version of a pool that uses no feature */
 #define PMH_FORMAT_VERSION 1
+
+/*
+ * PMH_FORMAT_VERSION_FEATURES -- the version of a pool whose identity block
+ * names features (pmh_pool_identity.features). The same layout as version
+ * 1; the higher number makes every build that predates features refuse such
+ * a pool instead of opening it under rules it does not know.
+ */
+#define PMH_FORMAT_VERSION_FEATURES 2
+
+/*
+ * PMH_FEATURE_REACHABILITY -- allocation and free persist no allocator state;
+ * the slab bitmaps are exact only after a clean close, and an open after a
+ * crash rebuilds them by tracing from the root (docs/HEAP-FORMAT.md).
+ */
+#define PMH_FEATURE_REACHABILITY 0x1ull
+
+/* PMH_FEATURES_KNOWN -- every feature bit this build understands */
+#define PMH_FEATURES_KNOWN 0x1ull	/* PMH_FEATURE_REACHABILITY */
 
 /* PMH_HEADER_SIZE -- bytes reserved for the pool header (4 KiB) */
 #define PMH_HEADER_SIZE 4096
@@ -158,7 +176,8 @@ struct pmh_pool_identity {
 	uint32_t block_size;		/* sizeof(struct pmh_pool_identity) */
 	uint8_t uuid[16];
 	struct pmh_geometry geometry;
-	uint8_t reserved[136];		/* 0 */
+	uint64_t features;		/* PMH_FEATURE_*; 0 in version 1 */
+	uint8_t reserved[128];		/* 0 */
 	uint64_t checksum;		/* of the 248 bytes before it */
 };
 
@@ -167,7 +186,8 @@ PMH_ASSERT_FIELD(pmh_pool_identity, version, 8);
 PMH_ASSERT_FIELD(pmh_pool_identity, block_size, 12);
 PMH_ASSERT_FIELD(pmh_pool_identity, uuid, 16);
 PMH_ASSERT_FIELD(pmh_pool_identity, geometry, 32);
-PMH_ASSERT_FIELD(pmh_pool_identity, reserved, 112);
+PMH_ASSERT_FIELD(pmh_pool_identity, features, 112);
+PMH_ASSERT_FIELD(pmh_pool_identity, reserved, 120);
 PMH_ASSERT_FIELD(pmh_pool_identity, checksum, 248);
 PMH_ASSERT_SIZE(pmh_pool_identity, 256);
 

@@ -28,6 +28,26 @@ struct pmh_relocation {
 	void (*flush)(const void *addr, size_t len);
 };
 
+/*
+ * pmh_relocate_value -- the new value of pointer @v under @r, or @v itself
+ * (null, already in the new range, or outside every range: then *@outside
+ * is set). The one rule, shared by the slab loop and the trace.
+ */
+static inline uint64_t pmh_relocate_value(const struct pmh_relocation *r,
+					  uint64_t v, int *outside)
+{
+	uint32_t i;
+
+	*outside = 0;
+	if (v == 0 || v - r->to < r->span)
+		return v;
+	for (i = 0; i < r->nfrom; i++)
+		if (v - r->from[i] < r->span)
+			return v - r->from[i] + r->to;
+	*outside = 1;
+	return v;
+}
+
 /* One slab: its allocation bitmap, objects and pointer field offsets. */
 struct pmh_slab_scan {
 	unsigned char *objects;

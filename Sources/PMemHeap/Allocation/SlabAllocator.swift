@@ -126,6 +126,20 @@ final class SlabAllocator: @unchecked Sendable {
 
     // MARK: Reservation (the per-thread cache's refill)
 
+    /// Takes a reserved slot from `cache` (one bit of its mask, no atomics), or
+    /// refills the cache from the slabs of type `typeID` when it is empty.
+    @inline(__always) func take(typeID: UInt32, cache: UnsafeMutablePointer<SlabCache>) throws -> (
+        slab: Int, slot: Int
+    ) {
+        if cache.pointee.mask != 0 {
+            let bit = cache.pointee.mask.trailingZeroBitCount
+            cache.pointee.mask &= cache.pointee.mask - 1
+            return (cache.pointee.slab, cache.pointee.word * 64 + bit)
+        }
+        guard let type = types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
+        return try reserve(type, cache: cache)
+    }
+
     /// Reserves a slot of `type` from `cache`, refilling it from slabs when empty.
     @inline(__always) func reserve(_ type: TypeRuntime, cache: UnsafeMutablePointer<SlabCache>) throws -> (
         slab: Int, slot: Int

@@ -17,6 +17,9 @@ final class ThreadContext: @unchecked Sendable {
     /// Slots this thread freed, waiting for the checkpoint to pass the
     /// freeing transaction before they may be reused (see `Quarantine`).
     @exclusivity(unchecked) var quarantine = Quarantine()
+    /// Objects this thread allocated outside a transaction in a reachability
+    /// pool whose zeroed lines are not written back yet (see `UnflushedObjects`).
+    @exclusivity(unchecked) var unflushed = UnflushedObjects()
 
     init(typeCapacity: Int, laneHint: Int) {
         cacheCount = typeCapacity + 1
@@ -25,7 +28,10 @@ final class ThreadContext: @unchecked Sendable {
         self.laneHint = laneHint
     }
 
-    deinit { caches.deallocate() }
+    deinit {
+        caches.deallocate()
+        unflushed.deallocate()
+    }
 
     /// Returns every cached reservation, quarantined slot and owned slab to
     /// the allocator (the caller has moved the checkpoint past every free).
@@ -72,5 +78,54 @@ struct Quarantine {
 
     mutating func releaseAll(to allocator: SlabAllocator) {
         release(upTo: .max, to: allocator)
+    }
+}
+
+/// New objects (reachability pools) whose zeroes are still only in the cache.
+///
+/// Writing an object's lines back as it is allocated costs more than the
+/// allocation: the locked instruction that marks the slot waits for the
+/// write-back. Only an object a committed transaction links needs its bytes
+/// durable, so they are written back in one batch under the allocating
+/// thread's next commit fence (or by `PersistentHeap.persist`), and an object
+/// freed before that — the common allocate-then-free of scratch objects — is
+/// never written back at all.
+struct UnflushedObjects {
+    /// Entries before a batch is written back without waiting for a commit.
+    static let capacity = 64
+    private var objects: UnsafeMutablePointer<UnsafeMutableRawPointer>?
+    private var lengths: UnsafeMutablePointer<Int>?
+    private(set) var count = 0
+
+    /// Notes `object` (`length` bytes); writes the batch back first when full.
+    @inline(__always) mutating func add(_ object: UnsafeMutableRawPointer, _ length: Int, pool: PoolMemory) {
+        if count == Self.capacity || objects == nil { makeRoom(pool) }
+        objects![count] = object
+        lengths![count] = length
+        count += 1
+    }
+
+    /// Forgets `object` when it is the newest entry (freed right after its allocation).
+    @inline(__always) mutating func forget(_ object: UnsafeMutableRawPointer) {
+        if count > 0 && objects![count - 1] == object { count -= 1 }
+    }
+
+    /// Writes every entry's lines back (the caller fences).
+    mutating func flush(_ pool: PoolMemory) {
+        for i in 0..<count { pool.flush(objects![i], lengths![i]) }
+        count = 0
+    }
+
+    private mutating func makeRoom(_ pool: PoolMemory) {
+        if objects == nil {
+            objects = .allocate(capacity: Self.capacity)
+            lengths = .allocate(capacity: Self.capacity)
+        }
+        flush(pool)
+    }
+
+    func deallocate() {
+        objects?.deallocate()
+        lengths?.deallocate()
     }
 }

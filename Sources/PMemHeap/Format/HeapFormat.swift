@@ -11,8 +11,11 @@ internal import CPMemHeap
 enum HeapFormat {
     /// `PMEMHEAP` read as a little-endian UInt64.
     static let magic: UInt64 = 0x5041_4548_4d45_4d50
-    /// The format version this code writes and reads.
+    /// The format version of a pool that uses no feature (this code writes and reads it).
     static var version: UInt32 { UInt32(PMH_FORMAT_VERSION) }
+    /// The version of a pool whose identity names features: builds from before
+    /// features refuse it, as they must (they would not follow its rules).
+    static var featuresVersion: UInt32 { UInt32(PMH_FORMAT_VERSION_FEATURES) }
 
     /// Cache line: the unit of flushes and of record alignment.
     static let line = 64

@@ -8,6 +8,8 @@ import Foundation
 struct PoolIdentity: Equatable {
     var uuid: UUID
     var geometry: PoolGeometry
+    /// Features chosen at creation (a version 2 pool); empty in version 1.
+    var features: PoolFeatures = []
 
     /// The seed that ties every checksum of this pool to its UUID.
     var salt: UInt64 {
@@ -29,7 +31,8 @@ struct PoolIdentity: Equatable {
         let g = geometry
         var identity = pmh_pool_identity()
         identity.magic = HeapFormat.magic
-        identity.version = HeapFormat.version
+        identity.version = features.isEmpty ? HeapFormat.version : HeapFormat.featuresVersion
+        identity.features = features.rawValue
         identity.block_size = UInt32(HeapFormat.identitySize)
         identity.uuid = uuid.uuid
         identity.geometry = pmh_geometry(
@@ -55,14 +58,26 @@ struct PoolIdentity: Equatable {
         guard identity.magic == HeapFormat.magic else {
             throw corrupt("not a PMemHeap pool (bad magic 0x\(String(identity.magic, radix: 16)))")
         }
-        guard identity.version == HeapFormat.version else {
+        guard identity.version == HeapFormat.version || identity.version == HeapFormat.featuresVersion else {
             throw corrupt(
-                "pool format version \(identity.version) is not supported (this build reads \(HeapFormat.version))"
-            )
+                "pool format version \(identity.version) is not supported (this build reads "
+                    + "\(HeapFormat.version) and \(HeapFormat.featuresVersion))")
         }
         guard Checksum.of(block, checkedBytes, seed: HeapFormat.Seed.identity.rawValue) == identity.checksum
         else {
             throw corrupt("header checksum mismatch (the identity block is damaged)")
+        }
+        let features = PoolFeatures(rawValue: identity.features)
+        guard (identity.version == HeapFormat.version) == features.isEmpty else {
+            throw corrupt(
+                "format version \(identity.version) with features 0x\(String(identity.features, radix: 16)) "
+                    + "(the identity block is inconsistent)")
+        }
+        guard features.isSubset(of: .known) else {
+            throw corrupt(
+                "the pool uses features this build does not know "
+                    + "(0x\(String(features.subtracting(.known).rawValue, radix: 16))); open it with a newer PMemKit"
+            )
         }
         let g = identity.geometry
         func value(_ field: UInt64) -> Int { Int(truncatingIfNeeded: field) }
@@ -76,6 +91,16 @@ struct PoolIdentity: Equatable {
         guard geometry.poolSize <= fileSize else {
             throw corrupt("the header says \(geometry.poolSize) bytes but only \(fileSize) are present")
         }
-        return PoolIdentity(uuid: UUID(uuid: identity.uuid), geometry: geometry)
+        return PoolIdentity(uuid: UUID(uuid: identity.uuid), geometry: geometry, features: features)
     }
+}
+
+/// Features a pool is created with (`pmh_pool_identity.features`).
+struct PoolFeatures: OptionSet, Equatable {
+    let rawValue: UInt64
+
+    /// Allocation and free persist nothing; an open after a crash traces (`PMH_FEATURE_REACHABILITY`).
+    static let reachability = PoolFeatures(rawValue: PMH_FEATURE_REACHABILITY)
+    /// Every feature this build reads.
+    static let known = PoolFeatures(rawValue: PMH_FEATURES_KNOWN)
 }

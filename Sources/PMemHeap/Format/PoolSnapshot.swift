@@ -75,6 +75,16 @@ struct PoolSnapshot {
         }
     }
 
+    /// The stored types with their slab layouts, as the walks (relocation, trace) use them.
+    func typeRuntimes() -> [TypeRuntime] {
+        types.map {
+            TypeRuntime(
+                id: $0.id, description: $0.description,
+                layout: SlabLayout(
+                    stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!)
+        }
+    }
+
     /// The stored type named like `description`, after checking it has the same layout.
     ///
     /// Throws `invalidArgument` naming the type and both layouts when they differ.

@@ -79,10 +79,28 @@ public struct HeapOpenOptions: Sendable {
     }
 }
 
+/// How a pool knows, after a crash, which objects are allocated (chosen at create).
+public enum AllocationRecovery: String, Sendable, Equatable, CaseIterable {
+    /// Every allocation and free is a redo-logged commit: the slab bitmaps are
+    /// durable at every commit (format version 1, the default).
+    case logged
+    /// Allocation and free outside a transaction persist nothing (Ralloc's
+    /// approach); an open after a crash traces from the root through the
+    /// stored pointer maps and rebuilds the bitmaps: what nothing reaches is
+    /// reclaimed. The contract: an object is kept only once a committed
+    /// transaction links it from the root, and its bytes written outside a
+    /// transaction are durable only after the allocating thread's next
+    /// commit (or `PersistentHeap.persist`). Transactions keep their
+    /// guarantees. A format version 2 pool: older builds refuse it.
+    case reachability
+}
+
 /// How to create a heap.
 public struct HeapCreateOptions: Sendable {
     /// Bytes per slab (power of two, 4K to 64M); default 64 KiB.
     public var slabSize: Int?
+    /// How allocation state survives a crash (see `AllocationRecovery`); default `.logged`.
+    public var recovery: AllocationRecovery = .logged
     /// Bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
     public var logSize: Int?
     /// Fail unless the backing is real PMem.
@@ -99,8 +117,9 @@ public struct HeapCreateOptions: Sendable {
     public init(
         slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
         guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
-        plainFile: PMemMapping.PlainFilePolicy? = nil
+        plainFile: PMemMapping.PlainFilePolicy? = nil, recovery: AllocationRecovery = .logged
     ) {
+        self.recovery = recovery
         self.slabSize = slabSize
         self.logSize = logSize
         self.requirePMem = requirePMem
@@ -123,6 +142,9 @@ public struct OpenReport: Sendable, Equatable {
     public var base: UInt64
     /// Objects visited and pointer fields rewritten by the relocation.
     public var relocation: RelocationStats?
+    /// The reachability trace that rebuilt the bitmaps (a reachability pool
+    /// opened after a crash; it also moves pointers when the pool moved).
+    public var trace: TraceStats?
     /// Damage found in the redo log (only when `HeapOpenOptions.damagedLog`
     /// accepted it; otherwise the open threw).
     public var logDamage: [RedoLogDamage] = []

@@ -28,7 +28,9 @@ extension PersistentHeap {
         var heap: PersistentHeap?
         do {
             lock = try lockPool(path)
-            let identity = PoolIdentity(uuid: UUID(), geometry: geometry)
+            let identity = PoolIdentity(
+                uuid: UUID(), geometry: geometry,
+                features: options.recovery == .reachability ? .reachability : [])
             let pool = PoolMemory(mapping: mapping, salt: identity.salt, persistPath: options.persistPath)
             format(pool, identity: identity)
             try pool.checkDurability()
@@ -130,6 +132,7 @@ extension PersistentHeap {
         try pool.checkDurability()
         var opened = snapshot
         opened.checkpoint = report.checkpoint
+        opened.slabTypes = report.slabTypes
         let heap = PersistentHeap(
             path: path, pool: pool, snapshot: opened, state: state, stateSlot: 1 - slot, report: report.open,
             lockDescriptor: lock)
@@ -186,7 +189,7 @@ extension PersistentHeap {
     /// unless `options.damagedLog` accepts losing the transactions from the
     /// first damaged one on.
     static func recover(pool: PoolMemory, snapshot: PoolSnapshot, options: HeapOpenOptions, path: String)
-        throws -> (PoolState, Int, (open: OpenReport, checkpoint: UInt64))
+        throws -> (PoolState, Int, (open: OpenReport, checkpoint: UInt64, slabTypes: [UInt32]))
     {
         let geometry = snapshot.geometry
         var state = snapshot.state
@@ -216,33 +219,42 @@ extension PersistentHeap {
             relocatedFrom: [], base: target, relocation: nil)
         report.logDamage = scan.damage
         report.discardedTransactions = scan.records.count - records.count
-        if state.bases != [target] {
+        var slabTypes = snapshot.slabTypes
+        // After a crash, a reachability pool's bitmaps say nothing: the trace decides what is
+        // allocated, and moves pointers in the same walk (a relocation would trust the bitmaps).
+        let trace = snapshot.identity.features.contains(.reachability) && !snapshot.state.cleanShutdown
+        if state.bases != [target] || trace {
             let from = state.bases.filter { $0 != target }
-            // Record every base pointers may hold before touching one: a crash from here on is recoverable.
-            state.generation += 1
-            state.bases = [target] + from
-            state.write(into: pool, replacing: slot)
-            slot = 1 - slot
-            CrashPoints.reach("heap.relocate.planned")
-            let runtimes = snapshot.types.map {
-                TypeRuntime(
-                    id: $0.id, description: $0.description,
-                    layout: SlabLayout(
-                        stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!)
+            if !from.isEmpty {
+                // Record every base pointers may hold before touching one: a crash from here on is recoverable.
+                state.generation += 1
+                state.bases = [target] + from
+                state.write(into: pool, replacing: slot)
+                slot = 1 - slot
+                CrashPoints.reach("heap.relocate.planned")
             }
-            let stats = Relocator.run(
-                pool: pool, geometry: geometry, slabTypes: snapshot.slabTypes, types: runtimes, from: from,
-                threads: options.relocationThreads, progress: options.progress)
-            CrashPoints.reach("heap.relocate.done")
-            state.generation += 1
-            state.bases = [target]
-            state.write(into: pool, replacing: slot)
-            slot = 1 - slot
-            report.relocated = true
-            report.relocatedFrom = from
-            report.relocation = stats
+            let runtimes = snapshot.typeRuntimes()
+            if trace {
+                report.trace = try Tracer.recover(
+                    pool: pool, geometry: geometry, slabTypes: &slabTypes, types: runtimes, from: from,
+                    threads: options.relocationThreads)
+                CrashPoints.reach("heap.trace.done")
+            } else {
+                report.relocation = Relocator.run(
+                    pool: pool, geometry: geometry, slabTypes: slabTypes, types: runtimes, from: from,
+                    threads: options.relocationThreads, progress: options.progress)
+                CrashPoints.reach("heap.relocate.done")
+            }
+            if !from.isEmpty {
+                state.generation += 1
+                state.bases = [target]
+                state.write(into: pool, replacing: slot)
+                slot = 1 - slot
+                report.relocated = true
+                report.relocatedFrom = from
+            }
         }
-        return (state, slot, (report, checkpoint))
+        return (state, slot, (report, checkpoint, slabTypes))
     }
 
     /// The identity and state from the header: read with `pread` from a

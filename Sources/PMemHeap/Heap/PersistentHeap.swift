@@ -26,6 +26,8 @@ public final class PersistentHeap: @unchecked Sendable {
     let log: RedoLog
     /// What opening did: recovery, replay, relocation.
     public let openReport: OpenReport
+    /// How the pool knows after a crash what is allocated (chosen at create).
+    public let recovery: AllocationRecovery
     @exclusivity(unchecked) private(set) var observers: [(CommittedTransaction) -> Void] = []
     /// Observers called before the commit's fence (`addFenceObserver`), unretained: a
     /// trivial buffer the commit path reads with no reference counting.
@@ -82,6 +84,7 @@ public final class PersistentHeap: @unchecked Sendable {
         self.path = path
         self.pool = pool
         self.identity = snapshot.identity
+        self.recovery = snapshot.identity.features.contains(.reachability) ? .reachability : .logged
         self.state = state
         self.stateSlot = stateSlot
         self.openReport = report
@@ -282,19 +285,30 @@ public final class PersistentHeap: @unchecked Sendable {
         try? pageGuard?.endWrites()
     }
 
-    /// Allocates a zero-filled object on its own (one small transaction).
+    /// Allocates a zero-filled object on its own (one small transaction; in a
+    /// reachability pool, nothing persisted: see `AllocationRecovery`).
     /// Until a pointer to it is stored in the heap it is reachable from
     /// nowhere: prefer `Transaction.allocate` to link it in the same commit.
     public func allocate<T>(_ type: TypeHandle<T>) throws -> PersistentPointer<T> {
-        try transaction { tx in
+        if allocatesUnlogged {
+            return PersistentPointer(
+                try allocateUnlogged(typeID: type.id, size: MemoryLayout<T>.size).assumingMemoryBound(
+                    to: T.self))
+        }
+        return try transaction { tx in
             let raw = try tx.allocateSlot(typeID: type.id, size: MemoryLayout<T>.size)
             try tx.zeroFresh(raw, MemoryLayout<T>.size)
             return PersistentPointer(raw.assumingMemoryBound(to: T.self))
         }
     }
 
-    /// Frees an object on its own (one small transaction).
+    /// Frees an object on its own (one small transaction; in a reachability
+    /// pool, nothing persisted: unlink it in a committed transaction first).
     public func free<T>(_ object: PersistentPointer<T>) throws {
+        if allocatesUnlogged {
+            guard let raw = object.rawAddress else { throw Transaction.nullPointer("free") }
+            return try freeUnlogged(raw)
+        }
         try transaction { try $0.free(object) }
     }
 
@@ -358,6 +372,8 @@ public final class PersistentHeap: @unchecked Sendable {
         defer { registryLock.unlock() }
         guard !closed, let index = contexts.firstIndex(where: { $0 === context }) else { return }
         log.advanceCheckpoint(through: context.quarantine.newest)
+        context.unflushed.flush(pool)
+        pool.drain()
         context.drain(into: allocator)
         contexts.remove(at: index)
     }
@@ -381,8 +397,13 @@ public final class PersistentHeap: @unchecked Sendable {
         pageGuard = nil
         pthread_key_delete(contextKey)
         log.advanceCheckpoint(through: log.lastSequence)
-        for context in contexts { context.drain(into: allocator) }
+        for context in contexts {
+            context.unflushed.flush(pool)
+            context.drain(into: allocator)
+        }
         contexts.removeAll()
+        // A reachability pool's bitmaps changed in place, unflushed: the clean mark below says they are exact.
+        if recovery == .reachability { persistBitmaps() }
         // The counts first: a crash between the two writes leaves the pool open with
         // counts that are current, which is what the next open compares with.
         let counts = shutdownCounter(path)

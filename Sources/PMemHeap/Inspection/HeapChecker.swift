@@ -114,8 +114,27 @@ public enum HeapChecker {
         }
         if !snapshot.state.cleanShutdown { notes.append("the pool was not closed cleanly (or is open)") }
         // Replay may have changed the root line and bitmaps: read them again.
-        let walked = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
+        var walked = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
+        var reportLeaks = true
+        if walked.identity.features.contains(.reachability) && !walked.state.cleanShutdown {
+            // The stored bitmaps are not to be trusted: what the next open's trace will decide is checked.
+            if view.isPrivate {
+                let trace = try traceInView(view, snapshot: walked, path: path)
+                notes.append(
+                    "a reachability pool not closed cleanly: the check traced it as the next open will "
+                        + "(\(trace.objects) objects reachable; \(trace.reclaimed) the stored bitmaps hold are "
+                        + "unreachable and will be reclaimed, \(trace.slabsFreed) slabs freed)")
+                walked = try PoolSnapshot.load(base: view.base, fileSize: view.size, path: path)
+                walked.state.bases = [UInt64(UInt(bitPattern: view.base))]
+            } else {
+                reportLeaks = false
+                notes.append(
+                    "a reachability pool not closed cleanly, checked as stored: unreachable objects are not "
+                        + "reported (the next open reclaims them)")
+            }
+        }
         var walker = PoolWalker(base: UnsafeRawPointer(view.base), snapshot: walked)
+        walker.reportLeaks = reportLeaks
         walker.walk()
         if let media { notes.append("\(media.summary); the walk read their pages as zeros") }
         let problems = mediaProblems + scan.damage.map(\.description) + walker.problems
@@ -124,6 +143,20 @@ public enum HeapChecker {
             notes: notes,
             objects: walker.objects, pointers: walker.pointers, reachable: walker.reachable,
             pendingTransactions: scan.records.count, media: media)
+    }
+}
+
+extension HeapChecker {
+    /// Runs the open's trace on the check's private view: bitmaps rebuilt from
+    /// what the root reaches, pointers moved to the view's base.
+    static func traceInView(_ view: PoolView, snapshot: PoolSnapshot, path: String) throws -> TraceStats {
+        let geometry = snapshot.geometry
+        let memory = PoolMemory(
+            privateView: view.base, size: geometry.poolSize, salt: snapshot.identity.salt, unmap: {})
+        var slabTypes = snapshot.slabTypes
+        return try Tracer.recover(
+            pool: memory, geometry: geometry, slabTypes: &slabTypes, types: snapshot.typeRuntimes(),
+            from: snapshot.state.bases.filter { $0 != memory.baseAddress }, threads: 1)
     }
 }
 
@@ -137,6 +170,9 @@ struct PoolWalker {
     var objects = 0
     var pointers = 0
     var reachable: Int?
+    /// Whether allocated objects the root does not reach are a problem (not
+    /// in a reachability pool whose bitmaps the next open rebuilds).
+    var reportLeaks = true
 
     init(base: UnsafeRawPointer, snapshot: PoolSnapshot) {
         self.base = base
@@ -270,7 +306,7 @@ struct PoolWalker {
             }
         }
         reachable = seen.count
-        if seen.count < objects {
+        if seen.count < objects && reportLeaks {
             problems.append(
                 "\(objects - seen.count) allocated objects are unreachable from the root (leaked)")
         }

@@ -30,8 +30,10 @@ public struct HeapInfo: Encodable, Sendable {
     public var path: String
     /// Pool UUID.
     public var uuid: String
-    /// Format version.
+    /// Format version (1, or 2 for a pool created with features).
     public var version: UInt32
+    /// How allocation state survives a crash: `logged` or `reachability` (see `AllocationRecovery`).
+    public var recovery: String
     /// Bytes of the pool.
     public var size: Int
     /// Bytes per slab.
@@ -79,7 +81,7 @@ public struct HeapInfo: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case path, uuid, version, size, lanes, base, bases, checkpoint, root, types
+        case path, uuid, version, recovery, size, lanes, base, bases, checkpoint, root, types
         case shutdownCounts = "shutdown_counts"
         case currentShutdownCounts = "current_shutdown_counts"
         case unsafeShutdown = "unsafe_shutdown"
@@ -111,7 +113,10 @@ public struct HeapInfo: Encodable, Sendable {
         let now = counter(path)
         let changes = UnsafeShutdown.changes(recorded: recorded, now: now, leftOpen: !s.state.cleanShutdown)
         return HeapInfo(
-            path: path, uuid: s.identity.uuid.uuidString.lowercased(), version: HeapFormat.version,
+            path: path, uuid: s.identity.uuid.uuidString.lowercased(),
+            version: s.identity.features.isEmpty ? HeapFormat.version : HeapFormat.featuresVersion,
+            recovery: s.identity.features.contains(.reachability)
+                ? AllocationRecovery.reachability.rawValue : AllocationRecovery.logged.rawValue,
             size: g.poolSize,
             slabSize: g.slabSize, slabCount: g.slabCount, lanes: g.laneCount, laneSize: g.laneSize,
             base: hex(s.state.bases[0]), bases: s.state.bases.map(hex), cleanShutdown: s.state.cleanShutdown,

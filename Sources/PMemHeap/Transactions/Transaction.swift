@@ -236,18 +236,7 @@ public final class Transaction {
     @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
         guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
         let cache = context.caches + Int(typeID)
-        let slab: Int
-        let slot: Int
-        if cache.pointee.mask != 0 {
-            let bit = cache.pointee.mask.trailingZeroBitCount
-            cache.pointee.mask &= cache.pointee.mask - 1
-            slab = cache.pointee.slab
-            slot = cache.pointee.word * 64 + bit
-        } else {
-            // The cache is empty (or never used for this type): refill it from the slabs.
-            guard let type = heap.allocator.types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
-            (slab, slot) = try heap.allocator.reserve(type, cache: cache)
-        }
+        let (slab, slot) = try heap.allocator.take(typeID: typeID, cache: cache)
         reserved.append((slab, slot))
         do {
             try appendBits(
@@ -260,7 +249,7 @@ public final class Transaction {
         return cache.pointee.objects! + slot * cache.pointee.stride
     }
 
-    private static func unregistered(_ typeID: UInt32) -> PMemError {
+    static func unregistered(_ typeID: UInt32) -> PMemError {
         PMemError(.invalidArgument, operation: "allocate", detail: "type id \(typeID) is not registered")
     }
 
@@ -337,6 +326,7 @@ public final class Transaction {
         }
         let record = recordStart
         let destination = lane.start + lane.position
+        heap.flushUnflushedObjects(context)
         let seq = log.drawSequence(for: lane)
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
         // Observers first: their locked instructions then precede every streaming store and flush
@@ -389,6 +379,7 @@ public final class Transaction {
         }
         let lanes = [lane] + log.acquireLanes(parts - 1, besides: lane)
         defer { for other in lanes.dropFirst() { other.release() } }
+        heap.flushUnflushedObjects(context)
         log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
         let seq = log.drawSequence(for: lane)
         let record = recordStart

@@ -32,7 +32,13 @@ do {
         if FileManager.default.fileExists(atPath: path) {
             heap = try PersistentHeap.open(path: path)
         } else {
-            heap = try PersistentHeap.create(path: path, size: 16 << 20, options: .init(slabSize: 16 << 10))
+            // HEAP_CRASH_RECOVERY=reachability: a pool whose allocations persist nothing (Worker then
+            // allocates and frees outside transactions too).
+            let recovery =
+                ProcessInfo.processInfo.environment["HEAP_CRASH_RECOVERY"].flatMap(AllocationRecovery.init)
+                ?? .logged
+            heap = try PersistentHeap.create(
+                path: path, size: 16 << 20, options: .init(slabSize: 16 << 10, recovery: recovery))
         }
         let root = try openRoot(heap)
         _ = "ready\n".withCString { write(1, $0, strlen($0)) }
@@ -64,7 +70,7 @@ do {
         let problems = failures + report.problems
         guard problems.isEmpty else { fail(problems.prefix(5).joined(separator: "; ")) }
         print(
-            "ok objects=\(report.objects) relocated=\(relocated) replayed=\(heap.openReport.replayedTransactions) "
+            "ok objects=\(report.objects) relocated=\(relocated) traced=\(heap.openReport.trace != nil) replayed=\(heap.openReport.replayedTransactions) "
                 + "ops=\(ops.ops0),\(ops.ops1)")
     case "populate":
         guard arguments.count == 4, let items = Int(arguments[3]) else {

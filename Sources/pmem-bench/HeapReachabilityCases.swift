@@ -1,0 +1,138 @@
+import CPmemobj
+import Foundation
+import PMemHeap
+
+/// The cases of a reachability pool (`AllocationRecovery.reachability`):
+/// allocation and free that persist nothing, against libpmemobj's, and the
+/// trace an open after a crash runs, against the slab scan of a relocation.
+extension HeapSuite {
+    func reachabilityCases(allocation: Bool, trace: Bool) throws -> [BenchCase] {
+        let path = "\(directory)/pmem-bench-heap-reach.\(getpid())"
+        unlink(path)
+        let reach = try PersistentHeap.create(
+            path: path, size: quick ? 128 << 20 : 512 << 20,
+            options: HeapCreateOptions(recovery: .reachability))
+        unlink(path)
+        return try (allocation ? reachabilityAllocationCases(reach) : []) + (trace ? traceCases(reach) : [])
+    }
+
+    /// `alloc-reach-64B`, `alloc-reach-256B`: `allocate` + `free` outside a
+    /// transaction (zeroed, its lines written back, no record, no fence).
+    private func reachabilityAllocationCases(_ reach: PersistentHeap) throws -> [BenchCase] {
+        let units = quick ? 20_000 : 200_000
+        let small = try reach.register(Object64.self)
+        let large = try reach.register(Object256.self)
+        func make<T>(_ name: String, _ handle: TypeHandle<T>, size: Int) -> BenchCase {
+            BenchCase(
+                name: name, unitCount: units,
+                ours: {
+                    try timed {
+                        for _ in 0..<units { try reach.free(try reach.allocate(handle)) }
+                    }
+                },
+                baselineName: "pmemobj_zalloc + pmemobj_free",
+                baseline: { [baseline] in
+                    try timed {
+                        for _ in 0..<units {
+                            var oid = try baseline.zalloc(size)
+                            pmemobj_free(&oid)
+                        }
+                    }
+                })
+        }
+        return [make("alloc-reach-64B", small, size: 64), make("alloc-reach-256B", large, size: 256)]
+    }
+
+    /// `trace-tree-<n>`, `trace-list-<n>`: the open-time trace on one thread of
+    /// a random binary tree (24-byte nodes, each node's children far apart in
+    /// memory) and of a shuffled list (one miss after another), against the
+    /// relocation's slab scan of the same pool. Extra: live bytes traced per
+    /// second per thread, and the trace on every core.
+    private func traceCases(_ reach: PersistentHeap) throws -> [BenchCase] {
+        var generator = SplitMixGenerator(seed: 7)
+        let keys = (0..<Int64(bigCount)).shuffled(using: &generator)
+        let tree = try BenchStructures.buildTree(reach, keys: keys)
+        let roots = try reach.register(TraceRoot.self)
+        let order = Array(0..<bigCount).shuffled(using: &generator)
+        let list = try BenchStructures.buildList(reach, order: order)
+        try reach.transaction { tx in
+            try tx.setRoot(try tx.allocate(roots, TraceRoot(tree: tree, list: .null)))
+        }
+        let label = bigCount >= 1 << 20 ? "\(bigCount >> 20)M" : "\(bigCount >> 10)K"
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        func traceCase(_ name: String) -> BenchCase {
+            BenchCase(
+                name: name, unitCount: bigCount,
+                ours: {
+                    let stats = try reach.measureTrace(threads: 1)
+                    guard stats.objects >= UInt64(bigCount) else {
+                        throw BenchError("\(name): the trace reached \(stats.objects) objects")
+                    }
+                    return UInt64(stats.seconds * 1e9)
+                },
+                baselineName: "relocation slab scan (1 thread)",
+                baseline: { UInt64(reach.measureRelocationScan(threads: 1).seconds * 1e9) },
+                extra: { _, _ in
+                    guard let one = try? reach.measureTrace(threads: 1),
+                        let all = try? reach.measureTrace(threads: cores)
+                    else { return [:] }
+                    return [
+                        "live_bytes": Double(one.bytes),
+                        "gb_s_per_core": one.bytesPerSecondPerThread / 1e9,
+                        "gb_s_all_cores": all.seconds > 0 ? Double(all.bytes) / all.seconds / 1e9 : 0,
+                        "threads_all_cores": Double(all.threads),
+                    ]
+                })
+        }
+        let treeCase = traceCase("trace-tree-\(label)")
+        let sequential = try BenchStructures.buildList(reach, order: Array(0..<bigCount))
+        // The same pool with a list linked instead of the tree: shuffled (one
+        // miss after another, the worst case) and in allocation order.
+        func listCase(_ name: String, _ list: PersistentPointer<ListNode>) -> BenchCase {
+            BenchCase(
+                name: name, unitCount: bigCount,
+                ours: {
+                    try Self.link(reach, roots, tree: .null, list: list)
+                    defer { try? Self.link(reach, roots, tree: tree, list: .null) }
+                    let stats = try reach.measureTrace(threads: 1)
+                    guard stats.objects >= UInt64(bigCount) else {
+                        throw BenchError("\(name): the trace reached \(stats.objects) objects")
+                    }
+                    return UInt64(stats.seconds * 1e9)
+                },
+                baselineName: "relocation slab scan (1 thread)",
+                baseline: { UInt64(reach.measureRelocationScan(threads: 1).seconds * 1e9) },
+                extra: { _, _ in
+                    try? Self.link(reach, roots, tree: .null, list: list)
+                    defer { try? Self.link(reach, roots, tree: tree, list: .null) }
+                    guard let one = try? reach.measureTrace(threads: 1) else { return [:] }
+                    return [
+                        "live_bytes": Double(one.bytes), "gb_s_per_core": one.bytesPerSecondPerThread / 1e9,
+                    ]
+                })
+        }
+        return [
+            treeCase, listCase("trace-list-\(label)", list),
+            listCase("trace-list-sequential-\(label)", sequential),
+        ]
+    }
+
+    private static func link(
+        _ heap: PersistentHeap, _ roots: TypeHandle<TraceRoot>, tree: PersistentPointer<TreeNode>,
+        list: PersistentPointer<ListNode>
+    ) throws {
+        let root = try heap.root(roots)
+        try heap.transaction { tx in
+            try tx.write(tree, to: root, field: \.tree)
+            try tx.write(list, to: root, field: \.list)
+        }
+    }
+}
+
+/// The trace cases' root: the tree or the list.
+struct TraceRoot: PersistentType {
+    var tree: PersistentPointer<TreeNode>
+    var list: PersistentPointer<ListNode>
+    static var persistentName: String { "bench.TraceRoot" }
+    static var persistentPointers: [PartialKeyPath<TraceRoot>] { [\.tree, \.list] }
+}
