@@ -22,11 +22,13 @@ struct HeapSuite: BenchSuite {
     let baseline: PmemobjPool
     let directory: String
     let bigCount: Int
+    let threadCounts: [Int]
 
     init(options: BenchOptions) throws {
         quick = options.quick
         directory = options.path ?? "/dev/shm"
         bigCount = quick ? 1 << 16 : 1 << 20
+        threadCounts = options.threads
         let poolSize = quick ? 64 << 20 : 256 << 20
         let ours = "\(directory)/pmem-bench-heap.\(getpid())"
         unlink(ours)
@@ -54,6 +56,7 @@ struct HeapSuite: BenchSuite {
         if wanted("tx") { out += try transactionCases() }
         if wanted("open") { out += try openCases() }
         if only?.contains("probe") == true { out += try probeCases() }
+        for threads in threadCounts { out += try threadCases(threads: threads, wanted: wanted) }
         return out
     }
 

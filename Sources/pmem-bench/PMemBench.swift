@@ -31,6 +31,8 @@ struct BenchOptions {
     var quick: Bool
     /// Where to put the backing file or device; suites default to /dev/shm.
     var path: String?
+    /// Thread counts for the suites' multi-threaded cases (`--threads 1,2`); empty: none.
+    var threads: [Int] = []
 }
 
 /// Every suite, by name.
@@ -67,11 +69,30 @@ struct PMemBench: ParsableCommand {
     @Option(help: "File or DAX device to run on (default: a file in /dev/shm).")
     var path: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Also run the multi-threaded cases at these thread counts (heap: allocation and transactions, "
+                + "each against libpmemobj at the same count).", valueName: "n[,n...]"))
+    var threads: String?
+
+    /// `--threads` as numbers.
+    private var threadCounts: [Int] {
+        threads?.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? []
+    }
+
     func validate() throws {
         do {
             _ = try Overrides.current()
         } catch let error as PMemError {
             throw ValidationError(error.detail)
+        }
+        if let threads {
+            let counts = threads.split(separator: ",", omittingEmptySubsequences: false)
+            guard !counts.isEmpty, counts.allSatisfy({ Int($0).map { (1...256).contains($0) } ?? false })
+            else {
+                throw ValidationError(
+                    "--threads takes counts from 1 to 256, comma-separated, not '\(threads)'")
+            }
         }
         guard allSuites.contains(where: { $0.name == suite }) else {
             throw ValidationError(
@@ -81,7 +102,7 @@ struct PMemBench: ParsableCommand {
 
     func run() throws {
         let type = allSuites.first { $0.name == suite }!
-        let instance = try type.init(options: BenchOptions(quick: quick, path: path))
+        let instance = try type.init(options: BenchOptions(quick: quick, path: path, threads: threadCounts))
         let runner = Runner(
             warmupRounds: quick ? 1 : 3, rounds: quick ? 5 : instance.rounds, progress: !json)
         var results: [CaseResult] = []

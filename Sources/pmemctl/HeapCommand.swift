@@ -8,7 +8,7 @@ struct HeapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heap",
         abstract: "Create, inspect and check persistent heap pools (PMemHeap).",
-        subcommands: [Create.self, Info.self, Check.self, Stats.self])
+        subcommands: [Create.self, Info.self, Check.self, Stats.self, Grow.self, Shrink.self])
 
     /// `pmemctl heap create POOL --size SIZE`.
     struct Create: ParsableCommand {
@@ -33,6 +33,9 @@ struct HeapCommand: ParsableCommand {
                     + "the root and reclaims what nothing reaches).", valueName: "logged|reachability"))
         var recovery: String = AllocationRecovery.logged.rawValue
 
+        @Option(help: "The size `heap grow` may take the pool to (default 16 times --size, at most 1T more).")
+        var maxSize: String?
+
         @Option(
             help: ArgumentHelp(
                 "Register these types: JSON {\"types\":[{name,size,alignment,pointer_offsets}]}, "
@@ -46,6 +49,7 @@ struct HeapCommand: ParsableCommand {
             _ = try parseSizeOption(size, "--size")
             _ = try parseSizeOption(slabSize, "--slab-size")
             _ = try parseSizeOption(logSize, "--log-size")
+            _ = try parseSizeOption(maxSize, "--max-size")
             guard AllocationRecovery(rawValue: recovery) != nil else {
                 throw ValidationError("--recovery must be logged or reachability, not '\(recovery)'")
             }
@@ -56,7 +60,8 @@ struct HeapCommand: ParsableCommand {
                 let options = HeapCreateOptions(
                     slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
                     logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) },
-                    recovery: AllocationRecovery(rawValue: recovery) ?? .logged)
+                    recovery: AllocationRecovery(rawValue: recovery) ?? .logged,
+                    maxSize: try parseSizeOption(maxSize, "--max-size").map { Int($0) })
                 let bytes = try parseSizeOption(size, "--size") ?? 0
                 // Read the types first: a bad file must not leave a new pool behind.
                 let described = try types.map(HeapCommand.readTypeDescriptions) ?? []
@@ -74,6 +79,70 @@ struct HeapCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// `pmemctl heap grow POOL --size SIZE`.
+    struct Grow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Grow a closed pool: extend the file (or use more of the device) and add slabs.",
+            discussion: """
+                Committed transactions are recovered first. Crash-safe: an interrupted grow is finished by the \
+                next open. Limited by the slab directory's room, fixed at create (--max-size).
+                """)
+
+        @Argument(help: "Pool file or DAX device.")
+        var pool: String
+
+        @Option(help: "The new size: 128M, 2G, ...")
+        var size: String
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws { _ = try parseSizeOption(size, "--size") }
+
+        func run() throws {
+            try reportingFailures {
+                let bytes = Int(try parseSizeOption(size, "--size") ?? 0)
+                try HeapCommand.printResize(try PersistentHeap.grow(path: pool, to: bytes), json: json)
+            }
+        }
+    }
+
+    /// `pmemctl heap shrink POOL [--size SIZE]`.
+    struct Shrink: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Shrink a closed pool file: drop the free slabs at its end and truncate it.",
+            discussion: """
+                Without --size, to the smallest size that keeps every slab in use. Slabs whose objects were all \
+                freed are free after the pool's last close. Crash-safe.
+                """)
+
+        @Argument(help: "Pool file.")
+        var pool: String
+
+        @Option(help: "The new size (default: the smallest that keeps every slab in use).")
+        var size: String?
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws { _ = try parseSizeOption(size, "--size") }
+
+        func run() throws {
+            try reportingFailures {
+                let bytes = try parseSizeOption(size, "--size").map { Int($0) }
+                try HeapCommand.printResize(try PersistentHeap.shrink(path: pool, to: bytes), json: json)
+            }
+        }
+    }
+
+    static func printResize(_ report: ResizeReport, json: Bool) throws {
+        if json { return try Output.json(report) }
+        print(
+            "\(report.path): \(ByteSize.format(UInt64(report.oldSize))) -> \(ByteSize.format(UInt64(report.newSize))), "
+                + "\(report.oldSlabs) -> \(report.newSlabs) slabs of \(ByteSize.format(UInt64(report.slabSize))) "
+                + "(room for \(report.slabCapacity))")
     }
 
     /// The analyzer's heap descriptors in `file`.

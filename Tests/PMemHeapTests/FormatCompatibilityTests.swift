@@ -145,7 +145,8 @@ final class FormatCompatibilityTests: XCTestCase {
     }
 
     func testTheIdentityBlockIsWrittenAndReadAsBefore() throws {
-        let geometry = try PoolGeometry.plan(poolSize: 8 << 20, slabSize: nil, logSize: nil)
+        // The geometry of a pool made before pools could grow (directory for the pool size only).
+        let geometry = try PoolGeometry.plan(poolSize: 8 << 20, slabSize: nil, logSize: nil, maxSize: 8 << 20)
         let block = buffer([UInt8](repeating: 0xee, count: 4096))
         PoolIdentity(uuid: Self.uuid, geometry: geometry).write(to: block)
         XCTAssertEqual(bytes(block, 256), LegacyHeapBytes.identity)
@@ -158,7 +159,8 @@ final class FormatCompatibilityTests: XCTestCase {
         let dir = try scratchDirectory(self)
         let mapping = try PMemMapping(path: "\(dir)/raw", options: .init(size: 1 << 20, create: true))
         let pool = PoolMemory(mapping: mapping, salt: Self.salt)
-        let geometry = try PoolGeometry.plan(poolSize: 8 << 20, slabSize: nil, logSize: nil)
+        // The geometry of a pool made before pools could grow (directory for the pool size only).
+        let geometry = try PoolGeometry.plan(poolSize: 8 << 20, slabSize: nil, logSize: nil, maxSize: 8 << 20)
         PoolState(generation: 3, cleanShutdown: true, bases: [0x7f00_0000_0000, 0x7e00_0000_0000]).write(
             into: pool, replacing: 0)
         PoolState(generation: 4, cleanShutdown: false, bases: [0x7d00_0000_0000]).write(

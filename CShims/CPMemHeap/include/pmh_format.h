@@ -271,7 +271,14 @@ struct pmh_pool_header {
 	uint8_t reserved1[48];
 	/* Zero in pools written before it existed: no record. */
 	struct pmh_shutdown_record shutdown[2];
-	uint8_t reserved2[PMH_HEADER_SIZE - 1536];
+	/*
+	 * The identity a resize is installing (grow, shrink): written and
+	 * persisted before the identity block is overwritten, cleared after.
+	 * A valid one that differs from the identity block is rolled forward
+	 * by the next open. Zero (no magic) when no resize is under way.
+	 */
+	struct pmh_pool_identity resize;
+	uint8_t reserved2[PMH_HEADER_SIZE - 1792];
 };
 
 PMH_ASSERT_FIELD(pmh_pool_header, identity, 0);
@@ -286,7 +293,8 @@ PMH_ASSERT_FIELD(pmh_pool_header, root, 448);
 PMH_ASSERT_FIELD(pmh_pool_header, root.type_id, 456);
 PMH_ASSERT_FIELD(pmh_pool_header, reserved1, 464);
 PMH_ASSERT_FIELD(pmh_pool_header, shutdown, 512);
-PMH_ASSERT_FIELD(pmh_pool_header, reserved2, 1536);
+PMH_ASSERT_FIELD(pmh_pool_header, resize, 1536);
+PMH_ASSERT_FIELD(pmh_pool_header, reserved2, 1792);
 PMH_ASSERT_SIZE(pmh_pool_header, PMH_HEADER_SIZE);
 
 /* pmh_type_entry -- one entry of the type table (type id: index + 1) */

@@ -14,15 +14,22 @@ import Foundation
 /// before any free: a slot freed later only becomes allocatable through
 /// `release`, after its quarantine (see `Quarantine`).
 ///
-/// Slab states: unclaimed (not yet taken by a thread since open), owned (a
-/// thread allocates from it), full (no free slot known, owned by nobody),
-/// partial (queued on its type's list after a free).
+/// Slab states: unclaimed (not yet taken by a thread since open, or free),
+/// owned (a thread allocates from it), full (no free slot known, owned by
+/// nobody), partial (queued on its type's list after a free), returning
+/// (every slot free and owned by nobody: going back to the free slabs).
+///
+/// A slab whose last object is released while no thread owns it goes back to
+/// the free slabs, for any type (`returnIfEmpty`). Release comes after the
+/// checkpoint passed every free into it, so no record recovery could replay
+/// names a slot of it, and its bitmap in place is all zeros and durable.
 final class SlabAllocator: @unchecked Sendable {
     enum SlabState: UInt64 {
         case unclaimed = 0
         case owned = 1
         case full = 2
         case partial = 3
+        case returning = 4
     }
 
     let pool: PoolMemory
@@ -42,6 +49,8 @@ final class SlabAllocator: @unchecked Sendable {
     /// Guards free-slab assignment and type registration.
     let slabLock = NSLock()
     private var freeCursor = 0
+    /// Slabs given back to the free slabs since open (under `slabLock`).
+    private(set) var returnedSlabs = 0
 
     init(pool: PoolMemory, geometry: PoolGeometry, slabTypes initial: [UInt32]) {
         self.pool = pool
@@ -199,7 +208,51 @@ final class SlabAllocator: @unchecked Sendable {
         {
             return false
         }
+        if !keepIfFree && returnIfEmpty(slab, type: type) { return true }
         queueIfFull(slab, type: type)
+        return true
+    }
+
+    /// Whether no slot of `slab` is allocated or reserved (DRAM bitmap).
+    private func isEmpty(_ slab: Int, type: TypeRuntime) -> Bool {
+        let bitmap = volatileBitmap(slab)
+        return (0..<type.layout.bitmapWords).allSatisfy {
+            Atomic64.loadAcquire(bitmap + $0) == type.layout.invalidBits(word: $0)
+        }
+    }
+
+    /// Gives an empty slab nobody owns back to the free slabs: its directory
+    /// word becomes 0 (one failure-atomic store, persisted), and any type may
+    /// take it next. Returns whether it did.
+    @discardableResult
+    private func returnIfEmpty(_ slab: Int, type: TypeRuntime) -> Bool {
+        guard isEmpty(slab, type: type) else { return false }
+        // Only an owner reserves slots: once no one owns it (and no one can take it), it stays empty.
+        guard
+            [SlabState.full, .partial, .unclaimed].contains(where: {
+                Atomic64.compareExchange(
+                    states + slab, expected: $0.rawValue, desired: SlabState.returning.rawValue)
+            })
+        else { return false }
+        guard isEmpty(slab, type: type) else {
+            Atomic64.storeSequentiallyConsistent(states + slab, SlabState.full.rawValue)
+            queueIfFull(slab, type: type)
+            return false
+        }
+        slabLock.lock()
+        defer { slabLock.unlock() }
+        CrashPoints.reach("heap.slab.return")
+        let entry = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self) + slab
+        entry.pointee = 0
+        pool.persist(entry, 8)
+        CrashPoints.reach("heap.slab.returned")
+        Atomic64.storeRelease(slabTypes + slab, 0)
+        let bitmap = Atomic64.loadAcquire(volatileBitmaps + slab)
+        Atomic64.storeSequentiallyConsistent(volatileBitmaps + slab, 0)
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(bitmap))?.deallocate()
+        Atomic64.storeSequentiallyConsistent(states + slab, SlabState.unclaimed.rawValue)
+        freeCursor = min(freeCursor, slab)
+        returnedSlabs += 1
         return true
     }
 
@@ -298,9 +351,30 @@ final class SlabAllocator: @unchecked Sendable {
         let address = Atomic64.loadAcquire(volatileBitmaps + slab)
         guard address != 0, let type = types[Int(Atomic64.loadAcquire(slabTypes + slab))] else { return }
         let bitmap = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address))!
-        _ = Atomic64.fetchAnd(bitmap + slot / 64, ~(UInt64(1) << UInt64(slot % 64)))
-        if Atomic64.loadSequentiallyConsistent(states + slab) == SlabState.full.rawValue {
+        let word = slot / 64
+        let before = Atomic64.fetchAnd(bitmap + word, ~(UInt64(1) << UInt64(slot % 64)))
+        let state = Atomic64.loadSequentiallyConsistent(states + slab)
+        // The slab's last object gone (checked whole only when this word emptied) and no owner: return it.
+        if state != SlabState.owned.rawValue,
+            before & ~(UInt64(1) << UInt64(slot % 64)) == type.layout.invalidBits(word: word),
+            returnIfEmpty(slab, type: type)
+        {
+            return
+        }
+        if state == SlabState.full.rawValue {
             queueIfFull(slab, type: type)
+        }
+    }
+
+    /// Returns every empty slab no thread owns to the free slabs (close, after
+    /// the checkpoint passed every free and every cache was drained).
+    func returnEmptySlabs() {
+        for slab in 0..<geometry.slabCount {
+            guard let type = types[Int(Atomic64.loadAcquire(slabTypes + slab))],
+                Atomic64.loadAcquire(volatileBitmaps + slab) != 0,
+                Atomic64.loadSequentiallyConsistent(states + slab) != SlabState.owned.rawValue
+            else { continue }
+            returnIfEmpty(slab, type: type)
         }
     }
 

@@ -29,7 +29,12 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
     /// - Parameters:
     ///   - slabSize: bytes per slab (a power of two, 4 KiB to 64 MiB).
     ///   - logSize: bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
-    static func plan(poolSize: Int, slabSize: Int?, logSize: Int?) throws -> PoolGeometry {
+    ///   - maxSize: the size the pool may grow to (`PersistentHeap.grow`): the slab
+    ///     directory gets a word for each slab of it. By default 16 times the
+    ///     pool, at most 1 TiB more than it (the directory costs 1/8192 of the
+    ///     bytes it covers with 64 KiB slabs).
+    static func plan(poolSize: Int, slabSize: Int?, logSize: Int?, maxSize: Int? = nil) throws -> PoolGeometry
+    {
         // Bounded first, so that no sum or product below can overflow.
         guard poolSize > 0, poolSize <= maximumValue else {
             throw PMemError(
@@ -41,6 +46,15 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
                 .invalidArgument, operation: "heap create",
                 detail: "log size \(logSize) is out of range (at most the pool size, \(poolSize))")
         }
+        if let maxSize, maxSize < poolSize || maxSize > maximumValue {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail: "maximum size \(maxSize) is out of range (from the pool size, \(poolSize), to 64T)")
+        }
+        let growTo =
+            maxSize
+            ?? min(
+                poolSize.multipliedReportingOverflow(by: 16).partialValue, poolSize + (1 << 40), maximumValue)
         let slab = slabSize ?? HeapFormat.defaultSlabSize
         guard slab >= 4096, slab <= 64 << 20, slab & (slab - 1) == 0 else {
             throw PMemError(
@@ -53,7 +67,7 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         let typeTableOffset = HeapFormat.headerSize
         let typeCapacity = HeapFormat.defaultTypeCapacity
         let directoryOffset = typeTableOffset + typeCapacity * HeapFormat.typeEntrySize
-        let logOffset = roundUp(directoryOffset + (poolSize / slab) * 8, 4096)
+        let logOffset = roundUp(directoryOffset + (max(growTo, poolSize) / slab) * 8, 4096)
         let slabsOffset = roundUp(logOffset + lanes * laneSize, min(slab, 64 << 10))
         let slabCount = poolSize > slabsOffset ? (poolSize - slabsOffset) / slab : 0
         guard slabCount >= 1 else {

@@ -50,7 +50,26 @@ struct PoolIdentity: Equatable {
     ///
     /// - Parameter fileSize: bytes actually present, so a truncated pool is
     ///   reported instead of faulting later.
+    /// The resize slot (`pmh_pool_header.resize`) of a header is read too: a
+    /// valid one is the identity an interrupted grow or shrink was installing,
+    /// and it is the pool's (the next open rolls it forward).
     static func read(from block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity {
+        if let installing = try? decode(block + resizeSlotOffset, fileSize: fileSize, path: path) {
+            return installing
+        }
+        return try decode(block, fileSize: fileSize, path: path)
+    }
+
+    /// Where the identity a resize installs is written first.
+    static let resizeSlotOffset = MemoryLayout<pmh_pool_header>.offset(of: \.resize)!
+
+    /// Whether the header's resize slot holds anything (a resize was under way).
+    static func resizeSlotInUse(_ header: UnsafeRawPointer) -> Bool {
+        header.load(fromByteOffset: resizeSlotOffset, as: UInt64.self) != 0
+    }
+
+    private static func decode(_ block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity
+    {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "\(path): \(what)")
         }

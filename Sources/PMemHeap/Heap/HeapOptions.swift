@@ -101,6 +101,9 @@ public struct HeapCreateOptions: Sendable {
     public var slabSize: Int?
     /// How allocation state survives a crash (see `AllocationRecovery`); default `.logged`.
     public var recovery: AllocationRecovery = .logged
+    /// The size the pool may grow to (`PersistentHeap.grow`); by default 16
+    /// times its size, at most 1 TiB more.
+    public var maxSize: Int?
     /// Bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
     public var logSize: Int?
     /// Fail unless the backing is real PMem.
@@ -117,9 +120,11 @@ public struct HeapCreateOptions: Sendable {
     public init(
         slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
         guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
-        plainFile: PMemMapping.PlainFilePolicy? = nil, recovery: AllocationRecovery = .logged
+        plainFile: PMemMapping.PlainFilePolicy? = nil, recovery: AllocationRecovery = .logged,
+        maxSize: Int? = nil
     ) {
         self.recovery = recovery
+        self.maxSize = maxSize
         self.slabSize = slabSize
         self.logSize = logSize
         self.requirePMem = requirePMem

@@ -14,7 +14,7 @@ extension PersistentHeap {
         types: [TypeDescription] = []
     ) throws -> PersistentHeap {
         let geometry = try PoolGeometry.plan(
-            poolSize: size, slabSize: options.slabSize, logSize: options.logSize)
+            poolSize: size, slabSize: options.slabSize, logSize: options.logSize, maxSize: options.maxSize)
         for type in types { try type.validate() }
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
@@ -97,6 +97,7 @@ extension PersistentHeap {
         let lock = try lockPool(path)
         var locked = true
         defer { if locked { Foundation.close(lock) } }
+        try PoolResize.finishInterrupted(path: path, plainFile: options.plainFile)
         // The header says where the pool wants to be mapped; everything else is
         // validated on the final mapping, before the first store to it.
         let header = try readHeader(path)

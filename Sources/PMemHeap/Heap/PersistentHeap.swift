@@ -402,6 +402,7 @@ public final class PersistentHeap: @unchecked Sendable {
             context.drain(into: allocator)
         }
         contexts.removeAll()
+        allocator.returnEmptySlabs()
         // A reachability pool's bitmaps changed in place, unflushed: the clean mark below says they are exact.
         if recovery == .reachability { persistBitmaps() }
         // The counts first: a crash between the two writes leaves the pool open with

@@ -7,6 +7,7 @@ import PMemHeap
 //   heap-crash-child verify POOL ACK0 ACK1               reopen, check invariants, then run the checker
 //   heap-crash-child populate POOL ITEMS                 fill a new pool for relocation tests
 //   heap-crash-child reopen POOL                         open (relocating as the environment says) and close
+//   heap-crash-child resize POOL grow SIZE|shrink -      grow or shrink the closed pool
 //
 // Crash points come from PMEMKIT_CRASH_AT; placement from PMEMKIT_HEAP_RELOCATE / PMEMKIT_HEAP_BASE.
 // Exit status: 0 done, 1 invariant broken (reasons on stderr), 2 bad usage.
@@ -86,6 +87,16 @@ do {
             done += batch
         }
         try heap.close()
+    case "resize":
+        // resize POOL grow SIZE | resize POOL shrink -
+        guard arguments.count == 5 else { fail("usage: resize POOL grow SIZE|shrink -", status: 2) }
+        if arguments[3] == "grow", let size = Int(arguments[4]) {
+            _ = try PersistentHeap.grow(path: path, to: size)
+        } else if arguments[3] == "shrink" {
+            _ = try PersistentHeap.shrink(path: path)
+        } else {
+            fail("usage: resize POOL grow SIZE|shrink -", status: 2)
+        }
     case "reopen":
         try PersistentHeap.open(path: path).close()
     default:

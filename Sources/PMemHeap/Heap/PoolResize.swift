@@ -1,0 +1,252 @@
+import Foundation
+@_spi(CrashPoints) import PMemKit
+
+/// What a grow or shrink did (`pmemctl heap grow`, `heap shrink`).
+public struct ResizeReport: Sendable, Equatable, Encodable {
+    /// The pool file or device.
+    public var path: String
+    /// Bytes of the pool before and after.
+    public var oldSize: Int
+    public var newSize: Int
+    /// Slabs before and after.
+    public var oldSlabs: Int
+    public var newSlabs: Int
+    /// The most slabs the pool's slab directory has room for (the limit of a grow).
+    public var slabCapacity: Int
+    /// Bytes per slab.
+    public var slabSize: Int
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case oldSize = "old_size"
+        case newSize = "new_size"
+        case oldSlabs = "old_slabs"
+        case newSlabs = "new_slabs"
+        case slabCapacity = "slab_capacity"
+        case slabSize = "slab_size"
+    }
+}
+
+/// Growing and shrinking a closed pool.
+///
+/// The geometry lives in the identity block, 256 checksummed bytes that no
+/// single store updates, so a resize installs a new one in three persisted
+/// steps: the new block into the header's resize slot, then over the
+/// identity block, then the slot cleared. A reader takes a valid slot as the
+/// pool's identity (`PoolIdentity.read`) and the next open rolls it forward
+/// (`finishInterrupted`), so a crash at any step leaves either the old pool or
+/// the new one. A grow extends the file (and zeroes the new slabs' directory
+/// words) before the slot is written; a shrink truncates the file after the
+/// slot is cleared, so no step ever names bytes that are not there.
+enum PoolResize {
+    /// Rolls forward a resize a crash interrupted: a valid resize slot is
+    /// copied over the identity block; a torn one (the crash came while it was
+    /// written, before the identity block was touched) is dropped. Run by
+    /// `open` before it reads the header.
+    static func finishInterrupted(path: String, plainFile: PMemMapping.PlainFilePolicy?) throws {
+        guard try headerNeedsFinish(path) else { return }
+        let mapping = try PMemMapping(path: path, options: .init(plainFile: plainFile))
+        let base = mapping.base
+        let slot = base + PoolIdentity.resizeSlotOffset
+        if let installing = try? PoolIdentity.read(from: base, fileSize: mapping.size, path: path),
+            PoolIdentity.resizeSlotInUse(base)
+        {
+            installing.write(to: base)
+            mapping.persist(base, HeapFormat.identitySize)
+        }
+        slot.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.identitySize)
+        mapping.persist(slot, HeapFormat.identitySize)
+        try mapping.checkDurability()
+    }
+
+    /// Whether the header's resize slot is in use (read without mapping a file).
+    private static func headerNeedsFinish(_ path: String) throws -> Bool {
+        let header = UnsafeMutableRawPointer.allocate(
+            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+        defer { header.deallocate() }
+        header.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
+        let fd = try InputFile.openForReading(path, operation: "heap open")
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        if st.st_mode & S_IFMT == S_IFREG {
+            guard pread(fd, header, HeapFormat.headerSize, 0) == HeapFormat.headerSize else { return false }
+        } else {
+            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
+            header.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
+        }
+        return PoolIdentity.resizeSlotInUse(header)
+    }
+
+    /// Installs `identity` over the pool mapped at `mapping` in the three steps above.
+    static func install(_ identity: PoolIdentity, in mapping: PMemMapping) throws {
+        let base = mapping.base
+        let slot = base + PoolIdentity.resizeSlotOffset
+        identity.write(to: slot)
+        mapping.persist(slot, HeapFormat.identitySize)
+        CrashPoints.reach("heap.resize.slot-written")
+        identity.write(to: base)
+        mapping.persist(base, HeapFormat.identitySize)
+        CrashPoints.reach("heap.resize.identity-written")
+        slot.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.identitySize)
+        mapping.persist(slot, HeapFormat.identitySize)
+        try mapping.checkDurability()
+    }
+
+    /// The most slabs the directory of `geometry` has room for.
+    static func slabCapacity(_ geometry: PoolGeometry) -> Int {
+        (geometry.logOffset - geometry.slabDirectoryOffset) / 8
+    }
+}
+
+extension PersistentHeap {
+    /// Grows the pool at `path` (closed; no process may have it open) to `size`
+    /// bytes: the file is extended (a device must already be that large) and
+    /// the new bytes become slabs. Any committed transactions are recovered
+    /// first (the pool is opened and closed). Crash-safe at every step.
+    ///
+    /// Throws `invalidArgument` with nothing changed when `size` is not larger,
+    /// adds no whole slab, exceeds the device or the slab directory's room
+    /// (`HeapCreateOptions.maxSize` at create).
+    public static func grow(path: String, to size: Int, options: HeapOpenOptions = HeapOpenOptions())
+        throws -> ResizeReport
+    {
+        try open(path: path, options: options).close()
+        let lock = try lockPool(path)
+        defer { Foundation.close(lock) }
+        let before = try PMemMapping(path: path, options: .init(plainFile: options.plainFile))
+        let snapshot = try PoolSnapshot.load(base: before.base, fileSize: before.size, path: path)
+        let g = snapshot.geometry
+        let capacity = PoolResize.slabCapacity(g)
+        func refuse(_ why: String) -> PMemError {
+            PMemError(
+                .invalidArgument, operation: "heap grow", detail: "\(path): \(why); nothing was changed")
+        }
+        guard size > g.poolSize else {
+            throw refuse("\(size) bytes is not larger than the pool's \(g.poolSize) (use `heap shrink`)")
+        }
+        guard size <= PoolGeometry.maximumValue else { throw refuse("\(size) bytes is out of range") }
+        let slabs = (size - g.slabsOffset) / g.slabSize
+        guard slabs > g.slabCount else {
+            throw refuse("\(size) bytes adds no whole slab of \(g.slabSize) bytes")
+        }
+        guard slabs <= capacity else {
+            throw refuse(
+                "\(size) bytes needs \(slabs) slabs but the slab directory has room for \(capacity) "
+                    + "(at most \(g.slabsOffset + capacity * g.slabSize) bytes; create pools with a larger "
+                    + "--max-size to grow further)")
+        }
+        if try isRegularFile(path) {
+            try extend(path, to: size)
+        } else {
+            guard size <= before.size else {
+                throw refuse("\(size) bytes is more than the device's \(before.size)")
+            }
+        }
+        var grown = snapshot.identity
+        grown.geometry.poolSize = size
+        grown.geometry.slabCount = slabs
+        try withMapping(path, options) { mapping in
+            // New slabs start free: their directory words may hold whatever the device had.
+            let words = mapping.base + g.slabDirectoryOffset + g.slabCount * 8
+            words.initializeMemory(as: UInt8.self, repeating: 0, count: (slabs - g.slabCount) * 8)
+            mapping.persist(words, (slabs - g.slabCount) * 8)
+            CrashPoints.reach("heap.resize.directory-cleared")
+            try PoolResize.install(grown, in: mapping)
+        }
+        return ResizeReport(
+            path: path, oldSize: g.poolSize, newSize: size, oldSlabs: g.slabCount, newSlabs: slabs,
+            slabCapacity: capacity, slabSize: g.slabSize)
+    }
+
+    /// Shrinks the pool file at `path` (closed) to `size` bytes, or to the
+    /// smallest size that keeps every slab in use when `size` is nil: the free
+    /// slabs at its end are dropped and the file truncated. Empty slabs go back
+    /// to the free slabs at every close, so freeing the objects at the end of a
+    /// pool lets it shrink. Crash-safe at every step.
+    ///
+    /// Throws `invalidArgument` with nothing changed when `size` would drop a
+    /// slab in use (naming it and the smallest size), or for a device.
+    public static func shrink(path: String, to size: Int? = nil, options: HeapOpenOptions = HeapOpenOptions())
+        throws -> ResizeReport
+    {
+        try open(path: path, options: options).close()
+        let lock = try lockPool(path)
+        defer { Foundation.close(lock) }
+        func refuse(_ why: String) -> PMemError {
+            PMemError(
+                .invalidArgument, operation: "heap shrink", detail: "\(path): \(why); nothing was changed")
+        }
+        guard try isRegularFile(path) else {
+            throw refuse("a device's size is its namespace's: only a pool file shrinks")
+        }
+        var report: ResizeReport?
+        try withMapping(path, options) { mapping in
+            let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
+            let g = snapshot.geometry
+            let used = (snapshot.slabTypes.lastIndex { $0 != 0 } ?? -1) + 1
+            let smallest = g.slabsOffset + max(used, 1) * g.slabSize
+            let target = size ?? smallest
+            let slabs = target >= g.slabsOffset ? (target - g.slabsOffset) / g.slabSize : 0
+            guard slabs >= max(used, 1) else {
+                let name =
+                    used > 0
+                    ? snapshot.types.first { $0.id == snapshot.slabTypes[used - 1] }?.description.name ?? "?"
+                    : "?"
+                throw refuse(
+                    "\(target) bytes would drop slab \(used - 1), which holds '\(name)' objects; "
+                        + "the smallest size is \(smallest)")
+            }
+            guard target < g.poolSize else {
+                throw refuse("\(target) bytes is not smaller than the pool's \(g.poolSize) (use `heap grow`)")
+            }
+            var shrunk = snapshot.identity
+            shrunk.geometry.poolSize = target
+            shrunk.geometry.slabCount = slabs
+            try PoolResize.install(shrunk, in: mapping)
+            report = ResizeReport(
+                path: path, oldSize: g.poolSize, newSize: target, oldSlabs: g.slabCount, newSlabs: slabs,
+                slabCapacity: PoolResize.slabCapacity(g), slabSize: g.slabSize)
+        }
+        guard let report else { throw refuse("the pool could not be read") }
+        CrashPoints.reach("heap.resize.before-truncate")
+        try truncate(path, to: report.newSize)
+        return report
+    }
+
+    private static func withMapping(
+        _ path: String, _ options: HeapOpenOptions, _ body: (PMemMapping) throws -> Void
+    ) throws {
+        let mapping = try PMemMapping(path: path, options: .init(plainFile: options.plainFile))
+        try body(mapping)
+    }
+
+    private static func isRegularFile(_ path: String) throws -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+        return st.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// Extends a pool file to `size` bytes (zeros) and makes the new size durable.
+    private static func extend(_ path: String, to size: Int) throws {
+        let fd = Foundation.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        defer { Foundation.close(fd) }
+        let error = posix_fallocate(fd, 0, off_t(size))
+        guard error == 0 else {
+            throw PMemError(
+                .system, operation: "heap grow", errno: error,
+                detail: "\(path): cannot extend to \(size) bytes; nothing was changed")
+        }
+        guard fsync(fd) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
+    }
+
+    private static func truncate(_ path: String, to size: Int) throws {
+        let fd = Foundation.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system("open", errno: errno, detail: path) }
+        defer { Foundation.close(fd) }
+        guard ftruncate(fd, off_t(size)) == 0, fsync(fd) == 0 else {
+            throw PMemError.system("truncate", errno: errno, detail: path)
+        }
+    }
+}
