@@ -5,11 +5,13 @@ import Foundation
 public struct ResizeReport: Sendable, Equatable, Encodable {
     /// The pool file or device.
     public var path: String
-    /// Bytes of the pool before and after.
+    /// Bytes of the pool before.
     public var oldSize: Int
+    /// Bytes of the pool after.
     public var newSize: Int
-    /// Slabs before and after.
+    /// Slabs before.
     public var oldSlabs: Int
+    /// Slabs after.
     public var newSlabs: Int
     /// The most slabs the pool's slab directory has room for (the limit of a grow).
     public var slabCapacity: Int
