@@ -36,6 +36,9 @@ struct HeapCommand: ParsableCommand {
         @Option(help: "The size `heap grow` may take the pool to (default 16 times --size, at most 1T more).")
         var maxSize: String?
 
+        @Option(help: "Types the pool can hold, 1 to 4096 (default one per MiB of --size, 128 to 4096).")
+        var typeCapacity: Int?
+
         @Option(
             help: ArgumentHelp(
                 "Register these types: JSON {\"types\":[{name,size,alignment,pointer_offsets}]}, "
@@ -61,7 +64,8 @@ struct HeapCommand: ParsableCommand {
                     slabSize: try parseSizeOption(slabSize, "--slab-size").map { Int($0) },
                     logSize: try parseSizeOption(logSize, "--log-size").map { Int($0) },
                     recovery: AllocationRecovery(rawValue: recovery) ?? .logged,
-                    maxSize: try parseSizeOption(maxSize, "--max-size").map { Int($0) })
+                    maxSize: try parseSizeOption(maxSize, "--max-size").map { Int($0) },
+                    typeCapacity: typeCapacity)
                 let bytes = try parseSizeOption(size, "--size") ?? 0
                 // Read the types first: a bad file must not leave a new pool behind.
                 let described = try types.map(HeapCommand.readTypeDescriptions) ?? []
@@ -147,7 +151,7 @@ struct HeapCommand: ParsableCommand {
 
     /// The analyzer's heap descriptors in `file`.
     static func readTypeDescriptions(_ file: String) throws -> [TypeDescription] {
-        // A FIFO or a device is refused, not read for ever; 16M is far more JSON than 128 types take.
+        // A FIFO or a device is refused, not read for ever; 16M is far more JSON than 4096 types take.
         let data = try InputFile.readRegularFile(file, operation: "heap create --types", limit: 16 << 20)
         return try TypeDescription.decodeAnalyzerJSON(data)
     }
@@ -179,6 +183,7 @@ struct HeapCommand: ParsableCommand {
                     ["relocation pending", info.relocationPending ? "yes" : "no"],
                     ["checkpoint", "\(info.checkpoint)"],
                     ["pending transactions", "\(info.pendingTransactions)"],
+                    ["types", "\(info.types.count) of \(info.typeCapacity)"],
                     ["root", info.root.map { "\($0) (\(info.rootType ?? "?"))" } ?? "none"],
                     [
                         "shutdown counts",

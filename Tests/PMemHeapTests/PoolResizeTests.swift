@@ -230,3 +230,42 @@ private struct UnsafeTransfer<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+/// More than 128 types: the type table's size is chosen at create.
+final class TypeCapacityTests: XCTestCase {
+    func testAPoolHoldsAsManyTypesAsItWasMadeFor() throws {
+        let directory = try scratchDirectory(self)
+        let path = directory + "/pool"
+        let types = try (0..<300).map {
+            try TypeDescription(name: "t\($0)", size: 8 * ($0 % 7 + 1), alignment: 8, pointerOffsets: [0])
+        }
+        let heap = try PersistentHeap.create(
+            path: path, size: 16 << 20, options: HeapCreateOptions(typeCapacity: 300), types: types)
+        XCTAssertThrowsError(
+            try heap.register(TypeDescription(name: "one more", size: 8, alignment: 8, pointerOffsets: []))
+        ) { error in
+            XCTAssertTrue("\(error)".contains("type table is full (300 types)"), "\(error)")
+        }
+        try heap.transaction { tx in
+            let last = try tx.allocateZeroed(typeID: 300)
+            _ = last
+        }
+        try heap.close()
+        let reopened = try PersistentHeap.open(path: path, types: types)
+        XCTAssertEqual(reopened.types.count, 300)
+        try reopened.close()
+        XCTAssertEqual(try HeapInfo.read(path: path).typeCapacity, 300)
+        XCTAssertTrue(try HeapChecker.check(path: path).healthy)
+    }
+
+    func testTheDefaultCapacityGrowsWithThePool() throws {
+        XCTAssertEqual(
+            try PoolGeometry.plan(poolSize: 16 << 20, slabSize: nil, logSize: nil).typeCapacity, 128)
+        XCTAssertEqual(
+            try PoolGeometry.plan(poolSize: 1 << 30, slabSize: nil, logSize: nil).typeCapacity, 1024)
+        XCTAssertEqual(
+            try PoolGeometry.plan(poolSize: 64 << 30, slabSize: nil, logSize: nil).typeCapacity, 4096)
+        XCTAssertThrowsError(
+            try PoolGeometry.plan(poolSize: 16 << 20, slabSize: nil, logSize: nil, typeCapacity: 5000))
+    }
+}

@@ -59,6 +59,8 @@ enum HeapFormat {
     static var maxPointerFields: Int { Int(PMH_TYPE_MAX_POINTERS) }
     /// Type table capacity of a new pool.
     static let defaultTypeCapacity = 128
+    /// The most entries a type table may have (2 MiB of table).
+    static let maximumTypeCapacity = 4096
 
     /// Bytes of a redo record's header (`pmh_redo_record_header`).
     static var recordHeaderSize: Int { MemoryLayout<pmh_redo_record_header>.size }

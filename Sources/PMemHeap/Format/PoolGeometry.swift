@@ -33,8 +33,12 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
     ///     directory gets a word for each slab of it. By default 16 times the
     ///     pool, at most 1 TiB more than it (the directory costs 1/8192 of the
     ///     bytes it covers with 64 KiB slabs).
-    static func plan(poolSize: Int, slabSize: Int?, logSize: Int?, maxSize: Int? = nil) throws -> PoolGeometry
-    {
+    ///   - typeCapacity: entries of the type table (1 to 4096); by default one per
+    ///     MiB of the pool, from 128 to 4096 (512 bytes each).
+    static func plan(
+        poolSize: Int, slabSize: Int?, logSize: Int?, maxSize: Int? = nil,
+        typeCapacity wantedTypes: Int? = nil
+    ) throws -> PoolGeometry {
         // Bounded first, so that no sum or product below can overflow.
         guard poolSize > 0, poolSize <= maximumValue else {
             throw PMemError(
@@ -65,7 +69,15 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
         let wantedLog = logSize ?? min(max(poolSize / 32, 256 << 10), 64 << 20)
         let laneSize = roundUp(max(wantedLog / lanes, 4096), 4096)
         let typeTableOffset = HeapFormat.headerSize
-        let typeCapacity = HeapFormat.defaultTypeCapacity
+        if let wantedTypes, !(1...HeapFormat.maximumTypeCapacity).contains(wantedTypes) {
+            throw PMemError(
+                .invalidArgument, operation: "heap create",
+                detail:
+                    "type capacity \(wantedTypes) is out of range (1 to \(HeapFormat.maximumTypeCapacity))")
+        }
+        let typeCapacity =
+            wantedTypes
+            ?? min(HeapFormat.maximumTypeCapacity, max(HeapFormat.defaultTypeCapacity, poolSize >> 20))
         let directoryOffset = typeTableOffset + typeCapacity * HeapFormat.typeEntrySize
         let logOffset = roundUp(directoryOffset + (max(growTo, poolSize) / slab) * 8, 4096)
         let slabsOffset = roundUp(logOffset + lanes * laneSize, min(slab, 64 << 10))
@@ -102,7 +114,7 @@ public struct PoolGeometry: Codable, Sendable, Equatable {
             throw bad("\(name) \(value) is out of range")
         }
         guard slabSize >= 4096, slabSize & (slabSize - 1) == 0 else { throw bad("slab size \(slabSize)") }
-        guard typeTableOffset >= HeapFormat.headerSize, typeCapacity <= 4096 else {
+        guard typeTableOffset >= HeapFormat.headerSize, typeCapacity <= HeapFormat.maximumTypeCapacity else {
             throw bad("type table at \(typeTableOffset) with \(typeCapacity) entries")
         }
         guard slabDirectoryOffset >= typeTableOffset + typeCapacity * HeapFormat.typeEntrySize else {

@@ -104,6 +104,9 @@ public struct HeapCreateOptions: Sendable {
     /// The size the pool may grow to (`PersistentHeap.grow`); by default 16
     /// times its size, at most 1 TiB more.
     public var maxSize: Int?
+    /// Types the pool can hold (1 to 4096, 512 bytes of type table each); by
+    /// default one per MiB of the pool, from 128 to 4096.
+    public var typeCapacity: Int?
     /// Bytes of redo log; by default 1/32 of the pool, between 256 KiB and 64 MiB.
     public var logSize: Int?
     /// Fail unless the backing is real PMem.
@@ -121,10 +124,11 @@ public struct HeapCreateOptions: Sendable {
         slabSize: Int? = nil, logSize: Int? = nil, requirePMem: Bool = false,
         guarded: Bool = Overrides.currentOrDefaults.isSet(.heapGuarded),
         plainFile: PMemMapping.PlainFilePolicy? = nil, recovery: AllocationRecovery = .logged,
-        maxSize: Int? = nil
+        maxSize: Int? = nil, typeCapacity: Int? = nil
     ) {
         self.recovery = recovery
         self.maxSize = maxSize
+        self.typeCapacity = typeCapacity
         self.slabSize = slabSize
         self.logSize = logSize
         self.requirePMem = requirePMem

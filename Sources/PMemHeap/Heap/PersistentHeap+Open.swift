@@ -14,7 +14,8 @@ extension PersistentHeap {
         types: [TypeDescription] = []
     ) throws -> PersistentHeap {
         let geometry = try PoolGeometry.plan(
-            poolSize: size, slabSize: options.slabSize, logSize: options.logSize, maxSize: options.maxSize)
+            poolSize: size, slabSize: options.slabSize, logSize: options.logSize, maxSize: options.maxSize,
+            typeCapacity: options.typeCapacity)
         for type in types { try type.validate() }
         var st = stat()
         if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {

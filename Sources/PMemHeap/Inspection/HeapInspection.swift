@@ -64,6 +64,8 @@ public struct HeapInfo: Encodable, Sendable {
     public var rootType: String?
     /// Registered types.
     public var types: [TypeEntry]
+    /// How many types the pool can hold.
+    public var typeCapacity: Int
     /// The devices under the pool and their unsafe-shutdown counts as the pool
     /// recorded them at its last open or clean close (empty: none recorded).
     public var shutdownCounts: [RecordedCount]
@@ -93,6 +95,7 @@ public struct HeapInfo: Encodable, Sendable {
         case pendingTransactions = "pending_transactions"
         case logDamage = "log_damage"
         case rootType = "root_type"
+        case typeCapacity = "type_capacity"
     }
 
     /// Reads the pool at `path`; throws `corrupt` when it is damaged.
@@ -130,6 +133,7 @@ public struct HeapInfo: Encodable, Sendable {
                     alignment: $0.description.alignment, pointerOffsets: $0.description.pointerOffsets,
                     layoutHash: String(format: "%016llx", $0.layoutHash))
             },
+            typeCapacity: g.typeCapacity,
             shutdownCounts: (recorded ?? []).map { RecordedCount(id: $0.id, count: $0.count) },
             currentShutdownCounts: now,
             unsafeShutdown: changes.isEmpty ? nil : UnsafeShutdown(changes: changes))
