@@ -58,17 +58,29 @@ static inline __attribute__((always_inline)) int mark(const struct pmh_trace *t,
 		return -1;
 	in = off - t->slabs_offset;
 	slab = in >> t->slab_shift;
-	if (slab >= t->slab_count || !(id = t->slab_types[slab]))
+	if (slab >= t->slab_count)
+		return -1;
+	/* Inside a large object past its first slab: it begins further back. */
+	while ((id = t->slab_types[slab]) == PMH_TRACE_CONTINUATION && slab)
+		slab--;
+	if (!id || id == PMH_TRACE_CONTINUATION)
 		return -1;
 	ty = &t->types[id];
 	inside = in - (slab << t->slab_shift);
 	if (inside < ty->objects_offset)
 		return -1;
-	/* inside < 2^32 (a slab is at most 64 MiB): one multiply, not a divide */
-	slot = (uint64_t)(((unsigned __int128)ty->stride_inverse *
-			   (inside - ty->objects_offset)) >> 64);
-	if (slot >= ty->count)
-		return -1;
+	if (ty->count == 1) {
+		/* One object (a large one, maybe over many slabs) */
+		if (inside - ty->objects_offset >= ty->stride)
+			return -1;
+		slot = 0;
+	} else {
+		/* inside < 2^32 (a slab is at most 64 MiB): a multiply, not a divide */
+		slot = (uint64_t)(((unsigned __int128)ty->stride_inverse *
+				   (inside - ty->objects_offset)) >> 64);
+		if (slot >= ty->count)
+			return -1;
+	}
 	w = &t->marks[slab][slot >> 6];
 	bit = 1ull << (slot & 63);
 	/* A plain load first: most edges into a marked object stop here. */

@@ -15,10 +15,10 @@ final class AllOrNothingCreateTests: XCTestCase {
 
     func testATypeThatCannotBeRegisteredLeavesNoPoolAndNoDescriptor() throws {
         let path = try scratchDirectory(self) + "/pool"
-        let big = try TypeDescription(name: "big", size: 1 << 20, alignment: 8, pointerOffsets: [])
+        let big = try TypeDescription(name: "big", size: 1 << 30, alignment: 8, pointerOffsets: [])
         let before = try openDescriptors()
         XCTAssertThrowsError(try PersistentHeap.create(path: path, size: 16 << 20, types: [big])) { error in
-            XCTAssertTrue("\(error)".contains("does not fit in a slab"), "\(error)")
+            XCTAssertTrue("\(error)".contains("is larger than the pool's"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path), "the half-made pool is removed")
         XCTAssertEqual(try openDescriptors(), before, "every descriptor is closed")
@@ -60,12 +60,12 @@ final class AllOrNothingCreateTests: XCTestCase {
     func testTheCommandLeavesNoPoolWhenATypeFails() throws {
         let dir = try scratchDirectory(self)
         let descriptors = dir + "/types.json"
-        try Data(#"{"types":[{"name":"big","size":1048576,"alignment":8}]}"#.utf8).write(
+        try Data(#"{"types":[{"name":"big","size":1073741824,"alignment":8}]}"#.utf8).write(
             to: URL(fileURLWithPath: descriptors))
         let pool = dir + "/pool"
         assertFailure(
             try CLI.run(["heap", "create", pool, "--size", "16M", "--types", descriptors]),
-            mentions: "does not fit in a slab")
+            mentions: "is larger than the pool's")
         XCTAssertFalse(FileManager.default.fileExists(atPath: pool))
         XCTAssertEqual(try CLI.run(["heap", "create", pool, "--size", "16M"]).status, 0, "a retry works")
     }

@@ -177,6 +177,52 @@ final class ReachabilityRecoveryTests: XCTestCase {
         XCTAssertTrue(try HeapChecker.check(path: directory + "/crashed").healthy)
     }
 
+    /// A pointer that leads to no object could hide live objects from the
+    /// trace: the open refuses with nothing rebuilt unless told to reclaim.
+    func testUnresolvedPointersStopTheRebuild() throws {
+        let directory = try scratchDirectory(self)
+        let heap = try makePool(directory)
+        try linkList(heap, values: [1, 2, 3, 4])
+        // Damage: the second node's next pointer into the type table.
+        let second = try heap.root(ListRoot.self).pointee.head.pointee.next
+        second.address!.pointee.next = PersistentPointer(
+            (heap.base + heap.geometry.typeTableOffset).assumingMemoryBound(to: Node.self))
+        try crashCopy(heap, to: directory + "/crashed")
+        try heap.close()
+        for _ in 0..<2 {  // refused again: the first refusal rebuilt nothing
+            XCTAssertThrowsError(try PersistentHeap.open(path: directory + "/crashed")) { error in
+                XCTAssertTrue("\(error)".contains("1 pointer that lead to no object"), "\(error)")
+            }
+        }
+        var options = HeapOpenOptions()
+        options.unresolvedPointers = .reclaimUnreached
+        let accepted = try PersistentHeap.open(path: directory + "/crashed", options: options)
+        XCTAssertEqual(accepted.openReport.trace?.objects, 3, "the root and the first two nodes")
+        XCTAssertEqual(accepted.openReport.trace?.reclaimed, 2)
+        try accepted.close()
+    }
+
+    /// A root pointer that leads to no object is refused: the trace would reclaim everything.
+    func testADamagedRootIsRefused() throws {
+        let directory = try scratchDirectory(self)
+        let heap = try makePool(directory)
+        try linkList(heap, values: [1])
+        try heap.close()
+        // Open again, so no record is pending: replay would otherwise write the root line back.
+        let reopened = try PersistentHeap.open(path: directory + "/pool")
+        try crashCopy(reopened, to: directory + "/crashed")
+        try reopened.close()
+        var data = try fileBytes(directory + "/crashed")
+        data.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt64(0x10), toByteOffset: HeapFormat.rootPointerOffset, as: UInt64.self)
+        }
+        try data.write(to: URL(fileURLWithPath: directory + "/crashed"))
+        XCTAssertThrowsError(try PersistentHeap.open(path: directory + "/crashed")) { error in
+            XCTAssertTrue("\(error)".contains("leads to no object"), "\(error)")
+        }
+        XCTAssertThrowsError(try PersistentHeap.open(path: directory + "/crashed"), "still refused")
+    }
+
     /// A replicator's observers must see every change as a record: then
     /// `allocate` is a transaction again.
     func testObservedHeapAllocatesInTransactions() throws {

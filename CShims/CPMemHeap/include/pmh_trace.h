@@ -21,6 +21,9 @@
 
 #include "pmh_relocate.h"
 
+/* The slab_types value of a slab that continues a large object (its first slab precedes it). */
+#define PMH_TRACE_CONTINUATION UINT32_MAX
+
 /* One type's layout in a slab, indexed by type id. */
 struct pmh_trace_type {
 	uint32_t objects_offset;	/* first object from the slab's start */
@@ -56,7 +59,8 @@ struct pmh_trace {
 	uint64_t slabs_offset;
 	uint32_t slab_shift;		/* log2 of the slab size */
 	uint32_t slab_count;
-	const uint32_t *slab_types;	/* type id per slab, 0 for free */
+	const uint32_t *slab_types;	/* type id per slab, 0 for free,
+					   PMH_TRACE_CONTINUATION */
 	const struct pmh_trace_type *types;	/* by type id (0 unused) */
 	uint64_t *const *marks;		/* per slab: its mark words, or NULL */
 	struct pmh_relocation reloc;	/* nfrom 0: nothing moves */

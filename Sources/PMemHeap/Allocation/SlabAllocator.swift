@@ -30,6 +30,8 @@ final class SlabAllocator: @unchecked Sendable {
         case full = 2
         case partial = 3
         case returning = 4
+        /// A slab that continues a large object begun in an earlier slab.
+        case continuation = 5
     }
 
     let pool: PoolMemory
@@ -52,7 +54,7 @@ final class SlabAllocator: @unchecked Sendable {
     /// Slabs given back to the free slabs since open (under `slabLock`).
     private(set) var returnedSlabs = 0
 
-    init(pool: PoolMemory, geometry: PoolGeometry, slabTypes initial: [UInt32]) {
+    init(pool: PoolMemory, geometry: PoolGeometry, slabTypes initial: [UInt32], continued: [Bool]) {
         self.pool = pool
         self.geometry = geometry
         let n = geometry.slabCount
@@ -61,7 +63,7 @@ final class SlabAllocator: @unchecked Sendable {
         volatileBitmaps = .allocate(capacity: n)
         for i in 0..<n {
             slabTypes[i] = UInt64(initial[i])
-            states[i] = SlabState.unclaimed.rawValue
+            states[i] = (continued[i] ? SlabState.continuation : .unclaimed).rawValue
             volatileBitmaps[i] = 0
         }
         types = .allocate(capacity: geometry.typeCapacity + 1)
@@ -146,7 +148,75 @@ final class SlabAllocator: @unchecked Sendable {
             return (cache.pointee.slab, cache.pointee.word * 64 + bit)
         }
         guard let type = types[Int(typeID)] else { throw Transaction.unregistered(typeID) }
+        if type.layout.isLarge { return try reserveLarge(type, cache: cache) }
         return try reserve(type, cache: cache)
+    }
+
+    /// Whether `slab` continues a large object begun in an earlier slab.
+    @inline(__always) func isContinuation(_ slab: Int) -> Bool {
+        Atomic64.loadAcquire(states + slab) == SlabState.continuation.rawValue
+    }
+
+    /// The slab a large object covering `slab` begins in (`slab` itself when it is no continuation).
+    func firstSlab(of slab: Int) -> Int {
+        var first = slab
+        while first > 0 && isContinuation(first) { first -= 1 }
+        return first
+    }
+
+    /// A run of free slabs for one object larger than a slab, reserved: its
+    /// first slab's bitmap word cleared, the continuation words written, then
+    /// the first slab's word (each step persisted), so a crash leaves either
+    /// free slabs or a whole run with its object not allocated (returned at
+    /// the next close). Points `cache` at the object; its mask stays empty, so
+    /// every large allocation comes here.
+    private func reserveLarge(_ type: TypeRuntime, cache: UnsafeMutablePointer<SlabCache>) throws -> (
+        slab: Int, slot: Int
+    ) {
+        let run = type.layout.slabsPerObject
+        slabLock.lock()
+        defer { slabLock.unlock() }
+        var first = -1
+        var length = 0
+        for slab in freeCursor..<geometry.slabCount {
+            let free =
+                slabTypes[slab] == 0 && Atomic64.loadAcquire(states + slab) == SlabState.unclaimed.rawValue
+            length = free ? length + 1 : 0
+            if length == run {
+                first = slab - run + 1
+                break
+            }
+        }
+        guard first >= 0 else {
+            throw PMemError(
+                .system, operation: "allocate", errno: ENOSPC,
+                detail: "the heap has no \(run) free slabs in a row for a '\(type.description.name)' object "
+                    + "(\(type.description.size) bytes; \(geometry.slabCount) slabs of \(geometry.slabSize) bytes)"
+            )
+        }
+        let directory = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self)
+        persistentBitmap(first).pointee = 0
+        pool.flush(persistentBitmap(first), 8)
+        for slab in (first + 1)..<(first + run) {
+            directory[slab] = SlabDirectory.encode(
+                typeID: SlabDirectory.continuation, index: slab, salt: pool.salt)
+            Atomic64.storeSequentiallyConsistent(states + slab, SlabState.continuation.rawValue)
+        }
+        pool.persist(directory + first + 1, (run - 1) * 8)
+        CrashPoints.reach("heap.large.continued")
+        directory[first] = SlabDirectory.encode(typeID: type.id, index: first, salt: pool.salt)
+        pool.persist(directory + first, 8)
+        CrashPoints.reach("heap.large.assigned")
+        let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        bitmap.pointee = type.layout.invalidBits(word: 0) | 1  // slot 0, reserved for the caller
+        Atomic64.storeSequentiallyConsistent(volatileBitmaps + first, UInt64(UInt(bitPattern: bitmap)))
+        // Owned by nobody: its free returns the run.
+        Atomic64.storeSequentiallyConsistent(states + first, SlabState.full.rawValue)
+        Atomic64.storeRelease(slabTypes + first, UInt64(type.id))
+        cache.pointee.objects = pool.base + geometry.slabOffset(first) + type.layout.objectsOffset
+        cache.pointee.bitmap = persistentBitmap(first)
+        cache.pointee.stride = type.layout.stride
+        return (first, 0)
     }
 
     /// Reserves a slot of `type` from `cache`, refilling it from slabs when empty.
@@ -246,6 +316,15 @@ final class SlabAllocator: @unchecked Sendable {
         entry.pointee = 0
         pool.persist(entry, 8)
         CrashPoints.reach("heap.slab.returned")
+        // A large object's continuations after its first word (a crash between: orphans, which are free).
+        let run = type.layout.slabsPerObject
+        if run > 1 {
+            for next in (slab + 1)..<(slab + run) {
+                entry[next - slab] = 0
+                Atomic64.storeSequentiallyConsistent(states + next, SlabState.unclaimed.rawValue)
+            }
+            pool.persist(entry + 1, (run - 1) * 8)
+        }
         Atomic64.storeRelease(slabTypes + slab, 0)
         let bitmap = Atomic64.loadAcquire(volatileBitmaps + slab)
         Atomic64.storeSequentiallyConsistent(volatileBitmaps + slab, 0)
@@ -320,7 +399,12 @@ final class SlabAllocator: @unchecked Sendable {
     private func assignFreeSlab(to type: TypeRuntime) throws -> Int {
         slabLock.lock()
         defer { slabLock.unlock() }
-        while freeCursor < geometry.slabCount && slabTypes[freeCursor] != 0 { freeCursor += 1 }
+        while freeCursor < geometry.slabCount
+            && (slabTypes[freeCursor] != 0
+                || Atomic64.loadAcquire(states + freeCursor) != SlabState.unclaimed.rawValue)
+        {
+            freeCursor += 1
+        }
         guard freeCursor < geometry.slabCount else {
             throw PMemError(
                 .system, operation: "allocate", errno: ENOSPC,

@@ -12,6 +12,13 @@ struct SlabLayout: Equatable {
     let objectsOffset: Int
     /// Bytes from one object to the next.
     let stride: Int
+    /// Consecutive slabs one object takes: 1, or more for an object larger
+    /// than a slab (a large object: the first slab's directory word names the
+    /// type, the others are continuations, and its bitmap has one bit).
+    let slabsPerObject: Int
+
+    /// Whether objects of this layout span several slabs.
+    var isLarge: Bool { slabsPerObject > 1 }
 
     /// The layout for objects of `stride` bytes aligned to `alignment`; `nil` when none fits.
     init?(stride: Int, alignment: Int, slabSize: Int) {
@@ -24,11 +31,20 @@ struct SlabLayout: Equatable {
         var n = slabSize / stride
         n = min(n, slabSize * 64 / (stride * 64 + 8))
         while n > 0 && roundUp((n + 63) / 64 * 8, start) + n * stride > slabSize { n -= 1 }
-        guard n > 0 else { return nil }
+        self.stride = stride
+        guard n > 0 else {
+            // Larger than a slab: one object over a run of slabs, after a one-word bitmap.
+            guard stride <= PoolGeometry.maximumValue else { return nil }
+            count = 1
+            bitmapWords = 1
+            objectsOffset = start
+            slabsPerObject = (start + stride + slabSize - 1) / slabSize
+            return
+        }
         count = n
         bitmapWords = (n + 63) / 64
         objectsOffset = roundUp(bitmapWords * 8, start)
-        self.stride = stride
+        slabsPerObject = 1
     }
 
     /// Bits of bitmap word `word` that are past the last slot (never allocatable).

@@ -12,6 +12,8 @@ struct PoolSnapshot {
     var checkpoint: UInt64
     var types: [StoredType]
     var slabTypes: [UInt32]
+    /// Slabs that continue a large object begun in an earlier slab (0 in `slabTypes`).
+    var continued: [Bool]
     var rootAddress: UInt64
     var rootType: UInt32
 
@@ -40,11 +42,10 @@ struct PoolSnapshot {
             throw PMemError(
                 .corrupt, operation: "heap open",
                 detail:
-                    "\(path): type '\(type.description.name)' does not fit in a slab of \(geometry.slabSize) bytes"
-            )
+                    "\(path): type '\(type.description.name)' is larger than any pool (\(type.stride) bytes)")
         }
-        let slabTypes = try SlabDirectory.read(
-            from: base, geometry: geometry, typeCount: types.count, salt: salt, path: path)
+        let (slabTypes, continued) = try directory(
+            base: base, geometry: geometry, types: types, salt: salt, path: path)
         try checkBitmaps(base: base, geometry: geometry, types: types, slabTypes: slabTypes, path: path)
         let (rootAddress, rootType) = HeapFormat.rootLine(at: base)
         guard rootType <= UInt64(types.count), (rootAddress == 0) == (rootType == 0) else {
@@ -52,8 +53,30 @@ struct PoolSnapshot {
         }
         return PoolSnapshot(
             identity: identity, state: state, stateSlot: slot, checkpoint: checkpoint, types: types,
-            slabTypes: slabTypes, rootAddress: rootAddress, rootType: UInt32(rootType))
+            slabTypes: slabTypes, continued: continued, rootAddress: rootAddress, rootType: UInt32(rootType))
     }
+
+    /// The slab directory with large objects' runs resolved (`SlabDirectory.resolveRuns`).
+    static func directory(
+        base: UnsafeRawPointer, geometry: PoolGeometry, types: [StoredType], salt: UInt64, path: String
+    ) throws -> (types: [UInt32], continued: [Bool]) {
+        let raw = try SlabDirectory.read(
+            from: base, geometry: geometry, typeCount: types.count, salt: salt, path: path)
+        let runs = types.map {
+            SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: geometry.slabSize)!
+                .slabsPerObject
+        }
+        return try SlabDirectory.resolveRuns(raw, slabsPerObject: { runs[Int($0) - 1] }, path: path)
+    }
+
+    /// Reads the slab directory again (after recovery freed slabs).
+    mutating func reloadDirectory(base: UnsafeRawPointer, path: String) throws {
+        (slabTypes, continued) = try Self.directory(
+            base: base, geometry: geometry, types: types, salt: identity.salt, path: path)
+    }
+
+    /// Slabs in use: typed, or continuing a large object.
+    var slabsInUse: Int { zip(slabTypes, continued).filter { $0 != 0 || $1 }.count }
 
     /// A slab bitmap with bits past its last slot is damaged.
     private static func checkBitmaps(

@@ -55,6 +55,9 @@ public struct HeapOpenOptions: Sendable {
     /// What to do when a device under the pool had an unsafe shutdown while the
     /// pool was open; by default check the pool first.
     public var unsafeShutdown: UnsafeShutdownPolicy = .check
+    /// What the open of a reachability pool after a crash does when its trace
+    /// finds pointers that lead to no object; by default refuse.
+    public var unresolvedPointers: UnresolvedPointerPolicy = .refuse
     /// Reads the devices' counts instead of the machine (tests).
     package var shutdownCounter: (@Sendable (String) -> [ShutdownCount])?
     /// A persist path other than the mapping's: the recording path of a
@@ -165,6 +168,16 @@ public struct OpenReport: Sendable, Equatable {
     /// The devices under the pool and their unsafe-shutdown counts now (empty off PMem,
     /// or where the devices count nothing); recorded in the pool for the next open.
     public var shutdownCounts: [ShutdownCount] = []
+}
+
+/// What the open of a reachability pool after a crash does when the trace
+/// finds pointers that lead to no object (damage, or a program's dangling pointer).
+public enum UnresolvedPointerPolicy: Sendable, Equatable {
+    /// Refuse to open (the default), leaving the allocation state as it is:
+    /// objects only such pointers reached may be live.
+    case refuse
+    /// Rebuild from what the trace reached: anything else is reclaimed.
+    case reclaimUnreached
 }
 
 /// What `open` does when the redo log holds a damaged committed record.

@@ -29,8 +29,8 @@ extension PersistentHeap {
     static func describe(_ slabOffset: UInt, geometry: PoolGeometry, allocator: SlabAllocator) -> String? {
         guard slabOffset < UInt(geometry.slabCount * geometry.slabSize) else { return nil }
         let offset = Int(slabOffset)
-        let slab = offset / geometry.slabSize
-        let inside = offset % geometry.slabSize
+        let slab = allocator.firstSlab(of: offset / geometry.slabSize)
+        let inside = offset - slab * geometry.slabSize
         guard let type = allocator.types[Int(Atomic64.loadAcquire(allocator.slabTypes + slab))] else {
             return "slab \(slab), which holds no type"
         }

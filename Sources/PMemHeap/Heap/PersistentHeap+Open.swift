@@ -134,7 +134,7 @@ extension PersistentHeap {
         try pool.checkDurability()
         var opened = snapshot
         opened.checkpoint = report.checkpoint
-        opened.slabTypes = report.slabTypes
+        try opened.reloadDirectory(base: pool.base, path: path)
         let heap = PersistentHeap(
             path: path, pool: pool, snapshot: opened, state: state, stateSlot: 1 - slot, report: report.open,
             lockDescriptor: lock)
@@ -238,8 +238,9 @@ extension PersistentHeap {
             let runtimes = snapshot.typeRuntimes()
             if trace {
                 report.trace = try Tracer.recover(
-                    pool: pool, geometry: geometry, slabTypes: &slabTypes, types: runtimes, from: from,
-                    threads: options.relocationThreads)
+                    pool: pool, geometry: geometry, slabTypes: &slabTypes, continued: snapshot.continued,
+                    types: runtimes, from: from, threads: options.relocationThreads,
+                    acceptUnresolved: options.unresolvedPointers == .reclaimUnreached)
                 CrashPoints.reach("heap.trace.done")
             } else {
                 report.relocation = Relocator.run(

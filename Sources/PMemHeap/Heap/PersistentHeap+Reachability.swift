@@ -22,7 +22,7 @@ extension PersistentHeap {
         let context = try self.context()
         guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
         let cache = context.caches + Int(typeID)
-        let (_, slot) = try allocator.take(typeID: typeID, cache: cache)
+        let (_, slot) = try takeSlot(typeID: typeID, cache: cache, context: context)
         let raw = cache.pointee.objects! + slot * cache.pointee.stride
         _ = Atomic64.fetchOr(cache.pointee.bitmap! + slot / 64, UInt64(1) << UInt64(slot % 64))
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
@@ -86,26 +86,29 @@ extension PersistentHeap {
 
 extension PersistentHeap {
     /// The stored slab directory and type runtimes as the walks take them.
-    private func walkInputs() -> (slabTypes: [UInt32], types: [TypeRuntime]) {
+    private func walkInputs() -> (slabTypes: [UInt32], continued: [Bool], types: [TypeRuntime]) {
         let slabTypes = (0..<geometry.slabCount).map { UInt32(truncatingIfNeeded: allocator.slabTypes[$0]) }
+        let continued = (0..<geometry.slabCount).map { allocator.isContinuation($0) }
         let types = (1...max(geometry.typeCapacity, 1)).compactMap { allocator.types[$0] }
-        return (slabTypes, types)
+        return (slabTypes, continued, types)
     }
 
     /// Runs the trace an open after a crash runs, into scratch marks: nothing
     /// in the pool changes (its pointers are all for this base). No thread may
     /// change the heap meanwhile. For benchmarks.
     package func measureTrace(threads: Int) throws -> TraceStats {
-        let (slabTypes, types) = walkInputs()
+        let (slabTypes, continued, types) = walkInputs()
         return try Tracer.run(
-            pool: pool, geometry: geometry, slabTypes: slabTypes, types: types, from: [], threads: threads
+            pool: pool, geometry: geometry, slabTypes: slabTypes, continued: continued, types: types,
+            from: [],
+            threads: threads
         ).0
     }
 
     /// Runs the slab scan a relocation makes, moving nothing (every pointer is
     /// for this base already): the other open-time walk. For benchmarks.
     package func measureRelocationScan(threads: Int) -> RelocationStats {
-        let (slabTypes, types) = walkInputs()
+        let (slabTypes, _, types) = walkInputs()
         return Relocator.run(
             pool: pool, geometry: geometry, slabTypes: slabTypes, types: types, from: [], threads: threads,
             progress: nil)

@@ -90,7 +90,9 @@ public final class PersistentHeap: @unchecked Sendable {
         self.openReport = report
         self.lockDescriptor = lockDescriptor
         self.typeCount = snapshot.types.count
-        allocator = SlabAllocator(pool: pool, geometry: snapshot.geometry, slabTypes: snapshot.slabTypes)
+        allocator = SlabAllocator(
+            pool: pool, geometry: snapshot.geometry, slabTypes: snapshot.slabTypes,
+            continued: snapshot.continued)
         log = RedoLog(pool: pool, geometry: snapshot.geometry, checkpoint: snapshot.checkpoint)
         for stored in snapshot.types {
             install(stored.description, id: stored.id)
@@ -148,14 +150,14 @@ public final class PersistentHeap: @unchecked Sendable {
             return id
         }
         guard
-            SlabLayout(
-                stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize)
-                != nil
+            let layout = SlabLayout(
+                stride: description.stride, alignment: description.alignment, slabSize: geometry.slabSize),
+            layout.slabsPerObject <= geometry.slabCount
         else {
             throw PMemError(
                 .invalidArgument, operation: "register type",
-                detail: "type '\(description.name)' (\(description.size) bytes) does not fit in a slab of "
-                    + "\(geometry.slabSize) bytes; create the pool with a larger --slab-size")
+                detail: "type '\(description.name)' (\(description.size) bytes) is larger than the pool's "
+                    + "\(geometry.slabCount) slabs of \(geometry.slabSize) bytes")
         }
         guard typeCount < geometry.typeCapacity else {
             throw PMemError(
@@ -343,6 +345,23 @@ public final class PersistentHeap: @unchecked Sendable {
         fenceObservers = grown
         hasFenceObservers = true
         registryLock.unlock()
+    }
+
+    /// A slot from this thread's cache (`SlabAllocator.take`). When the heap is
+    /// full, the slots and slabs this thread freed may still wait for the
+    /// checkpoint (`Quarantine`): it is moved past them and the allocation tried once more.
+    @inline(__always) func takeSlot(
+        typeID: UInt32, cache: UnsafeMutablePointer<SlabCache>, context: ThreadContext
+    )
+        throws -> (slab: Int, slot: Int)
+    {
+        do {
+            return try allocator.take(typeID: typeID, cache: cache)
+        } catch let error as PMemError where error.errno == ENOSPC && context.quarantine.count > 0 {
+            log.advanceCheckpoint(through: context.quarantine.newest)
+            context.quarantine.release(upTo: log.checkpointValue, to: allocator)
+            return try allocator.take(typeID: typeID, cache: cache)
+        }
     }
 
     // MARK: Threads

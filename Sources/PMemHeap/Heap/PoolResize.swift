@@ -186,7 +186,12 @@ extension PersistentHeap {
         try withMapping(path, options) { mapping in
             let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
             let g = snapshot.geometry
-            let used = (snapshot.slabTypes.lastIndex { $0 != 0 } ?? -1) + 1
+            // A large object's continuation slabs are in use too.
+            let used =
+                (snapshot.slabTypes.indices.last { snapshot.slabTypes[$0] != 0 || snapshot.continued[$0] }
+                    ?? -1) + 1
+            var owner = used - 1
+            while owner > 0 && snapshot.slabTypes[owner] == 0 { owner -= 1 }
             let smallest = g.slabsOffset + max(used, 1) * g.slabSize
             let target = size ?? smallest
             let slabs = target >= g.slabsOffset ? (target - g.slabsOffset) / g.slabSize : 0

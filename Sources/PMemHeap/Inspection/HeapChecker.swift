@@ -154,9 +154,11 @@ extension HeapChecker {
         let memory = PoolMemory(
             privateView: view.base, size: geometry.poolSize, salt: snapshot.identity.salt, unmap: {})
         var slabTypes = snapshot.slabTypes
+        // Unresolved pointers are the walk's to report, one by one.
         return try Tracer.recover(
-            pool: memory, geometry: geometry, slabTypes: &slabTypes, types: snapshot.typeRuntimes(),
-            from: snapshot.state.bases.filter { $0 != memory.baseAddress }, threads: 1)
+            pool: memory, geometry: geometry, slabTypes: &slabTypes, continued: snapshot.continued,
+            types: snapshot.typeRuntimes(), from: snapshot.state.bases.filter { $0 != memory.baseAddress },
+            threads: 1, acceptUnresolved: true)
     }
 }
 
@@ -203,7 +205,9 @@ struct PoolWalker {
         guard inSlabs >= 0, inSlabs < g.slabCount * g.slabSize else {
             return .failure("points into pool metadata at offset \(offset)")
         }
-        let slab = inSlabs / g.slabSize
+        var slab = inSlabs / g.slabSize
+        // Into a large object past its first slab: it begins in an earlier slab.
+        while slab > 0 && snapshot.continued[slab] { slab -= 1 }
         let typeID = Int(snapshot.slabTypes[slab])
         guard typeID != 0 else { return .failure("points into free slab \(slab)") }
         let layout = layouts[typeID - 1]

@@ -202,7 +202,7 @@ public struct HeapStats: Encodable, Sendable {
             let objects = (0..<layouts[i].bitmapWords).reduce(0) {
                 $0 + bitmap.load(fromByteOffset: $1 * 8, as: UInt64.self).nonzeroBitCount
             }
-            usage[i].slabs += 1
+            usage[i].slabs += layouts[i].slabsPerObject
             usage[i].objects += objects
             usage[i].capacity += layouts[i].count
             usage[i].bytesAllocated += objects * layouts[i].stride

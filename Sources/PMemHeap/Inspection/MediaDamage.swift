@@ -108,8 +108,8 @@ public struct MediaDamage: Encodable, Sendable, Equatable {
         }
         guard damage.metadata.isEmpty else { return damage }
         let types = try TypeTable.read(from: view.base, geometry: g, salt: identity.salt, path: path)
-        let slabTypes = try SlabDirectory.read(
-            from: view.base, geometry: g, typeCount: types.count, salt: identity.salt, path: path)
+        let (slabTypes, continued) = try PoolSnapshot.directory(
+            base: view.base, geometry: g, types: types, salt: identity.salt, path: path)
         let layouts = types.map {
             SlabLayout(stride: $0.stride, alignment: $0.description.alignment, slabSize: g.slabSize)
         }
@@ -137,10 +137,13 @@ public struct MediaDamage: Encodable, Sendable, Equatable {
                     step = bad.upperBound - at
                     break
                 }
-                let slabStart = g.slabOffset(slab)
-                let slabEnd = slabStart + g.slabSize
+                let slabEnd = g.slabOffset(slab) + g.slabSize
                 step = min(step, UInt64(slabEnd - offset))
-                let typeID = Int(slabTypes[slab])
+                // Past a large object's first slab: the object begins in an earlier slab.
+                var first = slab
+                while first > 0 && continued[first] { first -= 1 }
+                let slabStart = g.slabOffset(first)
+                let typeID = Int(slabTypes[first])
                 guard typeID > 0, let layout = layouts[typeID - 1] else {
                     damage.freeBytes += step
                     continue

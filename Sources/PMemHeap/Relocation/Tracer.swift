@@ -80,9 +80,14 @@ enum Tracer {
 
     /// Traces `pool` (now at `pool.base`) from its root; pointers written for a
     /// base in `from` are moved to the current one as they are read.
+    ///
+    /// Throws `corrupt`, before anything but moved pointers is written, when
+    /// the root pointer leads to no object: tracing from it would reclaim
+    /// every object.
     static func run(
-        pool: PoolMemory, geometry: PoolGeometry, slabTypes: [UInt32], types: [TypeRuntime], from: [UInt64],
-        threads: Int
+        pool: PoolMemory, geometry: PoolGeometry, slabTypes: [UInt32], continued: [Bool],
+        types: [TypeRuntime],
+        from: [UInt64], threads: Int
     ) throws -> (TraceStats, Marks) {
         var layouts: [UInt32: SlabLayout] = [:]
         for type in types { layouts[type.id] = type.layout }
@@ -100,7 +105,9 @@ enum Tracer {
         }
         let slabTypeWords = UnsafeMutablePointer<UInt32>.allocate(capacity: max(slabTypes.count, 1))
         defer { slabTypeWords.deallocate() }
-        for (slab, id) in slabTypes.enumerated() { slabTypeWords[slab] = id }
+        for (slab, id) in slabTypes.enumerated() {
+            slabTypeWords[slab] = continued[slab] ? UInt32(PMH_TRACE_CONTINUATION) : id
+        }
 
         let trace = UnsafeMutablePointer<pmh_trace>.allocate(capacity: 1)
         trace.initialize(to: pmh_trace())
@@ -131,7 +138,14 @@ enum Tracer {
         let started = Date()
         var rootStats = pmh_trace_stats()
         let root = (pool.base + HeapFormat.rootPointerOffset).assumingMemoryBound(to: UInt64.self)
-        _ = pmh_trace_root(trace, root, &rootStats)
+        guard pmh_trace_root(trace, root, &rootStats) >= 0 else {
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail:
+                    "the root pointer 0x\(String(root.pointee, radix: 16)) leads to no object: a trace from it "
+                    + "would reclaim every object; the allocation state was not rebuilt (`pmemctl heap check`)"
+            )
+        }
         CrashPoints.reach("heap.trace.root")
         // One stats block and result per worker, added up once they are all done.
         let perWorker = UnsafeMutablePointer<pmh_trace_stats>.allocate(capacity: workers)
@@ -173,12 +187,28 @@ enum Tracer {
 
     /// Traces, then rebuilds the bitmaps from the marks (`run`, `rebuildBitmaps`):
     /// what an open after a crash does, and the check in its private view.
+    ///
+    /// Pointers that lead to no object (damage, or a program's dangling
+    /// pointer) could mean live objects the trace did not reach: unless
+    /// `acceptUnresolved`, that throws `corrupt` before the bitmaps change.
     static func recover(
-        pool: PoolMemory, geometry: PoolGeometry, slabTypes: inout [UInt32], types: [TypeRuntime],
-        from: [UInt64], threads: Int
+        pool: PoolMemory, geometry: PoolGeometry, slabTypes: inout [UInt32], continued: [Bool],
+        types: [TypeRuntime], from: [UInt64], threads: Int, acceptUnresolved: Bool
     ) throws -> TraceStats {
         var (stats, marks) = try run(
-            pool: pool, geometry: geometry, slabTypes: slabTypes, types: types, from: from, threads: threads)
+            pool: pool, geometry: geometry, slabTypes: slabTypes, continued: continued, types: types,
+            from: from,
+            threads: threads)
+        let unresolved = stats.invalid + stats.outside
+        guard unresolved == 0 || acceptUnresolved else {
+            throw PMemError(
+                .corrupt, operation: "heap open",
+                detail:
+                    "the trace found \(unresolved) pointer\(unresolved == 1 ? "" : "s") that lead to no object "
+                    + "(\(stats.outside) outside the pool, \(stats.invalid) into metadata or free slabs): objects only "
+                    + "they reached would be reclaimed; the allocation state was not rebuilt. `pmemctl heap check` "
+                    + "names them; HeapOpenOptions.unresolvedPointers = .reclaimUnreached accepts the loss")
+        }
         var layouts: [UInt32: SlabLayout] = [:]
         for type in types { layouts[type.id] = type.layout }
         (stats.reclaimed, stats.slabsFreed) = rebuildBitmaps(
@@ -211,6 +241,12 @@ enum Tracer {
             if !live {
                 directory[slab] = 0
                 pool.flush(directory + slab, 8)
+                // A large object's continuations after its first word, under the next fence.
+                if layout.isLarge {
+                    pool.drain()
+                    for next in (slab + 1)..<(slab + layout.slabsPerObject) { directory[next] = 0 }
+                    pool.flush(directory + slab + 1, (layout.slabsPerObject - 1) * 8)
+                }
                 slabTypes[slab] = 0
                 freed += 1
             }

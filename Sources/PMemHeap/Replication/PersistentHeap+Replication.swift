@@ -63,7 +63,8 @@ extension PersistentHeap {
         try body(
             g.slabDirectoryOffset,
             UnsafeRawBufferPointer(start: base + g.slabDirectoryOffset, count: g.slabCount * 8))
-        for slab in 0..<g.slabCount where Atomic64.loadAcquire(allocator.slabTypes + slab) != 0 {
+        for slab in 0..<g.slabCount
+        where Atomic64.loadAcquire(allocator.slabTypes + slab) != 0 || allocator.isContinuation(slab) {
             layout.addSlab(slab)
             try body(
                 g.slabOffset(slab),
@@ -104,9 +105,15 @@ extension PersistentHeap {
                     }
                     layout.setTypes(count)
                 }
+                // A large object's run: its continuation words too, each slab shipped as in the baseline.
+                // Continuations before the first word, as the primary wrote them.
+                let run = allocator.types[typeID]!.layout.slabsPerObject
                 let entry = g.slabDirectoryOffset + slab * 8
+                if run > 1 {
+                    body(entry + 8, UnsafeRawBufferPointer(start: base + entry + 8, count: 8 * (run - 1)))
+                }
                 body(entry, UnsafeRawBufferPointer(start: base + entry, count: 8))
-                layout.addSlab(slab)
+                for next in slab..<(slab + run) { layout.addSlab(next) }
             }
         }
     }

@@ -31,6 +31,8 @@ public final class Transaction {
     /// as needed; at commit it is streamed into the lane.
     @exclusivity(unchecked) var recordStart: UnsafeMutableRawPointer
     @exclusivity(unchecked) var recordCapacity: Int
+    /// New objects were written back rather than logged: fence before the record.
+    @exclusivity(unchecked) var fenceBeforeRecord = false
 
     init(heap: PersistentHeap, lane: Lane, context: ThreadContext) {
         self.heap = heap
@@ -228,7 +230,17 @@ public final class Transaction {
     /// can leave the record whole (it validates, recovery replays it) and
     /// the object's lines not. Replaying the stored bytes makes the object
     /// whole whatever reached the media. (Found by the store-reordering check.)
+    ///
+    /// A new object of a slab or more is written back instead, and the commit
+    /// fences once more before it writes the record (no record can then be
+    /// durable without the object): a large object would otherwise need a log
+    /// as large. Not while observers watch: replicas build objects from records.
     @usableFromInline func logInitialBytes(_ raw: UnsafeMutableRawPointer, _ size: Int) throws {
+        if size >= heap.geometry.slabSize && !heap.hasObservers && !heap.hasFenceObservers {
+            heap.pool.flush(raw, size)
+            fenceBeforeRecord = true
+            return
+        }
         try appendStore(UnsafeRawPointer(raw), UnsafeRawPointer(raw), size)
     }
 
@@ -236,7 +248,7 @@ public final class Transaction {
     @usableFromInline func allocateSlot(typeID: UInt32, size: Int) throws -> UnsafeMutableRawPointer {
         guard typeID > 0, Int(typeID) < context.cacheCount else { throw Transaction.unregistered(typeID) }
         let cache = context.caches + Int(typeID)
-        let (slab, slot) = try heap.allocator.take(typeID: typeID, cache: cache)
+        let (slab, slot) = try heap.takeSlot(typeID: typeID, cache: cache, context: context)
         reserved.append((slab, slot))
         do {
             try appendBits(
@@ -327,6 +339,7 @@ public final class Transaction {
         let record = recordStart
         let destination = lane.start + lane.position
         heap.flushUnflushedObjects(context)
+        if fenceBeforeRecord { pool.drain() }
         let seq = log.drawSequence(for: lane)
         RedoRecord.seal(record, seq: seq, length: length, count: count, lane: lane.index, salt: pool.salt)
         // Observers first: their locked instructions then precede every streaming store and flush
@@ -380,6 +393,7 @@ public final class Transaction {
         let lanes = [lane] + log.acquireLanes(parts - 1, besides: lane)
         defer { for other in lanes.dropFirst() { other.release() } }
         heap.flushUnflushedObjects(context)
+        if fenceBeforeRecord { pool.drain() }
         log.advanceCheckpoint(through: lanes.map(\.lastSeq).max()!)
         let seq = log.drawSequence(for: lane)
         let record = recordStart
@@ -453,6 +467,7 @@ public final class Transaction {
     }
 
     private func finish() {
+        fenceBeforeRecord = false
         if !freed.isEmpty { freed.removeAll(keepingCapacity: true) }
         cursor = 0
         count = 0

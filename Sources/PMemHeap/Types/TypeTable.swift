@@ -101,7 +101,16 @@ enum TypeTable {
 
 /// The slab directory: one self-checked 8-byte word per slab naming its
 /// type (0 = free). Assigning a slab to a type is one failure-atomic store.
+///
+/// A large object's run of slabs: its first slab's word names the type, each
+/// following slab's word is `continuation`. Continuation words are written
+/// before the first word and cleared after it, so a first word never lacks
+/// its continuations, and a continuation no first word covers (left by a
+/// crash) is a free slab.
 enum SlabDirectory {
+    /// The type id a continuation word records.
+    static let continuation = UInt32.max
+
     /// The word that records `typeID` for slab `index`.
     static func encode(typeID: UInt32, index: Int, salt: UInt64) -> UInt64 {
         UInt64(typeID) | (UInt64(check(typeID: typeID, index: index, salt: salt)) << 32)
@@ -133,7 +142,7 @@ enum SlabDirectory {
                     .corrupt, operation: "heap open",
                     detail: "\(path): slab directory entry \(index) is damaged (check bits do not match)")
             }
-            guard Int(typeID) <= typeCount else {
+            guard Int(typeID) <= typeCount || typeID == continuation else {
                 throw PMemError(
                     .corrupt, operation: "heap open",
                     detail:
@@ -142,5 +151,44 @@ enum SlabDirectory {
             }
             return typeID
         }
+    }
+
+    /// Resolves large objects' runs in words from `read`: continuation slabs a
+    /// large type's first slab covers become 0 in the returned types (walkers
+    /// see the object at its first slab) and true in `continued`; continuations
+    /// no first slab covers are free. Throws `corrupt` for a first slab whose
+    /// run is cut short (damage: the writes never leave that).
+    static func resolveRuns(_ raw: [UInt32], slabsPerObject: (UInt32) -> Int, path: String) throws -> (
+        types: [UInt32], continued: [Bool]
+    ) {
+        var types = raw
+        var continued = [Bool](repeating: false, count: raw.count)
+        var slab = 0
+        while slab < raw.count {
+            let id = raw[slab]
+            if id == continuation {
+                types[slab] = 0  // an orphan: free
+                slab += 1
+                continue
+            }
+            let run = id == 0 ? 1 : slabsPerObject(id)
+            if run > 1 {
+                guard slab + run <= raw.count,
+                    raw[(slab + 1)..<(slab + run)].allSatisfy({ $0 == continuation })
+                else {
+                    throw PMemError(
+                        .corrupt, operation: "heap open",
+                        detail:
+                            "\(path): slab \(slab) starts a large object of \(run) slabs whose run is damaged"
+                    )
+                }
+                for next in (slab + 1)..<(slab + run) {
+                    types[next] = 0
+                    continued[next] = true
+                }
+            }
+            slab += run
+        }
+        return (types, continued)
     }
 }

@@ -8,6 +8,8 @@ import PMemHeap
 //   heap-crash-child populate POOL ITEMS                 fill a new pool for relocation tests
 //   heap-crash-child reopen POOL                         open (relocating as the environment says) and close
 //   heap-crash-child resize POOL grow SIZE|shrink -      grow or shrink the closed pool
+//   heap-crash-child large POOL SEED                     replace a large object 40 times (LargeWorkload.swift)
+//   heap-crash-child large-verify POOL                   check the large workload's pool
 //
 // Crash points come from PMEMKIT_CRASH_AT; placement from PMEMKIT_HEAP_RELOCATE / PMEMKIT_HEAP_BASE.
 // Exit status: 0 done, 1 invariant broken (reasons on stderr), 2 bad usage.
@@ -97,6 +99,14 @@ do {
         } else {
             fail("usage: resize POOL grow SIZE|shrink -", status: 2)
         }
+    case "large":
+        guard arguments.count == 4, let seed = UInt64(arguments[3]) else {
+            fail("usage: large POOL SEED", status: 2)
+        }
+        try largeWork(path: path, seed: seed)
+    case "large-verify":
+        let problems = try largeVerify(path: path)
+        guard problems.isEmpty else { fail(problems.prefix(5).joined(separator: "; ")) }
     case "reopen":
         try PersistentHeap.open(path: path).close()
     default:
