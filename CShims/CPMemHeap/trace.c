@@ -27,6 +27,38 @@ struct stack {
 	size_t n, cap;
 };
 
+/*
+ * walk -- what the inner loop reads, copied out of struct pmh_trace into each
+ * worker's stack frame: the loop stores to pool words and mark words (both
+ * uint64_t), which the compiler must assume may alias the shared struct's
+ * fields, reloading them after every store; a local copy whose address never
+ * escapes stays in registers.
+ */
+struct walk {
+	unsigned char *base;
+	uint64_t slabs_offset;
+	uint32_t slab_shift;
+	uint32_t slab_count;
+	const uint32_t *slab_types;
+	const struct pmh_trace_type *types;
+	uint64_t *const *marks;
+	struct pmh_relocation reloc;
+	int shared;		/* more than one worker: mark atomically */
+};
+
+static void walk_init(struct walk *w, const struct pmh_trace *t)
+{
+	w->base = t->base;
+	w->slabs_offset = t->slabs_offset;
+	w->slab_shift = t->slab_shift;
+	w->slab_count = t->slab_count;
+	w->slab_types = t->slab_types;
+	w->types = t->types;
+	w->marks = t->marks;
+	w->reloc = t->reloc;
+	w->shared = t->nworkers > 1;
+}
+
 static int push(struct stack *s, uint64_t item)
 {
 	if (s->n == s->cap) {
@@ -47,7 +79,7 @@ static int push(struct stack *s, uint64_t item)
  * 1 when newly marked and it has pointer fields (*@item set), 0 when
  * already marked or it has none, -1 when @v is in no object.
  */
-static inline __attribute__((always_inline)) int mark(const struct pmh_trace *t, uint64_t v, uint64_t *item,
+static inline __attribute__((always_inline)) int mark(const struct walk *t, uint64_t v, uint64_t *item,
 		       struct pmh_trace_stats *st)
 {
 	uint64_t off = v - t->reloc.to, in, slab, inside, slot, bit, *w;
@@ -86,7 +118,13 @@ static inline __attribute__((always_inline)) int mark(const struct pmh_trace *t,
 	/* A plain load first: most edges into a marked object stop here. */
 	if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
 		return 0;
-	if (__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit)
+	/*
+	 * Alone, a plain store: a locked instruction is a full barrier, and
+	 * each one would wait for the loads in flight behind the prefetches.
+	 */
+	if (!t->shared)
+		*w |= bit;
+	else if (__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit)
 		return 0;
 	st->objects++;
 	st->bytes += ty->stride;
@@ -99,7 +137,7 @@ static inline __attribute__((always_inline)) int mark(const struct pmh_trace *t,
 }
 
 /* follow -- relocate the pointer at @field and mark what it names */
-static inline __attribute__((always_inline)) int follow(const struct pmh_trace *t, uint64_t *field,
+static inline __attribute__((always_inline)) int follow(const struct walk *t, uint64_t *field,
 			 struct stack *s, struct pmh_trace_stats *st)
 {
 	uint64_t v = *field, n, item;
@@ -127,7 +165,7 @@ static inline __attribute__((always_inline)) int follow(const struct pmh_trace *
 	return r ? push(s, item) : 0;
 }
 
-static int scan(const struct pmh_trace *t, uint64_t item, struct stack *s,
+static inline __attribute__((always_inline)) int scan(const struct walk *t, uint64_t item, struct stack *s,
 		struct pmh_trace_stats *st)
 {
 	const struct pmh_trace_type *ty = &t->types[item >> ITEM_SHIFT];
@@ -140,7 +178,7 @@ static int scan(const struct pmh_trace *t, uint64_t item, struct stack *s,
 	return 0;
 }
 
-static void prefetch(const struct pmh_trace *t, uint64_t item)
+static void prefetch(const struct walk *t, uint64_t item)
 {
 	const struct pmh_trace_type *ty = &t->types[item >> ITEM_SHIFT];
 
@@ -250,11 +288,13 @@ int pmh_trace_root(struct pmh_trace *t, uint64_t *root,
 		   struct pmh_trace_stats *st)
 {
 	struct stack s = { 0 };
+	struct walk w;
 	int r;
 
 	if (!*root)
 		return 0;
-	if (follow(t, root, &s, st)) {
+	walk_init(&w, t);
+	if (follow(&w, root, &s, st)) {
 		free(s.items);
 		return -1;
 	}
@@ -273,9 +313,13 @@ int pmh_trace_root(struct pmh_trace *t, uint64_t *root,
 int pmh_trace_work(struct pmh_trace *t, struct pmh_trace_stats *st)
 {
 	struct stack s = { 0 };
+	struct pmh_trace_stats local = { 0 };
+	struct walk w;
 	uint64_t ring[RING], item, due;
 	unsigned rn = 0, rh = 0;
 	int r;
+
+	walk_init(&w, t);
 
 	for (;;) {
 		if (s.n) {
@@ -284,7 +328,7 @@ int pmh_trace_work(struct pmh_trace *t, struct pmh_trace_stats *st)
 			due = ring[rh];
 			rh = (rh + 1) % RING;
 			rn--;
-			if (scan(t, due, &s, st))
+			if (scan(&w, due, &s, &local))
 				goto nomem;
 			continue;
 		} else {
@@ -295,7 +339,7 @@ int pmh_trace_work(struct pmh_trace *t, struct pmh_trace_stats *st)
 				break;
 			continue;
 		}
-		prefetch(t, item);
+		prefetch(&w, item);
 		if (rn < RING) {
 			ring[(rh + rn++) % RING] = item;
 			continue;
@@ -303,14 +347,16 @@ int pmh_trace_work(struct pmh_trace *t, struct pmh_trace_stats *st)
 		due = ring[rh];
 		ring[rh] = item;
 		rh = (rh + 1) % RING;
-		if (scan(t, due, &s, st))
+		if (scan(&w, due, &s, &local))
 			goto nomem;
 		share(t, &s);
 	}
 	free(s.items);
+	*st = local;
 	return t->failed ? -ENOMEM : 0;
 nomem:
 	free(s.items);
+	*st = local;
 	fail(t);
 	return -ENOMEM;
 }
