@@ -17,30 +17,15 @@ extension HeapSuite {
     }
 
     /// `alloc-reach-64B`, `alloc-reach-256B`: `allocate` + `free` outside a
-    /// transaction (zeroed, its lines written back, no record, no fence).
+    /// transaction (zeroed, nothing logged, written back or fenced).
     private func reachabilityAllocationCases(_ reach: PersistentHeap) throws -> [BenchCase] {
         let units = quick ? 20_000 : 200_000
-        let small = try reach.register(Object64.self)
-        let large = try reach.register(Object256.self)
-        func make<T>(_ name: String, _ handle: TypeHandle<T>, size: Int) -> BenchCase {
-            BenchCase(
-                name: name, unitCount: units,
-                ours: {
-                    try timed {
-                        for _ in 0..<units { try reach.free(try reach.allocate(handle)) }
-                    }
-                },
-                baselineName: "pmemobj_zalloc + pmemobj_free",
-                baseline: { [baseline] in
-                    try timed {
-                        for _ in 0..<units {
-                            var oid = try baseline.zalloc(size)
-                            pmemobj_free(&oid)
-                        }
-                    }
-                })
-        }
-        return [make("alloc-reach-64B", small, size: 64), make("alloc-reach-256B", large, size: 256)]
+        return [
+            allocationCase(
+                "alloc-reach-64B", reach, try reach.register(Object64.self), size: 64, units: units),
+            allocationCase(
+                "alloc-reach-256B", reach, try reach.register(Object256.self), size: 256, units: units),
+        ]
     }
 
     /// `trace-tree-<n>`, `trace-list-<n>`: the open-time trace on one thread of
@@ -60,11 +45,23 @@ extension HeapSuite {
         }
         let label = bigCount >= 1 << 20 ? "\(bigCount >> 20)M" : "\(bigCount >> 10)K"
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        func traceCase(_ name: String) -> BenchCase {
-            BenchCase(
+        let sequential = try BenchStructures.buildList(reach, order: Array(0..<bigCount))
+        // One structure linked from the root at a time: the tree, the shuffled
+        // list (one miss after another, the worst case), the list in allocation order.
+        func traceCase(
+            _ name: String, tree linkedTree: PersistentPointer<TreeNode>, list: PersistentPointer<ListNode>
+        )
+            -> BenchCase
+        {
+            func traced(threads: Int) throws -> TraceStats {
+                try Self.link(reach, roots, tree: linkedTree, list: list)
+                defer { try? Self.link(reach, roots, tree: tree, list: .null) }
+                return try reach.measureTrace(threads: threads)
+            }
+            return BenchCase(
                 name: name, unitCount: bigCount,
                 ours: {
-                    let stats = try reach.measureTrace(threads: 1)
+                    let stats = try traced(threads: 1)
                     guard stats.objects >= UInt64(bigCount) else {
                         throw BenchError("\(name): the trace reached \(stats.objects) objects")
                     }
@@ -73,9 +70,9 @@ extension HeapSuite {
                 baselineName: "relocation slab scan (1 thread)",
                 baseline: { UInt64(reach.measureRelocationScan(threads: 1).seconds * 1e9) },
                 extra: { _, _ in
-                    guard let one = try? reach.measureTrace(threads: 1),
-                        let all = try? reach.measureTrace(threads: cores)
-                    else { return [:] }
+                    guard let one = try? traced(threads: 1), let all = try? traced(threads: cores) else {
+                        return [:]
+                    }
                     return [
                         "live_bytes": Double(one.bytes),
                         "gb_s_per_core": one.bytesPerSecondPerThread / 1e9,
@@ -84,36 +81,10 @@ extension HeapSuite {
                     ]
                 })
         }
-        let treeCase = traceCase("trace-tree-\(label)")
-        let sequential = try BenchStructures.buildList(reach, order: Array(0..<bigCount))
-        // The same pool with a list linked instead of the tree: shuffled (one
-        // miss after another, the worst case) and in allocation order.
-        func listCase(_ name: String, _ list: PersistentPointer<ListNode>) -> BenchCase {
-            BenchCase(
-                name: name, unitCount: bigCount,
-                ours: {
-                    try Self.link(reach, roots, tree: .null, list: list)
-                    defer { try? Self.link(reach, roots, tree: tree, list: .null) }
-                    let stats = try reach.measureTrace(threads: 1)
-                    guard stats.objects >= UInt64(bigCount) else {
-                        throw BenchError("\(name): the trace reached \(stats.objects) objects")
-                    }
-                    return UInt64(stats.seconds * 1e9)
-                },
-                baselineName: "relocation slab scan (1 thread)",
-                baseline: { UInt64(reach.measureRelocationScan(threads: 1).seconds * 1e9) },
-                extra: { _, _ in
-                    try? Self.link(reach, roots, tree: .null, list: list)
-                    defer { try? Self.link(reach, roots, tree: tree, list: .null) }
-                    guard let one = try? reach.measureTrace(threads: 1) else { return [:] }
-                    return [
-                        "live_bytes": Double(one.bytes), "gb_s_per_core": one.bytesPerSecondPerThread / 1e9,
-                    ]
-                })
-        }
         return [
-            treeCase, listCase("trace-list-\(label)", list),
-            listCase("trace-list-sequential-\(label)", sequential),
+            traceCase("trace-tree-\(label)", tree: tree, list: .null),
+            traceCase("trace-list-\(label)", tree: .null, list: list),
+            traceCase("trace-list-sequential-\(label)", tree: .null, list: sequential),
         ]
     }
 

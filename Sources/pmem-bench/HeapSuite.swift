@@ -67,27 +67,34 @@ struct HeapSuite: BenchSuite {
 
     private func allocationCases() throws -> [BenchCase] {
         let units = quick ? 2_000 : 20_000
-        let small = try heap.register(Object64.self)
-        let large = try heap.register(Object256.self)
-        func make<T>(_ name: String, _ handle: TypeHandle<T>, size: Int) -> BenchCase {
-            BenchCase(
-                name: name, unitCount: units,
-                ours: { [heap] in
-                    try timed {
-                        for _ in 0..<units { try heap.free(try heap.allocate(handle)) }
+        return [
+            allocationCase("alloc-64B", heap, try heap.register(Object64.self), size: 64, units: units),
+            allocationCase("alloc-256B", heap, try heap.register(Object256.self), size: 256, units: units),
+        ]
+    }
+
+    /// `heap.allocate` + `heap.free` of `handle`'s type, against `pmemobj_zalloc` + `pmemobj_free` of `size` bytes.
+    func allocationCase<T>(
+        _ name: String, _ heap: PersistentHeap, _ handle: TypeHandle<T>, size: Int, units: Int
+    )
+        -> BenchCase
+    {
+        BenchCase(
+            name: name, unitCount: units,
+            ours: {
+                try timed {
+                    for _ in 0..<units { try heap.free(try heap.allocate(handle)) }
+                }
+            },
+            baselineName: "pmemobj_zalloc + pmemobj_free",
+            baseline: { [baseline] in
+                try timed {
+                    for _ in 0..<units {
+                        var oid = try baseline.zalloc(size)
+                        pmemobj_free(&oid)
                     }
-                },
-                baselineName: "pmemobj_zalloc + pmemobj_free",
-                baseline: { [baseline] in
-                    try timed {
-                        for _ in 0..<units {
-                            var oid = try baseline.zalloc(size)
-                            pmemobj_free(&oid)
-                        }
-                    }
-                })
-        }
-        return [make("alloc-64B", small, size: 64), make("alloc-256B", large, size: 256)]
+                }
+            })
     }
 
     // MARK: Pointer chasing
@@ -198,17 +205,7 @@ struct HeapSuite: BenchSuite {
                 baseline: {
                     try timed {
                         for i in 0..<units {
-                            guard cpmemobj_tx_begin(pool) == 0 else {
-                                throw BenchError("pmemobj_tx_begin failed")
-                            }
-                            for k in 0..<stores {
-                                guard pmemobj_tx_add_range(theirs[k], 0, 8) == 0 else {
-                                    throw BenchError("pmemobj_tx_add_range failed")
-                                }
-                                theirs[k].direct!.storeBytes(of: Int64(i), as: Int64.self)
-                            }
-                            pmemobj_tx_commit()
-                            _ = pmemobj_tx_end()
+                            try pmemobjTransaction(pool, storing: Int64(i), into: theirs, count: stores)
                         }
                     }
                 })
@@ -388,4 +385,20 @@ struct SplitMixGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+}
+
+/// One `pmemobj_tx` storing `value` into the first word of `count` of `targets`
+/// (each added with `pmemobj_tx_add_range`): the transaction cases' baseline.
+func pmemobjTransaction(_ pool: OpaquePointer, storing value: Int64, into targets: [PMEMoid], count: Int)
+    throws
+{
+    guard cpmemobj_tx_begin(pool) == 0 else { throw BenchError("pmemobj_tx_begin failed") }
+    for k in 0..<count {
+        guard pmemobj_tx_add_range(targets[k], 0, 8) == 0 else {
+            throw BenchError("pmemobj_tx_add_range failed")
+        }
+        targets[k].direct!.storeBytes(of: value, as: Int64.self)
+    }
+    pmemobj_tx_commit()
+    _ = pmemobj_tx_end()
 }

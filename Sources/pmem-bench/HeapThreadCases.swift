@@ -103,17 +103,8 @@ extension HeapSuite {
                     try together(threads) { thread in
                         let targets = oids.value[thread]
                         for i in 0..<perThread {
-                            guard cpmemobj_tx_begin(pool.value) == 0 else {
-                                throw BenchError("pmemobj_tx_begin failed")
-                            }
-                            for k in 0..<stores {
-                                guard pmemobj_tx_add_range(targets[k], 0, 8) == 0 else {
-                                    throw BenchError("pmemobj_tx_add_range failed")
-                                }
-                                targets[k].direct!.storeBytes(of: Int64(i), as: Int64.self)
-                            }
-                            pmemobj_tx_commit()
-                            _ = pmemobj_tx_end()
+                            try pmemobjTransaction(
+                                pool.value, storing: Int64(i), into: targets, count: stores)
                         }
                     }
                 })

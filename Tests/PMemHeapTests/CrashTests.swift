@@ -19,39 +19,58 @@ final class CrashTests: XCTestCase {
     /// by a verifying reopen, every other one at a forced different base.
     func testKillsDuringTransactionsAndAllocation() throws {
         let harness = try CrashHarness(directory: try scratchDirectory(self))
+        guard
+            let (runs, known) = try killWorkload(harness, wanted: 800 * CrashHarness.scale, environment: [:])
+        else { return }
+        print(
+            "crash test: \(800 * CrashHarness.scale) kill points during transactions (\(runs) runs), \(known) operations committed"
+        )
+    }
+
+    /// Runs the crash workload until `wanted` runs were killed (at a random
+    /// crash point, or by a timer every fourth run), each followed by
+    /// `afterKill` (when it was killed) and by a verifying reopen, every other
+    /// one at a forced different base. Returns the runs and the operations
+    /// committed, or nil after reporting a failure.
+    private func killWorkload(
+        _ harness: CrashHarness, wanted: Int, environment base: [String: String],
+        afterKill: (_ iteration: Int, _ placement: [String: String]) throws -> Void = { _, _ in }
+    ) throws -> (runs: Int, committed: [Int64])? {
         let pool = harness.directory + "/pool"
         var known: [Int64] = [0, 0]
         var kills = 0
-        let wanted = 800 * CrashHarness.scale
         var iteration = 0
         while kills < wanted {
             iteration += 1
             guard iteration <= 2 * wanted else {
-                return XCTFail("only \(kills) of \(iteration) runs were killed")
+                XCTFail("only \(kills) of \(iteration) runs were killed")
+                return nil
             }
             let seed = random.next() % 1_000_000
             let byTimer = iteration % 4 == 3
-            let environment = byTimer ? [:] : ["PMEMKIT_CRASH_AT": "\(1 + random.next() % 3000)"]
+            var environment = base
+            if !byTimer { environment["PMEMKIT_CRASH_AT"] = "\(1 + random.next() % 3000)" }
             let work = try harness.run(
                 harness.child, ["work", pool, "\(seed)", "2", "100000"], environment: environment,
                 killWhenReady: byTimer ? Double(random.next() % 20) / 1000 : nil)
             XCTAssertTrue(work.killed || work.status == 0, "work: \(work.stderr)")
-            if work.killed { kills += 1 }
+            let placement = iteration % 2 == 0 ? ["PMEMKIT_HEAP_RELOCATE": "1"] : [:]
+            if work.killed {
+                kills += 1
+                try afterKill(iteration, placement)
+            }
             let acks = CrashHarness.acknowledged(work.stdout, previous: known)
             let verify = try harness.run(
-                harness.child, ["verify", pool, "\(acks[0])", "\(acks[1])"],
-                environment: iteration % 2 == 0 ? ["PMEMKIT_HEAP_RELOCATE": "1"] : [:])
+                harness.child, ["verify", pool, "\(acks[0])", "\(acks[1])"], environment: placement)
             guard verify.status == 0, let committed = CrashHarness.committed(verify.stdout) else {
                 try? FileManager.default.copyItem(atPath: pool, toPath: "/tmp/pmemheap-crash-failed.pool")
                 XCTFail(
                     "iteration \(iteration) (seed \(seed), \(environment)): \(verify.stderr)\(verify.stdout)")
-                return
+                return nil
             }
             known = committed
         }
-        print(
-            "crash test: \(kills) kill points during transactions (\(iteration) runs), \(known) operations committed"
-        )
+        return (iteration, known)
     }
 
     /// Relocation killed at a random slab (once to three times in a row, each
@@ -118,49 +137,28 @@ final class CrashTests: XCTestCase {
     func testKillsWithReachabilityRecovery() throws {
         let harness = try CrashHarness(directory: try scratchDirectory(self))
         let pool = harness.directory + "/pool"
-        var known: [Int64] = [0, 0]
-        var kills = 0
-        var traceKills = 0
         let wanted = 300 * CrashHarness.scale
-        var iteration = 0
-        while kills < wanted {
-            iteration += 1
-            guard iteration <= 2 * wanted else {
-                return XCTFail("only \(kills) of \(iteration) runs were killed")
-            }
-            let seed = random.next() % 1_000_000
-            let byTimer = iteration % 4 == 3
-            var environment = ["HEAP_CRASH_RECOVERY": "reachability"]
-            if !byTimer { environment["PMEMKIT_CRASH_AT"] = "\(1 + random.next() % 3000)" }
-            let work = try harness.run(
-                harness.child, ["work", pool, "\(seed)", "2", "100000"], environment: environment,
-                killWhenReady: byTimer ? Double(random.next() % 20) / 1000 : nil)
-            XCTAssertTrue(work.killed || work.status == 0, "work: \(work.stderr)")
-            if work.killed { kills += 1 }
-            let relocate = iteration % 2 == 0 ? ["PMEMKIT_HEAP_RELOCATE": "1"] : [:]
-            if work.killed && iteration % 3 != 0 {
-                // The pool is not cleanly closed: the open traces. Kill that trace.
-                let point = 1 + random.next() % 12
-                let reopen = try harness.run(
-                    harness.child, ["reopen", pool],
-                    environment: relocate.merging(["PMEMKIT_CRASH_AT": "heap.trace.:\(point)"]) { $1 })
-                XCTAssertTrue(reopen.killed || reopen.status == 0, "reopen: \(reopen.stderr)")
-                if reopen.killed { traceKills += 1 }
-            }
-            let acks = CrashHarness.acknowledged(work.stdout, previous: known)
-            let verify = try harness.run(
-                harness.child, ["verify", pool, "\(acks[0])", "\(acks[1])"], environment: relocate)
-            guard verify.status == 0, let committed = CrashHarness.committed(verify.stdout) else {
-                try? FileManager.default.copyItem(atPath: pool, toPath: "/tmp/pmemheap-crash-failed.pool")
-                XCTFail(
-                    "iteration \(iteration) (seed \(seed), \(environment)): \(verify.stderr)\(verify.stdout)")
-                return
-            }
-            known = committed
-        }
+        var traceKills = 0
+        guard
+            let (runs, known) = try killWorkload(
+                harness, wanted: wanted, environment: ["HEAP_CRASH_RECOVERY": "reachability"],
+                afterKill: { iteration, placement in
+                    guard iteration % 3 != 0 else { return }
+                    // The pool is not cleanly closed: the open traces. Kill that trace.
+                    let reopen = try harness.run(
+                        harness.child, ["reopen", pool],
+                        environment: placement.merging([
+                            "PMEMKIT_CRASH_AT": "heap.trace.:\(1 + random.next() % 12)"
+                        ]) {
+                            $1
+                        })
+                    XCTAssertTrue(reopen.killed || reopen.status == 0, "reopen: \(reopen.stderr)")
+                    if reopen.killed { traceKills += 1 }
+                })
+        else { return }
         XCTAssertGreaterThan(traceKills, wanted / 4, "too few opens were killed inside the trace")
         print(
-            "crash test: \(kills) kill points in a reachability pool's workload (\(iteration) runs), "
+            "crash test: \(wanted) kill points in a reachability pool's workload (\(runs) runs), "
                 + "\(traceKills) inside the trace at open, \(known) operations committed")
     }
 
