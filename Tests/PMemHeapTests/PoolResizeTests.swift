@@ -269,3 +269,25 @@ final class TypeCapacityTests: XCTestCase {
             try PoolGeometry.plan(poolSize: 16 << 20, slabSize: nil, logSize: nil, typeCapacity: 5000))
     }
 }
+
+/// A damaged pool whose resize slot holds garbage is reported with nothing written.
+final class ResizeSlotDamageTests: XCTestCase {
+    func testGarbageInTheSlotOfADamagedPoolIsLeftAlone() throws {
+        let directory = try scratchDirectory(self)
+        let path = directory + "/pool"
+        try PersistentHeap.create(path: path, size: 2 << 20).close()
+        var data = try fileBytes(path)
+        data[40] ^= 0xff  // the identity block's geometry
+        data[1536] = 0x5a  // the resize slot in use, and not valid
+        try data.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try PersistentHeap.open(path: path)) { error in
+            XCTAssertTrue("\(error)".contains("identity block is damaged"), "\(error)")
+        }
+        XCTAssertEqual(try fileBytes(path), data, "nothing was written")
+        // With the identity block intact, a torn slot is dropped and the pool opens.
+        data[40] ^= 0xff
+        try data.write(to: URL(fileURLWithPath: path))
+        try PersistentHeap.open(path: path).close()
+        XCTAssertEqual(try fileBytes(path)[1536], 0)
+    }
+}

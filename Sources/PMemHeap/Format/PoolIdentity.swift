@@ -68,7 +68,8 @@ struct PoolIdentity: Equatable {
         header.load(fromByteOffset: resizeSlotOffset, as: UInt64.self) != 0
     }
 
-    private static func decode(_ block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity
+    /// One identity block alone (the block at offset 0, or the resize slot), validated.
+    static func decode(_ block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity
     {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "\(path): \(what)")

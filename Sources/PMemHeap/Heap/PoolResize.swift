@@ -50,11 +50,12 @@ enum PoolResize {
         let mapping = try PMemMapping(path: path, options: .init(plainFile: plainFile))
         let base = mapping.base
         let slot = base + PoolIdentity.resizeSlotOffset
-        if let installing = try? PoolIdentity.read(from: base, fileSize: mapping.size, path: path),
-            PoolIdentity.resizeSlotInUse(base)
-        {
+        if let installing = try? PoolIdentity.decode(slot, fileSize: mapping.size, path: path) {
             installing.write(to: base)
             mapping.persist(base, HeapFormat.identitySize)
+        } else if (try? PoolIdentity.decode(base, fileSize: mapping.size, path: path)) == nil {
+            // Neither block is valid: a damaged pool, which the open reports with nothing written.
+            return
         }
         slot.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.identitySize)
         mapping.persist(slot, HeapFormat.identitySize)
