@@ -69,8 +69,7 @@ struct PoolIdentity: Equatable {
     }
 
     /// One identity block alone (the block at offset 0, or the resize slot), validated.
-    static func decode(_ block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity
-    {
+    static func decode(_ block: UnsafeRawPointer, fileSize: Int, path: String) throws -> PoolIdentity {
         func corrupt(_ what: String) -> PMemError {
             PMemError(.corrupt, operation: "heap open", detail: "\(path): \(what)")
         }
