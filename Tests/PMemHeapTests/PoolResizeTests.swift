@@ -56,6 +56,18 @@ final class PoolResizeTests: XCTestCase {
         XCTAssertTrue(try HeapChecker.check(path: path).healthy)
     }
 
+    func testAnEmptyPoolShrinksToOneSlabAndNoFurther() throws {
+        let directory = try scratchDirectory(self)
+        let path = directory + "/pool"
+        try PersistentHeap.create(path: path, size: 4 << 20).close()
+        XCTAssertThrowsError(try PersistentHeap.shrink(path: path, to: 4096)) { error in
+            XCTAssertTrue("\(error)".contains("4096 bytes leaves no room for a slab"), "\(error)")
+        }
+        let report = try PersistentHeap.shrink(path: path)
+        XCTAssertEqual(report.newSlabs, 1)
+        XCTAssertTrue(try HeapChecker.check(path: path).healthy)
+    }
+
     func testGrowRefusalsChangeNothing() throws {
         let directory = try scratchDirectory(self)
         let path = directory + "/pool"
@@ -113,6 +125,7 @@ final class PoolResizeTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("which holds 'test."), "\(error)")
             XCTAssertTrue("\(error)".contains("the smallest size is"), "\(error)")
         }
+
         let report = try PersistentHeap.shrink(path: path)
         XCTAssertLessThan(report.newSize, report.oldSize / 2)
         XCTAssertEqual(try fileSize(path), report.newSize)

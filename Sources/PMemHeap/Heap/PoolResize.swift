@@ -197,10 +197,12 @@ extension PersistentHeap {
             let target = size ?? smallest
             let slabs = target >= g.slabsOffset ? (target - g.slabsOffset) / g.slabSize : 0
             guard slabs >= max(used, 1) else {
+                guard used > 0 else {
+                    throw refuse(
+                        "\(target) bytes leaves no room for a slab; the smallest size is \(smallest)")
+                }
                 let name =
-                    used > 0
-                    ? snapshot.types.first { $0.id == snapshot.slabTypes[used - 1] }?.description.name ?? "?"
-                    : "?"
+                    snapshot.types.first { $0.id == snapshot.slabTypes[owner] }?.description.name ?? "?"
                 throw refuse(
                     "\(target) bytes would drop slab \(used - 1), which holds '\(name)' objects; "
                         + "the smallest size is \(smallest)")
