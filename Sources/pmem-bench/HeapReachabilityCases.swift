@@ -73,12 +73,21 @@ extension HeapSuite {
                     guard let one = try? traced(threads: 1), let all = try? traced(threads: cores) else {
                         return [:]
                     }
-                    return [
+                    var figures = [
                         "live_bytes": Double(one.bytes),
                         "gb_s_per_core": one.bytesPerSecondPerThread / 1e9,
                         "gb_s_all_cores": all.seconds > 0 ? Double(all.bytes) / all.seconds / 1e9 : 0,
                         "threads_all_cores": Double(all.threads),
                     ]
+                    // The plain depth-first walk of the same tree (nothing marked or moved), per node: the floor.
+                    if let root = linkedTree.address {
+                        var stack: [UnsafeMutablePointer<TreeNode>] = []
+                        stack.reserveCapacity(1 << 10)
+                        let ns = (0..<5).map { _ in timed { benchSink &+= walkTree(root, stack: &stack) } }
+                            .min()!
+                        figures["plain_dfs_ns"] = Double(ns) / Double(bigCount)
+                    }
+                    return figures
                 })
         }
         return [

@@ -66,3 +66,22 @@ import PMemHeap
 
 /// Keeps results alive so the walks are not optimized away.
 nonisolated(unsafe) var benchSink: Int64 = 0
+
+/// Visits every node of a tree depth-first with an explicit stack, marking
+/// nothing: the plain walk a trace of the same tree does at least; returns
+/// the sum of the keys.
+@inline(never) func walkTree(
+    _ root: UnsafeMutablePointer<TreeNode>?, stack: inout [UnsafeMutablePointer<TreeNode>]
+)
+    -> Int64
+{
+    var sum: Int64 = 0
+    stack.removeAll(keepingCapacity: true)
+    if let root { stack.append(root) }
+    while let n = stack.popLast() {
+        sum &+= n.pointee.key
+        if let left = n.pointee.left.address { stack.append(left) }
+        if let right = n.pointee.right.address { stack.append(right) }
+    }
+    return sum
+}
