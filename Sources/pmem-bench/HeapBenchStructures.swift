@@ -19,6 +19,40 @@ struct TreeNode: PersistentType {
     static var persistentPointers: [PartialKeyPath<TreeNode>] { [\.left, \.right] }
 }
 
+/// A tree node, of any size, the trace cases build trees of.
+/// (The key paths are the conformers' stored properties: a key path through a
+/// protocol requirement has no field offset.)
+protocol BenchTreeNode: PersistentType {
+    var key: Int64 { get }
+    static var leftField: WritableKeyPath<Self, PersistentPointer<Self>> { get }
+    static var rightField: WritableKeyPath<Self, PersistentPointer<Self>> { get }
+    init(key: Int64)
+}
+
+extension TreeNode: BenchTreeNode {
+    static var leftField: WritableKeyPath<TreeNode, PersistentPointer<TreeNode>> { \.left }
+    static var rightField: WritableKeyPath<TreeNode, PersistentPointer<TreeNode>> { \.right }
+    init(key: Int64) { self.init(key: key, left: .null, right: .null) }
+}
+
+/// A binary tree node padded to 64 bytes (a cache line), for the trace's
+/// rate on objects of a more usual size than 24 bytes.
+struct TreeNode64: BenchTreeNode {
+    var key: Int64
+    var left: PersistentPointer<TreeNode64>
+    var right: PersistentPointer<TreeNode64>
+    var payload: (Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0)
+    static var persistentName: String { "bench.TreeNode64" }
+    static var persistentPointers: [PartialKeyPath<TreeNode64>] { [\.left, \.right] }
+    static var leftField: WritableKeyPath<TreeNode64, PersistentPointer<TreeNode64>> { \.left }
+    static var rightField: WritableKeyPath<TreeNode64, PersistentPointer<TreeNode64>> { \.right }
+    init(key: Int64) {
+        self.key = key
+        left = .null
+        right = .null
+    }
+}
+
 /// A 64-byte object for allocation and transaction cases.
 struct Object64: PersistentType {
     var words: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64)
@@ -74,20 +108,24 @@ enum BenchStructures {
     }
 
     /// Inserts `keys` in order into a binary search tree in our heap; returns the root.
-    static func buildTree(_ heap: PersistentHeap, keys: [Int64]) throws -> PersistentPointer<TreeNode> {
-        let trees = try heap.register(TreeNode.self)
-        var root = PersistentPointer<TreeNode>.null
+    static func buildTree<Node: BenchTreeNode>(
+        _ heap: PersistentHeap, keys: [Int64], as: Node.Type = TreeNode.self
+    )
+        throws -> PersistentPointer<Node>
+    {
+        let trees = try heap.register(Node.self)
+        var root = PersistentPointer<Node>.null
         for chunk in stride(from: 0, to: keys.count, by: 256) {
             try heap.transaction { tx in
                 for key in keys[chunk..<min(chunk + 256, keys.count)] {
-                    let node = try tx.allocate(trees, TreeNode(key: key, left: .null, right: .null))
+                    let node = try tx.allocate(trees, Node(key: key))
                     guard !root.isNull else {
                         root = node
                         continue
                     }
                     var at = root
                     while true {
-                        let link = key < at.pointee.key ? at.field(\.left) : at.field(\.right)
+                        let link = key < at.pointee.key ? at.field(Node.leftField) : at.field(Node.rightField)
                         let child = tx.read(link)
                         if child.isNull {
                             try tx.write(node, to: link)

@@ -28,8 +28,9 @@ extension HeapSuite {
         ]
     }
 
-    /// `trace-tree-<n>`, `trace-list-<n>`: the open-time trace on one thread of
-    /// a random binary tree (24-byte nodes, each node's children far apart in
+    /// `trace-tree-<n>`, `trace-list-<n>`, `trace-list-sequential-<n>`,
+    /// `trace-tree64-<n>`: the open-time trace on one thread of
+    /// a random binary tree (24-byte nodes, or 64 bytes, each node's children far apart in
     /// memory) and of a shuffled list (one miss after another), against the
     /// relocation's slab scan of the same pool. Extra: live bytes traced per
     /// second per thread, and the trace on every core.
@@ -41,21 +42,21 @@ extension HeapSuite {
         let order = Array(0..<bigCount).shuffled(using: &generator)
         let list = try BenchStructures.buildList(reach, order: order)
         try reach.transaction { tx in
-            try tx.setRoot(try tx.allocate(roots, TraceRoot(tree: tree, list: .null)))
+            try tx.setRoot(try tx.allocate(roots, TraceRoot(tree: tree, list: .null, tree64: .null)))
         }
         let label = bigCount >= 1 << 20 ? "\(bigCount >> 20)M" : "\(bigCount >> 10)K"
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let sequential = try BenchStructures.buildList(reach, order: Array(0..<bigCount))
-        // One structure linked from the root at a time: the tree, the shuffled
-        // list (one miss after another, the worst case), the list in allocation order.
+        let tree64 = try BenchStructures.buildTree(reach, keys: keys, as: TreeNode64.self)
+        // One structure linked from the root at a time: the tree, the shuffled list (one miss after
+        // another, the worst case), the list in allocation order, the tree of 64-byte nodes.
         func traceCase(
-            _ name: String, tree linkedTree: PersistentPointer<TreeNode>, list: PersistentPointer<ListNode>
-        )
-            -> BenchCase
-        {
+            _ name: String, tree linkedTree: PersistentPointer<TreeNode>, list: PersistentPointer<ListNode>,
+            tree64 linkedTree64: PersistentPointer<TreeNode64> = .null
+        ) -> BenchCase {
             func traced(threads: Int) throws -> TraceStats {
-                try Self.link(reach, roots, tree: linkedTree, list: list)
-                defer { try? Self.link(reach, roots, tree: tree, list: .null) }
+                try Self.link(reach, roots, tree: linkedTree, list: list, tree64: linkedTree64)
+                defer { try? Self.link(reach, roots, tree: tree, list: .null, tree64: .null) }
                 return try reach.measureTrace(threads: threads)
             }
             return BenchCase(
@@ -94,25 +95,28 @@ extension HeapSuite {
             traceCase("trace-tree-\(label)", tree: tree, list: .null),
             traceCase("trace-list-\(label)", tree: .null, list: list),
             traceCase("trace-list-sequential-\(label)", tree: .null, list: sequential),
+            traceCase("trace-tree64-\(label)", tree: .null, list: .null, tree64: tree64),
         ]
     }
 
     private static func link(
         _ heap: PersistentHeap, _ roots: TypeHandle<TraceRoot>, tree: PersistentPointer<TreeNode>,
-        list: PersistentPointer<ListNode>
+        list: PersistentPointer<ListNode>, tree64: PersistentPointer<TreeNode64>
     ) throws {
         let root = try heap.root(roots)
         try heap.transaction { tx in
             try tx.write(tree, to: root, field: \.tree)
             try tx.write(list, to: root, field: \.list)
+            try tx.write(tree64, to: root, field: \.tree64)
         }
     }
 }
 
-/// The trace cases' root: the tree or the list.
+/// The trace cases' root: one of the trees or the list.
 struct TraceRoot: PersistentType {
     var tree: PersistentPointer<TreeNode>
     var list: PersistentPointer<ListNode>
+    var tree64: PersistentPointer<TreeNode64>
     static var persistentName: String { "bench.TraceRoot" }
-    static var persistentPointers: [PartialKeyPath<TraceRoot>] { [\.tree, \.list] }
+    static var persistentPointers: [PartialKeyPath<TraceRoot>] { [\.tree, \.list, \.tree64] }
 }
