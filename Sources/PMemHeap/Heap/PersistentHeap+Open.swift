@@ -98,10 +98,9 @@ extension PersistentHeap {
         let lock = try lockPool(path)
         var locked = true
         defer { if locked { Foundation.close(lock) } }
-        try PoolResize.finishInterrupted(path: path, plainFile: options.plainFile)
         // The header says where the pool wants to be mapped; everything else is
         // validated on the final mapping, before the first store to it.
-        let header = try readHeader(path)
+        let header = try readHeader(path, plainFile: options.plainFile)
         let mapping = try BasePlacement.map(
             path: path, geometry: header.geometry, bases: header.bases, placement: options.placement,
             requirePMem: options.requirePMem, plainFile: options.plainFile)
@@ -262,33 +261,51 @@ extension PersistentHeap {
 
     /// The identity and state from the header: read with `pread` from a
     /// file, or through a short-lived read-only mapping of a device.
-    private static func readHeader(_ path: String) throws -> (geometry: PoolGeometry, bases: [UInt64]) {
-        let block = UnsafeMutableRawPointer.allocate(
-            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+    private static func readHeader(_ path: String, plainFile: PMemMapping.PlainFilePolicy?) throws -> (
+        geometry: PoolGeometry, bases: [UInt64]
+    ) {
+        var (block, size) = try readHeaderBlock(path)
         defer { block.deallocate() }
-        let fd = try InputFile.openForReading(path, operation: "heap open")
-        defer { Foundation.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
-        let size: Int
-        if st.st_mode & S_IFMT == S_IFREG {
-            size = Int(st.st_size)
-            guard size >= HeapFormat.headerSize else {
-                throw PMemError(
-                    .corrupt, operation: "heap open",
-                    detail: "\(path): \(size) bytes is too small to be a heap pool")
-            }
-            guard pread(fd, block, HeapFormat.headerSize, 0) == HeapFormat.headerSize else {
-                throw PMemError.system("read", errno: errno, detail: path)
-            }
-        } else {
-            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
-            size = probe.size
-            block.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
+        if try PoolResize.finishInterrupted(path: path, header: block, plainFile: plainFile) {
+            block.deallocate()
+            (block, size) = try readHeaderBlock(path)
         }
         let identity = try PoolIdentity.read(from: block, fileSize: size, path: path)
         let (state, _) = try PoolState.read(from: block, salt: identity.salt, path: path)
         return (identity.geometry, state.bases)
+    }
+
+    /// The pool's first `HeapFormat.headerSize` bytes (the caller deallocates
+    /// them) and its size: read with `pread` from a file, or copied out of a
+    /// short-lived read-only mapping of a device.
+    static func readHeaderBlock(_ path: String) throws -> (block: UnsafeMutableRawPointer, size: Int) {
+        let block = UnsafeMutableRawPointer.allocate(
+            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
+        do {
+            let fd = try InputFile.openForReading(path, operation: "heap open")
+            defer { Foundation.close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
+            if st.st_mode & S_IFMT == S_IFREG {
+                let size = Int(st.st_size)
+                guard size >= HeapFormat.headerSize else {
+                    throw PMemError(
+                        .corrupt, operation: "heap open",
+                        detail: "\(path): \(size) bytes is too small to be a heap pool")
+                }
+                guard pread(fd, block, HeapFormat.headerSize, 0) == HeapFormat.headerSize else {
+                    throw PMemError.system("read", errno: errno, detail: path)
+                }
+                return (block, size)
+            }
+            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
+            block.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
+            block.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
+            return (block, probe.size)
+        } catch {
+            block.deallocate()
+            throw error
+        }
     }
 
     /// How long opening waits for a lock held elsewhere before reporting the pool busy.

@@ -44,9 +44,12 @@ enum PoolResize {
     /// Rolls forward a resize a crash interrupted: a valid resize slot is
     /// copied over the identity block; a torn one (the crash came while it was
     /// written, before the identity block was touched) is dropped. Run by
-    /// `open` before it reads the header.
-    static func finishInterrupted(path: String, plainFile: PMemMapping.PlainFilePolicy?) throws {
-        guard try headerNeedsFinish(path) else { return }
+    /// `open` on the header it read; returns whether it wrote (the header must
+    /// then be read again).
+    static func finishInterrupted(
+        path: String, header: UnsafeRawPointer, plainFile: PMemMapping.PlainFilePolicy?
+    ) throws -> Bool {
+        guard PoolIdentity.resizeSlotInUse(header) else { return false }
         let mapping = try PMemMapping(path: path, options: .init(plainFile: plainFile))
         let base = mapping.base
         let slot = base + PoolIdentity.resizeSlotOffset
@@ -55,30 +58,12 @@ enum PoolResize {
             mapping.persist(base, HeapFormat.identitySize)
         } else if (try? PoolIdentity.decode(base, fileSize: mapping.size, path: path)) == nil {
             // Neither block is valid: a damaged pool, which the open reports with nothing written.
-            return
+            return false
         }
         slot.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.identitySize)
         mapping.persist(slot, HeapFormat.identitySize)
         try mapping.checkDurability()
-    }
-
-    /// Whether the header's resize slot is in use (read without mapping a file).
-    private static func headerNeedsFinish(_ path: String) throws -> Bool {
-        let header = UnsafeMutableRawPointer.allocate(
-            byteCount: HeapFormat.headerSize, alignment: HeapFormat.line)
-        defer { header.deallocate() }
-        header.initializeMemory(as: UInt8.self, repeating: 0, count: HeapFormat.headerSize)
-        let fd = try InputFile.openForReading(path, operation: "heap open")
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PMemError.system("stat", errno: errno, detail: path) }
-        if st.st_mode & S_IFMT == S_IFREG {
-            guard pread(fd, header, HeapFormat.headerSize, 0) == HeapFormat.headerSize else { return false }
-        } else {
-            let probe = try PMemMapping(path: path, options: .init(readOnly: true))
-            header.copyMemory(from: probe.base, byteCount: min(HeapFormat.headerSize, probe.size))
-        }
-        return PoolIdentity.resizeSlotInUse(header)
+        return true
     }
 
     /// Installs `identity` over the pool mapped at `mapping` in the three steps above.
