@@ -312,18 +312,12 @@ final class SlabAllocator: @unchecked Sendable {
         slabLock.lock()
         defer { slabLock.unlock() }
         CrashPoints.reach("heap.slab.return")
-        let entry = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self) + slab
-        entry.pointee = 0
-        pool.persist(entry, 8)
-        CrashPoints.reach("heap.slab.returned")
-        // A large object's continuations after its first word (a crash between: orphans, which are free).
         let run = type.layout.slabsPerObject
-        if run > 1 {
-            for next in (slab + 1)..<(slab + run) {
-                entry[next - slab] = 0
-                Atomic64.storeSequentiallyConsistent(states + next, SlabState.unclaimed.rawValue)
-            }
-            pool.persist(entry + 1, (run - 1) * 8)
+        SlabDirectory.free(slab, run: run, pool: pool, geometry: geometry)
+        pool.drain()
+        CrashPoints.reach("heap.slab.returned")
+        for next in (slab + 1)..<(slab + run) {
+            Atomic64.storeSequentiallyConsistent(states + next, SlabState.unclaimed.rawValue)
         }
         Atomic64.storeRelease(slabTypes + slab, 0)
         let bitmap = Atomic64.loadAcquire(volatileBitmaps + slab)

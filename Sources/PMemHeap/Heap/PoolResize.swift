@@ -134,14 +134,14 @@ extension PersistentHeap {
         var grown = snapshot.identity
         grown.geometry.poolSize = size
         grown.geometry.slabCount = slabs
-        try withMapping(path, options) { mapping in
-            // New slabs start free: their directory words may hold whatever the device had.
-            let words = mapping.base + g.slabDirectoryOffset + g.slabCount * 8
-            words.initializeMemory(as: UInt8.self, repeating: 0, count: (slabs - g.slabCount) * 8)
-            mapping.persist(words, (slabs - g.slabCount) * 8)
-            CrashPoints.reach("heap.resize.directory-cleared")
-            try PoolResize.install(grown, in: mapping)
-        }
+        // The directory and the header lie before the first slab: the mapping
+        // of the old size reaches every byte a grow writes.
+        // New slabs start free: their directory words may hold whatever the device had.
+        let words = before.base + g.slabDirectoryOffset + g.slabCount * 8
+        words.initializeMemory(as: UInt8.self, repeating: 0, count: (slabs - g.slabCount) * 8)
+        before.persist(words, (slabs - g.slabCount) * 8)
+        CrashPoints.reach("heap.resize.directory-cleared")
+        try PoolResize.install(grown, in: before)
         return ResizeReport(
             path: path, oldSize: g.poolSize, newSize: size, oldSlabs: g.slabCount, newSlabs: slabs,
             slabCapacity: capacity, slabSize: g.slabSize)
@@ -169,7 +169,8 @@ extension PersistentHeap {
             throw refuse("a device's size is its namespace's: only a pool file shrinks")
         }
         var report: ResizeReport?
-        try withMapping(path, options) { mapping in
+        do {  // the mapping ends before the file is truncated
+            let mapping = try PMemMapping(path: path, options: .init(plainFile: options.plainFile))
             let snapshot = try PoolSnapshot.load(base: mapping.base, fileSize: mapping.size, path: path)
             let g = snapshot.geometry
             // A large object's continuation slabs are in use too.
@@ -207,13 +208,6 @@ extension PersistentHeap {
         CrashPoints.reach("heap.resize.before-truncate")
         try truncate(path, to: report.newSize)
         return report
-    }
-
-    private static func withMapping(
-        _ path: String, _ options: HeapOpenOptions, _ body: (PMemMapping) throws -> Void
-    ) throws {
-        let mapping = try PMemMapping(path: path, options: .init(plainFile: options.plainFile))
-        try body(mapping)
     }
 
     private static func isRegularFile(_ path: String) throws -> Bool {

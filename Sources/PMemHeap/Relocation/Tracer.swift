@@ -226,7 +226,6 @@ enum Tracer {
     ) -> (reclaimed: UInt64, slabsFreed: Int) {
         var reclaimed: UInt64 = 0
         var freed = 0
-        let directory = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self)
         for slab in 0..<slabTypes.count where slabTypes[slab] != 0 {
             let layout = layouts[slabTypes[slab]]!
             let mark = marks.perSlab[slab]!
@@ -239,14 +238,7 @@ enum Tracer {
             }
             pool.flush(stored, layout.bitmapWords * 8)
             if !live {
-                directory[slab] = 0
-                pool.flush(directory + slab, 8)
-                // A large object's continuations after its first word, under the next fence.
-                if layout.isLarge {
-                    pool.drain()
-                    for next in (slab + 1)..<(slab + layout.slabsPerObject) { directory[next] = 0 }
-                    pool.flush(directory + slab + 1, (layout.slabsPerObject - 1) * 8)
-                }
+                SlabDirectory.free(slab, run: layout.slabsPerObject, pool: pool, geometry: geometry)
                 slabTypes[slab] = 0
                 freed += 1
             }

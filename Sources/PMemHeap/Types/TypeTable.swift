@@ -129,6 +129,22 @@ enum SlabDirectory {
                 salt ^ HeapFormat.Seed.slabEntry.rawValue ^ (UInt64(index) << 32) ^ UInt64(typeID)))
     }
 
+    /// Frees slab `first` and, for a large object, the `run - 1` continuation
+    /// slabs after it: the first word is cleared and made durable before the
+    /// continuations, so a crash between leaves orphans, which are free. The
+    /// last words are flushed, not fenced: the caller fences (one fence for
+    /// many slabs when it frees several).
+    static func free(_ first: Int, run: Int, pool: PoolMemory, geometry: PoolGeometry) {
+        let words = (pool.base + geometry.slabDirectoryOffset).assumingMemoryBound(to: UInt64.self)
+        words[first] = 0
+        pool.flush(words + first, 8)
+        guard run > 1 else { return }
+        pool.drain()
+        CrashPoints.reach("heap.slab.first-freed")
+        for next in (first + 1)..<(first + run) { words[next] = 0 }
+        pool.flush(words + first + 1, (run - 1) * 8)
+    }
+
     /// Every slab's type id; throws `corrupt` for a damaged word or an unknown type.
     static func read(
         from base: UnsafeRawPointer, geometry: PoolGeometry, typeCount: Int, salt: UInt64, path: String
