@@ -29,17 +29,34 @@ public final class Replicator: @unchecked Sendable {
         public var transactionReserve: Int
         /// Payload bytes per baseline record.
         public var baselineChunk: Int
+        /// Whether a commit needs this node to lead its replica set through
+        /// etcd (the agent's `LeaseFence` in the log), and what `transaction`
+        /// does when it does not.
+        public var leadership: LeadershipRequirement
 
-        /// Options; by default a 64 MiB log and waiting up to 10 s for room.
+        /// Options; by default a 64 MiB log, waiting up to 10 s for room, and no leadership needed.
         public init(
             logCapacity: Int = 64 << 20, backPressure: BackPressurePolicy = .block(timeout: 10),
-            transactionReserve: Int = 256 << 10, baselineChunk: Int = 1 << 20
+            transactionReserve: Int = 256 << 10, baselineChunk: Int = 1 << 20,
+            leadership: LeadershipRequirement = .none
         ) {
             self.logCapacity = logCapacity
             self.backPressure = backPressure
             self.transactionReserve = transactionReserve
             self.baselineChunk = baselineChunk
+            self.leadership = leadership
         }
+    }
+
+    /// Whether commits need the agent's etcd leadership, and what happens without it.
+    public enum LeadershipRequirement: Sendable, Equatable {
+        /// No coordination: every commit is admitted.
+        case none
+        /// A commit while this node does not lead fails at once (`busy`, nothing committed).
+        case refuse
+        /// A commit while this node does not lead waits up to `timeout`
+        /// seconds for it to lead (again), then fails like `refuse`.
+        case wait(timeout: Double)
     }
 
     /// The replicated heap.
@@ -51,6 +68,8 @@ public final class Replicator: @unchecked Sendable {
     private let options: Options
     /// Builds and appends each commit's record (the heap's observer holds it too).
     private let recorder: CommitRecorder
+    /// The agent's leadership, when commits need it.
+    private let fence: LeaseFence?
 
     private init(
         heap: PersistentHeap, writer: LogWriter, options: Options, recorder: CommitRecorder, baseline: Bool
@@ -60,6 +79,7 @@ public final class Replicator: @unchecked Sendable {
         self.options = options
         self.recorder = recorder
         self.wroteBaseline = baseline
+        fence = options.leadership == .none ? nil : writer.region.leaseFence
     }
 
     /// Attaches to `heap` (open, with no transaction running): opens or
@@ -111,7 +131,26 @@ public final class Replicator: @unchecked Sendable {
     /// `transaction`, for the C API's begin and commit calls).
     package func admit() throws {
         try check()
+        if let fence, !fence.admits() { try awaitLeadership(fence) }
         recorder.admission.value = try writer.promise(options.transactionReserve)
+    }
+
+    /// Waits for this node to lead as `Options.leadership` says, or throws why not.
+    private func awaitLeadership(_ fence: LeaseFence) throws {
+        if case .wait(let timeout) = options.leadership {
+            let deadline = LeaseFence.monotonicNow() + UInt64(max(0, min(timeout, 86_400)) * 1e9)
+            while LeaseFence.monotonicNow() < deadline {
+                usleep(1000)
+                if fence.admits() { return }
+            }
+        }
+        let why =
+            switch fence.standing() {
+            case .none: "no agent leads this log's replica set on this machine"
+            case .lapsed(let epoch): "this node's leadership of epoch \(epoch) lapsed"
+            case .leading: "this node's leadership was renewed only just now"
+            }
+        throw PMemError(.busy, operation: "transaction", detail: "commit refused: \(why) (etcd fencing)")
     }
 
     /// Returns the room `admit` reserved unless the commit's record used it

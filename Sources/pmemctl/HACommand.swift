@@ -46,11 +46,45 @@ struct HACommand: ParsableCommand {
         @Option(help: "Control socket (default: the log's path + .sock).")
         var control: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "etcd client endpoint, HOST:PORT (repeat for a cluster): lead the replica set through etcd, "
+                    + "ship only while leading, stamp the epoch on every batch.", valueName: "HOST:PORT"))
+        var etcd: [String] = []
+
+        @Option(help: "This node's name in the replica set (with --etcd; default: the host name).")
+        var node: String?
+
+        @Option(help: "The replica set's etcd key prefix (with --etcd).")
+        var etcdPrefix = "/pmemkit/default"
+
+        @Option(help: "Leader lease TTL in seconds (with --etcd; 2 to 3600).")
+        var leaseTtl = 5
+
+        @Option(
+            help: ArgumentHelp(
+                "When leadership is lost (with --etcd): stop, or campaign to lead again if no other node led.",
+                valueName: "stop|campaign"))
+        var whenLost = "stop"
+
         @Flag(help: "Print the drain report as JSON.")
         var json = false
 
         func validate() throws {
             guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
+            for text in etcd { _ = try parseEndpoint(text, "--etcd") }
+            try requireRange(leaseTtl, Leadership.Configuration.ttlRange, "--lease-ttl")
+            guard HAAgent.Configuration.WhenLost(rawValue: whenLost) != nil else {
+                throw ValidationError("--when-lost must be stop or campaign, not '\(whenLost)'")
+            }
+            if etcd.isEmpty && (node != nil || whenLost != "stop") {
+                throw ValidationError("--node and --when-lost need --etcd")
+            }
+            if let leadership = try leadership() {
+                do { try leadership.validate() } catch let error as PMemError {
+                    throw ValidationError(error.detail)
+                }
+            }
             for text in replica {
                 try requireRange(
                     try parseEndpoint(text, "--replica").port, NumericRange.port, "--replica's port")
@@ -64,14 +98,26 @@ struct HACommand: ParsableCommand {
             }
         }
 
+        /// The etcd leadership the options ask for (nil without --etcd).
+        private func leadership() throws -> Leadership.Configuration? {
+            guard !etcd.isEmpty else { return nil }
+            return .init(
+                endpoints: try etcd.map(Endpoint.init(parsing:)), prefix: etcdPrefix,
+                name: node ?? ProcessInfo.processInfo.hostName, ttlSeconds: leaseTtl)
+        }
+
         func run() throws {
             try reportingFailures {
-                let configuration = HAAgent.Configuration(
+                var configuration = HAAgent.Configuration(
                     logPath: log, replicas: try replica.map(Endpoint.init(parsing:)),
                     psk: try PreSharedKey(file: keyFile),
                     watchPID: watchPid, batteryMilliseconds: batteryMs, quorum: quorum,
                     controlSocket: control,
                     metricsEndpoint: try metricsListen.map(Endpoint.init(parsing:)))
+                if let leadership = try leadership() {
+                    configuration.coordination = .init(
+                        leadership: leadership, whenLost: HAAgent.Configuration.WhenLost(rawValue: whenLost)!)
+                }
                 let agent = try HAAgent(configuration: configuration, logger: Logger(label: "pmemkit.ha"))
                 guard let report = try agent.run() else { return }
                 if json {
@@ -149,6 +195,15 @@ struct HACommand: ParsableCommand {
                     "log \(status.log): sequences \(status.headSequence)...\(status.lastSequence), "
                         + "\(ByteSize.format(status.usedBytes)) of \(ByteSize.format(UInt64(status.capacity))) in use, "
                         + "agent \(status.state) (pid \(status.pid)), quorum \(status.quorum)")
+                if let leadership = status.leadership {
+                    print(
+                        "node \(leadership.node): "
+                            + (leadership.leading
+                                ? "leading at epoch \(leadership.epoch), lease sure for "
+                                    + String(format: "%.0f ms", leadership.leaseMsLeft)
+                                : "not leading (last epoch \(leadership.epoch))")
+                            + (leadership.transitions.last.map { "; last: \($0.event): \($0.detail)" } ?? ""))
+                }
                 Output.table(
                     [["replica", "state", "acked", "lag records", "lag bytes", "lag ms"]]
                         + status.replicas.map {

@@ -70,6 +70,7 @@ struct ReplicaCommand: ParsableCommand {
                     ["applied records", "\(state.appliedRecords)"],
                     ["last transaction", "\(state.lastTransaction)"],
                     ["baseline in progress", state.inBaseline ? "yes" : "no"],
+                    ["epoch", state.epoch == 0 ? "none yet" : "\(state.epoch)"],
                 ])
             }
         }
@@ -90,12 +91,20 @@ struct ReplicaCommand: ParsableCommand {
         @Option(help: "Pool file to write (must not exist).")
         var out: String
 
+        @Option(
+            help: ArgumentHelp(
+                "The epoch this promotion serves (the new leader key's revision): refused below the highest "
+                    + "epoch the store has seen, recorded otherwise so a stale primary is refused after.",
+                valueName: "N"))
+        var epoch: UInt64?
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
         func run() throws {
             try reportingFailures {
-                let promotion = try ReplicaStore(directory: store, mode: .existingOnly).promote(to: out)
+                let promotion = try ReplicaStore(directory: store, mode: .existingOnly).promote(
+                    to: out, epoch: epoch)
                 if json { return try Output.json(promotion) }
                 print(
                     "promoted \(store) to \(out): pool \(promotion.poolUUID), through log sequence "
@@ -136,6 +145,7 @@ struct StoreStatus: Encodable {
     var firstSequence: UInt64
     var lastTransaction: UInt64
     var inBaseline: Bool
+    var epoch: UInt64
 
     init(_ state: ReplicaState) {
         logUUID = state.logUUID?.uuidString
@@ -145,6 +155,7 @@ struct StoreStatus: Encodable {
         firstSequence = state.firstSequence
         lastTransaction = state.lastTransaction
         inBaseline = state.inBaseline
+        epoch = state.epoch
     }
 
     enum CodingKeys: String, CodingKey {
@@ -155,6 +166,7 @@ struct StoreStatus: Encodable {
         case firstSequence = "first_sequence"
         case lastTransaction = "last_transaction"
         case inBaseline = "in_baseline"
+        case epoch
     }
 }
 

@@ -76,12 +76,15 @@ final class ProtocolTests: XCTestCase {
         try connect(server, client)
         XCTAssertEqual(serverSide.events, [.established])
         XCTAssertEqual(clientSide.events, [.established])
-        try client.writeAndFlush(ReplicationMessage.start(logUUID: UUID(), nextSequence: 7)).wait()
+        try client.writeAndFlush(ReplicationMessage.start(logUUID: UUID(), nextSequence: 7, epoch: 42)).wait()
         try server.writeAndFlush(ReplicationMessage.ack(appliedSequence: 6, appliedRecords: 6)).wait()
         try exchange(server, client)
         XCTAssertEqual(serverSide.messages.count, 1)
-        guard case .start(_, let next) = serverSide.messages.first else { return XCTFail("expected start") }
+        guard case .start(_, let next, let epoch) = serverSide.messages.first else {
+            return XCTFail("expected start")
+        }
         XCTAssertEqual(next, 7)
+        XCTAssertEqual(epoch, 42, "the primary's epoch travels in the start")
         XCTAssertEqual(clientSide.messages, [.ack(appliedSequence: 6, appliedRecords: 6)])
     }
 
@@ -103,8 +106,10 @@ final class ProtocolTests: XCTestCase {
         try connect(server, client)
         var records = ByteBufferAllocator().buffer(capacity: 64)
         records.writeBytes([UInt8](repeating: 0xab, count: 64))
-        try client.writeAndFlush(ReplicationMessage.records(firstSequence: 1, count: 1, bytes: records))
-            .wait()
+        try client.writeAndFlush(
+            ReplicationMessage.records(firstSequence: 1, count: 1, epoch: 0, bytes: records)
+        )
+        .wait()
         var wire = ByteBuffer()
         while var part = try client.readOutbound(as: ByteBuffer.self) { wire.writeBuffer(&part) }
         wire.setInteger(UInt8(0x5a), at: wire.readerIndex + 30)
@@ -156,8 +161,10 @@ final class ProtocolTests: XCTestCase {
         let (client, _) = try pipeline(.client, key: key(1))
         try connect(server, client)
         let records = ByteBuffer(repeating: 0x5a, count: 256 << 10)
-        try client.writeAndFlush(ReplicationMessage.records(firstSequence: 1, count: 1, bytes: records))
-            .wait()
+        try client.writeAndFlush(
+            ReplicationMessage.records(firstSequence: 1, count: 1, epoch: 0, bytes: records)
+        )
+        .wait()
         try exchange(server, client)
         XCTAssertEqual(serverSide.messages.count, 1)
         XCTAssertTrue(server.isActive)
@@ -175,7 +182,7 @@ final class ProtocolTests: XCTestCase {
         for message in [
             ReplicationMessage.resume(
                 .init(logUUID: uuid, appliedSequence: 3, appliedRecords: 2, poolUUID: nil)),
-            .start(logUUID: uuid, nextSequence: 4), .ack(appliedSequence: 9, appliedRecords: 9),
+            .start(logUUID: uuid, nextSequence: 4, epoch: 12), .ack(appliedSequence: 9, appliedRecords: 9),
             .reject("why"), .ping,
         ] {
             var frame = MessageCodec.encode(message, allocator: allocator)
@@ -198,11 +205,11 @@ final class ProtocolTests: XCTestCase {
             return XCTFail("the replica reports its position first")
         }
         XCTAssertEqual(position.appliedSequence, 0)
-        try channel.writeInbound(ReplicationMessage.start(logUUID: region.uuid, nextSequence: 1))
+        try channel.writeInbound(ReplicationMessage.start(logUUID: region.uuid, nextSequence: 1, epoch: 0))
         let all = batches(of: region)
         var good = ByteBufferAllocator().buffer(bytes: all[0].bytes)
         try channel.writeInbound(
-            ReplicationMessage.records(firstSequence: all[0].first, count: 3, bytes: good))
+            ReplicationMessage.records(firstSequence: all[0].first, count: 3, epoch: 0, bytes: good))
         guard case .ack(let acked, _) = try channel.readOutbound(as: ReplicationMessage.self) else {
             return XCTFail("expected an ack")
         }
@@ -211,7 +218,7 @@ final class ProtocolTests: XCTestCase {
         damaged[100] ^= 1
         good = ByteBufferAllocator().buffer(bytes: damaged)
         _ = try? channel.writeInbound(
-            ReplicationMessage.records(firstSequence: all[1].first, count: 1, bytes: good))
+            ReplicationMessage.records(firstSequence: all[1].first, count: 1, epoch: 0, bytes: good))
         guard case .reject(let reason) = try channel.readOutbound(as: ReplicationMessage.self) else {
             return XCTFail("expected a reject")
         }

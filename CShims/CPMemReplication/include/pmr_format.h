@@ -134,13 +134,34 @@ PMR_ASSERT_FIELD(pmr_reclaim_slot, reserved, 32);
 PMR_ASSERT_FIELD(pmr_reclaim_slot, checksum, 56);
 PMR_ASSERT_SIZE(pmr_reclaim_slot, 64);
 
+/*
+ * pmr_lease_fence -- the agent's etcd leadership as the application sees it:
+ * the application admits a commit that needs leadership only while
+ * CLOCK_MONOTONIC is before valid_until_ns and boot_id is this boot's (a
+ * fence from before a reboot lapses on its own). Not a durable record: the
+ * agent rewrites it while it leads, each word with one aligned store.
+ */
+struct pmr_lease_fence {
+	uint64_t valid_until_ns;	/* CLOCK_MONOTONIC; 0: no leader here */
+	uint64_t epoch;			/* the leader key's create revision (0: none) */
+	uint8_t boot_id[16];		/* /proc/sys/kernel/random/boot_id */
+	uint8_t reserved[32];		/* 0 */
+};
+
+PMR_ASSERT_FIELD(pmr_lease_fence, valid_until_ns, 0);
+PMR_ASSERT_FIELD(pmr_lease_fence, epoch, 8);
+PMR_ASSERT_FIELD(pmr_lease_fence, boot_id, 16);
+PMR_ASSERT_FIELD(pmr_lease_fence, reserved, 32);
+PMR_ASSERT_SIZE(pmr_lease_fence, 64);
+
 /* pmr_log_superblock -- the first 4 KiB of a log; the ring follows */
 struct pmr_log_superblock {
 	struct pmr_log_identity identity;
 	uint8_t reserved0[128];
 	struct pmr_attach_slot attach[2];
 	struct pmr_reclaim_slot reclaim[2];
-	uint8_t reserved1[512];
+	struct pmr_lease_fence lease;
+	uint8_t reserved1[448];
 	struct pmr_pool_path_slot pool_path[2];
 	uint8_t reserved2[PMR_SUPERBLOCK_SIZE - 3072];
 };
@@ -151,7 +172,8 @@ PMR_ASSERT_FIELD(pmr_log_superblock, attach, 256);
 PMR_ASSERT_FIELD(pmr_log_superblock, attach[1], 320);
 PMR_ASSERT_FIELD(pmr_log_superblock, reclaim, 384);
 PMR_ASSERT_FIELD(pmr_log_superblock, reclaim[1], 448);
-PMR_ASSERT_FIELD(pmr_log_superblock, reserved1, 512);
+PMR_ASSERT_FIELD(pmr_log_superblock, lease, 512);
+PMR_ASSERT_FIELD(pmr_log_superblock, reserved1, 576);
 PMR_ASSERT_FIELD(pmr_log_superblock, pool_path, 1024);
 PMR_ASSERT_FIELD(pmr_log_superblock, pool_path[1], 2048);
 PMR_ASSERT_FIELD(pmr_log_superblock, reserved2, 3072);
@@ -268,7 +290,8 @@ struct pmr_replica_state_slot {
 	uint32_t reserved0;		/* 0 */
 	uint8_t log_uuid[16];
 	uint8_t pool_uuid[16];
-	uint8_t reserved1[24];		/* 0 */
+	uint64_t epoch;			/* highest primary epoch seen (0: none) */
+	uint8_t reserved1[16];		/* 0 */
 	uint64_t checksum;		/* of the 120 bytes before it */
 };
 
@@ -283,7 +306,8 @@ PMR_ASSERT_FIELD(pmr_replica_state_slot, flags, 56);
 PMR_ASSERT_FIELD(pmr_replica_state_slot, reserved0, 60);
 PMR_ASSERT_FIELD(pmr_replica_state_slot, log_uuid, 64);
 PMR_ASSERT_FIELD(pmr_replica_state_slot, pool_uuid, 80);
-PMR_ASSERT_FIELD(pmr_replica_state_slot, reserved1, 96);
+PMR_ASSERT_FIELD(pmr_replica_state_slot, epoch, 96);
+PMR_ASSERT_FIELD(pmr_replica_state_slot, reserved1, 104);
 PMR_ASSERT_FIELD(pmr_replica_state_slot, checksum, 120);
 PMR_ASSERT_SIZE(pmr_replica_state_slot, 128);
 

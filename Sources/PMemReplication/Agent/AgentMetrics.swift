@@ -6,6 +6,10 @@ final class AgentMetrics {
     private let lastSequence: Gauge
     private let headSequence: Gauge
     private let usedBytes: Gauge
+    private let epoch: Gauge
+    private let leading: Gauge
+    private let transitions: Counter
+    private var seenTransitions = 0
     private var perReplica: [String: ReplicaMetrics] = [:]
 
     /// One replica's series.
@@ -28,6 +32,13 @@ final class AgentMetrics {
             descriptor: Self.name("log_head", "sequence", "Oldest record kept (not yet reclaimed)"))
         usedBytes = registry.makeGauge(
             descriptor: Self.name("log_used", "bytes", "Ring bytes holding records not yet reclaimed"))
+        epoch = registry.makeGauge(
+            descriptor: Self.name("epoch", "", "The etcd epoch the agent leads or last led at (0: none)"))
+        leading = registry.makeGauge(
+            descriptor: Self.name("leading", "", "1 while the agent's etcd lease surely lasts"))
+        transitions = registry.makeCounter(
+            descriptor: Self.name("leadership_transitions", "total", "Changes of the agent's etcd leadership")
+        )
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -63,6 +74,12 @@ final class AgentMetrics {
         lastSequence.set(Double(status.lastSequence))
         headSequence.set(Double(status.headSequence))
         usedBytes.set(Double(status.usedBytes))
+        if let leadership = status.leadership {
+            epoch.set(Double(leadership.epoch))
+            leading.set(leadership.leading ? 1.0 : 0.0)
+            transitions.increment(by: Int64(leadership.transitionCount - seenTransitions))
+            seenTransitions = leadership.transitionCount
+        }
         for replica in status.replicas {
             var m = series(for: replica.address)
             m.acked.set(Double(replica.ackedSequence ?? 0))

@@ -93,14 +93,58 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var replicas: [ReplicaReport]
     /// The drain's outcome, once one ran.
     public var drain: DrainReport?
+    /// Leadership through etcd (null without it).
+    public var leadership: LeadershipReport?
 
     enum CodingKeys: String, CodingKey {
-        case log, pid, state, capacity, quorum, replicas, drain
+        case log, pid, state, capacity, quorum, replicas, drain, leadership
         case logUUID = "log_uuid"
         case usedBytes = "used_bytes"
         case headSequence = "head_sequence"
         case lastSequence = "last_sequence"
         case lastTransaction = "last_transaction"
         case withheldRecords = "withheld_records"
+    }
+}
+
+/// The agent's etcd leadership in `pmemctl ha status --json`.
+public struct LeadershipReport: Codable, Sendable, Equatable {
+    /// This node's name in the replica set.
+    public var node: String
+    /// The epoch it leads (or last led) at; 0 before it first led.
+    public var epoch: UInt64
+    /// Whether it leads now (its lease is surely alive).
+    public var leading: Bool
+    /// Milliseconds its lease surely lasts (0 when not leading).
+    public var leaseMsLeft: Double
+    /// The lease's TTL in seconds.
+    public var leaseTTLSeconds: Int
+    /// Its transitions, oldest first (the last 64).
+    public var transitions: [LeadershipTransition]
+    /// Transitions since the agent started (the list keeps the last 64).
+    public var transitionCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case node, epoch, leading, transitions
+        case transitionCount = "transition_count"
+        case leaseMsLeft = "lease_ms_left"
+        case leaseTTLSeconds = "lease_ttl_s"
+    }
+}
+
+/// One change of the agent's leadership.
+public struct LeadershipTransition: Codable, Sendable, Equatable {
+    /// Wall-clock time, milliseconds since 1970.
+    public var timeMs: UInt64
+    /// `campaigning`, `leading`, `lost`, `superseded`, `resigned`.
+    public var event: String
+    /// The epoch it concerns (0: none).
+    public var epoch: UInt64
+    /// Why, in one line.
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case event, epoch, detail
+        case timeMs = "time_ms"
     }
 }

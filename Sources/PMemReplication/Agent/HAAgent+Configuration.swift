@@ -28,6 +28,34 @@ extension HAAgent {
         public var idleTimeout: TimeAmount
         /// Whether `run` takes SIGPWR (drain), SIGTERM and SIGINT (stop); off when embedded in another program.
         public var handlesSignals = true
+        /// Leadership through etcd (nil: none, epoch 0). With it the agent
+        /// ships only while it leads, stamps its epoch on every batch, and
+        /// publishes its lease in the log for the application's admission.
+        public var coordination: Coordination?
+
+        /// How the agent leads through etcd.
+        public struct Coordination: Sendable, Equatable {
+            /// The etcd keys, this node's name, the lease TTL.
+            public var leadership: Leadership.Configuration
+            /// What the agent does when its leadership is gone.
+            public var whenLost: WhenLost
+
+            /// Leadership with `leadership`; by default the agent stops when it loses it.
+            public init(leadership: Leadership.Configuration, whenLost: WhenLost = .stop) {
+                self.leadership = leadership
+                self.whenLost = whenLost
+            }
+        }
+
+        /// What an agent that lost its leadership does. It ships nothing
+        /// meanwhile, and the application's commits are refused either way.
+        public enum WhenLost: String, Sendable, CaseIterable {
+            /// `run` ends, throwing why.
+            case stop
+            /// Campaigns again, leading again only if no other node led
+            /// meanwhile; `run` ends, throwing, when one did.
+            case campaign
+        }
 
         /// The drain deadlines accepted: up to a day (a battery holds up for
         /// minutes), so every deadline computed from one is far from overflowing.
@@ -60,6 +88,7 @@ extension HAAgent {
                 throw bad("a window of \(windowBytes) bytes is smaller than a batch (\(batchBytes))")
             }
             guard idleTimeout > .zero else { throw bad("the idle timeout must be positive") }
+            try coordination?.leadership.validate()
         }
 
         /// The largest batch: what a frame and a replica's journal take (64 MiB).

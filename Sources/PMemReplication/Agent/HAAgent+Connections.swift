@@ -8,7 +8,7 @@ import NIOPosix
 extension HAAgent {
     /// Connects to a replica whose link is down (on the loop).
     func connect(_ link: ReplicaLink) {
-        guard !isStopped, link.phase == .disconnected else { return }
+        guard !isStopped, link.phase == .disconnected, mayShip else { return }
         link.phase = .connecting
         let psk = configuration.psk
         let logger = self.logger
@@ -118,7 +118,7 @@ extension HAAgent {
         link.lastError = nil
         link.phase = .streaming
         channel.writeAndFlush(
-            ReplicationMessage.start(logUUID: region.uuid, nextSequence: next), promise: nil)
+            ReplicationMessage.start(logUUID: region.uuid, nextSequence: next, epoch: epoch), promise: nil)
         logger.info("replica \(link.endpoint) streaming from sequence \(next)")
         pump(link)
     }

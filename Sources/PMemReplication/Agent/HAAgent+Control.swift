@@ -130,6 +130,6 @@ extension HAAgent {
             lastSequence: last,
             lastTransaction: verifier.verifiedTransaction,
             withheldRecords: index.lastSequence - last, quorum: quorum, replicas: replicas,
-            drain: drain)
+            drain: drain, leadership: leadershipReport())
     }
 }

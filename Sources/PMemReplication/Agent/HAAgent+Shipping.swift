@@ -32,6 +32,9 @@ extension HAAgent {
     /// Ships what the replica lacks, up to the window (everything during a drain).
     func pump(_ link: ReplicaLink) {
         guard link.phase == .streaming, let channel = link.channel else { return }
+        // A term that may have lapsed ships nothing: another node may lead by now.
+        guard mayShip else { return }
+        let epoch = self.epoch
         let window = isDraining ? Int.max : configuration.windowBytes
         // Each frame is flushed as it is made: the socket takes it at once, the
         // channel turns writable again, and several frames stay in flight.
@@ -56,7 +59,7 @@ extension HAAgent {
             let headroom = ReplicationMessage.recordsHeaderSize
             var buffer = channel.allocator.buffer(capacity: headroom + run.bytes)
             buffer.moveWriterIndex(to: headroom)
-            ReplicationMessage.setRecordsHeader(&buffer, at: 0, first: next, count: run.count)
+            ReplicationMessage.setRecordsHeader(&buffer, at: 0, first: next, count: run.count, epoch: epoch)
             buffer.moveReaderIndex(to: headroom)
             buffer.writeBytes(
                 UnsafeRawBufferPointer(
@@ -67,8 +70,9 @@ extension HAAgent {
             link.bytesShipped += UInt64(run.bytes)
             link.recordsShipped += UInt64(run.count)
             channel.writeAndFlush(
-                ReplicationMessage.records(firstSequence: next, count: run.count, bytes: buffer), promise: nil
-            )
+                ReplicationMessage.records(
+                    firstSequence: next, count: run.count, epoch: epoch, bytes: buffer),
+                promise: nil)
             CrashPoints.reach("agent.ship.sent")
         }
     }

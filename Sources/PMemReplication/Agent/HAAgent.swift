@@ -42,6 +42,16 @@ public final class HAAgent: @unchecked Sendable {
         let verifier: CommitVerifier
         /// The wait before the next poll: `busyPoll` while records come, doubling to `idlePoll`.
         var pollDelay = HAAgent.busyPoll
+        /// The epoch stamped on what is shipped (0 without coordination).
+        var epoch: UInt64 = 0
+        /// Monotonic ns before which the term surely lasts (0: not leading).
+        var leaseValidUntil: UInt64 = 0
+        /// Leadership's transitions, the last 64.
+        var transitions: [LeadershipTransition] = []
+        /// Transitions since the start.
+        var transitionCount = 0
+        /// Why `run` must throw when it ends (leadership lost with `whenLost: .stop`).
+        var failure: PMemError?
     }
 
     /// The poll interval while records come or a drain runs.
@@ -66,6 +76,12 @@ public final class HAAgent: @unchecked Sendable {
     var servers: [Channel] = []
     /// SIGPWR, SIGTERM and SIGINT sources, set up by `run`.
     var signalSources: [DispatchSourceSignal] = []
+    /// etcd leadership, when configured.
+    let leadership: Leadership?
+    /// Renews the term once `run` won one.
+    var keeper: LeaseKeeper?
+    /// Set by `stop()` so a campaign still waiting in `run` gives up.
+    let stopRequested = LockedFlag()
 
     /// Opens the log and prepares the links; nothing runs before `run`.
     public init(configuration: Configuration, logger: Logger = Logger(label: "pmemkit.ha")) throws {
@@ -87,6 +103,7 @@ public final class HAAgent: @unchecked Sendable {
             region: region, verifiedThrough: index.firstSequence - 1,
             verifiedTransaction: index.reclaimedTransaction, logger: logger)
         state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
+        leadership = try configuration.coordination.map { try Leadership(configuration: $0.leadership) }
     }
 
     // MARK: State (on the loop)
@@ -133,9 +150,21 @@ public final class HAAgent: @unchecked Sendable {
 
     // MARK: Running
 
-    /// Runs until a drain ends (returning its report) or `stop()` (returning nil).
+    /// Runs until a drain ends (returning its report) or `stop()` (returning
+    /// nil). With coordination it first campaigns until this node leads,
+    /// and throws when leadership is lost for good (another node led, or
+    /// `whenLost` is `.stop`).
     public func run() throws -> DrainReport? {
         try startServers()
+        do {
+            try lead()
+        } catch {
+            finished.fail(error)
+            for server in servers { try? server.close().wait() }
+            unlink(controlSocketPath)
+            try? group.syncShutdownGracefully()
+            throw error
+        }
         if let pid = configuration.watchPID {
             try ProcessWatcher.watch(pid: pid) { [self] in
                 loop.execute { self.beginDrain("application exited (pid \(pid))") }
@@ -147,10 +176,14 @@ public final class HAAgent: @unchecked Sendable {
             schedulePoll()
         }
         let report = try finished.futureResult.wait()
+        // The primary is gone (drained) or stopped: another node may lead at once.
+        keeper?.stop(resign: true)
+        let failure = try? loop.submit { self.state.value.failure }.wait()
         for server in servers { try? server.close().wait() }
         unlink(controlSocketPath)
         try? loop.submit { for link in self.links { link.channel?.close(promise: nil) } }.wait()
         try? group.syncShutdownGracefully()
+        if let failure = failure ?? nil { throw failure }
         return report
     }
 
@@ -161,6 +194,7 @@ public final class HAAgent: @unchecked Sendable {
 
     /// Stops the agent without draining (thread-safe).
     public func stop() {
+        stopRequested.set()
         loop.execute { [self] in
             guard !isStopped else { return }
             lifecycle = .stopped(report: nil)

@@ -183,6 +183,9 @@ public final class LogRegion: @unchecked Sendable {
             position: slot.head_position, sequence: slot.head_sequence, transaction: slot.last_transaction)
     }
 
+    /// The agent's etcd leadership as the application sees it.
+    public var leaseFence: LeaseFence { LeaseFence(region: self) }
+
     /// Records that every record before `point` may be overwritten (the agent, after acknowledgements).
     public func storeReclaimPoint(_ point: ReclaimPoint) {
         reclaimSlots.update { slot in

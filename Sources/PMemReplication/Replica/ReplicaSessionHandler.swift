@@ -13,6 +13,8 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
     private let store: ReplicaStore
     private let logger: Logger
     private var following = false
+    /// The epoch of the primary this session serves (from its `start`).
+    private var epoch: UInt64 = 0
 
     init(store: ReplicaStore, logger: Logger) {
         self.store = store
@@ -37,7 +39,10 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             switch unwrapInboundIn(data) {
-            case .start(let log, let next):
+            case .start(let log, let next, let epoch):
+                // A stale primary is refused before anything of it is looked at.
+                try store.admit(epoch: epoch)
+                self.epoch = epoch
                 try store.follow(log: log)
                 let applied = store.state.appliedSequence
                 guard applied == 0 || next <= applied + 1 else {
@@ -45,8 +50,13 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
                         "the primary's log resumes at \(next) but this replica applied only up to \(applied)")
                 }
                 following = true
-            case .records(let first, let count, let bytes):
+            case .records(let first, let count, let epoch, let bytes):
                 guard following else { throw ProtocolError("records before the session started") }
+                guard epoch == self.epoch else {
+                    throw ProtocolError("a batch of epoch \(epoch) in a session of epoch \(self.epoch)")
+                }
+                // Another session (a newer primary) may have raised the store's epoch since this one started.
+                try store.admit(epoch: epoch)
                 let applied = try bytes.withUnsafeReadableBytes {
                     try store.apply(batch: $0, firstSequence: first)
                 }

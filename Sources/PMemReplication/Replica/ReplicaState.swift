@@ -25,6 +25,9 @@ public struct ReplicaState: Sendable, Equatable, Codable {
     public var logUUID: UUID?
     /// The pool the current copy is of.
     public var poolUUID: UUID?
+    /// The highest primary epoch this store has seen (0: none): batches and
+    /// promotions from a lower one are refused.
+    public var epoch: UInt64 = 0
 
     /// Where the two slots (`pmr_replica_state_slot`) start in the state file.
     static let slotsOffset = MemoryLayout<pmr_replica_state>.offset(of: \.slots)!
@@ -46,6 +49,7 @@ public struct ReplicaState: Sendable, Equatable, Codable {
         for (name, value) in [
             ("applied sequence", slot.applied_sequence), ("applied records", slot.applied_records),
             ("first sequence", slot.first_sequence), ("pool generation", slot.pool_generation),
+            ("epoch", slot.epoch),
         ] where value >= LogFormat.counterLimit {
             throw PMemError(
                 .corrupt, operation: "replica store", detail: "\(path): \(name) \(value) is out of range")
@@ -57,7 +61,7 @@ public struct ReplicaState: Sendable, Equatable, Codable {
             lastTransaction: slot.last_transaction, lastTime: slot.last_time,
             firstSequence: slot.first_sequence,
             poolGeneration: slot.pool_generation, inBaseline: slot.flags & 1 != 0,
-            logUUID: log == .zero ? nil : log, poolUUID: pool == .zero ? nil : pool)
+            logUUID: log == .zero ? nil : log, poolUUID: pool == .zero ? nil : pool, epoch: slot.epoch)
     }
 
     /// Writes this state into the slot not in use, persisted.
@@ -72,6 +76,7 @@ public struct ReplicaState: Sendable, Equatable, Codable {
             slot.flags = inBaseline ? 1 : 0
             slot.log_uuid = (logUUID ?? .zero).uuid
             slot.pool_uuid = (poolUUID ?? .zero).uuid
+            slot.epoch = epoch
         }
     }
 }

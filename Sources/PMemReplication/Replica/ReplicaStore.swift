@@ -150,6 +150,22 @@ public final class ReplicaStore: @unchecked Sendable {
         CrashPoints.reach("replica.follow.state")
     }
 
+    /// Checks a primary's epoch against the highest this store has seen and
+    /// records a higher one durably, before anything of that primary is
+    /// acknowledged. Throws `busy` for a lower one: a stale primary (one
+    /// whose leadership lapsed and that another node replaced).
+    public func admit(epoch: UInt64) throws {
+        guard epoch >= state.epoch else {
+            throw PMemError(
+                .busy, operation: "replica store",
+                detail: "a primary at epoch \(epoch) is stale: this replica has seen epoch \(state.epoch)")
+        }
+        guard epoch > state.epoch else { return }
+        state.epoch = epoch
+        state.write(stateSlots)
+        CrashPoints.reach("replica.epoch.state")
+    }
+
     // MARK: Applying
 
     /// A record of a checked batch, in the form it is applied from (nothing is parsed or validated twice).
@@ -411,7 +427,15 @@ public final class ReplicaStore: @unchecked Sendable {
     /// synced, and only then linked at `path`, which fails if `path` exists.
     /// A promotion killed part way leaves nothing an application could open
     /// as the promoted pool, and running it again finishes it.
-    public func promote(to path: String) throws -> Promotion {
+    public func promote(to path: String, epoch: UInt64? = nil) throws -> Promotion {
+        if let epoch {
+            guard epoch >= state.epoch else {
+                throw PMemError(
+                    .busy, operation: "replica promote",
+                    detail: "promotion at epoch \(epoch) refused: \(directory) has seen epoch \(state.epoch)")
+            }
+            try admit(epoch: epoch)
+        }
         guard let pool, let image else {
             throw PMemError(
                 .notFound, operation: "replica promote",

@@ -103,8 +103,15 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             context.fireChannelRead(wrapInboundOut(frame.readSlice(length: bodyLength)!))
         case .awaitingChallenge:
             guard frame.readInteger(as: UInt8.self) == WireFormat.FrameType.challenge.rawValue,
-                frame.readInteger(endianness: .little, as: UInt16.self) == WireFormat.version,
-                let serverNonce = frame.readBytes(length: WireFormat.nonceSize), frame.readableBytes == 0
+                let version = frame.readInteger(endianness: .little, as: UInt16.self)
+            else { return refuse(context: context, "expected a version \(WireFormat.version) challenge") }
+            guard version == WireFormat.version else {
+                return refuse(
+                    context: context,
+                    "the replica speaks protocol version \(version), this agent version \(WireFormat.version): "
+                        + "run the same PMemKit release on both")
+            }
+            guard let serverNonce = frame.readBytes(length: WireFormat.nonceSize), frame.readableBytes == 0
             else { return refuse(context: context, "expected a version \(WireFormat.version) challenge") }
             let clientNonce = SessionKeys.nonce()
             let proof = SessionKeys.proof(

@@ -17,10 +17,13 @@ public struct ReplicaPosition: Sendable, Equatable {
 public enum ReplicationMessage: Sendable, Equatable {
     /// Replica to primary, first: where the replica stands.
     case resume(ReplicaPosition)
-    /// Primary to replica: the log to follow and the sequence number of the next record sent.
-    case start(logUUID: UUID, nextSequence: UInt64)
-    /// Primary to replica: consecutive whole records, verbatim from the log.
-    case records(firstSequence: UInt64, count: Int, bytes: ByteBuffer)
+    /// Primary to replica: the log to follow, the sequence number of the next
+    /// record sent, and the primary's epoch (its etcd leader key's revision;
+    /// 0 without coordination).
+    case start(logUUID: UUID, nextSequence: UInt64, epoch: UInt64)
+    /// Primary to replica: consecutive whole records, verbatim from the log,
+    /// stamped with the epoch of the primary that shipped them.
+    case records(firstSequence: UInt64, count: Int, epoch: UInt64, bytes: ByteBuffer)
     /// Replica to primary: every record up to `appliedSequence` is durably applied.
     case ack(appliedSequence: UInt64, appliedRecords: UInt64)
     /// Either side: the session ends, for this reason.
@@ -28,25 +31,31 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Primary to replica: answer with an `ack` (liveness).
     case ping
 
-    /// Bytes of a `records` frame before the records: type, first sequence, count, padding.
-    static let recordsHeaderSize = 1 + 8 + 4 + 3
+    /// Bytes of a `records` frame before the records: type, first sequence, count, padding, epoch.
+    static let recordsHeaderSize = 1 + 8 + 4 + 3 + 8
 
     /// Writes a `records` frame header at `index` of `buffer`.
-    static func setRecordsHeader(_ buffer: inout ByteBuffer, at index: Int, first: UInt64, count: Int) {
+    static func setRecordsHeader(
+        _ buffer: inout ByteBuffer, at index: Int, first: UInt64, count: Int, epoch: UInt64
+    ) {
         buffer.setInteger(WireFormat.FrameType.records.rawValue, at: index)
         buffer.setInteger(first, at: index + 1, endianness: .little)
         buffer.setInteger(UInt32(count), at: index + 9, endianness: .little)
         buffer.setBytes([0, 0, 0], at: index + 13)
+        buffer.setInteger(epoch, at: index + 16, endianness: .little)
     }
 
     /// Whether `buffer` holds that header at `index`, in its readable bytes
     /// (read only: no copy of a shared buffer).
-    static func hasRecordsHeader(_ buffer: ByteBuffer, at index: Int, first: UInt64, count: Int) -> Bool {
+    static func hasRecordsHeader(
+        _ buffer: ByteBuffer, at index: Int, first: UInt64, count: Int, epoch: UInt64
+    ) -> Bool {
         buffer.getInteger(at: index, as: UInt8.self) == WireFormat.FrameType.records.rawValue
             && buffer.getInteger(at: index + 1, endianness: .little, as: UInt64.self) == first
             && buffer.getInteger(at: index + 9, endianness: .little, as: UInt32.self) == UInt32(count)
             && buffer.getInteger(at: index + 13, as: UInt16.self) == 0
             && buffer.getInteger(at: index + 15, as: UInt8.self) == 0
+            && buffer.getInteger(at: index + 16, endianness: .little, as: UInt64.self) == epoch
     }
 }
 
@@ -100,15 +109,17 @@ final class MessageCodec: ChannelDuplexHandler {
         case .start:
             guard let log = frame.readUUID(),
                 let next = frame.readInteger(endianness: .little, as: UInt64.self),
+                let epoch = frame.readInteger(endianness: .little, as: UInt64.self),
                 frame.readableBytes == 0
             else { throw malformed("start") }
-            return .start(logUUID: log, nextSequence: next)
+            return .start(logUUID: log, nextSequence: next, epoch: epoch)
         case .records:
             guard let first = frame.readInteger(endianness: .little, as: UInt64.self),
                 let count = frame.readInteger(endianness: .little, as: UInt32.self),
-                frame.readBytes(length: 3) != nil, count > 0
+                frame.readBytes(length: 3) != nil,
+                let epoch = frame.readInteger(endianness: .little, as: UInt64.self), count > 0
             else { throw malformed("records") }
-            return .records(firstSequence: first, count: Int(count), bytes: frame)
+            return .records(firstSequence: first, count: Int(count), epoch: epoch, bytes: frame)
         case .ack:
             guard let applied = frame.readInteger(endianness: .little, as: UInt64.self),
                 let records = frame.readInteger(endianness: .little, as: UInt64.self),
@@ -138,18 +149,22 @@ final class MessageCodec: ChannelDuplexHandler {
             frame.writeInteger(position.appliedSequence, endianness: .little)
             frame.writeInteger(position.appliedRecords, endianness: .little)
             frame.writeUUID(position.poolUUID ?? .zero)
-        case .start(let log, let next):
+        case .start(let log, let next, let epoch):
             frame.writeInteger(WireFormat.FrameType.start.rawValue)
             frame.writeUUID(log)
             frame.writeInteger(next, endianness: .little)
-        case .records(let first, let count, var bytes):
+            frame.writeInteger(epoch, endianness: .little)
+        case .records(let first, let count, let epoch, var bytes):
             let header = ReplicationMessage.recordsHeaderSize
             if bytes.readerIndex >= header {
                 // Moving the index writes nothing; the header is only written when not already there.
                 let start = bytes.readerIndex - header
                 bytes.moveReaderIndex(to: start)
-                if !ReplicationMessage.hasRecordsHeader(bytes, at: start, first: first, count: count) {
-                    ReplicationMessage.setRecordsHeader(&bytes, at: start, first: first, count: count)
+                if !ReplicationMessage.hasRecordsHeader(
+                    bytes, at: start, first: first, count: count, epoch: epoch)
+                {
+                    ReplicationMessage.setRecordsHeader(
+                        &bytes, at: start, first: first, count: count, epoch: epoch)
                 }
                 return bytes
             }
@@ -158,6 +173,7 @@ final class MessageCodec: ChannelDuplexHandler {
             frame.writeInteger(first, endianness: .little)
             frame.writeInteger(UInt32(count), endianness: .little)
             frame.writeBytes([0, 0, 0])
+            frame.writeInteger(epoch, endianness: .little)
             frame.writeBuffer(&bytes)
         case .ack(let applied, let records):
             frame.writeInteger(WireFormat.FrameType.ack.rawValue)

@@ -5,8 +5,9 @@ import NIOCore
 /// On the wire every frame is `length u32 | type u8 | body`; after the
 /// handshake, the body ends with a 16-byte tag authenticating the frame.
 enum WireFormat {
-    /// Protocol version in the challenge.
-    static let version: UInt16 = 1
+    /// Protocol version in the challenge. Version 2 stamps the primary's
+    /// epoch on `start` and on every `records` frame.
+    static let version: UInt16 = 2
     /// The largest frame accepted: a batch of 64 MiB of records plus headers.
     static let defaultMaxFrame = (64 << 20) + 4096
     /// The largest frame accepted before the peer is authenticated: the

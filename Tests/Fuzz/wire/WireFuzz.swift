@@ -205,10 +205,11 @@
                 }
                 return frame(
                     .records(
-                        firstSequence: batch.first, count: count, bytes: allocator.buffer(bytes: batch.bytes))
+                        firstSequence: batch.first, count: count, epoch: 0,
+                        bytes: allocator.buffer(bytes: batch.bytes))
                 )
             }
-            let start = frame(.start(logUUID: template.logUUID, nextSequence: 1))
+            let start = frame(.start(logUUID: template.logUUID, nextSequence: 1, epoch: 0))
             let position = ReplicaPosition(
                 logUUID: template.logUUID, appliedSequence: 9, appliedRecords: 9, poolUUID: UUID())
             return [
