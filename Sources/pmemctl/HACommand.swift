@@ -46,6 +46,16 @@ struct HACommand: ParsableCommand {
         @Option(help: "Control socket (default: the log's path + .sock).")
         var control: String?
 
+        @Flag(
+            help:
+                "Drain when every mains power supply in /sys/class/power_supply reports offline (on battery)."
+        )
+        var watchPower = false
+
+        @Option(
+            help: ArgumentHelp("The power supply class to watch (implies --watch-power).", valueName: "DIR"))
+        var powerSupplyRoot: String?
+
         @Option(
             help: ArgumentHelp(
                 "etcd client endpoint, HOST:PORT (repeat for a cluster): lead the replica set through etcd, "
@@ -114,6 +124,9 @@ struct HACommand: ParsableCommand {
                     watchPID: watchPid, batteryMilliseconds: batteryMs, quorum: quorum,
                     controlSocket: control,
                     metricsEndpoint: try metricsListen.map(Endpoint.init(parsing:)))
+                if watchPower || powerSupplyRoot != nil {
+                    configuration.powerSupplyRoot = powerSupplyRoot ?? "/sys/class/power_supply"
+                }
                 if let leadership = try leadership() {
                     configuration.coordination = .init(
                         leadership: leadership, whenLost: HAAgent.Configuration.WhenLost(rawValue: whenLost)!)
@@ -220,13 +233,27 @@ struct HACommand: ParsableCommand {
     /// `pmemctl ha power-fail --log PATH`.
     struct PowerFail: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "power-fail", abstract: "Tell the agent power is failing: it drains the log now.")
+            commandName: "power-fail", abstract: "Tell the agent power is failing: it drains the log now.",
+            discussion: """
+                For UPS daemons: NUT's upsmon can run it on ONBATT through NOTIFYCMD (docs/REPLICATION.md). \
+                The reason (printable text, 200 bytes at most) goes into the drain report.
+                """)
 
         @OptionGroup var agent: AgentLocation
 
+        @Option(help: "Who or what reports the failure, for the drain report (one line).")
+        var reason: String?
+
+        func validate() throws {
+            if let reason, reason.isEmpty || reason.utf8.count > 200 || reason.contains(where: \.isNewline) {
+                throw ValidationError("--reason must be 1 to 200 bytes on one line")
+            }
+        }
+
         func run() throws {
             try reportingFailures {
-                let reply = try AgentControl.send("power-fail", socket: agent.socket, timeout: agent.timeout)
+                let command = reason.map { "power-fail \($0)" } ?? "power-fail"
+                let reply = try AgentControl.send(command, socket: agent.socket, timeout: agent.timeout)
                 print(reply.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }

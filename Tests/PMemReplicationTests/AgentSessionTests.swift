@@ -29,6 +29,28 @@ final class AgentSessionTests: XCTestCase {
         XCTAssertEqual(try? resume(15, follows: UUID()).get(), nil, "another log")
     }
 
+    func testAReplicaOfAnOlderEpochSwitchesToAPromotedPrimarysLogAndANewerOneRefusesIt() {
+        func resume(replicaEpoch: UInt64, agentEpoch: UInt64, follows: UUID) -> Result<
+            UInt64, HAAgent.RefusedResume
+        > {
+            HAAgent.resumePoint(
+                for: ReplicaPosition(
+                    logUUID: follows, appliedSequence: 15, appliedRecords: 15, poolUUID: nil,
+                    epoch: replicaEpoch),
+                log: log, firstSequence: 10, lastSequence: 20, firstBaseline: 12, epoch: agentEpoch)
+        }
+        XCTAssertEqual(
+            resume(replicaEpoch: 5, agentEpoch: 7, follows: UUID()), .success(12), "from the baseline")
+        XCTAssertEqual(resume(replicaEpoch: 7, agentEpoch: 7, follows: log), .success(16))
+        XCTAssertEqual(
+            try? resume(replicaEpoch: 7, agentEpoch: 7, follows: UUID()).get(), nil, "same epoch, another log"
+        )
+        guard case .failure(let stale) = resume(replicaEpoch: 9, agentEpoch: 7, follows: log) else {
+            return XCTFail("a stale primary resumed")
+        }
+        XCTAssertTrue(stale.reason.contains("this primary is stale"), stale.reason)
+    }
+
     func testAReplicaReportingMoreThanTheLogHoldsIsRefusedNotATrap() {
         // Found reviewing the agent's use of replica reports for fuzz-wire:
         // `appliedSequence + 1` trapped at 2^64 - 1, taking the agent down.

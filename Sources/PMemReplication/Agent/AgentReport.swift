@@ -1,3 +1,17 @@
+/// What started a drain.
+public enum DrainTrigger: String, Codable, Sendable {
+    /// The watched application ended.
+    case applicationExit = "application-exit"
+    /// Every mains power supply went offline (the power monitor).
+    case mainsOffline = "mains-offline"
+    /// SIGPWR (an init system's or a UPS daemon's notice).
+    case sigpwr
+    /// `pmemctl ha power-fail` on the control socket.
+    case control
+    /// `HAAgent.powerFail()` from the program that embeds the agent.
+    case api
+}
+
 /// One replica in `pmemctl ha status --json` and in a drain report.
 public struct ReplicaReport: Codable, Sendable, Equatable {
     /// `HOST:PORT`.
@@ -32,8 +46,13 @@ public struct ReplicaReport: Codable, Sendable, Equatable {
 
 /// What a drain achieved: what reached whom (`pmemctl ha agent` prints it).
 public struct DrainReport: Codable, Sendable, Equatable {
-    /// Why the drain ran: `application exited (pid N)` or `power failure notice`.
+    /// Why the drain ran, in words: `application exited (pid N)`, `mains
+    /// power lost (/sys/class/power_supply/AC/online = 0)`, `power failure
+    /// notice (SIGPWR)`, `power failure notice (pmemctl ha power-fail: TEXT)`.
     public var reason: String
+    /// What started it: `application-exit`, `mains-offline` (the power
+    /// monitor), `sigpwr`, `control` (`pmemctl ha power-fail`) or `api`.
+    public var trigger: String
     /// The battery deadline, in milliseconds.
     public var deadlineMs: Int
     /// How long the drain took, in milliseconds.
@@ -53,7 +72,7 @@ public struct DrainReport: Codable, Sendable, Equatable {
     public var replicas: [ReplicaReport]
 
     enum CodingKeys: String, CodingKey {
-        case reason, complete, replicas
+        case reason, trigger, complete, replicas
         case deadlineMs = "deadline_ms"
         case elapsedMs = "elapsed_ms"
         case lastSequence = "last_sequence"

@@ -28,6 +28,9 @@ extension HAAgent {
         public var idleTimeout: TimeAmount
         /// Whether `run` takes SIGPWR (drain), SIGTERM and SIGINT (stop); off when embedded in another program.
         public var handlesSignals = true
+        /// The sysfs power supply class to watch (`/sys/class/power_supply`;
+        /// nil: none): when every mains supply is offline, the agent drains.
+        public var powerSupplyRoot: String?
         /// Leadership through etcd (nil: none, epoch 0). With it the agent
         /// ships only while it leads, stamps its epoch on every batch, and
         /// publishes its lease in the log for the application's admission.
@@ -39,11 +42,17 @@ extension HAAgent {
             public var leadership: Leadership.Configuration
             /// What the agent does when its leadership is gone.
             public var whenLost: WhenLost
+            /// A term this node already won (a replica that took over and
+            /// promoted its copy): the agent renews it instead of campaigning.
+            public var term: Leadership.Term?
 
             /// Leadership with `leadership`; by default the agent stops when it loses it.
-            public init(leadership: Leadership.Configuration, whenLost: WhenLost = .stop) {
+            public init(
+                leadership: Leadership.Configuration, whenLost: WhenLost = .stop, term: Leadership.Term? = nil
+            ) {
                 self.leadership = leadership
                 self.whenLost = whenLost
+                self.term = term
             }
         }
 

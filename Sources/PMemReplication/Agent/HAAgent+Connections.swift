@@ -53,9 +53,20 @@ extension HAAgent {
     /// (the phase its link takes, and the reason it is told).
     static func resumePoint(
         for position: ReplicaPosition, log: UUID, firstSequence: UInt64, lastSequence: UInt64,
-        firstBaseline: UInt64?
+        firstBaseline: UInt64?, epoch: UInt64 = 0
     ) -> Result<UInt64, RefusedResume> {
-        guard let follows = position.logUUID, position.appliedSequence != 0 else {
+        guard position.epoch <= epoch else {
+            return .failure(
+                RefusedResume(
+                    phase: .refused,
+                    reason:
+                        "the replica has seen epoch \(position.epoch), this primary leads at epoch \(epoch): "
+                        + "this primary is stale"))
+        }
+        // A replica of an older epoch that follows another log: this primary
+        // was promoted since; the replica starts again from a baseline.
+        let switching = position.logUUID != nil && position.logUUID != log && position.epoch < epoch
+        guard let follows = position.logUUID, position.appliedSequence != 0, !switching else {
             guard let baseline = firstBaseline else {
                 return .failure(
                     RefusedResume(
@@ -103,7 +114,7 @@ extension HAAgent {
         switch Self.resumePoint(
             for: position, log: region.uuid, firstSequence: index.firstSequence,
             lastSequence: index.lastSequence,
-            firstBaseline: index.firstBaseline())
+            firstBaseline: index.firstBaseline(), epoch: epoch)
         {
         case .success(let point): next = point
         case .failure(let refused): return refuse(link, refused.phase, channel: channel, refused.reason)

@@ -62,7 +62,8 @@ extension HAAgent {
     func installSignalHandlers() {
         let queue = DispatchQueue(label: "pmemkit.ha.signals")
         for (number, action) in [
-            (SIGPWR, { self.powerFail() }), (SIGTERM, { self.stop() }), (SIGINT, { self.stop() }),
+            (SIGPWR, { self.loop.execute { self.beginDrain(.sigpwr, "power failure notice (SIGPWR)") } }),
+            (SIGTERM, { self.stop() }), (SIGINT, { self.stop() }),
         ] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
@@ -82,7 +83,12 @@ extension HAAgent {
         case "metrics":
             return renderMetrics()
         case "power-fail":
-            beginDrain("power failure notice")
+            beginDrain(.control, "power failure notice (pmemctl ha power-fail)")
+            return "draining\n"
+        case let line where line.hasPrefix("power-fail "):
+            // A UPS daemon's words, kept to printable text on one line.
+            let words = String(line.dropFirst(11).unicodeScalars.filter { $0.value >= 32 && $0.value != 127 })
+            beginDrain(.control, "power failure notice (pmemctl ha power-fail: \(words.prefix(200)))")
             return "draining\n"
         default:
             return "unknown command '\(command)'\n"

@@ -7,10 +7,10 @@ import NIOCore
 /// battery's deadline passed; then the report says what reached whom.
 extension HAAgent {
     /// Starts a drain unless one ran or the agent stopped (on the loop).
-    func beginDrain(_ reason: String) {
+    func beginDrain(_ trigger: DrainTrigger, _ reason: String) {
         guard case .running = lifecycle else { return }
         let now = NIODeadline.now()
-        lifecycle = .draining(reason: reason, started: now, deadline: now + battery)
+        lifecycle = .draining(trigger: trigger, reason: reason, started: now, deadline: now + battery)
         logger.warning(
             "\(reason): draining the log to every replica within \(configuration.batteryMilliseconds) ms")
         CrashPoints.reach("agent.drain.started")
@@ -26,7 +26,7 @@ extension HAAgent {
     /// deadline passed: writes the report beside the log (`.drain.json`) and
     /// finishes `run` with it.
     func checkDrain() {
-        guard case .draining(let reason, let started, let deadline) = lifecycle else { return }
+        guard case .draining(let trigger, let reason, let started, let deadline) = lifecycle else { return }
         refreshRecords()
         // What the primary's pool holds, not what the log may hold beyond it.
         let target = heldSequence
@@ -35,7 +35,7 @@ extension HAAgent {
         guard complete || now >= deadline else { return }
         let status = makeStatus()
         let report = DrainReport(
-            reason: reason, deadlineMs: configuration.batteryMilliseconds,
+            reason: reason, trigger: trigger.rawValue, deadlineMs: configuration.batteryMilliseconds,
             elapsedMs: Double((now - started).nanoseconds) / 1e6, lastSequence: status.lastSequence,
             lastTransaction: status.lastTransaction, withheldRecords: status.withheldRecords,
             complete: complete,

@@ -13,6 +13,11 @@ extension HAAgent {
     func lead() throws {
         guard let leadership, let coordination = configuration.coordination else { return }
         let name = coordination.leadership.name
+        if let term = coordination.term {
+            record("leading", epoch: term.epoch, "took over: renewing the term won before promotion")
+            start(term: term, campaignAgain: coordination.whenLost == .campaign, recorded: true)
+            return
+        }
         var lastWait = ""
         record("campaigning", epoch: 0, "as \(name), lease TTL \(coordination.leadership.ttlSeconds) s")
         while !stopRequested.isSet {
@@ -45,16 +50,20 @@ extension HAAgent {
     }
 
     /// Installs a won term and starts renewing it.
-    private func start(term: Leadership.Term, campaignAgain: Bool) {
+    private func start(term: Leadership.Term, campaignAgain: Bool, recorded: Bool = false) {
         let keeper = LeaseKeeper(
             leadership: leadership!, term: term, fence: region.leaseFence, campaignAgain: campaignAgain,
             logger: logger
-        ) { [self] event in loop.execute { self.leadershipChanged(event) } }
+        ) { [weak self] event in
+            // Weak: the agent holds the keeper; the keeper must not hold the agent.
+            guard let self else { return }
+            loop.execute { self.leadershipChanged(event) }
+        }
         self.keeper = keeper
         try? loop.submit { [self] in
             state.value.epoch = term.epoch
             state.value.leaseValidUntil = term.validUntil
-            record("leading", epoch: term.epoch, "won the leader key")
+            if !recorded { record("leading", epoch: term.epoch, "won the leader key") }
         }.wait()
         logger.info("leading at epoch \(term.epoch)")
         keeper.start()

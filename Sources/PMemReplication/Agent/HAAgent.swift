@@ -28,7 +28,7 @@ public final class HAAgent: @unchecked Sendable {
         case running
         /// Shipping every record a replica lacks, without a window, until all
         /// acknowledged or `deadline` passed.
-        case draining(reason: String, started: NIODeadline, deadline: NIODeadline)
+        case draining(trigger: DrainTrigger, reason: String, started: NIODeadline, deadline: NIODeadline)
         /// Done: after a drain (its `report`) or `stop()` (`nil`).
         case stopped(report: DrainReport?)
     }
@@ -62,7 +62,9 @@ public final class HAAgent: @unchecked Sendable {
     let configuration: Configuration
     let region: LogRegion
     let logger: Logger
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Made last in `init`, after everything that can throw: a group made
+    /// before a throw would keep its thread to the end of the process.
+    let group: MultiThreadedEventLoopGroup
     let loop: EventLoop
     let links: [ReplicaLink]
     let metrics = AgentMetrics()
@@ -78,6 +80,8 @@ public final class HAAgent: @unchecked Sendable {
     var signalSources: [DispatchSourceSignal] = []
     /// etcd leadership, when configured.
     let leadership: Leadership?
+    /// Watches the mains supplies, when configured.
+    let powerMonitor: PowerMonitor?
     /// Renews the term once `run` won one.
     var keeper: LeaseKeeper?
     /// Set by `stop()` so a campaign still waiting in `run` gives up.
@@ -89,10 +93,13 @@ public final class HAAgent: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         region = try LogRegion.open(path: configuration.logPath)
+        leadership = try configuration.coordination.map { try Leadership(configuration: $0.leadership) }
+        powerMonitor = try configuration.powerSupplyRoot.map { try PowerMonitor(root: $0) }
         links = configuration.replicas.map { ReplicaLink(endpoint: $0) }
         quorum = configuration.quorum ?? configuration.replicas.count
         // In range (validated): a day at most, so `now + battery` cannot overflow.
         battery = .milliseconds(Int64(configuration.batteryMilliseconds))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
         finished = loop.makePromise()
         let index = RecordIndex(region: region)
@@ -103,7 +110,6 @@ public final class HAAgent: @unchecked Sendable {
             region: region, verifiedThrough: index.firstSequence - 1,
             verifiedTransaction: index.reclaimedTransaction, logger: logger)
         state = .makeBoxSendingValue(LoopState(index: index, verifier: verifier), eventLoop: loop)
-        leadership = try configuration.coordination.map { try Leadership(configuration: $0.leadership) }
     }
 
     // MARK: State (on the loop)
@@ -167,8 +173,11 @@ public final class HAAgent: @unchecked Sendable {
         }
         if let pid = configuration.watchPID {
             try ProcessWatcher.watch(pid: pid) { [self] in
-                loop.execute { self.beginDrain("application exited (pid \(pid))") }
+                loop.execute { self.beginDrain(.applicationExit, "application exited (pid \(pid))") }
             }
+        }
+        if let monitor = powerMonitor {
+            monitor.start { [self] reason in loop.execute { self.beginDrain(.mainsOffline, reason) } }
         }
         if configuration.handlesSignals { installSignalHandlers() }
         loop.execute { [self] in
@@ -176,6 +185,7 @@ public final class HAAgent: @unchecked Sendable {
             schedulePoll()
         }
         let report = try finished.futureResult.wait()
+        powerMonitor?.stop()
         // The primary is gone (drained) or stopped: another node may lead at once.
         keeper?.stop(resign: true)
         let failure = try? loop.submit { self.state.value.failure }.wait()
@@ -187,9 +197,10 @@ public final class HAAgent: @unchecked Sendable {
         return report
     }
 
-    /// Starts a drain as on a power-fail notice (thread-safe).
-    public func powerFail() {
-        loop.execute { self.beginDrain("power failure notice") }
+    /// Starts a drain as on a power-fail notice (thread-safe); `source`
+    /// says who gave it, in the report.
+    public func powerFail(source: String = "API") {
+        loop.execute { self.beginDrain(.api, "power failure notice (\(source))") }
     }
 
     /// Stops the agent without draining (thread-safe).

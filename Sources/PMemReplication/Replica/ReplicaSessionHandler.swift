@@ -29,7 +29,7 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
         let position = ReplicaPosition(
             logUUID: state.logUUID, appliedSequence: state.appliedSequence,
             appliedRecords: state.appliedRecords,
-            poolUUID: state.poolUUID)
+            poolUUID: state.poolUUID, epoch: state.epoch)
         logger.info(
             "primary authenticated; resuming after sequence \(state.appliedSequence)",
             metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "unknown")"])
@@ -40,10 +40,10 @@ final class ReplicaSessionHandler: ChannelInboundHandler {
         do {
             switch unwrapInboundIn(data) {
             case .start(let log, let next, let epoch):
-                // A stale primary is refused before anything of it is looked at.
-                try store.admit(epoch: epoch)
+                // A stale primary is refused before anything of it is looked at; a
+                // newer one may bring a new log (it was promoted): the store follows it.
+                try store.follow(log: log, epoch: epoch)
                 self.epoch = epoch
-                try store.follow(log: log)
                 let applied = store.state.appliedSequence
                 guard applied == 0 || next <= applied + 1 else {
                     throw ProtocolError(

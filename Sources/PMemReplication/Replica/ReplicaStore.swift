@@ -135,17 +135,30 @@ public final class ReplicaStore: @unchecked Sendable {
         try applyChecked(records[...])
     }
 
-    /// Adopts `log` when the store follows none yet; throws when it follows another.
-    public func follow(log: UUID) throws {
-        if let current = state.logUUID {
-            guard current == log else {
+    /// Adopts `log` of a primary at `epoch`: when the store follows none
+    /// yet, or — from a primary of a newer epoch (one promoted since) —
+    /// instead of the log it follows: its records start again with a
+    /// baseline, and the pool copy stays current until that baseline ends.
+    /// One state write makes the switch. Throws `busy` for a stale primary
+    /// (`admit(epoch:)`), `invalidArgument` for another log at the same epoch.
+    public func follow(log: UUID, epoch: UInt64 = 0) throws {
+        try admit(epoch: epoch, record: false)
+        var updated = state
+        if let current = state.logUUID, current != log {
+            guard epoch > state.epoch else {
                 throw PMemError(
                     .invalidArgument, operation: "replica store",
                     detail: "\(directory) follows log \(current), not \(log); use a new store directory")
             }
-            return
+            updated.appliedSequence = 0
+            updated.firstSequence = 0
+            updated.inBaseline = false
+            next = nil
         }
-        state.logUUID = log
+        updated.logUUID = log
+        updated.epoch = epoch
+        guard updated != state else { return }
+        state = updated
         state.write(stateSlots)
         CrashPoints.reach("replica.follow.state")
     }
@@ -154,13 +167,15 @@ public final class ReplicaStore: @unchecked Sendable {
     /// records a higher one durably, before anything of that primary is
     /// acknowledged. Throws `busy` for a lower one: a stale primary (one
     /// whose leadership lapsed and that another node replaced).
-    public func admit(epoch: UInt64) throws {
+    public func admit(epoch: UInt64) throws { try admit(epoch: epoch, record: true) }
+
+    private func admit(epoch: UInt64, record: Bool) throws {
         guard epoch >= state.epoch else {
             throw PMemError(
                 .busy, operation: "replica store",
                 detail: "a primary at epoch \(epoch) is stale: this replica has seen epoch \(state.epoch)")
         }
-        guard epoch > state.epoch else { return }
+        guard record, epoch > state.epoch else { return }
         state.epoch = epoch
         state.write(stateSlots)
         CrashPoints.reach("replica.epoch.state")

@@ -11,6 +11,19 @@ public struct ReplicaPosition: Sendable, Equatable {
     public var appliedRecords: UInt64
     /// The pool its copy is of (nil: none yet).
     public var poolUUID: UUID?
+    /// The highest primary epoch it has seen (0: none).
+    public var epoch: UInt64
+
+    /// A position; `epoch` 0 for a replica that never followed a coordinated primary.
+    public init(
+        logUUID: UUID?, appliedSequence: UInt64, appliedRecords: UInt64, poolUUID: UUID?, epoch: UInt64 = 0
+    ) {
+        self.logUUID = logUUID
+        self.appliedSequence = appliedSequence
+        self.appliedRecords = appliedRecords
+        self.poolUUID = poolUUID
+        self.epoch = epoch
+    }
 }
 
 /// The messages of a replication session (after the handshake), one per frame.
@@ -100,12 +113,13 @@ final class MessageCodec: ChannelDuplexHandler {
                 let applied = frame.readInteger(endianness: .little, as: UInt64.self),
                 let records = frame.readInteger(endianness: .little, as: UInt64.self),
                 let pool = frame.readUUID(),
+                let epoch = frame.readInteger(endianness: .little, as: UInt64.self),
                 frame.readableBytes == 0
             else { throw malformed("resume") }
             return .resume(
                 ReplicaPosition(
                     logUUID: log == .zero ? nil : log, appliedSequence: applied, appliedRecords: records,
-                    poolUUID: pool == .zero ? nil : pool))
+                    poolUUID: pool == .zero ? nil : pool, epoch: epoch))
         case .start:
             guard let log = frame.readUUID(),
                 let next = frame.readInteger(endianness: .little, as: UInt64.self),
@@ -149,6 +163,7 @@ final class MessageCodec: ChannelDuplexHandler {
             frame.writeInteger(position.appliedSequence, endianness: .little)
             frame.writeInteger(position.appliedRecords, endianness: .little)
             frame.writeUUID(position.poolUUID ?? .zero)
+            frame.writeInteger(position.epoch, endianness: .little)
         case .start(let log, let next, let epoch):
             frame.writeInteger(WireFormat.FrameType.start.rawValue)
             frame.writeUUID(log)
