@@ -127,7 +127,8 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(agent.terminationStatus, 0, cluster.errors("agent"))
         let drain = try report(cluster)
         XCTAssertTrue(drain.complete)
-        XCTAssertEqual(drain.reason, "power failure notice")
+        XCTAssertEqual(drain.reason, "power failure notice (pmemctl ha power-fail)")
+        XCTAssertEqual(drain.trigger, "control")
         let state = try cluster.state("r2")
         XCTAssertEqual(state.appliedSequence, drain.lastSequence)
         XCTAssertEqual(

@@ -13,30 +13,6 @@ import XCTest
 final class EtcdFencingTests: XCTestCase {
     private let psk = try! PreSharedKey(bytes: [UInt8](repeating: 7, count: 32))
 
-    private func quietLogger() -> Logger {
-        var logger = Logger(label: "fencing-test")
-        logger.logLevel = .critical
-        return logger
-    }
-
-    /// An agent on `log` leading through `etcd` as `name`, run on its own thread.
-    private final class RunningAgent: @unchecked Sendable {
-        let agent: HAAgent
-        private let done = DispatchSemaphore(value: 0)
-        private(set) var failure: Error?
-
-        init(_ agent: HAAgent) {
-            self.agent = agent
-            Thread.detachNewThread { [self] in
-                do { _ = try agent.run() } catch { failure = error }
-                done.signal()
-            }
-        }
-
-        /// Waits for `run` to end; false after `seconds`.
-        func ended(within seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
-    }
-
     private func agent(
         log: String, replica: Endpoint, etcd: EtcdMember, name: String = "primary",
         whenLost: HAAgent.Configuration.WhenLost = .stop
@@ -49,7 +25,7 @@ final class EtcdFencingTests: XCTestCase {
                 endpoints: [try Endpoint(parsing: etcd.endpoint)], prefix: "/pmemkit/fencing", name: name,
                 ttlSeconds: 2),
             whenLost: whenLost)
-        return try HAAgent(configuration: configuration, logger: quietLogger())
+        return try HAAgent(configuration: configuration, logger: quietLogger("fencing-test"))
     }
 
     /// A replicated list whose commits need leadership (its root made
@@ -62,22 +38,12 @@ final class EtcdFencingTests: XCTestCase {
             options: .init(logCapacity: 1 << 20, leadership: .refuse))
     }
 
-    private func waitUntil(_ what: String, timeout: Double = 20, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(20_000)
-        }
-        XCTFail("timed out waiting until \(what)")
-        throw EtcdMemberError.timedOut
-    }
-
     func testCommitsNeedTheTermAndStopWhenItIsTakenAway() throws {
         if let why = EtcdMember.unavailable { return XCTFail(why) }
         let etcd = try EtcdMember()
         let dir = TemporaryDirectory()
         let store = try ReplicaStore(directory: dir.file("store"))
-        let server = ReplicaServer(store: store, psk: psk, logger: quietLogger())
+        let server = ReplicaServer(store: store, psk: psk, logger: quietLogger("fencing-test"))
         let replica = Endpoint(
             host: "127.0.0.1", port: try server.start(listening: Endpoint(host: "127.0.0.1", port: 0)))
         defer { try? server.close() }
@@ -88,7 +54,7 @@ final class EtcdFencingTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("commit refused: no agent leads"), "\(error)")
         }
 
-        let running = RunningAgent(try agent(log: dir.file("log"), replica: replica, etcd: etcd))
+        let running = AgentThread(try agent(log: dir.file("log"), replica: replica, etcd: etcd))
         try waitUntil("the agent leads") { list.replicator.writer.region.leaseFence.admits() }
         try list.push(50)
         let status = try running.agent.status()
@@ -142,11 +108,11 @@ final class EtcdFencingTests: XCTestCase {
     private func serveAStalePrimary(_ dir: TemporaryDirectory, _ etcd: EtcdMember) throws {
         let store = try ReplicaStore(directory: dir.file("store"))
         XCTAssertEqual(store.state.epoch, 1_000_000, "the epoch survives a restart")
-        let server = ReplicaServer(store: store, psk: psk, logger: quietLogger())
+        let server = ReplicaServer(store: store, psk: psk, logger: quietLogger("fencing-test"))
         let replica = Endpoint(
             host: "127.0.0.1", port: try server.start(listening: Endpoint(host: "127.0.0.1", port: 0)))
         let list = try fencedList(dir)
-        let running = RunningAgent(try agent(log: dir.file("log"), replica: replica, etcd: etcd))
+        let running = AgentThread(try agent(log: dir.file("log"), replica: replica, etcd: etcd))
         try waitUntil("the agent leads") { list.replicator.writer.region.leaseFence.admits() }
         try list.push(10)
         try waitUntil("the replica refused the stale primary") {
@@ -177,8 +143,4 @@ final class EtcdFencingTests: XCTestCase {
         XCTAssertThrowsError(try list.push(1), "no commit without leadership")
         try list.close()
     }
-}
-
-extension EtcdMemberError {
-    static let timedOut = EtcdMemberError("timed out")
 }

@@ -29,12 +29,11 @@ final class PowerSignalTests: XCTestCase {
         let agent: HAAgent
         let server: ReplicaServer
         let store: ReplicaStore
-        private let done = DispatchSemaphore(value: 0)
-        private(set) var report: DrainReport?
+        private var thread: AgentThread?
+        var report: DrainReport? { thread?.report }
 
         init(dir: TemporaryDirectory, psk: PreSharedKey, powerRoot: String?) throws {
-            var logger = Logger(label: "power-test")
-            logger.logLevel = .critical
+            let logger = quietLogger("power-test")
             store = try ReplicaStore(directory: dir.file("store"))
             server = ReplicaServer(store: store, psk: psk, logger: logger)
             let port = try server.start(listening: Endpoint(host: "127.0.0.1", port: 0))
@@ -44,13 +43,10 @@ final class PowerSignalTests: XCTestCase {
             configuration.handlesSignals = false
             configuration.powerSupplyRoot = powerRoot
             agent = try HAAgent(configuration: configuration, logger: logger)
-            Thread.detachNewThread { [self] in
-                report = try? agent.run()
-                done.signal()
-            }
+            thread = AgentThread(agent)
         }
 
-        func ended(within seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
+        func ended(within seconds: Double) -> Bool { thread?.ended(within: seconds) ?? true }
     }
 
     func testMainsGoingOfflineStartsADrainThatNamesIt() throws {

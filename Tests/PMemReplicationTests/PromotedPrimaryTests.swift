@@ -16,12 +16,6 @@ import XCTest
 final class PromotedPrimaryTests: XCTestCase {
     private let psk = try! PreSharedKey(bytes: [UInt8](repeating: 5, count: 32))
 
-    private func logger() -> Logger {
-        var logger = Logger(label: "promoted-test")
-        logger.logLevel = .critical
-        return logger
-    }
-
     /// A replica store served on loopback.
     private final class Replica {
         let store: ReplicaStore
@@ -36,26 +30,6 @@ final class PromotedPrimaryTests: XCTestCase {
         }
     }
 
-    /// An agent run on its own thread.
-    private final class Running: @unchecked Sendable {
-        let agent: HAAgent
-        private let done = DispatchSemaphore(value: 0)
-        private(set) var failure: Error?
-
-        init(_ agent: HAAgent) {
-            self.agent = agent
-            Thread.detachNewThread { [self] in
-                do { _ = try agent.run() } catch { failure = error }
-                done.signal()
-            }
-        }
-
-        func stop() -> Bool {
-            agent.stop()
-            return done.wait(timeout: .now() + 15) == .success
-        }
-    }
-
     private func agent(
         log: String, replicas: [Endpoint], etcd: EtcdMember, name: String, term: Leadership.Term? = nil
     ) throws -> HAAgent {
@@ -67,25 +41,15 @@ final class PromotedPrimaryTests: XCTestCase {
                 endpoints: [try Endpoint(parsing: etcd.endpoint)], prefix: "/pmemkit/promoted", name: name,
                 ttlSeconds: 2),
             term: term)
-        return try HAAgent(configuration: configuration, logger: logger())
-    }
-
-    private func waitUntil(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(20_000)
-        }
-        XCTFail("timed out waiting until \(what)")
-        throw EtcdMemberError("timed out waiting until \(what)")
+        return try HAAgent(configuration: configuration, logger: quietLogger("promoted-test"))
     }
 
     func testAPromotedReplicaLeadsAndTheOtherReplicaFollowsItsNewLog() throws {
         if let why = EtcdMember.unavailable { return XCTFail(why) }
         let etcd = try EtcdMember()
         let dir = TemporaryDirectory()
-        let r1 = try Replica(dir.file("r1"), psk: psk, logger: logger())
-        let r2 = try Replica(dir.file("r2"), psk: psk, logger: logger())
+        let r1 = try Replica(dir.file("r1"), psk: psk, logger: quietLogger("promoted-test"))
+        let r2 = try Replica(dir.file("r2"), psk: psk, logger: quietLogger("promoted-test"))
 
         // Primary A: 300 commits shipped to both replicas at epoch e1.
         try ReplicatedList(
@@ -95,7 +59,7 @@ final class PromotedPrimaryTests: XCTestCase {
         let a = try ReplicatedList(
             pool: dir.file("a.pool"), log: dir.file("a.log"),
             options: .init(logCapacity: 1 << 20, leadership: .refuse))
-        let agentA = Running(
+        let agentA = AgentThread(
             try agent(log: dir.file("a.log"), replicas: [r1.endpoint, r2.endpoint], etcd: etcd, name: "a"))
         try waitUntil("A leads") { a.replicator.writer.region.leaseFence.admits() }
         try a.push(300)
@@ -127,7 +91,7 @@ final class PromotedPrimaryTests: XCTestCase {
         let b = try ReplicatedList(
             pool: dir.file("b.pool"), log: dir.file("b.log"),
             options: .init(logCapacity: 1 << 20, leadership: .refuse))
-        let agentB = Running(
+        let agentB = AgentThread(
             try agent(log: dir.file("b.log"), replicas: [r2.endpoint], etcd: etcd, name: "r1", term: term))
         try waitUntil("B leads at the term r1 won") { b.replicator.writer.region.leaseFence.admits() }
         XCTAssertEqual(try agentB.agent.status().leadership?.epoch, term.epoch)
