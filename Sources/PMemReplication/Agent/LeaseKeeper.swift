@@ -32,7 +32,9 @@ final class LeaseKeeper: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopping = false
     private var term: Leadership.Term?
-    private var thread: Thread?
+    /// Whether `start` ran (the thread is not kept: a stored Thread holds
+    /// its closure, which holds the keeper, after the thread ended).
+    private var started = false
     /// Signalled when the thread's loop returned.
     private let exited = DispatchSemaphore(value: 0)
 
@@ -51,13 +53,12 @@ final class LeaseKeeper: @unchecked Sendable {
 
     /// Starts renewing.
     func start() {
-        let thread = Thread { [self] in
+        started = true
+        Thread.detachNewThread { [self] in
+            Thread.current.name = "pmemkit-lease"
             run()
             exited.signal()
         }
-        thread.name = "pmemkit-lease"
-        self.thread = thread
-        thread.start()
     }
 
     /// Stops renewing and waits for the thread (at most one etcd request's
@@ -72,7 +73,7 @@ final class LeaseKeeper: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         fence.revoke()
-        if first && thread != nil { exited.wait() }
+        if first && started { exited.wait() }
         if resign, let term {
             do {
                 try leadership.resign(term)

@@ -68,6 +68,7 @@ final class PowerMonitor: @unchecked Sendable {
     /// supply is offline (at once if they are now).
     func start(onBattery: @escaping @Sendable (String) -> Void) {
         let interval = self.interval
+        // Not kept: a stored Thread would hold its closure, and with it the monitor, after it ended.
         let thread = Thread { [self] in
             while !stopped.isSet {
                 if let reason = batteryReason() {
