@@ -54,3 +54,10 @@ func waitUntil(
     XCTFail("timed out waiting until \(what)", file: file, line: line)
     throw EtcdMemberError("timed out waiting until \(what)")
 }
+
+/// A replicated list at `pool` whose commits need leadership (its root made
+/// before, by an application that did not need it).
+func fencedList(pool: String, log: String) throws -> ReplicatedList {
+    try ReplicatedList(pool: pool, log: log, options: .init(logCapacity: 1 << 20)).close()
+    return try ReplicatedList(pool: pool, log: log, options: .init(logCapacity: 1 << 20, leadership: .refuse))
+}

@@ -28,16 +28,6 @@ final class EtcdFencingTests: XCTestCase {
         return try HAAgent(configuration: configuration, logger: quietLogger("fencing-test"))
     }
 
-    /// A replicated list whose commits need leadership (its root made
-    /// before, by an application that did not need it).
-    private func fencedList(_ dir: TemporaryDirectory) throws -> ReplicatedList {
-        try ReplicatedList(pool: dir.file("pool"), log: dir.file("log"), options: .init(logCapacity: 1 << 20))
-            .close()
-        return try ReplicatedList(
-            pool: dir.file("pool"), log: dir.file("log"),
-            options: .init(logCapacity: 1 << 20, leadership: .refuse))
-    }
-
     func testCommitsNeedTheTermAndStopWhenItIsTakenAway() throws {
         if let why = EtcdMember.unavailable { return XCTFail(why) }
         let etcd = try EtcdMember()
@@ -48,7 +38,7 @@ final class EtcdFencingTests: XCTestCase {
             host: "127.0.0.1", port: try server.start(listening: Endpoint(host: "127.0.0.1", port: 0)))
         defer { try? server.close() }
 
-        let list = try fencedList(dir)
+        let list = try fencedList(pool: dir.file("pool"), log: dir.file("log"))
         // No agent leads yet: the first commit is refused, nothing committed.
         XCTAssertThrowsError(try list.push(1)) { error in
             XCTAssertTrue("\(error)".contains("commit refused: no agent leads"), "\(error)")
@@ -111,7 +101,7 @@ final class EtcdFencingTests: XCTestCase {
         let server = ReplicaServer(store: store, psk: psk, logger: quietLogger("fencing-test"))
         let replica = Endpoint(
             host: "127.0.0.1", port: try server.start(listening: Endpoint(host: "127.0.0.1", port: 0)))
-        let list = try fencedList(dir)
+        let list = try fencedList(pool: dir.file("pool"), log: dir.file("log"))
         let running = AgentThread(try agent(log: dir.file("log"), replica: replica, etcd: etcd))
         try waitUntil("the agent leads") { list.replicator.writer.region.leaseFence.admits() }
         try list.push(10)
@@ -135,7 +125,7 @@ final class EtcdFencingTests: XCTestCase {
                 ttlSeconds: 2))
         guard case .won(let term) = try other.campaign(.takeover) else { return XCTFail("b leads") }
         let dir = TemporaryDirectory()
-        let list = try fencedList(dir)
+        let list = try fencedList(pool: dir.file("pool"), log: dir.file("log"))
         let agent = try agent(log: dir.file("log"), replica: Endpoint(host: "127.0.0.1", port: 9), etcd: etcd)
         XCTAssertThrowsError(try agent.run()) { error in
             XCTAssertTrue("\(error)".contains("replica-b leads at epoch \(term.epoch)"), "\(error)")

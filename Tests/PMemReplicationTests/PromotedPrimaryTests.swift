@@ -52,13 +52,7 @@ final class PromotedPrimaryTests: XCTestCase {
         let r2 = try Replica(dir.file("r2"), psk: psk, logger: quietLogger("promoted-test"))
 
         // Primary A: 300 commits shipped to both replicas at epoch e1.
-        try ReplicatedList(
-            pool: dir.file("a.pool"), log: dir.file("a.log"), options: .init(logCapacity: 1 << 20)
-        )
-        .close()
-        let a = try ReplicatedList(
-            pool: dir.file("a.pool"), log: dir.file("a.log"),
-            options: .init(logCapacity: 1 << 20, leadership: .refuse))
+        let a = try fencedList(pool: dir.file("a.pool"), log: dir.file("a.log"))
         let agentA = AgentThread(
             try agent(log: dir.file("a.log"), replicas: [r1.endpoint, r2.endpoint], etcd: etcd, name: "a"))
         try waitUntil("A leads") { a.replicator.writer.region.leaseFence.admits() }
@@ -84,13 +78,7 @@ final class PromotedPrimaryTests: XCTestCase {
         XCTAssertEqual(promotion.transaction, 301)
 
         // The application runs on the promoted pool with a new log; its agent renews r1's term.
-        try ReplicatedList(
-            pool: dir.file("b.pool"), log: dir.file("b.log"), options: .init(logCapacity: 1 << 20)
-        )
-        .close()
-        let b = try ReplicatedList(
-            pool: dir.file("b.pool"), log: dir.file("b.log"),
-            options: .init(logCapacity: 1 << 20, leadership: .refuse))
+        let b = try fencedList(pool: dir.file("b.pool"), log: dir.file("b.log"))
         let agentB = AgentThread(
             try agent(log: dir.file("b.log"), replicas: [r2.endpoint], etcd: etcd, name: "r1", term: term))
         try waitUntil("B leads at the term r1 won") { b.replicator.writer.region.leaseFence.admits() }

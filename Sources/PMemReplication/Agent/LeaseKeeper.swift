@@ -106,7 +106,7 @@ final class LeaseKeeper: @unchecked Sendable {
     private func run() {
         while let current = currentTerm() {
             let period = UInt64(current.ttlSeconds) * 1_000_000_000 / 3
-            guard sleep(until: lastRenewal(current) + period) else { return }
+            guard sleep(until: current.renewedAt + period) else { return }
             do {
                 if let renewed = try leadership.renew(current) {
                     guard replace(current, with: renewed) else { return }
@@ -134,12 +134,6 @@ final class LeaseKeeper: @unchecked Sendable {
                 report(.renewed(won))
             }
         }
-    }
-
-    /// When `term` was last renewed: its validity less the TTL and margin.
-    private func lastRenewal(_ term: Leadership.Term) -> UInt64 {
-        let ttl = UInt64(term.ttlSeconds) * 1_000_000_000
-        return term.validUntil - (ttl - max(ttl / 10, 100_000_000))
     }
 
     private func currentTerm() -> Leadership.Term? {

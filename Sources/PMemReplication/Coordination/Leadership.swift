@@ -64,6 +64,8 @@ public final class Leadership: @unchecked Sendable {
         public var lease: Int64
         /// The TTL etcd granted, in seconds.
         public var ttlSeconds: Int
+        /// Monotonic time (ns) the last grant or renewal was sent at.
+        public var renewedAt: UInt64
         /// Monotonic time (ns, `LeaseFence.monotonicNow`) before which etcd
         /// cannot have let the lease expire: when the last renewal was sent,
         /// plus the TTL, less a margin for clock rates.
@@ -137,7 +139,7 @@ public final class Leadership: @unchecked Sendable {
         if result.succeeded {
             outcome = .won(
                 Term(
-                    epoch: UInt64(result.revision), lease: lease.id, ttlSeconds: lease.ttl,
+                    epoch: UInt64(result.revision), lease: lease.id, ttlSeconds: lease.ttl, renewedAt: sent,
                     validUntil: Self.validUntil(sent: sent, ttlSeconds: lease.ttl)))
         } else if let leader = result.reads.first.flatMap({ $0 }) {
             outcome = .held(
@@ -163,6 +165,7 @@ public final class Leadership: @unchecked Sendable {
             key.lease == term.lease
         else { return nil }
         var renewed = term
+        renewed.renewedAt = sent
         renewed.validUntil = Self.validUntil(sent: sent, ttlSeconds: term.ttlSeconds)
         return renewed
     }
