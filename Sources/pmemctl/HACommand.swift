@@ -9,7 +9,7 @@ struct HACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ha",
         abstract: "Ship a replicated heap's log to replicas; drain it on failure (PMemReplication).",
-        subcommands: [Agent.self, Status.self, PowerFail.self, Metrics.self])
+        subcommands: [Agent.self, Node.self, Status.self, PowerFail.self, Metrics.self])
 
     /// `pmemctl ha agent --log PATH --replica HOST:PORT ... [--watch-pid PID] [--battery-ms N]`.
     struct Agent: ParsableCommand {
@@ -56,20 +56,7 @@ struct HACommand: ParsableCommand {
             help: ArgumentHelp("The power supply class to watch (implies --watch-power).", valueName: "DIR"))
         var powerSupplyRoot: String?
 
-        @Option(
-            help: ArgumentHelp(
-                "etcd client endpoint, HOST:PORT (repeat for a cluster): lead the replica set through etcd, "
-                    + "ship only while leading, stamp the epoch on every batch.", valueName: "HOST:PORT"))
-        var etcd: [String] = []
-
-        @Option(help: "This node's name in the replica set (with --etcd; default: the host name).")
-        var node: String?
-
-        @Option(help: "The replica set's etcd key prefix (with --etcd).")
-        var etcdPrefix = "/pmemkit/default"
-
-        @Option(help: "Leader lease TTL in seconds (with --etcd; 2 to 3600).")
-        var leaseTtl = 5
+        @OptionGroup var coordination: EtcdOptions
 
         @Option(
             help: ArgumentHelp(
@@ -82,18 +69,11 @@ struct HACommand: ParsableCommand {
 
         func validate() throws {
             guard !replica.isEmpty else { throw ValidationError("give at least one --replica HOST:PORT") }
-            for text in etcd { _ = try parseEndpoint(text, "--etcd") }
-            try requireRange(leaseTtl, Leadership.Configuration.ttlRange, "--lease-ttl")
             guard HAAgent.Configuration.WhenLost(rawValue: whenLost) != nil else {
                 throw ValidationError("--when-lost must be stop or campaign, not '\(whenLost)'")
             }
-            if etcd.isEmpty && (node != nil || whenLost != "stop") {
+            if coordination.etcd.isEmpty && (coordination.node != nil || whenLost != "stop") {
                 throw ValidationError("--node and --when-lost need --etcd")
-            }
-            if let leadership = try leadership() {
-                do { try leadership.validate() } catch let error as PMemError {
-                    throw ValidationError(error.detail)
-                }
             }
             for text in replica {
                 try requireRange(
@@ -108,14 +88,6 @@ struct HACommand: ParsableCommand {
             }
         }
 
-        /// The etcd leadership the options ask for (nil without --etcd).
-        private func leadership() throws -> Leadership.Configuration? {
-            guard !etcd.isEmpty else { return nil }
-            return .init(
-                endpoints: try etcd.map(Endpoint.init(parsing:)), prefix: etcdPrefix,
-                name: node ?? ProcessInfo.processInfo.hostName, ttlSeconds: leaseTtl)
-        }
-
         func run() throws {
             try reportingFailures {
                 var configuration = HAAgent.Configuration(
@@ -127,7 +99,7 @@ struct HACommand: ParsableCommand {
                 if watchPower || powerSupplyRoot != nil {
                     configuration.powerSupplyRoot = powerSupplyRoot ?? "/sys/class/power_supply"
                 }
-                if let leadership = try leadership() {
+                if let leadership = try coordination.leadership() {
                     configuration.coordination = .init(
                         leadership: leadership, whenLost: HAAgent.Configuration.WhenLost(rawValue: whenLost)!)
                 }

@@ -13,6 +13,13 @@ enum Output {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
+    /// Prints `value` as compact, key-sorted JSON on one line (a stream of events) and flushes it.
+    static func jsonLine<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
     /// Prints rows as a table whose first row is the header.
     static func table(_ rows: [[String]]) {
         guard let first = rows.first else { return }

@@ -140,6 +140,13 @@ extension OverrideVariable {
             ("PMEMKIT_FAULT_LENGTH", "PMemVirt", "set for a fault command: the access's bytes"),
             ("PMEMKIT_FAULT_VCPU", "PMemVirt", "set for a fault command: the faulting vCPU"),
             ("PMEMKIT_FAULT_PAGE_ACCESS", "PMemVirt", "set for a fault command: the page's access"),
+            ("PMEMKIT_POOL", "PMemReplication", "set for a failover node's application: the pool to open"),
+            ("PMEMKIT_LOG", "PMemReplication", "set for a failover node's application: its replication log"),
+            (
+                "PMEMKIT_EPOCH", "PMemReplication",
+                "set for a failover node's application: the epoch it leads at"
+            ),
+            ("PMEMKIT_NODE", "PMemReplication", "set for a failover node's application: the node's name"),
             ("PMEMKIT_REQUIRE_HW", "tests", "fail instead of skipping tests that need an NVDIMM"),
             ("PMEMKIT_REQUIRE_PKEYS", "tests", "fail instead of skipping tests that need pku"),
             ("PMEMKIT_REQUIRE_KVM", "tests", "fail instead of skipping tests that need KVM"),

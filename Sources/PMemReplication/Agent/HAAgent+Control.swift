@@ -62,7 +62,7 @@ extension HAAgent {
     func installSignalHandlers() {
         let queue = DispatchQueue(label: "pmemkit.ha.signals")
         for (number, action) in [
-            (SIGPWR, { self.loop.execute { self.beginDrain(.sigpwr, "power failure notice (SIGPWR)") } }),
+            (SIGPWR, { self.events.execute { self.beginDrain(.sigpwr, "power failure notice (SIGPWR)") } }),
             (SIGTERM, { self.stop() }), (SIGINT, { self.stop() }),
         ] {
             signal(number, SIG_IGN)

@@ -57,7 +57,7 @@ extension HAAgent {
         ) { [weak self] event in
             // Weak: the agent holds the keeper; the keeper must not hold the agent.
             guard let self else { return }
-            loop.execute { self.leadershipChanged(event) }
+            events.execute { self.leadershipChanged(event) }
         }
         self.keeper = keeper
         try? loop.submit { [self] in

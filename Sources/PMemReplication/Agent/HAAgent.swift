@@ -66,6 +66,8 @@ public final class HAAgent: @unchecked Sendable {
     /// before a throw would keep its thread to the end of the process.
     let group: MultiThreadedEventLoopGroup
     let loop: EventLoop
+    /// How other threads hand events to the loop (closed when `run` ends).
+    let events: LoopGate
     let links: [ReplicaLink]
     let metrics = AgentMetrics()
     let quorum: Int
@@ -101,6 +103,7 @@ public final class HAAgent: @unchecked Sendable {
         battery = .milliseconds(Int64(configuration.batteryMilliseconds))
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
+        events = LoopGate(loop)
         finished = loop.makePromise()
         let index = RecordIndex(region: region)
         // Records before the reclaim point were acknowledged by every replica
@@ -168,16 +171,17 @@ public final class HAAgent: @unchecked Sendable {
             finished.fail(error)
             for server in servers { try? server.close().wait() }
             unlink(controlSocketPath)
+            events.close()
             try? group.syncShutdownGracefully()
             throw error
         }
         if let pid = configuration.watchPID {
             try ProcessWatcher.watch(pid: pid) { [self] in
-                loop.execute { self.beginDrain(.applicationExit, "application exited (pid \(pid))") }
+                events.execute { self.beginDrain(.applicationExit, "application exited (pid \(pid))") }
             }
         }
         if let monitor = powerMonitor {
-            monitor.start { [self] reason in loop.execute { self.beginDrain(.mainsOffline, reason) } }
+            monitor.start { [self] reason in events.execute { self.beginDrain(.mainsOffline, reason) } }
         }
         if configuration.handlesSignals { installSignalHandlers() }
         loop.execute { [self] in
@@ -192,6 +196,7 @@ public final class HAAgent: @unchecked Sendable {
         for server in servers { try? server.close().wait() }
         unlink(controlSocketPath)
         try? loop.submit { for link in self.links { link.channel?.close(promise: nil) } }.wait()
+        events.close()
         try? group.syncShutdownGracefully()
         if let failure = failure ?? nil { throw failure }
         return report
@@ -200,13 +205,13 @@ public final class HAAgent: @unchecked Sendable {
     /// Starts a drain as on a power-fail notice (thread-safe); `source`
     /// says who gave it, in the report.
     public func powerFail(source: String = "API") {
-        loop.execute { self.beginDrain(.api, "power failure notice (\(source))") }
+        events.execute { self.beginDrain(.api, "power failure notice (\(source))") }
     }
 
     /// Stops the agent without draining (thread-safe).
     public func stop() {
         stopRequested.set()
-        loop.execute { [self] in
+        events.execute { [self] in
             guard !isStopped else { return }
             lifecycle = .stopped(report: nil)
             finished.succeed(nil)

@@ -139,11 +139,21 @@ public final class EtcdClient: @unchecked Sendable {
         return try (answer["kvs"] as? [[String: Any]])?.first.map(Self.keyValue)
     }
 
-    /// Sets a key (no lease); returns the revision of the write.
+    /// Every key that starts with `prefix` (which ends with `/`), in key order.
+    public func list(prefix: String) throws -> [KeyValue] {
+        precondition(prefix.hasSuffix("/"), "a listed prefix ends with '/'")
+        // The range's end: the prefix with its last byte, '/', raised by one.
+        let end = prefix.dropLast() + "0"
+        let answer = try call("/v3/kv/range", ["key": Self.base64(prefix), "range_end": Self.base64(end)])
+        return try ((answer["kvs"] as? [[String: Any]]) ?? []).map(Self.keyValue)
+    }
+
+    /// Sets a key, bound to `lease` unless it is 0; returns the revision of the write.
     @discardableResult
-    public func put(_ key: String, _ value: [UInt8]) throws -> Int64 {
-        let answer = try call(
-            "/v3/kv/put", ["key": Self.base64(key), "value": Data(value).base64EncodedString()])
+    public func put(_ key: String, _ value: [UInt8], lease: Int64 = 0) throws -> Int64 {
+        var body: [String: Any] = ["key": Self.base64(key), "value": Data(value).base64EncodedString()]
+        if lease != 0 { body["lease"] = String(lease) }
+        let answer = try call("/v3/kv/put", body)
         return Self.int((answer["header"] as? [String: Any])?["revision"]) ?? 0
     }
 
@@ -186,7 +196,9 @@ public final class EtcdClient: @unchecked Sendable {
 
     // MARK: JSON
 
-    private static func base64(_ key: String) -> String { Data(key.utf8).base64EncodedString() }
+    private static func base64<Text: StringProtocol>(_ key: Text) -> String {
+        Data(key.utf8).base64EncodedString()
+    }
 
     /// etcd's int64 fields arrive as strings; an absent field is proto3's zero.
     static func int(_ value: Any?) -> Int64? {

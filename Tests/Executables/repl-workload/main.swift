@@ -16,7 +16,9 @@ import PMemReplication
 // REPL_KILL_AT_COMMIT (SIGKILL itself inside heap commit N, between the log's record and the pool's),
 // REPL_PAUSE_US (sleep this long after each commit: a steady pace for long crash phases),
 // REPL_NO_DETACH=1 (end without the clean detach, as a crash after the last commit would: the next
-// attach writes a baseline). PMEMKIT_CRASH_AT / PMEMKIT_CRASH_LOG place crash points (CrashPoints).
+// attach writes a baseline), REPL_LEADERSHIP (refuse or wait:SECONDS: commits need the agent's etcd
+// leadership), REPL_WRITER (a number stamped, with the epoch the commit was admitted at, in every node:
+// `verify` then checks no epoch had two writers). PMEMKIT_CRASH_AT / PMEMKIT_CRASH_LOG place crash points (CrashPoints).
 // Exit status: 0 done, 1 failure or inconsistent pool (reason on stderr), 2 bad usage.
 
 func fail(_ message: String, status: Int32 = 1) -> Never {
@@ -49,6 +51,16 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
     if let text = environment["REPL_BACKPRESSURE"], let policy = BackPressurePolicy(text) {
         options.backPressure = policy
     }
+    if let text = environment["REPL_LEADERSHIP"] {
+        if text == "refuse" {
+            options.leadership = .refuse
+        } else if text.hasPrefix("wait:"), let seconds = Double(text.dropFirst(5)) {
+            options.leadership = .wait(timeout: seconds)
+        } else {
+            fail("REPL_LEADERSHIP must be refuse or wait:SECONDS, not '\(text)'", status: 2)
+        }
+    }
+    let writer = environment["REPL_WRITER"].flatMap { UInt64($0) } ?? 0
     let replicator = try Replicator.attach(to: heap, logPath: log, options: options)
     if let text = environment["REPL_KILL_AT_COMMIT"], let sequence = UInt64(text) {
         heap.addFenceObserver(KillInCommit(sequence: sequence))
@@ -68,13 +80,19 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
         while access(start, F_OK) != 0 { usleep(1000) }
     }
     let rootAddress = root.address!
+    let fence = replicator.writer.region.leaseFence
     let pause = environment["REPL_PAUSE_US"].flatMap { UInt32($0) } ?? 0
     var done = 0
     while count == 0 || done < count {
         let number = try replicator.transaction { tx -> UInt64 in
             let current = tx.read(rootAddress)
             let next = current.count + 1
-            let node = try tx.allocate(nodes, Node.expected(next, next: current.head))
+            var pushed = Node.expected(next, next: current.head)
+            if writer != 0, case .leading(let epoch, _) = fence.standing() {
+                pushed.filler.1 = epoch
+                pushed.filler.2 = writer
+            }
+            let node = try tx.allocate(nodes, pushed)
             try tx.write(ListRoot(count: next, head: node), to: rootAddress)
             return next
         }
@@ -103,11 +121,14 @@ do {
         let heap = try PersistentHeap.open(path: arguments[2])
         try heap.register(Node.self)
         try heap.register(ListRoot.self)
-        let (count, problem) = try checkList(heap)
+        let (count, problem, history) = try checkList(heap)
         let relocated = heap.openReport.relocated
         try heap.close()
         if let problem { fail(problem) }
-        print("count=\(count) relocated=\(relocated)")
+        print(
+            "count=\(count) relocated=\(relocated) epochs=\(history.epochs) "
+                + "two_writer_epochs=\(history.twoWriterEpochs) epoch_regressions=\(history.regressions) "
+                + "last_epoch_first=\(history.lastEpochFirst)")
     default:
         fail("usage: repl-workload run|verify ...", status: 2)
     }

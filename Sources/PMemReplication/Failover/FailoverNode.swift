@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import PMemKit
+
+/// A member of a replica set that fails over without a person: while a
+/// replica it serves its store and watches etcd's leader key; when the
+/// leader's lease expires, the member holding the most takes over: it wins
+/// the key at a new epoch, promotes its copy at that epoch, starts the
+/// application on the promoted pool and runs the HA agent on the term it
+/// won, shipping to the other members, which switch to its new log. A
+/// primary that loses its term stops its application (whose commits the
+/// log's fence refuses already) and rejoins as a replica, never as a second
+/// writer.
+///
+/// Ranking: every member publishes its position (`MemberPosition`); a
+/// member that finds no leader waits `settle` for the others' final
+/// positions, then campaigns at once if it outranks every live member, and
+/// otherwise only after one more lease TTL (the best one is dead or slow).
+/// With a quorum of all replicas, every acknowledged commit is on every
+/// replica, so whichever member wins loses nothing acknowledged.
+public final class FailoverNode: @unchecked Sendable {
+    /// The configuration.
+    public let configuration: Configuration
+    let logger: Logger
+    let leadership: Leadership
+    let members: MemberRegistry
+    let store: ReplicaStore
+    let stopRequested = LockedFlag()
+    private let report: @Sendable (Transition) -> Void
+    private let lock = NSLock()
+    private var history: [Transition] = []
+    /// The agent while this node is primary (so `stop()` reaches it).
+    var agent: HAAgent? {
+        get { lock.withLock { runningAgent } }
+        set { lock.withLock { runningAgent = newValue } }
+    }
+    private var runningAgent: HAAgent?
+
+    /// Opens the store (made when absent) and checks the configuration;
+    /// nothing runs, and etcd is not asked, before `run`. `onTransition`
+    /// hears every transition, on the node's thread.
+    public init(
+        configuration: Configuration, logger: Logger = Logger(label: "pmemkit.ha.node"),
+        onTransition: @escaping @Sendable (Transition) -> Void = { _ in }
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        report = onTransition
+        leadership = try Leadership(configuration: configuration.leadership)
+        members = MemberRegistry(client: leadership.client, configuration: configuration.leadership)
+        store = try ReplicaStore(directory: configuration.storeDirectory)
+    }
+
+    /// What the node did so far (thread-safe).
+    public var transitions: [Transition] { lock.withLock { history } }
+
+    /// Runs the node until `stop()`, or until it stopped being primary with
+    /// `afterPrimary` `.stop`.
+    public func run() throws {
+        var next: Step = configuration.startAsPrimary ? try openingCampaign() : .serve
+        while !stopRequested.isSet {
+            switch next {
+            case .serve: next = try serveUntilTakeover()
+            case .lead(let term, let promote): next = lead(term, promote: promote)
+            case .end: stopRequested.set()
+            }
+        }
+        members.withdraw()
+        record("stopped", .stopped, epoch: 0, "the node stopped")
+    }
+
+    /// Stops the node (thread-safe): a replica stops serving; a primary stops
+    /// its agent (which resigns) and its application.
+    public func stop() {
+        stopRequested.set()
+        agent?.stop()
+    }
+
+    /// What the node does next.
+    enum Step {
+        case serve
+        case lead(Leadership.Term, promote: Bool)
+        case end
+    }
+
+    /// The set's first primary: leads if nobody led since this node did,
+    /// serves as a replica otherwise.
+    private func openingCampaign() throws -> Step {
+        record("campaigning", .primary, epoch: 0, "as the set's first primary")
+        while !stopRequested.isSet {
+            do {
+                switch try leadership.campaign(.primary) {
+                case .won(let term): return .lead(term, promote: false)
+                case .superseded(let other):
+                    record(
+                        "demoted", .replica, epoch: 0, "\(other) led after this node: starting as a replica")
+                    return .serve
+                case .held(let other, let epoch) where other != configuration.leadership.name:
+                    record(
+                        "demoted", .replica, epoch: epoch,
+                        "\(other) leads at epoch \(epoch): starting as a replica")
+                    return .serve
+                case .held:
+                    logger.info("this node's leader key is still in etcd; waiting for its lease to expire")
+                }
+            } catch let error as PMemError where error.operation == "etcd" {
+                logger.warning("etcd: \(error.detail); trying again")
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return .end
+    }
+
+    /// Records a transition: kept, logged, reported.
+    func record(_ event: String, _ role: Role, epoch: UInt64, _ detail: String) {
+        let transition = Transition(
+            time: Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
+            event: event, role: role, epoch: epoch, detail: detail)
+        lock.withLock { history.append(transition) }
+        logger.notice("\(event): \(detail)")
+        report(transition)
+    }
+
+    /// This node's position now, from its store.
+    var position: MemberPosition {
+        let state = store.state
+        return MemberPosition(
+            name: configuration.leadership.name, epoch: state.epoch, lastTransaction: state.lastTransaction,
+            appliedSequence: state.appliedSequence)
+    }
+}
