@@ -38,7 +38,8 @@ nonisolated(unsafe) private var workDirectory: String?
 struct ReplicationSuite: BenchSuite {
     static let name = "replication"
     static let summary =
-        "commit with replication vs local commit; shipping vs raw loopback TCP; drain of 64 MiB; failover time"
+        "commit with replication vs local commit; shipping vs raw loopback TCP; drain of 64 MiB; failover time, "
+        + "by hand and automatic (etcd, three nodes)"
 
     let quick: Bool
     let backing: String
@@ -66,7 +67,8 @@ struct ReplicationSuite: BenchSuite {
         if wanted("commit-small-log-only") { out.append(try commitCase(shipping: false)) }
         if wanted("ship") { out.append(try shipCase(drain: false)) }
         if wanted("drain") { out.append(try shipCase(drain: true)) }
-        if wanted("failover") { out.append(try failoverCase()) }
+        if wanted("failover-") { out.append(try failoverCase()) }
+        if wanted("failover-auto"), let automatic = failoverAutoCase() { out.append(automatic) }
         return out
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PMemReplication
 import TestSupport
 import XCTest
 
@@ -30,6 +31,47 @@ final class ReplicationCLITests: XCTestCase {
         assertUsageError(
             try CLI.run(["replica", "serve", "--store", "d", "--listen", "1.2.3.4:99999", "--key-file", "k"]),
             mentions: "--listen")
+    }
+
+    func testBadNodeUsageExitsTwoWithOneLine() throws {
+        let node = [
+            "ha", "node", "--store", "s", "--listen", "127.0.0.1:7000", "--key-file", "k", "--pool", "p",
+            "--log",
+            "l", "--run", "app",
+        ]
+        let etcd = ["--etcd", "127.0.0.1:2379"]
+        assertUsageError(try CLI.run(node + ["--peer", "127.0.0.1:7001"]), mentions: "--etcd")
+        assertUsageError(try CLI.run(node + etcd), mentions: "--peer")
+        assertUsageError(try CLI.run(node + etcd + ["--peer", "127.0.0.1:0"]), mentions: "--peer")
+        assertUsageError(try CLI.run(node + etcd + ["--peer", "nohost"]), mentions: "--peer")
+        assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--start", "leader"]), mentions: "--start")
+        assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--after-primary", "retire"]),
+            mentions: "--after-primary")
+        assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--quorum", "2"]), mentions: "--quorum")
+        assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--lease-ttl", "1"]),
+            mentions: "--lease-ttl")
+        assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--etcd-prefix", "nolead"]),
+            mentions: "prefix")
+        let dir = TemporaryDirectory()
+        try PreSharedKey.generateHex().write(toFile: dir.file("k"), atomically: true, encoding: .utf8)
+        // Checked by the node itself: its own address among its peers, the pool and log one file.
+        let own = [
+            "ha", "node", "--store", dir.file("s"), "--listen", "127.0.0.1:7000", "--key-file", dir.file("k"),
+            "--run", "app",
+        ]
+        assertFailure(
+            try CLI.run(
+                own + etcd + ["--peer", "127.0.0.1:7000", "--pool", dir.file("p"), "--log", dir.file("l")]),
+            mentions: "this node's own address")
+        assertFailure(
+            try CLI.run(
+                own + etcd + ["--peer", "127.0.0.1:7001", "--pool", dir.file("p"), "--log", dir.file("p")]),
+            mentions: "the same file")
     }
 
     func testNumbersOutOfRangeAreUsageErrors() throws {

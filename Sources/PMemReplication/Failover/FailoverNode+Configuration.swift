@@ -109,5 +109,7 @@ extension FailoverNode {
         public var epoch: UInt64
         /// What happened, in words.
         public var detail: String
+        /// For `promoted`: the last transaction the promoted pool holds.
+        public var transaction: UInt64?
     }
 }

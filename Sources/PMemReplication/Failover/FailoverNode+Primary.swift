@@ -52,7 +52,8 @@ extension FailoverNode {
         record(
             "promoted", .primary, epoch: epoch,
             "\(configuration.storeDirectory) to \(configuration.poolPath) through transaction "
-                + "\(promotion.transaction) (log sequence \(promotion.sequence))")
+                + "\(promotion.transaction) (log sequence \(promotion.sequence))",
+            transaction: promotion.transaction)
     }
 
     /// Renames a file of an earlier term to `PATH.before-epoch-N`: kept for

@@ -113,18 +113,24 @@ public final class FailoverNode: @unchecked Sendable {
     }
 
     /// Records a transition: kept, logged, reported.
-    func record(_ event: String, _ role: Role, epoch: UInt64, _ detail: String) {
+    func record(_ event: String, _ role: Role, epoch: UInt64, _ detail: String, transaction: UInt64? = nil) {
         let transition = Transition(
             time: Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
-            event: event, role: role, epoch: epoch, detail: detail)
+            event: event, role: role, epoch: epoch, detail: detail, transaction: transaction)
         lock.withLock { history.append(transition) }
         logger.notice("\(event): \(detail)")
         report(transition)
     }
 
-    /// This node's position now, from its store.
+    /// This node's position now, from its store. A store in the middle of
+    /// a baseline would promote its previous copy, an older history: it
+    /// ranks below every member that holds a whole one.
     var position: MemberPosition {
         let state = store.state
+        if state.inBaseline {
+            return MemberPosition(
+                name: configuration.leadership.name, epoch: 0, lastTransaction: 0, appliedSequence: 0)
+        }
         return MemberPosition(
             name: configuration.leadership.name, epoch: state.epoch, lastTransaction: state.lastTransaction,
             appliedSequence: state.appliedSequence)
