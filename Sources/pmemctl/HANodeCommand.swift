@@ -116,7 +116,7 @@ extension HACommand {
                     source.resume()
                     return source
                 }
-                defer { signals.forEach { $0.cancel() } }
+                defer { for source in signals { source.cancel() } }
                 try node.run()
             }
         }
