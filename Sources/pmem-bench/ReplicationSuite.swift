@@ -55,7 +55,7 @@ struct ReplicationSuite: BenchSuite {
         psk = try PreSharedKey(bytes: Array(repeating: 7, count: 32))
         backing =
             "emulated (files in \(options.path ?? "/dev/shm: DRAM standing in for PMem")); application, HA agent and "
-            + "replica in one process on loopback TCP, GMAC-tagged frames"
+            + "replica in one process on loopback TCP, AES-GCM-encrypted frames (failover-auto: processes, see its doc)"
     }
 
     /// The cases; `PMEMKIT_BENCH_CASES=ship,drain` (prefixes) builds and runs only those, for profiling.

@@ -88,6 +88,35 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(clientSide.messages, [.ack(appliedSequence: 6, appliedRecords: 6)])
     }
 
+    func testRecordsCrossTheWireEncrypted() throws {
+        let (server, serverSide) = try pipeline(.server, key: key(1))
+        let (client, _) = try pipeline(.client, key: key(1))
+        try connect(server, client)
+        // The application's data: a pattern no ciphertext would hold by chance.
+        let secret = Array("card 4111-1111-1111-1111 expires 12/29; ".utf8)
+        var records = ByteBufferAllocator().buffer(capacity: secret.count * 100)
+        for _ in 0..<100 { records.writeBytes(secret) }
+        try client.writeAndFlush(
+            ReplicationMessage.records(firstSequence: 1, count: 1, epoch: 3, bytes: records)
+        )
+        .wait()
+        var wire = ByteBuffer()
+        while var part = try client.readOutbound(as: ByteBuffer.self) { wire.writeBuffer(&part) }
+        let sent = Array(wire.readableBytesView)
+        XCTAssertGreaterThan(sent.count, secret.count * 100, "the whole batch went out")
+        let pattern = Array(secret[0..<16])
+        let found = (0...(sent.count - pattern.count)).contains {
+            Array(sent[$0..<$0 + pattern.count]) == pattern
+        }
+        XCTAssertFalse(found, "the application's bytes are readable on the wire")
+        _ = try server.writeInbound(wire)
+        guard case .records(_, _, let epoch, let bytes) = serverSide.messages.first else {
+            return XCTFail("the replica decrypts the batch: \(serverSide.errors)")
+        }
+        XCTAssertEqual(epoch, 3)
+        XCTAssertEqual(Array(bytes.readableBytesView), Array(records.readableBytesView))
+    }
+
     func testAPeerWithAnotherKeyIsRejectedAndNothingGoesUp() throws {
         let (server, serverSide) = try pipeline(.server, key: key(1))
         let (client, clientSide) = try pipeline(.client, key: key(2))

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 
@@ -7,9 +8,10 @@ public enum AuthenticationEvent: Sendable, Equatable {
     case established
 }
 
-/// Authenticates the peer and every frame: a pre-shared-key handshake
-/// (challenge, response, accept: each side proves the key over both nonces),
-/// then a tag on every frame in each direction (`FrameTagger`). A peer
+/// Authenticates the peer and encrypts every frame: a pre-shared-key
+/// handshake (challenge, response, accept: each side proves the key over
+/// both nonces), then AES-GCM on every frame in each direction under keys
+/// of the session (`FrameCipher`). A peer
 /// without the key, a frame that fails its tag, or anything but the expected
 /// handshake frame is logged and the connection closed: nothing from such a
 /// peer goes up the pipeline.
@@ -31,7 +33,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
         case awaitingChallenge
         case awaitingResponse(serverNonce: [UInt8])
         case awaitingAccept(serverNonce: [UInt8], clientNonce: [UInt8])
-        case established(send: FrameTagger, receive: FrameTagger)
+        case established(send: FrameCipher, receive: FrameCipher)
         case failed
     }
 
@@ -89,18 +91,20 @@ final class FrameAuthenticator: ChannelDuplexHandler {
                 return refuse(context: context, "frame too short to carry a tag")
             }
             let bodyLength = frame.readableBytes - WireFormat.tagSize
-            let valid = frame.withUnsafeReadableBytes { bytes in
-                (try? receive.verify(
+            let opened = frame.withUnsafeReadableBytes { bytes in
+                (try? receive.open(
                     UnsafeRawBufferPointer(rebasing: bytes[0..<bodyLength]),
-                    tag: UnsafeRawBufferPointer(rebasing: bytes[bodyLength...]))) ?? false
+                    tag: UnsafeRawBufferPointer(rebasing: bytes[bodyLength...]))) ?? nil
             }
-            guard valid else {
+            guard let opened else {
                 return refuse(
                     context: context,
                     "frame \(receive.counter) failed authentication (altered, replayed or out of order)")
             }
             phase = .established(send: send, receive: receive)
-            context.fireChannelRead(wrapInboundOut(frame.readSlice(length: bodyLength)!))
+            var plain = context.channel.allocator.buffer(capacity: opened.count)
+            plain.writeBytes(opened)
+            context.fireChannelRead(wrapInboundOut(plain))
         case .awaitingChallenge:
             guard frame.readInteger(as: UInt8.self) == WireFormat.FrameType.challenge.rawValue,
                 let version = frame.readInteger(endianness: .little, as: UInt16.self)
@@ -163,7 +167,7 @@ final class FrameAuthenticator: ChannelDuplexHandler {
         let (send, receive) =
             role == .server
             ? (keys.serverToClient, keys.clientToServer) : (keys.clientToServer, keys.serverToClient)
-        phase = .established(send: FrameTagger(key: send), receive: FrameTagger(key: receive))
+        phase = .established(send: FrameCipher(key: send), receive: FrameCipher(key: receive))
         limit.peerAuthenticated()
         timeout?.cancel()
         context.fireUserInboundEventTriggered(AuthenticationEvent.established)
@@ -175,15 +179,19 @@ final class FrameAuthenticator: ChannelDuplexHandler {
             return
         }
         let frame = unwrapOutboundIn(data)
-        var tag = context.channel.allocator.buffer(capacity: WireFormat.tagSize)
+        let sealed: (ciphertext: Data, tag: Data)
         do {
-            _ = try frame.withUnsafeReadableBytes { tag.writeBytes(try send.tag($0)) }
+            sealed = try frame.withUnsafeReadableBytes { try send.seal($0) }
         } catch {
             promise?.fail(error)
             return
         }
         phase = .established(send: send, receive: receive)
-        context.write(wrapOutboundOut(OutboundFrame(body: frame, tag: tag)), promise: promise)
+        var body = context.channel.allocator.buffer(capacity: sealed.ciphertext.count)
+        body.writeBytes(sealed.ciphertext)
+        var tag = context.channel.allocator.buffer(capacity: WireFormat.tagSize)
+        tag.writeBytes(sealed.tag)
+        context.write(wrapOutboundOut(OutboundFrame(body: body, tag: tag)), promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -13,7 +13,7 @@ struct SessionKeys {
     init(psk: PreSharedKey, serverNonce: [UInt8], clientNonce: [UInt8]) {
         let material = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: psk.key, salt: serverNonce + clientNonce,
-            info: Array("pmemkit replication v1 frame keys".utf8), outputByteCount: 64)
+            info: Array("pmemkit replication v3 frame keys".utf8), outputByteCount: 64)
         let bytes = material.withUnsafeBytes { Array($0) }
         clientToServer = SymmetricKey(data: bytes[0..<32])
         serverToClient = SymmetricKey(data: bytes[32..<64])
@@ -47,11 +47,12 @@ struct SessionKeys {
     }
 }
 
-/// Tags frames of one direction: AES-GCM with an empty plaintext over the
-/// frame as authenticated data (GMAC), the nonce being the frame's number in
-/// its direction, so a frame that is altered, replayed, dropped or reordered
-/// fails the check.
-struct FrameTagger {
+/// Seals and opens the frames of one direction: AES-GCM under the
+/// direction's session key, the nonce being the frame's number in its
+/// direction. The frame is encrypted (replication carries the
+/// application's data across networks) and its tag authenticates it, so a
+/// frame that is altered, replayed, dropped or reordered fails to open.
+struct FrameCipher {
     let key: SymmetricKey
     private(set) var counter: UInt64 = 0
 
@@ -63,22 +64,19 @@ struct FrameTagger {
         return try AES.GCM.Nonce(data: bytes)
     }
 
-    /// The tag of the next frame.
-    mutating func tag(_ frame: UnsafeRawBufferPointer) throws -> [UInt8] {
-        let box = try AES.GCM.seal([UInt8](), using: key, nonce: nonce(), authenticating: frame)
+    /// Encrypts the next frame: its ciphertext (as long as the frame) and tag.
+    mutating func seal(_ frame: UnsafeRawBufferPointer) throws -> (ciphertext: Data, tag: Data) {
+        let box = try AES.GCM.seal(frame, using: key, nonce: nonce())
         counter += 1
-        return Array(box.tag)
+        return (box.ciphertext, box.tag)
     }
 
-    /// Whether `tag` is the next frame's tag over `frame` (checked in constant time by AES-GCM).
-    mutating func verify(_ frame: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer) throws -> Bool {
-        let box = try AES.GCM.SealedBox(nonce: nonce(), ciphertext: [UInt8](), tag: Array(tag))
-        do {
-            _ = try AES.GCM.open(box, using: key, authenticating: frame)
-        } catch {
-            return false
-        }
+    /// The next frame's bytes, or nil when `ciphertext` and `tag` are not
+    /// the next frame sealed under this key (checked in constant time by AES-GCM).
+    mutating func open(_ ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer) throws -> Data? {
+        let box = try AES.GCM.SealedBox(nonce: nonce(), ciphertext: ciphertext, tag: tag)
+        guard let frame = try? AES.GCM.open(box, using: key) else { return nil }
         counter += 1
-        return true
+        return frame
     }
 }

@@ -3,11 +3,12 @@ import NIOCore
 /// Frame types and limits of the replication protocol (docs/REPLICATION.md).
 ///
 /// On the wire every frame is `length u32 | type u8 | body`; after the
-/// handshake, the body ends with a 16-byte tag authenticating the frame.
+/// handshake, `type u8 | body` is AES-GCM ciphertext followed by its 16-byte tag.
 enum WireFormat {
     /// Protocol version in the challenge. Version 2 stamps the primary's
-    /// epoch on `start` and on every `records` frame.
-    static let version: UInt16 = 2
+    /// epoch on `start` and on every `records` frame; version 3 encrypts
+    /// the session's frames (2 only authenticated them).
+    static let version: UInt16 = 3
     /// The largest frame accepted: a batch of 64 MiB of records plus headers.
     static let defaultMaxFrame = (64 << 20) + 4096
     /// The largest frame accepted before the peer is authenticated: the
