@@ -10,11 +10,13 @@ extension FailoverNode {
         members.withdraw()
         var term = won
         var application: Process?
+        var attached = false
         do {
             if promote { try promoteCopy(at: term.epoch) }
             let started = try startApplication(epoch: term.epoch)
             application = started
             let agent = try attachAgent(term: &term, application: started)
+            attached = true
             self.agent = agent
             if stopRequested.isSet { agent.stop() }
             record(
@@ -37,6 +39,10 @@ extension FailoverNode {
             record("lost", .replica, epoch: term.epoch, "\(error)")
         }
         if let application { stopApplication(application) }
+        if !attached {
+            // Let another member take over first; campaign again only after two lease TTLs.
+            campaignNotBefore = .now + .seconds(2 * configuration.leadership.ttlSeconds)
+        }
         guard configuration.afterPrimary == .rejoin, !stopRequested.isSet else { return .end }
         record("demoted", .replica, epoch: term.epoch, "rejoining the set as a replica")
         return .serve

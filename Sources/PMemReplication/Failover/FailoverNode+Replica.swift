@@ -40,7 +40,7 @@ extension FailoverNode {
     /// publish their final positions, at once if it outranks every live
     /// member, or after one more lease TTL otherwise. Returns the term won.
     private func takeOverIfFirst(leaderlessFor elapsed: Duration) throws -> Leadership.Term? {
-        guard elapsed >= configuration.settle else { return nil }
+        guard elapsed >= configuration.settle, ContinuousClock.now >= campaignNotBefore else { return nil }
         let mine = position
         guard store.state.poolUUID != nil else {
             throw PMemError(

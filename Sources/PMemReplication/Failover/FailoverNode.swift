@@ -26,6 +26,10 @@ public final class FailoverNode: @unchecked Sendable {
     let members: MemberRegistry
     let store: ReplicaStore
     let stopRequested = LockedFlag()
+    /// After a term whose application never attached, the node campaigns
+    /// again only from this instant on (the node's thread alone uses it):
+    /// a command that cannot start must not make the set promote in a loop.
+    var campaignNotBefore = ContinuousClock.now
     private let report: @Sendable (Transition) -> Void
     private let lock = NSLock()
     private var history: [Transition] = []
