@@ -93,11 +93,14 @@ extension ReplicationSuite {
             return !primary.isEmpty && cluster.progress(primary) > 0
         }
         let others = FailoverCluster.names.filter { $0 != primary }
-        let reached = cluster.progress(primary)
-        try cluster.wait("every replica holds the primary's recent commits", timeout: 60) {
-            try others.allSatisfy {
-                let state = try cluster.state($0)
-                return !state.inBaseline && state.lastTransaction > reached
+        // Replicas in step: following the primary's log at its epoch, out of
+        // any baseline, and 500 transactions further than when the round began.
+        let epoch = cluster.transitions(primary).last?.epoch ?? 0
+        let began = try others.map { try cluster.state($0).lastTransaction }
+        try cluster.wait("every replica follows the primary's new commits", timeout: 60) {
+            try zip(others, began).allSatisfy { name, start in
+                let state = try cluster.state(name)
+                return !state.inBaseline && state.epoch == epoch && state.lastTransaction > start + 500
             }
         }
         for other in others { cluster.clearProgress(other) }
@@ -115,10 +118,11 @@ extension ReplicationSuite {
         let promoted = cluster.transitions(successor).last { $0.event == "promoted" }?.transaction ?? 0
         tally.lostCommits = max(tally.lostCommits, acknowledged > promoted ? acknowledged - promoted : 0)
         // Commits that returned to the old application but reached no replica
-        // before its machine failed: asynchronous replication's window.
-        let returned = cluster.progress(primary)
+        // before its machine failed (asynchronous replication's window): the
+        // old application's last push against the list the new one found.
+        let found = cluster.listLengthAtStart(successor)
         tally.returnedNotReplicated = max(
-            tally.returnedNotReplicated, returned > promoted ? returned - promoted : 0)
+            tally.returnedNotReplicated, oldProgress > found ? oldProgress - found : 0)
         try cluster.repair(primary, failure)
         try cluster.wait("the old primary \(primary) rejoined as a replica", timeout: 60) {
             cluster.lastEvent(primary) == "replica"

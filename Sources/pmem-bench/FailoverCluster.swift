@@ -214,6 +214,14 @@ final class FailoverCluster {
         return data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
     }
 
+    /// The list length the node's latest application found when it attached
+    /// (`repl-workload` prints `ready count=N`).
+    func listLengthAtStart(_ name: String) -> UInt64 {
+        let text = (try? String(contentsOfFile: "\(directory)/\(name).out", encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").last { $0.hasPrefix("ready count=") }
+        return line.flatMap { UInt64($0.dropFirst("ready count=".count)) } ?? 0
+    }
+
     /// Forgets an earlier term's progress, so the next commit seen is a new term's.
     func clearProgress(_ name: String) { unlink(progressPath(name)) }
 
@@ -222,16 +230,32 @@ final class FailoverCluster {
         try ReplicaStore.readState(directory: storePath(name))
     }
 
-    /// Polls `condition` every 5 ms; throws after `timeout` seconds, naming `what`.
+    /// Polls `condition` every 5 ms; throws after `timeout` seconds, naming
+    /// `what` and where every node stood.
     func wait(_ what: String, timeout: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while try !condition() {
             guard Date() < deadline else {
                 throw PMemError(
-                    .system, operation: "failover-auto", detail: "timed out waiting until \(what)")
+                    .system, operation: "failover-auto",
+                    detail: "timed out waiting until \(what); \(standing())")
             }
             usleep(5_000)
         }
+    }
+
+    /// Each node's last transition, store and application progress, and its last error line.
+    func standing() -> String {
+        Self.names.map { name in
+            let store = (try? state(name)).map {
+                "store epoch \($0.epoch) transaction \($0.lastTransaction)\($0.inBaseline ? " (baseline)" : "")"
+            }
+            let last = transitions(name).last.map { "\($0.event) at epoch \($0.epoch)" } ?? "no transition"
+            let error = Self.tail("\(directory)/\(name).err").split(separator: "\n").last.map {
+                "; stderr: \($0)"
+            }
+            return "\(name): \(last), \(store ?? "no store"), progress \(progress(name))\(error ?? "")"
+        }.joined(separator: " | ")
     }
 
     private static func tail(_ path: String) -> String {

@@ -7,7 +7,8 @@ import PMemReplication
 //
 //   repl-workload run POOL LOG COUNT [PROGRESS]   push COUNT nodes (0: until killed), one transaction each,
 //                                                 through a Replicator; after each commit returns, store its
-//                                                 number in the 8-byte file PROGRESS; print "ready" once attached
+//                                                 number in the 8-byte file PROGRESS; print "ready count=N" once
+//                                                 attached (N: the list's length then)
 //   repl-workload verify POOL                     open the pool (placement from PMEMKIT_HEAP_RELOCATE /
 //                                                 PMEMKIT_HEAP_BASE) and check the list: prints "count=N relocated=B"
 //
@@ -75,7 +76,7 @@ func run(pool: String, log: String, count: Int, progress: String?) throws {
     }
     let word = try progress.map(progressWord)
     word?.pointee = 0
-    FileHandle.standardOutput.write(Data("ready\n".utf8))
+    FileHandle.standardOutput.write(Data("ready count=\(root.address!.pointee.count)\n".utf8))
     if let start = environment["REPL_START_FILE"] {
         while access(start, F_OK) != 0 { usleep(1000) }
     }
