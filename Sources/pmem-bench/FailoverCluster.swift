@@ -264,19 +264,8 @@ final class FailoverCluster {
 
     /// A TCP port free on loopback now.
     private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PMemError.system("socket", errno: errno, detail: "loopback") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw PMemError.system("bind", errno: errno, detail: "loopback port 0") }
+        let (fd, address) = try boundLoopbackSocket()
+        close(fd)
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

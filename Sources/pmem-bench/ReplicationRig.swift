@@ -69,18 +69,10 @@ final class ReplicationRig: @unchecked Sendable {
 /// thread that reads and discards them; returns nanoseconds until the
 /// receiver has read the last byte.
 func rawTCPTransfer(bytes: Int) throws -> UInt64 {
-    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    let (listener, bound) = try boundLoopbackSocket()
+    var address = bound
     defer { close(listener) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
-        }
-    }
-    guard bound, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+    guard listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
     let received = DispatchSemaphore(value: 0)
     Thread.detachNewThread {
         let fd = CloseOnExec.accept(listener)
@@ -114,4 +106,25 @@ func rawTCPTransfer(bytes: Int) throws -> UInt64 {
     }
     received.wait()
     return nowNs() - start
+}
+
+/// A TCP socket bound to a free port on 127.0.0.1 (not listening yet), and its address.
+func boundLoopbackSocket() throws -> (descriptor: Int32, address: sockaddr_in) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw PMemError.system("socket", errno: errno, detail: "loopback") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound else {
+        let error = errno
+        close(fd)
+        throw PMemError.system("bind", errno: error, detail: "a loopback port")
+    }
+    return (fd, address)
 }
