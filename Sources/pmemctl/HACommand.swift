@@ -9,7 +9,9 @@ struct HACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ha",
         abstract: "Ship a replicated heap's log to replicas; drain it on failure (PMemReplication).",
-        subcommands: [Agent.self, Node.self, Status.self, PowerFail.self, Metrics.self])
+        subcommands: [
+            Agent.self, Node.self, NodeStatusCommand.self, Status.self, PowerFail.self, Metrics.self,
+        ])
 
     /// `pmemctl ha agent --log PATH --replica HOST:PORT ... [--watch-pid PID] [--battery-ms N]`.
     struct Agent: ParsableCommand {

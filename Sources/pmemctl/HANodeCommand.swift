@@ -122,3 +122,30 @@ extension HACommand {
         }
     }
 }
+
+extension HACommand {
+    /// `pmemctl ha node-status --store DIR [--json]`.
+    struct NodeStatusCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "node-status",
+            abstract: "Show a failover node's role, epoch and last transitions (from STORE.node.json).")
+
+        @Option(help: "The node's store directory (its --store).")
+        var store: String
+
+        @Flag(help: "Print as JSON.")
+        var json = false
+
+        func run() throws {
+            try reportingFailures {
+                let status = try NodeStatus.read(store: store)
+                if json { return try Output.json(status) }
+                print(
+                    "node \(status.node) (pid \(status.pid)): \(status.role.rawValue), epoch \(status.epoch)")
+                Output.table(
+                    [["time", "event", "epoch", "detail"]]
+                        + status.transitions.map { [$0.time, $0.event, "\($0.epoch)", $0.detail] })
+            }
+        }
+    }
+}

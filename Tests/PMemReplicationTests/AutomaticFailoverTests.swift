@@ -33,7 +33,9 @@ final class AutomaticFailoverTests: XCTestCase {
         XCTAssertEqual(extra["history_checked"], 1, "the final pool's list did not verify")
         XCTAssertEqual(extra["two_writer_epochs"], 0, "an epoch had two writers")
         XCTAssertEqual(extra["epoch_regressions"], 0, "a commit carries an older epoch than one before it")
-        XCTAssertEqual(extra["history_epochs"], rounds + 1, "every primary's term left its commits, in order")
+        // Every term left commits; a primary starved of CPU long enough to lose its lease (a slow
+        // sanitizer run) adds a term of its own, which is failover working, not a fault.
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(extra["history_epochs"]), rounds + 1)
         XCTAssertNotNil(extra["failover_kill_ms"])
         XCTAssertNotNil(extra["failover_freeze_ms"])
         if getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") {

@@ -41,5 +41,23 @@ final class FailoverNodeTests: XCTestCase {
         node.stop()
         XCTAssertEqual(ended.wait(timeout: .now() + 10), .success, "the node stops")
         XCTAssertEqual(node.transitions.last?.event, "stopped")
+        // The status file says the same, for `pmemctl ha node-status` after the node ended.
+        let status = try NodeStatus.read(store: dir.file("store") + "/")
+        XCTAssertEqual(status.role, .stopped)
+        XCTAssertEqual(status.transitions, node.transitions)
+        let shown = try CLI.run(["ha", "node-status", "--store", dir.file("store")])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertTrue(shown.stdout.hasPrefix("node a (pid \(getpid())): stopped"), shown.stdout)
+        XCTAssertTrue(shown.stdout.contains("exited (status 3) before it attached"), shown.stdout)
+    }
+
+    func testNodeStatusOfNoNodeOrAJunkFileIsOneLine() throws {
+        let dir = TemporaryDirectory()
+        assertFailure(
+            try CLI.run(["ha", "node-status", "--store", dir.file("none")]), mentions: "none.node.json")
+        try Data("{\"node\": 1}".utf8).write(to: URL(fileURLWithPath: dir.file("junk.node.json")))
+        assertFailure(
+            try CLI.run(["ha", "node-status", "--store", dir.file("junk")]),
+            mentions: "is not a node's status file")
     }
 }

@@ -121,8 +121,18 @@ public final class FailoverNode: @unchecked Sendable {
         let transition = Transition(
             time: Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
             event: event, role: role, epoch: epoch, detail: detail, transaction: transaction)
-        lock.withLock { history.append(transition) }
+        let kept = lock.withLock {
+            history.append(transition)
+            return Array(history.suffix(NodeStatus.kept))
+        }
         logger.notice("\(event): \(detail)")
+        let status = NodeStatus(
+            node: configuration.leadership.name, role: role, epoch: epoch, pid: getpid(), transitions: kept)
+        do {
+            try status.write(store: configuration.storeDirectory)
+        } catch {
+            logger.warning("the node's status file was not written: \(error)")
+        }
         report(transition)
     }
 
