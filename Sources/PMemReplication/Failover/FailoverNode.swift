@@ -92,6 +92,7 @@ public final class FailoverNode: @unchecked Sendable {
     /// serves as a replica otherwise.
     private func openingCampaign() throws -> Step {
         record("campaigning", .primary, epoch: 0, "as the set's first primary")
+        var lastProblem = ""
         while !stopRequested.isSet {
             do {
                 switch try leadership.campaign(.primary) {
@@ -109,7 +110,9 @@ public final class FailoverNode: @unchecked Sendable {
                     logger.info("this node's leader key is still in etcd; waiting for its lease to expire")
                 }
             } catch let error as PMemError where error.operation == "etcd" {
-                logger.warning("etcd: \(error.detail); trying again")
+                // Said once per distinct problem: etcd may stay away for long.
+                if error.detail != lastProblem { logger.warning("etcd: \(error.detail); trying again") }
+                lastProblem = error.detail
             }
             Thread.sleep(forTimeInterval: 0.2)
         }
