@@ -57,7 +57,10 @@ extension HACommand {
         @Option(help: "Time a drain may take while this node is primary, in milliseconds.")
         var batteryMs: Int = 2000
 
-        @Option(help: "Serve Prometheus metrics on HOST:PORT while this node is primary.")
+        @Option(
+            help:
+                "Serve Prometheus metrics on HOST:PORT in every role (the agent's too while this node is primary)."
+        )
         var metricsListen: String?
 
         @Flag(help: "Print transitions as JSON lines.")

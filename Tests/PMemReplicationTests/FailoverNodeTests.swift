@@ -21,6 +21,8 @@ final class FailoverNodeTests: XCTestCase {
             psk: try PreSharedKey(bytes: [UInt8](repeating: 3, count: 32)), poolPath: dir.file("pool"),
             logPath: dir.file("log"), application: "echo cannot start >&2; exit 3")
         configuration.startAsPrimary = true
+        let metricsPort = try Loopback.freePort()
+        configuration.metricsEndpoint = Endpoint(host: "127.0.0.1", port: metricsPort)
         let node = try FailoverNode(configuration: configuration, logger: quietLogger("node-test"))
         let ended = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
@@ -35,6 +37,11 @@ final class FailoverNodeTests: XCTestCase {
         XCTAssertGreaterThan(lost.epoch, 0)
         XCTAssertNil(
             try Leadership(configuration: leadership).leader(), "the term was given up, not left to expire")
+        // A scrape in the replica role: the node's own series.
+        let text = try XCTUnwrap(Loopback.get("/metrics", port: metricsPort), "the node answers scrapes")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK"), text)
+        XCTAssertTrue(text.contains("pmemkit_failover_primary 0"), text)
+        XCTAssertTrue(text.contains("pmemkit_failover_transitions_total 4"), text)
         // With no pool copy it cannot take over, and it does not pretend to.
         usleep(600_000)
         XCTAssertFalse(node.transitions.contains { $0.event == "took-over" })

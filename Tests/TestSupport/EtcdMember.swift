@@ -23,8 +23,8 @@ public final class EtcdMember {
     public init() throws {
         if let why = Self.unavailable { throw EtcdMemberError(why) }
         directory = TemporaryDirectory()
-        let client = try Self.freePort()
-        let peer = try Self.freePort()
+        let client = try Loopback.freePort()
+        let peer = try Loopback.freePort()
         clientPort = client
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -66,44 +66,7 @@ public final class EtcdMember {
 
     /// Whether `GET /version` answers.
     private func answers() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = Self.loopback(port: clientPort)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        guard connected else { return false }
-        let request = Array("GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-        guard send(fd, request, request.count, 0) == request.count else { return false }
-        var reply = [UInt8](repeating: 0, count: 512)
-        let n = recv(fd, &reply, reply.count, 0)
-        return n > 0 && String(decoding: reply[0..<n], as: UTF8.self).contains("etcdserver")
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return address
-    }
-
-    /// A loopback port nobody listens on now.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw EtcdMemberError("no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        Loopback.get("/version", port: clientPort)?.contains("etcdserver") ?? false
     }
 }
 

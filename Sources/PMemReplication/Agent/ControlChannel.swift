@@ -36,7 +36,8 @@ final class ControlHandler: ChannelInboundHandler {
     }
 }
 
-/// Answers Prometheus scrapes: any `GET /metrics` gets the agent's metrics.
+/// Answers Prometheus scrapes: any `GET /metrics` gets the metrics text
+/// (the agent's, or a failover node's with its agent's while it is primary).
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -45,9 +46,15 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     static let maxRequest = 8192
     private var request: [UInt8] = []
     private var answered = false
-    private let metrics: () -> String
+    private let metrics: (EventLoop) -> EventLoopFuture<String>
 
-    init(metrics: @escaping () -> String) { self.metrics = metrics }
+    /// Serves what `metrics` renders at once.
+    convenience init(metrics: @escaping () -> String) {
+        self.init { loop in loop.makeSucceededFuture(metrics()) }
+    }
+
+    /// Serves what `metrics` renders, perhaps on another loop (a future on the one given).
+    init(metrics: @escaping (EventLoop) -> EventLoopFuture<String>) { self.metrics = metrics }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !answered else { return }
@@ -58,14 +65,16 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         guard text.contains("\r\n\r\n") else { return }
         answered = true
         let found = text.hasPrefix("GET /metrics ")
-        let body = found ? metrics() : "not found\n"
-        let head =
-            "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: head + body))).whenComplete {
-            _ in
-            channel.close(promise: nil)
+        let body = found ? metrics(channel.eventLoop) : channel.eventLoop.makeSucceededFuture("not found\n")
+        body.whenComplete { result in
+            let text = (try? result.get()) ?? "metrics unavailable\n"
+            let head =
+                "HTTP/1.1 \(found ? "200 OK" : "404 Not Found")\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                + "Content-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n"
+            channel.writeAndFlush(channel.allocator.buffer(string: head + text)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
         }
     }
 }

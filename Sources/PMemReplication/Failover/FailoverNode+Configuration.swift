@@ -32,7 +32,9 @@ extension FailoverNode {
         public var quorum: Int?
         /// The drain deadline while this node is primary, in milliseconds.
         public var batteryMilliseconds = 2000
-        /// Where the agent answers Prometheus scrapes while this node is primary.
+        /// Where the node answers Prometheus scrapes (`GET /metrics`), in
+        /// every role: its own series (`pmemkit_failover_*`) and, while it is
+        /// primary, its agent's (`pmemkit_replication_*`).
         public var metricsEndpoint: Endpoint?
         /// How long the application may take to attach its log before the node gives the term up.
         public var attachTimeout: Duration = .seconds(60)

@@ -126,7 +126,7 @@ extension FailoverNode {
         var agent = HAAgent.Configuration(
             logPath: configuration.logPath, replicas: configuration.peers, psk: configuration.psk,
             watchPID: application.processIdentifier, batteryMilliseconds: configuration.batteryMilliseconds,
-            quorum: configuration.quorum, metricsEndpoint: configuration.metricsEndpoint)
+            quorum: configuration.quorum)
         agent.handlesSignals = false
         agent.coordination = .init(leadership: configuration.leadership, whenLost: .stop, term: term)
         return try HAAgent(configuration: agent, logger: logger)

@@ -15,7 +15,8 @@ extension FailoverNode {
         var leaderlessSince: ContinuousClock.Instant?
         var lastProblem = ""
         while !stopRequested.isSet {
-            Thread.sleep(forTimeInterval: Double(configuration.pollInterval.components.attoseconds) / 1e18)
+            let (seconds, attoseconds) = configuration.pollInterval.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
             do {
                 try members.publish(position)
                 if try leadership.leader() != nil {
@@ -42,7 +43,7 @@ extension FailoverNode {
     private func takeOverIfFirst(leaderlessFor elapsed: Duration) throws -> Leadership.Term? {
         guard elapsed >= configuration.settle, ContinuousClock.now >= campaignNotBefore else { return nil }
         let mine = position
-        guard store.state.poolUUID != nil else {
+        guard servedState.poolUUID != nil else {
             throw PMemError(
                 .notFound, operation: "ha node",
                 detail:

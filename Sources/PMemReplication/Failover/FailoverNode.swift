@@ -31,8 +31,11 @@ public final class FailoverNode: @unchecked Sendable {
     /// a command that cannot start must not make the set promote in a loop.
     var campaignNotBefore = ContinuousClock.now
     private let report: @Sendable (Transition) -> Void
-    private let lock = NSLock()
-    private var history: [Transition] = []
+    /// Guards `history`, `runningAgent` and `nodeMetrics`.
+    let lock = NSLock()
+    private(set) var history: [Transition] = []
+    /// The node's Prometheus series (with `Configuration.metricsEndpoint`).
+    let nodeMetrics = NodeMetrics()
     /// The agent while this node is primary (so `stop()` reaches it).
     var agent: HAAgent? {
         get { lock.withLock { runningAgent } }
@@ -62,6 +65,8 @@ public final class FailoverNode: @unchecked Sendable {
     /// Runs the node until `stop()`, or until it stopped being primary with
     /// `afterPrimary` `.stop`.
     public func run() throws {
+        let metricsGroup = try configuration.metricsEndpoint.map { try serveMetrics(on: $0) }
+        defer { try? metricsGroup?.syncShutdownGracefully() }
         var next: Step = configuration.startAsPrimary ? try openingCampaign() : .serve
         while !stopRequested.isSet {
             switch next {
@@ -139,11 +144,21 @@ public final class FailoverNode: @unchecked Sendable {
         report(transition)
     }
 
+    /// The store's state as its file says (the server's loop changes the
+    /// store's own copy meanwhile); the state at open when the file cannot
+    /// be read (ranked as a store in a baseline would be then).
+    var servedState: ReplicaState {
+        if let state = try? ReplicaStore.readState(directory: configuration.storeDirectory) { return state }
+        var unknown = ReplicaState()
+        unknown.inBaseline = true
+        return unknown
+    }
+
     /// This node's position now, from its store. A store in the middle of
     /// a baseline would promote its previous copy, an older history: it
     /// ranks below every member that holds a whole one.
     var position: MemberPosition {
-        let state = store.state
+        let state = servedState
         if state.inBaseline {
             return MemberPosition(
                 name: configuration.leadership.name, epoch: 0, lastTransaction: 0, appliedSequence: 0)
