@@ -138,6 +138,11 @@ extension ReplicationSuite {
     private static func history(_ cluster: FailoverCluster) -> [String: Double] {
         let primary = FailoverCluster.names.first { cluster.lastEvent($0) == "primary" }
         cluster.shutdown()
+        // Earlier terms' files kept aside, the most on one node (ha node keeps one pool and one log).
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: cluster.directory)) ?? []
+        let aside = FailoverCluster.names.map { name in
+            files.filter { $0.hasPrefix("\(name).") && $0.contains(".before-epoch-") }.count
+        }
         guard let primary else { return ["history_checked": 0] }
         let verify = Process()
         verify.executableURL = URL(
@@ -149,7 +154,10 @@ extension ReplicationSuite {
         guard (try? verify.run()) != nil else { return ["history_checked": 0] }
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         verify.waitUntilExit()
-        var fields: [String: Double] = ["history_checked": verify.terminationStatus == 0 ? 1 : 0]
+        var fields: [String: Double] = [
+            "history_checked": verify.terminationStatus == 0 ? 1 : 0,
+            "aside_files_max": Double(aside.max() ?? 0),
+        ]
         for word in text.split(whereSeparator: \.isWhitespace) {
             let pair = word.split(separator: "=")
             guard pair.count == 2, let value = Double(pair[1]) else { continue }

@@ -13,7 +13,7 @@ extension HACommand {
             discussion: """
                 As a replica the node serves --store on --listen and watches the leader key in etcd. When \
                 the leader's lease expires, the member holding the most wins the key at a new epoch, moves \
-                an earlier term's pool and log aside (PATH.before-epoch-N), promotes its copy to --pool, runs \
+                an earlier term's pool and log aside (PATH.before-epoch-N, the newest --keep-aside kept), promotes its copy to --pool, runs \
                 --run (sh -c, with PMEMKIT_POOL, PMEMKIT_LOG, PMEMKIT_EPOCH and PMEMKIT_NODE set; it should \
                 exec the application, which attaches a Replicator that requires leadership), and ships its \
                 log to every --peer. A primary whose term ends stops the application and rejoins as a \
@@ -51,6 +51,9 @@ extension HACommand {
             help: ArgumentHelp("What a node that stopped being primary does.", valueName: "rejoin|stop"))
         var afterPrimary = "rejoin"
 
+        @Option(help: "Earlier terms' pools and logs kept aside as PATH.before-epoch-N (0 to 1000).")
+        var keepAside = 1
+
         @Option(help: "Peers that must acknowledge a record while this node is primary (default: all).")
         var quorum: Int?
 
@@ -80,6 +83,7 @@ extension HACommand {
                 throw ValidationError("--after-primary must be rejoin or stop, not '\(afterPrimary)'")
             }
             try requireRange(batteryMs, NumericRange.batteryMs, "--battery-ms")
+            try requireRange(keepAside, 0...1000, "--keep-aside")
             if let quorum, !(1...peer.count).contains(quorum) {
                 throw ValidationError("--quorum must be between 1 and the number of peers (\(peer.count))")
             }
@@ -97,6 +101,7 @@ extension HACommand {
                 configuration.afterPrimary = .init(rawValue: afterPrimary)!
                 configuration.quorum = quorum
                 configuration.batteryMilliseconds = batteryMs
+                configuration.keepAside = keepAside
                 configuration.metricsEndpoint = try metricsListen.map(Endpoint.init(parsing:))
                 let json = json
                 let node = try FailoverNode(

@@ -36,6 +36,8 @@ final class AutomaticFailoverTests: XCTestCase {
         // Every term left commits; a primary starved of CPU long enough to lose its lease (a slow
         // sanitizer run) adds a term of its own, which is failover working, not a fault.
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(extra["history_epochs"]), rounds + 1)
+        XCTAssertLessThanOrEqual(
+            try XCTUnwrap(extra["aside_files_max"]), 2, "a node keeps one earlier term's pool and log aside")
         XCTAssertNotNil(extra["failover_kill_ms"])
         XCTAssertNotNil(extra["failover_freeze_ms"])
         if getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") {

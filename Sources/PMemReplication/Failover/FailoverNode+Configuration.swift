@@ -36,6 +36,9 @@ extension FailoverNode {
         /// every role: its own series (`pmemkit_failover_*`) and, while it is
         /// primary, its agent's (`pmemkit_replication_*`).
         public var metricsEndpoint: Endpoint?
+        /// Earlier terms' pools (and logs) kept aside as `PATH.before-epoch-N`
+        /// when a takeover promotes over them; older ones are removed.
+        public var keepAside = 1
         /// How long the application may take to attach its log before the node gives the term up.
         public var attachTimeout: Duration = .seconds(60)
         /// How often a replica asks etcd who leads.
@@ -85,6 +88,9 @@ extension FailoverNode {
                 throw bad("battery of \(batteryMilliseconds) ms is out of range")
             }
             guard poolPath != logPath else { throw bad("the pool and the log are the same file \(poolPath)") }
+            guard (0...1000).contains(keepAside) else {
+                throw bad("keeping \(keepAside) earlier terms is outside 0...1000")
+            }
         }
     }
 

@@ -63,12 +63,29 @@ extension FailoverNode {
     }
 
     /// Renames a file of an earlier term to `PATH.before-epoch-N`: kept for
-    /// a person to inspect, never opened by the application again.
+    /// a person to inspect, never opened by the application again. Only the
+    /// newest `keepAside` such files stay: a pool is as large as the
+    /// application's data, and a node that takes over again and again must
+    /// not fill its disk with old terms.
     private func moveAside(_ path: String, epoch: UInt64) throws {
         guard access(path, F_OK) == 0 else { return }
         let aside = "\(path).before-epoch-\(epoch)"
         guard rename(path, aside) == 0 else { throw PMemError.system("rename", errno: errno, detail: path) }
         logger.notice("moved \(path) aside to \(aside)")
+        let url = URL(fileURLWithPath: path)
+        let prefix = url.lastPathComponent + ".before-epoch-"
+        let directory = url.deletingLastPathComponent().path
+        let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .compactMap { name in
+                name.hasPrefix(prefix) ? UInt64(name.dropFirst(prefix.count)).map { ($0, name) } : nil
+            }
+            .sorted { $0.0 > $1.0 }
+        for (_, name) in earlier.dropFirst(configuration.keepAside) {
+            let old = "\(directory)/\(name)"
+            if unlink(old) == 0 {
+                logger.notice("removed \(old): only \(configuration.keepAside) earlier terms are kept")
+            }
+        }
     }
 
     /// Starts the application (`/bin/sh -c COMMAND`) with the pool, log,
