@@ -55,6 +55,9 @@ final class ReplicationCLITests: XCTestCase {
             try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--lease-ttl", "1"]),
             mentions: "--lease-ttl")
         assertUsageError(
+            try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--keep-aside", "1001"]),
+            mentions: "--keep-aside")
+        assertUsageError(
             try CLI.run(node + etcd + ["--peer", "127.0.0.1:7001", "--etcd-prefix", "nolead"]),
             mentions: "prefix")
         let dir = TemporaryDirectory()
