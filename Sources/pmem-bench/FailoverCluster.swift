@@ -196,7 +196,7 @@ final class FailoverCluster {
     func poolPath(_ name: String) -> String { "\(directory)/\(name).pool" }
     func progressPath(_ name: String) -> String { "\(directory)/\(name).progress" }
 
-    /// The transitions a node printed (its JSON lines; the application's lines left out).
+    /// The transitions a node printed (its stdout: one JSON line each).
     func transitions(_ name: String) -> [FailoverNode.Transition] {
         let text = (try? String(contentsOfFile: "\(directory)/\(name).out", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap {
@@ -215,9 +215,9 @@ final class FailoverCluster {
     }
 
     /// The list length the node's latest application found when it attached
-    /// (`repl-workload` prints `ready count=N`).
+    /// (`repl-workload` prints `ready count=N`, which the node passes to its stderr).
     func listLengthAtStart(_ name: String) -> UInt64 {
-        let text = (try? String(contentsOfFile: "\(directory)/\(name).out", encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOfFile: "\(directory)/\(name).err", encoding: .utf8)) ?? ""
         let line = text.split(separator: "\n").last { $0.hasPrefix("ready count=") }
         return line.flatMap { UInt64($0.dropFirst("ready count=".count)) } ?? 0
     }

@@ -17,7 +17,8 @@ extension HACommand {
                 --run (sh -c, with PMEMKIT_POOL, PMEMKIT_LOG, PMEMKIT_EPOCH and PMEMKIT_NODE set; it should \
                 exec the application, which attaches a Replicator that requires leadership), and ships its \
                 log to every --peer. A primary whose term ends stops the application and rejoins as a \
-                replica (--after-primary stop: exits). Prints one line per transition (--json: JSON lines). \
+                replica (--after-primary stop: exits). Prints one line per transition on stdout (--json: JSON \
+                lines); the application's output goes to stderr. \
                 SIGTERM or SIGINT stops the node (a primary resigns).
                 """)
 

@@ -89,7 +89,7 @@ extension FailoverNode {
     }
 
     /// Starts the application (`/bin/sh -c COMMAND`) with the pool, log,
-    /// epoch and node in its environment.
+    /// epoch and node in its environment, its stdout on the node's stderr.
     private func startApplication(epoch: UInt64) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -100,6 +100,9 @@ extension FailoverNode {
         environment["PMEMKIT_EPOCH"] = String(epoch)
         environment["PMEMKIT_NODE"] = configuration.leadership.name
         process.environment = environment
+        // The node's stdout carries its transitions alone (a stream a program
+        // reads); the application writes to the node's stderr.
+        process.standardOutput = FileHandle.standardError
         try process.run()
         return process
     }
