@@ -9,6 +9,7 @@ private final class FailoverTally {
     var lostCommits: UInt64 = 0
     var returnedNotReplicated: UInt64 = 0
     var staleCommits: UInt64 = 0
+    var staleCommitsInARound: UInt64 = 0
     var rejoined = 0
     var byFailure: [MachineFailure: [Double]] = [:]
 }
@@ -24,9 +25,12 @@ extension ReplicationSuite {
     /// every replica, the quorum) a round's new primary lacked;
     /// `returned_not_replicated`, the most commits that had returned to the
     /// old application but reached no replica (asynchronous replication's
-    /// window: what a failure may lose); `stale_commits`, commits the old
-    /// application made after its successor began (the fence allows none);
-    /// and, from the
+    /// window: what a failure may lose); `stale_commits` (and the most in
+    /// one round, `stale_commits_max_round`), commits the old application
+    /// completed after its successor began: the fence admits no new
+    /// transaction after the term's bound, so each round allows at most the
+    /// one that was in flight when the machine froze or stalled, local to
+    /// the old pool (moved aside) and never replicated; and, from the
     /// final pool's history (every commit stamped with its epoch and writer),
     /// `two_writer_epochs` and `epoch_regressions`.
     func failoverAutoCase() -> BenchCase? {
@@ -67,6 +71,7 @@ extension ReplicationSuite {
                     "lease_ttl_ms": Double(ttlSeconds * 1000), "lost_commits": Double(tally.lostCommits),
                     "returned_not_replicated": Double(tally.returnedNotReplicated),
                     "stale_commits": Double(tally.staleCommits),
+                    "stale_commits_max_round": Double(tally.staleCommitsInARound),
                     "rounds": Double(tally.round), "rejoined": Double(tally.rejoined),
                     "namespaces": tally.cluster?.hosts == nil ? 0 : 1,
                 ]
@@ -128,9 +133,11 @@ extension ReplicationSuite {
             cluster.lastEvent(primary) == "replica"
         }
         tally.rejoined += 1
-        // The old application, thawed or reconnected, committed nothing after the new primary began.
+        // The old application, thawed or reconnected, admitted nothing after the new primary began.
         let after = cluster.progress(primary)
-        tally.staleCommits += after > oldProgress ? after - oldProgress : 0
+        let stale = after > oldProgress ? after - oldProgress : 0
+        tally.staleCommits += stale
+        tally.staleCommitsInARound = max(tally.staleCommitsInARound, stale)
         return elapsed
     }
 
