@@ -12,30 +12,27 @@ extension HAAgent {
     /// when `stop()` came first. Does nothing without coordination.
     func lead() throws {
         guard let leadership, let coordination = configuration.coordination else { return }
-        let name = coordination.leadership.name
         if let term = coordination.term {
             record("leading", epoch: term.epoch, "took over: renewing the term won before promotion")
             start(term: term, campaignAgain: coordination.whenLost == .campaign, recorded: true)
             return
         }
         var lastWait = ""
-        record("campaigning", epoch: 0, "as \(name), lease TTL \(coordination.leadership.ttlSeconds) s")
+        record(
+            "campaigning", epoch: 0,
+            "as \(coordination.leadership.name), lease TTL \(coordination.leadership.ttlSeconds) s")
         while !stopRequested.isSet {
             let wait: String
             do {
-                switch try leadership.campaign(.primary) {
+                switch try leadership.campaignAsPrimary() {
                 case .won(let term):
                     start(term: term, campaignAgain: coordination.whenLost == .campaign)
                     return
-                case .superseded(let other):
-                    let why = "\(other) led after this node: this node must rejoin as a replica, not lead"
-                    record("superseded", epoch: 0, why)
-                    throw PMemError(.busy, operation: "ha agent", detail: why)
-                case .held(let other, let epoch) where other != name:
-                    let why = "\(other) leads at epoch \(epoch): this node must rejoin as a replica, not lead"
-                    record("superseded", epoch: epoch, why)
-                    throw PMemError(.busy, operation: "ha agent", detail: why)
-                case .held(_, let epoch):
+                case .replaced(_, let epoch, let why):
+                    let detail = "\(why): this node must rejoin as a replica, not lead"
+                    record("superseded", epoch: epoch, detail)
+                    throw PMemError(.busy, operation: "ha agent", detail: detail)
+                case .ownKeyRemains(let epoch):
                     wait =
                         "this node's key of epoch \(epoch) is still in etcd; waiting for its lease to expire"
                 }

@@ -166,17 +166,14 @@ final class LeaseKeeper: @unchecked Sendable {
         let period = UInt64(leadership.configuration.ttlSeconds) * 1_000_000_000 / 3
         while !isStopping {
             do {
-                switch try leadership.campaign(.primary) {
+                switch try leadership.campaignAsPrimary() {
                 case .won(let term):
                     logger.info("leading again at epoch \(term.epoch)")
                     return term
-                case .superseded(let other):
+                case .replaced(let other, _, _):
                     report(.superseded(by: other))
                     return nil
-                case .held(let other, _) where other != leadership.configuration.name:
-                    report(.superseded(by: other))
-                    return nil
-                case .held(_, let epoch):
+                case .ownKeyRemains(let epoch):
                     // This node's own key from the lost term, until etcd expires it.
                     logger.info(
                         "this node's key of epoch \(epoch) is still in etcd; waiting for it to expire")

@@ -153,6 +153,34 @@ public final class Leadership: @unchecked Sendable {
         return outcome
     }
 
+    /// How a campaign as `.primary` ended, from this node's side.
+    public enum PrimaryCampaign: Sendable, Equatable {
+        /// This node leads.
+        case won(Term)
+        /// Another node leads, or led after this one (epoch 0 then): this
+        /// node's copy is not the newest, so it must rejoin as a replica.
+        /// `why` says which, in words ("NODE leads at epoch N", "NODE led after this node").
+        case replaced(by: String, epoch: UInt64, why: String)
+        /// This node's own key of a lost term is still in etcd, until its lease expires.
+        case ownKeyRemains(epoch: UInt64)
+    }
+
+    /// One `campaign(.primary)`, its outcome told as what this node must do
+    /// (the agent's first campaign, its campaigns after a lost term, and a
+    /// failover node's first start all decide the same way).
+    public func campaignAsPrimary() throws -> PrimaryCampaign {
+        switch try campaign(.primary) {
+        case .won(let term):
+            return .won(term)
+        case .superseded(let other):
+            return .replaced(by: other, epoch: 0, why: "\(other) led after this node")
+        case .held(let other, let epoch) where other != configuration.name:
+            return .replaced(by: other, epoch: epoch, why: "\(other) leads at epoch \(epoch)")
+        case .held(_, let epoch):
+            return .ownKeyRemains(epoch: epoch)
+        }
+    }
+
     /// Renews `term`'s lease and checks the leader key is still its own;
     /// returns the term with its new `validUntil`, or nil when leadership
     /// is gone (the lease expired or the key was taken away). Throws when

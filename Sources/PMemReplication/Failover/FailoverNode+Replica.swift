@@ -18,14 +18,16 @@ extension FailoverNode {
             let (seconds, attoseconds) = configuration.pollInterval.components
             Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
             do {
-                try members.publish(position)
+                // The state file is read once a poll: for the position published and the ranking.
+                let state = servedState
+                try members.publish(position(state))
                 if try leadership.leader() != nil {
                     leaderlessSince = nil
                     continue
                 }
                 let since = leaderlessSince ?? .now
                 leaderlessSince = since
-                if let term = try takeOverIfFirst(leaderlessFor: ContinuousClock.now - since) {
+                if let term = try takeOverIfFirst(leaderlessFor: ContinuousClock.now - since, state: state) {
                     return .lead(term, promote: true)
                 }
                 lastProblem = ""
@@ -40,10 +42,12 @@ extension FailoverNode {
     /// Campaigns when this node should: after the others had `settle` to
     /// publish their final positions, at once if it outranks every live
     /// member, or after one more lease TTL otherwise. Returns the term won.
-    private func takeOverIfFirst(leaderlessFor elapsed: Duration) throws -> Leadership.Term? {
+    private func takeOverIfFirst(leaderlessFor elapsed: Duration, state: ReplicaState) throws
+        -> Leadership.Term?
+    {
         guard elapsed >= configuration.settle, ContinuousClock.now >= campaignNotBefore else { return nil }
-        let mine = position
-        guard servedState.poolUUID != nil else {
+        let mine = position(state)
+        guard state.poolUUID != nil else {
             throw PMemError(
                 .notFound, operation: "ha node",
                 detail:

@@ -100,18 +100,12 @@ public final class FailoverNode: @unchecked Sendable {
         var lastProblem = ""
         while !stopRequested.isSet {
             do {
-                switch try leadership.campaign(.primary) {
+                switch try leadership.campaignAsPrimary() {
                 case .won(let term): return .lead(term, promote: false)
-                case .superseded(let other):
-                    record(
-                        "demoted", .replica, epoch: 0, "\(other) led after this node: starting as a replica")
+                case .replaced(_, let epoch, let why):
+                    record("demoted", .replica, epoch: epoch, "\(why): starting as a replica")
                     return .serve
-                case .held(let other, let epoch) where other != configuration.leadership.name:
-                    record(
-                        "demoted", .replica, epoch: epoch,
-                        "\(other) leads at epoch \(epoch): starting as a replica")
-                    return .serve
-                case .held:
+                case .ownKeyRemains:
                     logger.info("this node's leader key is still in etcd; waiting for its lease to expire")
                 }
             } catch let error as PMemError where error.operation == "etcd" {
@@ -154,11 +148,10 @@ public final class FailoverNode: @unchecked Sendable {
         return unknown
     }
 
-    /// This node's position now, from its store. A store in the middle of
-    /// a baseline would promote its previous copy, an older history: it
+    /// This node's position for its store's `state`. A store in the middle
+    /// of a baseline would promote its previous copy, an older history: it
     /// ranks below every member that holds a whole one.
-    var position: MemberPosition {
-        let state = servedState
+    func position(_ state: ReplicaState) -> MemberPosition {
         if state.inBaseline {
             return MemberPosition(
                 name: configuration.leadership.name, epoch: 0, lastTransaction: 0, appliedSequence: 0)
