@@ -64,11 +64,10 @@ final class CommitRecorder: FenceObserver, @unchecked Sendable {
         builder.reset()
         let builder = self.builder
         heap.forEachInPlaceWrite(of: committed, layout: &layout) { builder.add(offset: $0, bytes: $1) }
-        builder.addRecord(committed.recordBytes)
         do {
             _ = try writer.append(
-                kind: .transaction, transaction: committed.sequence, payload: builder.bytes,
-                releasing: reserved, fenced: !committed.fenceFollows)
+                kind: .transaction, transaction: committed.sequence, payload: builder.writesBeforeRecord(),
+                rest: committed.recordBytes, releasing: reserved, fenced: !committed.fenceFollows)
         } catch {
             if failure == nil {
                 let detail = (error as? PMemError)?.detail ?? "\(error)"

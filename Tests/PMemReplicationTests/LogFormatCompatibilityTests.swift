@@ -68,8 +68,8 @@ final class LogFormatCompatibilityTests: XCTestCase {
         let builder = PoolWritesPayload.Builder()
         [UInt8]([1, 2, 3, 4, 5]).withUnsafeBytes { builder.add(offset: 4096, bytes: $0) }
         [UInt8](0..<16).withUnsafeBytes { builder.add(offset: 8192, bytes: $0) }
-        [UInt8](100..<140).withUnsafeBytes { builder.addRecord($0) }
-        XCTAssertEqual(Array(builder.bytes), LegacyLogBytes.poolWrites)
+        let record = [UInt8](100..<140)
+        XCTAssertEqual(Array(builder.writesBeforeRecord()) + record, LegacyLogBytes.poolWrites)
     }
 
     func testARecordHeaderIsWrittenAndReadAsBefore() throws {

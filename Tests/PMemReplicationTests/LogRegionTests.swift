@@ -9,6 +9,38 @@ import XCTest
 final class LogRegionTests: XCTestCase {
     private func payload(_ n: Int, _ byte: UInt8) -> [UInt8] { [UInt8](repeating: byte, count: n) }
 
+    func testARecordInTwoPiecesReadsBackAsOnePayload() throws {
+        let dir = TemporaryDirectory()
+        for persistPath: PersistPath? in [nil, .traced] {
+            let region = try LogRegion.create(
+                path: dir.file("log-\(persistPath == nil ? "streamed" : "traced")"), capacity: 64 << 10,
+                uuid: UUID(),
+                persistPath: persistPath)
+            let writer = LogWriter(region: region, policy: .fail)
+            var scanner = LogScanner(region: region, from: region.reclaimPoint())
+            for i in 0..<400 {
+                let head = payload(i % 9 * 8, UInt8(truncatingIfNeeded: i))
+                let rest = payload(i % 131, UInt8(truncatingIfNeeded: i &+ 1))
+                try head.withUnsafeBytes { first in
+                    try rest.withUnsafeBytes { second in
+                        _ = try writer.append(
+                            kind: .transaction, transaction: UInt64(i), payload: first, rest: second,
+                            releasing: 0,
+                            fenced: true)
+                    }
+                }
+                let record = try XCTUnwrap(scanner.next(), "record \(i)")
+                XCTAssertEqual(record.header.payloadLength, head.count + rest.count)
+                XCTAssertEqual(
+                    Array(
+                        UnsafeRawBufferPointer(
+                            start: record.bytes + LogFormat.headerSize, count: head.count + rest.count)),
+                    head + rest)
+                region.storeReclaimPoint(.init(position: scanner.position, sequence: scanner.nextSequence))
+            }
+        }
+    }
+
     func testAppendedRecordsAreReadBackInOrderAcrossTheRingEnd() throws {
         let dir = TemporaryDirectory()
         let region = try LogRegion.create(path: dir.file("log"), capacity: 64 << 10)

@@ -85,36 +85,42 @@ extension PersistentHeap {
     ) {
         let g = geometry
         let base = UnsafeRawPointer(pool.base)
-        RedoRecord.forEachEntry(transaction.recordBytes.baseAddress!, bounds: transaction.bounds) { entry in
+        // This heap sealed the record a moment ago (the commit path): its
+        // entries are walked without the checks a record read from media gets.
+        let record = transaction.recordBytes.baseAddress!
+        RedoEntryCodec.forEach(
+            from: RedoRecord.entries(of: record), count: Int(RedoRecord.header(record).nentries)
+        ) {
+            entry in
             let offset = entry.offset
             guard entry.kind == .setBits, offset >= g.slabsOffset else { return }
             let slab = (offset - g.slabsOffset) / g.slabSize
+            // Most transactions allocate in slabs replicas already have: one bit test, no type lookup.
+            guard !layout.hasSlab(slab) else { return }
             let typeID = Int(Atomic64.loadAcquire(allocator.slabTypes + slab))
             guard allocator.types[typeID] != nil else { return }
-            if !layout.hasSlab(slab) {
-                if typeID > layout.types {
-                    let count = persistentTypeCount()
-                    let entries = base + g.typeTableOffset + layout.types * HeapFormat.typeEntrySize
-                    body(
-                        g.typeTableOffset + layout.types * HeapFormat.typeEntrySize,
-                        UnsafeRawBufferPointer(
-                            start: entries, count: (count - layout.types) * HeapFormat.typeEntrySize))
-                    // Both words of the mirrored count (MirroredCounter).
-                    for offset in [HeapFormat.typeCountOffset, HeapFormat.typeCountMirrorOffset] {
-                        body(offset, UnsafeRawBufferPointer(start: base + offset, count: 8))
-                    }
-                    layout.setTypes(count)
+            if typeID > layout.types {
+                let count = persistentTypeCount()
+                let entries = base + g.typeTableOffset + layout.types * HeapFormat.typeEntrySize
+                body(
+                    g.typeTableOffset + layout.types * HeapFormat.typeEntrySize,
+                    UnsafeRawBufferPointer(
+                        start: entries, count: (count - layout.types) * HeapFormat.typeEntrySize))
+                // Both words of the mirrored count (MirroredCounter).
+                for offset in [HeapFormat.typeCountOffset, HeapFormat.typeCountMirrorOffset] {
+                    body(offset, UnsafeRawBufferPointer(start: base + offset, count: 8))
                 }
-                // A large object's run: its continuation words too, each slab shipped as in the baseline.
-                // Continuations before the first word, as the primary wrote them.
-                let run = allocator.types[typeID]!.layout.slabsPerObject
-                let entry = g.slabDirectoryOffset + slab * 8
-                if run > 1 {
-                    body(entry + 8, UnsafeRawBufferPointer(start: base + entry + 8, count: 8 * (run - 1)))
-                }
-                body(entry, UnsafeRawBufferPointer(start: base + entry, count: 8))
-                for next in slab..<(slab + run) { layout.addSlab(next) }
+                layout.setTypes(count)
             }
+            // A large object's run: its continuation words too, each slab shipped as in the baseline.
+            // Continuations before the first word, as the primary wrote them.
+            let run = allocator.types[typeID]!.layout.slabsPerObject
+            let entry = g.slabDirectoryOffset + slab * 8
+            if run > 1 {
+                body(entry + 8, UnsafeRawBufferPointer(start: base + entry + 8, count: 8 * (run - 1)))
+            }
+            body(entry, UnsafeRawBufferPointer(start: base + entry, count: 8))
+            for next in slab..<(slab + run) { layout.addSlab(next) }
         }
     }
 

@@ -32,6 +32,8 @@ public struct LogRecordHeader: Sendable, Equatable {
 
     /// Bytes of the header its checksum's seed covers: those before the checksum field.
     private static let checkedBytes = MemoryLayout<pmr_log_record_header>.offset(of: \.checksum)!
+    /// Where the checksum lies in the header.
+    static var checksumOffset: Int { checkedBytes }
 
     /// Reads the fields at `p` (any alignment); `nil` when the kind is unknown.
     static func read(from p: UnsafeRawPointer) -> LogRecordHeader? {
@@ -51,17 +53,25 @@ public struct LogRecordHeader: Sendable, Equatable {
     /// Writes the header to `p` with the checksum of these fields and
     /// `payload` (held elsewhere: the checksum is computed over the source).
     func writeHeader(to p: UnsafeMutableRawPointer, payload: UnsafeRawBufferPointer, salt: UInt64) {
-        var stored = pmr_log_record_header(
-            position: position, sequence: sequence, transaction: transaction, time_ns: time,
-            payload_length: UInt32(payloadLength), kind: kind.rawValue, flags: 0, checksum: 0)
-        let headerSum = withUnsafeBytes(of: stored) {
-            Checksum.of($0.baseAddress!, Self.checkedBytes, seed: salt)
-        }
+        var (stored, headerSum) = unsealed(salt: salt)
         stored.checksum =
             payload.isEmpty
             ? Checksum.of(p, 0, seed: headerSum)
             : Checksum.of(payload.baseAddress!, payload.count, seed: headerSum)
         p.storeBytes(of: stored, as: pmr_log_record_header.self)
+    }
+
+    /// The header as stored, checksum 0, and the seed the payload's checksum
+    /// continues from (these fields' own checksum, seeded by `salt`).
+    @inline(__always)
+    func unsealed(salt: UInt64) -> (header: pmr_log_record_header, payloadSeed: UInt64) {
+        let stored = pmr_log_record_header(
+            position: position, sequence: sequence, transaction: transaction, time_ns: time,
+            payload_length: UInt32(payloadLength), kind: kind.rawValue, flags: 0, checksum: 0)
+        let headerSum = withUnsafeBytes(of: stored) {
+            Checksum.of($0.baseAddress!, Self.checkedBytes, seed: salt)
+        }
+        return (stored, headerSum)
     }
 
     /// The record at `p` when it is whole: a known kind, a payload within the

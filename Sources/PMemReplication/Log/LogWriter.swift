@@ -21,13 +21,22 @@ public final class LogWriter: @unchecked Sendable {
     @exclusivity(unchecked) private var head: UInt64
     /// Bytes promised to admitted transactions that have not appended yet.
     @exclusivity(unchecked) private var promised = 0
-    private let header = UnsafeMutableRawPointer.allocate(
-        byteCount: LogFormat.alignment, alignment: LogFormat.alignment)
+    // The region's fields the append uses, read once (the commit path).
+    private let ring: UnsafeMutableRawPointer
+    private let capacity: Int
+    private let salt: UInt64
+    /// Whether records go in with streaming stores (a CPU persist path that
+    /// is not the recording one); otherwise plain stores, then flush or persist.
+    private let streams: Bool
 
     /// Opens the writer at the end of the records already in the log.
     public init(region: LogRegion, policy: BackPressurePolicy) {
         self.region = region
         self.policy = policy
+        ring = region.ring
+        capacity = region.capacity
+        salt = region.salt
+        streams = region.mapping.persistPath.map { !$0.isTraced } ?? false
         let point = region.reclaimPoint()
         var scanner = LogScanner(region: region, from: point)
         while scanner.next() != nil {}
@@ -39,11 +48,10 @@ public final class LogWriter: @unchecked Sendable {
 
     deinit {
         lock.deallocate()
-        header.deallocate()
     }
 
     /// The largest payload one record can carry.
-    public var maxPayload: Int { region.capacity / 2 - LogFormat.headerSize }
+    public var maxPayload: Int { capacity / 2 - LogFormat.headerSize }
 
     /// The sequence number the next record will get.
     public var nextSequence: UInt64 {
@@ -59,9 +67,9 @@ public final class LogWriter: @unchecked Sendable {
         return Int(tail - head)
     }
 
-    /// Appends one record whose payload is `payload` (a multiple of 8 bytes
-    /// may be read past its end up to the next multiple of 8; callers pass
-    /// buffers padded so), durable on return. Returns its sequence number.
+    /// Appends one record whose payload is `payload` (read exactly: a partial
+    /// last word is zero-padded in the log), durable on return. Returns its
+    /// sequence number.
     ///
     /// Throws `busy` when the ring stays full past the policy's timeout, and
     /// `invalidArgument` for a payload larger than `maxPayload`.
@@ -75,31 +83,36 @@ public final class LogWriter: @unchecked Sendable {
     /// `append`, leaving the final fence to the caller when `fenced` is
     /// false: the record is durable once the caller's next `sfence` (the
     /// heap's commit fence, which the replicator shares) has run.
+    /// The payload may lie in two pieces: `payload` (whole 8-byte words when
+    /// `rest` is not empty), then `rest`.
     func append(
-        kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer, releasing promise: Int,
+        kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer,
+        rest: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), releasing promise: Int,
         fenced: Bool
     ) throws -> UInt64 {
-        guard payload.count <= maxPayload else {
+        let length = payload.count + rest.count
+        guard length <= maxPayload else {
             throw PMemError(
                 .invalidArgument, operation: "replication log",
-                detail: "a record of \(payload.count) bytes does not fit a log of \(region.capacity) bytes "
+                detail: "a record of \(length) bytes does not fit a log of \(capacity) bytes "
                     + "(at most \(maxPayload)); use a larger log")
         }
-        let footprint = LogFormat.footprint(payload: payload.count)
+        let footprint = LogFormat.footprint(payload: length)
         lock.lock()
         defer { lock.unlock() }
         promised -= promise
-        let offset = Int(tail % UInt64(region.capacity))
-        let wraps = region.capacity - offset < footprint
-        let needed = (wraps ? region.capacity - offset : 0) + footprint
+        let offset = Int(tail % UInt64(capacity))
+        let wraps = capacity - offset < footprint
+        let needed = (wraps ? capacity - offset : 0) + footprint
         try waitForRoom(needed)
         if wraps {
-            write(kind: .wrap, transaction: 0, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            let nothing = UnsafeRawBufferPointer(start: nil, count: 0)
+            write(kind: .wrap, transaction: 0, payload: nothing, rest: nothing)
             CrashPoints.reach("log.append.wrap-written")
             tail = region.nextLap(after: tail)
         }
         let assigned = sequence
-        write(kind: kind, transaction: transaction, payload: payload)
+        write(kind: kind, transaction: transaction, payload: payload, rest: rest)
         // The log has no tail word: a record is published by its checksum,
         // so the steps that matter are its stores and its fence (on the
         // commit path that fence is the heap's, after its own record).
@@ -163,44 +176,37 @@ public final class LogWriter: @unchecked Sendable {
         }
     }
 
-    /// Streams one record at the tail (no fence).
-    private func write(kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer) {
-        let destination = region.ring + Int(tail % UInt64(region.capacity))
+    /// Streams one record at the tail (no fence): its payload is `payload`
+    /// then `rest` (`payload` whole 8-byte words when `rest` is not empty),
+    /// copied and checksummed in one pass in whole lines, the header's line last.
+    private func write(
+        kind: LogRecordKind, transaction: UInt64, payload: UnsafeRawBufferPointer,
+        rest: UnsafeRawBufferPointer
+    ) {
+        let destination = ring + Int(tail % UInt64(capacity))
+        let length = payload.count + rest.count
+        // The kernel tick's clock (1-4 ms): a record's time only serves lag
+        // figures in milliseconds, and the precise clock cost 30 ns a record.
         var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let fields = LogRecordHeader(
+        clock_gettime(CLOCK_REALTIME_COARSE, &now)
+        let (stored, seed) = LogRecordHeader(
             position: tail, sequence: sequence, transaction: transaction,
-            time: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), payloadLength: payload.count,
-            kind: kind)
-        // The checksum needs the payload where the header expects it: compute it over the source.
-        fields.writeHeader(to: header, payload: payload, salt: region.salt)
-        let padded = (payload.count + 7) & ~7
-        // The payload's whole words come from the caller's buffer; a partial
-        // last word is zero-padded here, never read past the buffer's end.
-        let whole = payload.count & ~7
-        var tail: UInt64 = 0
-        if whole < payload.count {
-            withUnsafeMutableBytes(of: &tail) {
-                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[whole...]))
-            }
+            time: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), payloadLength: length, kind: kind
+        ).unsealed(salt: salt)
+        _ = withUnsafeBytes(of: stored) { header in
+            Checksum.copyLines(
+                to: destination, head: header, sealAt: LogRecordHeader.checksumOffset, payload, rest,
+                seed: seed,
+                streaming: streams)
         }
-        let body = destination + LogFormat.headerSize
-        let path = region.mapping.persistPath
-        if let path, !path.isTraced {
-            StreamingStore.copy(to: destination, from: header, LogFormat.headerSize)
-            if whole > 0 { StreamingStore.copy(to: body, from: payload.baseAddress!, whole) }
-            if whole < padded { StreamingStore.store(tail, to: body + whole) }
+        guard !streams else { return }
+        let bytes = LogFormat.footprint(payload: length)
+        if region.mapping.persistPath == nil {
+            region.mapping.persist(destination, bytes)
         } else {
-            destination.copyMemory(from: header, byteCount: LogFormat.headerSize)
-            if whole > 0 { body.copyMemory(from: payload.baseAddress!, byteCount: whole) }
-            if whole < padded { (body + whole).storeBytes(of: tail, as: UInt64.self) }
-            if path == nil {
-                region.mapping.persist(destination, LogFormat.headerSize + padded)
-            } else {
-                // Recorded for a store-reordering check: streamed lines are durable
-                // at the next fence, in any order before it, as flushed lines are.
-                region.mapping.flush(destination, LogFormat.headerSize + padded)
-            }
+            // Recorded for a store-reordering check: streamed lines are durable
+            // at the next fence, in any order before it, as flushed lines are.
+            region.mapping.flush(destination, bytes)
         }
     }
 }

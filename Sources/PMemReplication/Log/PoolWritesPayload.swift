@@ -126,12 +126,12 @@ enum PoolWritesPayload {
             setHeader()
         }
 
-        /// Appends the redo record (its length is a multiple of 8); nothing may be added after it.
-        func addRecord(_ record: UnsafeRawBufferPointer) {
-            reserve(record.count)
+        /// The writes so far, with a header saying the redo record follows
+        /// them: the payload is these bytes, then the record (its length a
+        /// multiple of 8), which the log's append copies from where it lies.
+        func writesBeforeRecord() -> UnsafeRawBufferPointer {
             setHeader(recordOffset: size)
-            (buffer + size).copyMemory(from: record.baseAddress!, byteCount: record.count)
-            size += record.count
+            return bytes
         }
 
         /// Stores the payload's header: the writes so far, and where the redo record starts (0: none).
