@@ -19,7 +19,7 @@ enum LogFormat {
     /// Bytes before the ring (`pmr_log_superblock`): identity, attach slots, reclaim slots.
     static var superblockSize: Int { MemoryLayout<pmr_log_superblock>.size }
     /// Records start on cache-line boundaries.
-    static let alignment = 64
+    static var alignment: Int { 64 }
     /// Smallest ring: a few maximal small records.
     static let minimumCapacity = 64 << 10
 

@@ -31,7 +31,9 @@ public struct LogRecordHeader: Sendable, Equatable {
     public var footprint: Int { LogFormat.footprint(payload: payloadLength) }
 
     /// Bytes of the header its checksum's seed covers: those before the checksum field.
-    private static let checkedBytes = MemoryLayout<pmr_log_record_header>.offset(of: \.checksum)!
+    /// (The checksum is the header's last word: a constant, where a key path's
+    /// offset would be a lazily initialized global on the commit path.)
+    private static var checkedBytes: Int { MemoryLayout<pmr_log_record_header>.size - 8 }
     /// Where the checksum lies in the header.
     static var checksumOffset: Int { checkedBytes }
 
