@@ -32,6 +32,10 @@ final class ReplicaStoreTests: XCTestCase {
             path: dir.file("promoted"), options: .init(placement: .differentFromRecorded))
         XCTAssertTrue(heap.openReport.relocated)
         XCTAssertEqual(try verifiedCount(heap), 500)
+        // It numbers on from the last transaction it holds, as its primary would have.
+        XCTAssertEqual(heap.lastCommittedSequence, promotion.transaction)
+        try heap.transaction { tx in _ = try tx.allocate(Item.self, Item(value: 0, next: .null)) }
+        XCTAssertEqual(heap.lastCommittedSequence, promotion.transaction + 1)
         try heap.close()
         try list.close()
     }

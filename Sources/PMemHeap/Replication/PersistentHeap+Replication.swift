@@ -149,6 +149,21 @@ package final class ReplicaPoolImage {
         geometry = identity.geometry
     }
 
+    /// The checkpoint words (primary and mirror, each with its offset) that
+    /// say every transaction through `transaction` is applied in place, or
+    /// none when the copy's own checkpoint already says so. A copy keeps the
+    /// checkpoint its baseline carried (records move it on the primary only),
+    /// so a pool promoted from it would number its next transaction after
+    /// that one, reusing numbers its primary had already committed.
+    package func checkpointWords(through transaction: UInt64) -> [(offset: Int, word: UInt64)] {
+        if let current = MirroredCounter.checkpoint(pool.base, salt: pool.salt), current >= transaction {
+            return []
+        }
+        return [HeapFormat.checkpointOffset, HeapFormat.checkpointMirrorOffset].map {
+            ($0, CheckedWord.encode(transaction, salt: pool.salt, tag: $0))
+        }
+    }
+
     /// Checks a redo record as the primary's heap sealed it (length,
     /// checksum under this pool's identity, every entry well formed and
     /// inside the root line or the slabs) and returns its sequence number;

@@ -485,6 +485,17 @@ public final class ReplicaStore: @unchecked Sendable {
             }
             offset += length
         }
+        // The copy holds every transaction through the last applied one: its
+        // checkpoint says so, and the promoted heap numbers on from there.
+        // (During a newer baseline the copy is an older state: left as it is.)
+        if !state.inBaseline {
+            for (offset, word) in image.checkpointWords(through: state.lastTransaction) {
+                var stored = word
+                guard pwrite(file.descriptor, &stored, 8, off_t(offset)) == 8 else {
+                    throw PMemError.system("write", errno: errno, detail: path)
+                }
+            }
+        }
         guard fsync(file.descriptor) == 0 else { throw PMemError.system("fsync", errno: errno, detail: path) }
         CrashPoints.reach("replica.promote.synced")
         try file.link(at: path)
