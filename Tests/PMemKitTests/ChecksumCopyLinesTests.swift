@@ -1,24 +1,14 @@
 import Foundation
 @_spi(Primitives) import PMemKit
+import TestSupport
 import XCTest
 
 /// `Checksum.copyLines`, the log append's one pass: what it stores and the
 /// checksum it returns must be exactly what a separate copy and
 /// `Checksum.of` over the concatenated payload give, for any split.
 final class ChecksumCopyLinesTests: XCTestCase {
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     func testEverySplitStoresTheHeadThePayloadAndZerosToTheLineEnd() {
-        var random = Generator(state: 7)
+        var random = SplitMix64(state: 7)
         let destination = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64)
         defer { destination.deallocate() }
         for streaming in [false, true] {

@@ -173,14 +173,5 @@ final class CrashCampaign {
     }
 }
 
-/// SplitMix64: the campaign's draws, replayable from the printed seed.
-struct CampaignRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
+/// The campaign's draws, replayable from the printed seed.
+typealias CampaignRandom = SplitMix64
