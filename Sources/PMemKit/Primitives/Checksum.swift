@@ -19,8 +19,8 @@ public import CPMemShim
     /// head's copy, whose line goes last. `payload` holds whole 8-byte words
     /// when `rest` is not empty. `streaming` uses non-temporal stores of
     /// whole lines (durable at the next fence, and no partial write-combining
-    /// flushes); otherwise plain stores the
-    /// caller flushes. Each source word is read once.
+    /// flushes); otherwise plain stores the caller flushes. Each source word
+    /// is read once.
     @inlinable @inline(__always)
     public static func copyLines(
         to destination: UnsafeMutableRawPointer, head: UnsafeRawBufferPointer, sealAt: Int,
