@@ -126,10 +126,4 @@ void pmk_stream_copy(void *dst, const void *src, size_t len);
  */
 void pmk_stream_zero(void *dst, size_t len);
 
-/* pmk_stream_store8 -- one streaming 8-byte store to @dst (8-byte aligned) */
-static inline void pmk_stream_store8(void *dst, unsigned long long value)
-{
-	__builtin_ia32_movnti64((long long *)dst, (long long)value);
-}
-
 #endif /* PMK_PERSIST_H */

@@ -18,10 +18,4 @@ public import CPMemShim
     public static func zero(_ destination: UnsafeMutableRawPointer, _ length: Int) {
         pmk_stream_zero(destination, length)
     }
-
-    /// One 8-byte streaming store to `destination` (8-byte aligned).
-    @inlinable @inline(__always)
-    public static func store(_ value: UInt64, to destination: UnsafeMutableRawPointer) {
-        pmk_stream_store8(destination, CUnsignedLongLong(value))
-    }
 }
