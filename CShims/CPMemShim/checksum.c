@@ -12,6 +12,7 @@
 
 #include "pmk_checksum.h"
 #include "pmk_cpu.h"
+#include "stream_line.h"
 
 /* crc32c_table -- the reflected Castagnoli table for the fallback */
 static uint32_t crc32c_table[256];
@@ -103,20 +104,14 @@ uint64_t pmk_checksum64(const void *data, size_t len, uint64_t seed)
 	return ((uint64_t)b << 32) | a;
 }
 
-/* store_line -- one 64-byte line from @src to @dst (both 64-byte aligned) */
+/* store_line -- one 64-byte line from @src to @dst (64-byte aligned) */
 static inline void store_line(unsigned char *dst, const unsigned char *src,
 			      int stream)
 {
-	int i;
-
-	for (i = 0; i < 64; i += 16) {
-		__m128i v = _mm_load_si128((const __m128i *)(src + i));
-
-		if (stream)
-			_mm_stream_si128((__m128i *)(dst + i), v);
-		else
-			_mm_store_si128((__m128i *)(dst + i), v);
-	}
+	if (stream)
+		line_nt_sse2((char *)dst, (const char *)src);
+	else
+		memcpy(dst, src, 64);
 }
 
 /* Where pmk_checksum_copy_lines is in its output. */

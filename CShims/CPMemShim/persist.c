@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pmk_persist.h"
+#include "stream_line.h"
 
 /* line_start -- the cache line holding @addr */
 static inline uintptr_t line_start(const void *addr)
@@ -68,23 +69,10 @@ static inline int overlaps(const void *a, const void *b, size_t len)
 }
 
 /*
- * Streaming stores of one cache line, one function per instruction set.
+ * Streaming stores of one cache line, one function per instruction set
+ * (SSE2's, shared with the log's record writer, is in stream_line.h).
  * The caller guarantees @dst is 64-byte aligned.
  */
-static inline __attribute__((always_inline)) void
-line_nt_sse2(char *dst, const char *src)
-{
-	__m128i a = _mm_loadu_si128((const __m128i *)src + 0);
-	__m128i b = _mm_loadu_si128((const __m128i *)src + 1);
-	__m128i c = _mm_loadu_si128((const __m128i *)src + 2);
-	__m128i d = _mm_loadu_si128((const __m128i *)src + 3);
-
-	_mm_stream_si128((__m128i *)dst + 0, a);
-	_mm_stream_si128((__m128i *)dst + 1, b);
-	_mm_stream_si128((__m128i *)dst + 2, c);
-	_mm_stream_si128((__m128i *)dst + 3, d);
-}
-
 static inline __attribute__((always_inline, target("avx"))) void
 line_nt_avx(char *dst, const char *src)
 {
