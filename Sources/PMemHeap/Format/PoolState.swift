@@ -106,14 +106,23 @@ enum MirroredCounter {
         }
     }
 
+    /// The two words holding `value` at `primary` and `mirror`.
+    static func words(_ value: UInt64, primary: Int, mirror: Int, salt: UInt64) -> (
+        primary: UInt64, mirror: UInt64
+    ) {
+        (
+            CheckedWord.encode(value, salt: salt, tag: primary),
+            CheckedWord.encode(value, salt: salt, tag: mirror)
+        )
+    }
+
     /// Stores `value` in both words (no flush: the caller persists the line).
     static func store(
         _ value: UInt64, _ base: UnsafeMutableRawPointer, primary: Int, mirror: Int, salt: UInt64
     ) {
-        base.storeBytes(
-            of: CheckedWord.encode(value, salt: salt, tag: primary), toByteOffset: primary, as: UInt64.self)
-        base.storeBytes(
-            of: CheckedWord.encode(value, salt: salt, tag: mirror), toByteOffset: mirror, as: UInt64.self)
+        let stored = words(value, primary: primary, mirror: mirror, salt: salt)
+        base.storeBytes(of: stored.primary, toByteOffset: primary, as: UInt64.self)
+        base.storeBytes(of: stored.mirror, toByteOffset: mirror, as: UInt64.self)
     }
 
     /// Persists both words of a counter (one cache line).

@@ -159,9 +159,9 @@ package final class ReplicaPoolImage {
         if let current = MirroredCounter.checkpoint(pool.base, salt: pool.salt), current >= transaction {
             return []
         }
-        return [HeapFormat.checkpointOffset, HeapFormat.checkpointMirrorOffset].map {
-            ($0, CheckedWord.encode(transaction, salt: pool.salt, tag: $0))
-        }
+        let (primary, mirror) = (HeapFormat.checkpointOffset, HeapFormat.checkpointMirrorOffset)
+        let stored = MirroredCounter.words(transaction, primary: primary, mirror: mirror, salt: pool.salt)
+        return [(primary, stored.primary), (mirror, stored.mirror)]
     }
 
     /// Checks a redo record as the primary's heap sealed it (length,
