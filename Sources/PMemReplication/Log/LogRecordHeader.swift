@@ -30,12 +30,11 @@ public struct LogRecordHeader: Sendable, Equatable {
     /// Bytes the record occupies in the ring (header and payload, padded to 64).
     public var footprint: Int { LogFormat.footprint(payload: payloadLength) }
 
-    /// Bytes of the header its checksum's seed covers: those before the checksum field.
-    /// (The checksum is the header's last word: a constant, where a key path's
-    /// offset would be a lazily initialized global on the commit path.)
-    private static var checkedBytes: Int { MemoryLayout<pmr_log_record_header>.size - 8 }
-    /// Where the checksum lies in the header.
-    static var checksumOffset: Int { checkedBytes }
+    /// Where the checksum lies in the header, which makes it the bytes its
+    /// seed covers (those before it). It is the header's last word: a
+    /// constant, where a key path's offset would be a lazily initialized
+    /// global on the commit path.
+    static var checksumOffset: Int { MemoryLayout<pmr_log_record_header>.size - 8 }
 
     /// Reads the fields at `p` (any alignment); `nil` when the kind is unknown.
     static func read(from p: UnsafeRawPointer) -> LogRecordHeader? {
@@ -48,7 +47,7 @@ public struct LogRecordHeader: Sendable, Equatable {
 
     /// The checksum of the record at `p` whose payload is `payloadLength` bytes.
     static func checksum(_ p: UnsafeRawPointer, payloadLength: Int, salt: UInt64) -> UInt64 {
-        let headerSum = Checksum.of(p, checkedBytes, seed: salt)
+        let headerSum = Checksum.of(p, checksumOffset, seed: salt)
         return Checksum.of(p + LogFormat.headerSize, payloadLength, seed: headerSum)
     }
 
@@ -71,7 +70,7 @@ public struct LogRecordHeader: Sendable, Equatable {
             position: position, sequence: sequence, transaction: transaction, time_ns: time,
             payload_length: UInt32(payloadLength), kind: kind.rawValue, flags: 0, checksum: 0)
         let headerSum = withUnsafeBytes(of: stored) {
-            Checksum.of($0.baseAddress!, Self.checkedBytes, seed: salt)
+            Checksum.of($0.baseAddress!, Self.checksumOffset, seed: salt)
         }
         return (stored, headerSum)
     }
